@@ -1,0 +1,13 @@
+"""genlab: train, sample, evaluate and serve generative models.
+
+>>> import genlab
+>>> result = genlab.train("image-generation", model="dcgan", data="builtin:mnist-5k", max_minutes=5)
+>>> pipe = genlab.load(result.run.path)
+>>> images = pipe(n=16, seed=0)
+"""
+
+from genlab.__about__ import __version__
+from genlab.api import generate, list_models, load, train
+from genlab.core.errors import GenlabError
+
+__all__ = ["GenlabError", "__version__", "generate", "list_models", "load", "train"]

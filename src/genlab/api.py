@@ -1,0 +1,105 @@
+"""The Python API: the same verbs as the CLI.
+
+``genlab.train(...)`` imports the training engine lazily, so ``genlab.load``
+and sampling start with torch and safetensors only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from genlab.core import config as cfgmod
+from genlab.core.errors import BadInputError
+from genlab.core.model import GenerativeModel
+from genlab.core.pipeline import Pipeline
+from genlab.core.registry import MODELS, TASKS
+from genlab.core.runs import resolve_model_dir
+
+
+def build_run_config(
+    task: str,
+    model: str | None = None,
+    data: str | None = None,
+    name: str | None = None,
+    config: str | Path | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    options: dict[str, Any] | None = None,
+):
+    """Merge (lowest first) defaults, a YAML/JSON file, named options and ``--set`` overrides."""
+    from genlab.engine.config import RunConfig
+
+    task_obj = TASKS.get(task)
+    values: dict[str, Any] = cfgmod.load_file(config) if config else {}
+    values.setdefault("model", {})
+    values.setdefault("data", {})
+    values.setdefault("train", {})
+    if model:
+        values["model"]["name"] = model
+    values["model"].setdefault("name", task_obj.default_model)
+    if data:
+        values["data"]["source"] = data
+    dotted = [f"{k}={v}" for k, v in (options or {}).items() if v is not None]
+    values = cfgmod.apply_overrides(values, [*dotted, *overrides])
+    values["task"] = task_obj.name
+    values["name"] = name or values.get("name") or _default_name(str(values["model"]["name"]))
+    _check_name(values["name"])
+    return RunConfig.build(values)
+
+
+def _default_name(model: str) -> str:
+    return f"{model}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+def _check_name(name: str) -> None:
+    if not name or "/" in name or "\\" in name or name.startswith("."):
+        raise BadInputError(f"invalid run name '{name}'", "use letters, digits, '-' and '_' (no slashes)")
+
+
+def train(
+    task: str,
+    model: str | None = None,
+    data: str | None = None,
+    name: str | None = None,
+    *,
+    max_minutes: float | None = None,
+    epochs: int | None = None,
+    max_steps: int | None = None,
+    runs_dir: str | Path | None = None,
+    config: str | Path | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    **train_options: Any,
+):
+    """Train a model; returns a ``TrainResult`` (run directory, status, steps, files).
+
+    Example: ``genlab.train("image-generation", model="dcgan", data="builtin:mnist-5k", max_minutes=5)``.
+    Extra keyword arguments set ``train.*`` fields (``batch_size=128``, ``seed=1``, ``ema_decay=0.999``).
+    """
+    from genlab.engine.trainer import train as engine_train
+
+    options = {"train.max_minutes": max_minutes, "train.max_epochs": epochs, "train.max_steps": max_steps}
+    options |= {f"train.{k}": v for k, v in train_options.items()}
+    cfg = build_run_config(task, model, data, name, config, overrides, options)
+    return engine_train(cfg, runs_dir=runs_dir)
+
+
+def load(path: str | Path, device: str = "cpu") -> Pipeline:
+    """Load a trained model (run directory or model directory) as its task's pipeline."""
+    model = GenerativeModel.from_pretrained(resolve_model_dir(path), map_location=device)
+    return TASKS.get(model.task).pipeline_class(model)
+
+
+def generate(path: str | Path, **kwargs: Any):
+    """Shortcut: ``load(path)(**kwargs)``."""
+    return load(path)(**kwargs)
+
+
+def list_models(task: str | None = None) -> list[dict[str, str]]:
+    """Registered models: ``[{"name", "task", "description"}]``, optionally for one task."""
+    rows = []
+    for name, cls in MODELS.items():
+        if task is None or cls.task == task:
+            doc = cls.description or (cls.__doc__ or "").strip().splitlines()[0]
+            rows.append({"name": name, "task": cls.task, "description": doc})
+    return rows

@@ -1,0 +1,66 @@
+"""Rendering of CLI results with rich."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rich.table import Table
+
+from genlab.core.console import console
+
+
+def models_table(rows: list[dict[str, str]]) -> None:
+    table = Table("model", "task", "description", title="registered models")
+    for r in rows:
+        table.add_row(r["name"].split("/", 1)[-1], r["task"], r["description"])
+    console.print(table)
+
+
+def train_summary(result) -> None:
+    if not result.files:
+        return
+    verb = "interrupted — run the same command again to resume" if result.status == "interrupted" else "done"
+    console.print(f"[bold green]{verb}[/]: {result.steps} steps in {result.minutes:.1f} min")
+    for what, path in result.files.items():
+        console.print(f"  {what:11s} {path}")
+
+
+def saved(path: Path) -> None:
+    console.print(f"wrote {path}")
+
+
+def runs_table(runs, root: Path) -> None:
+    if not runs:
+        console.print(f"no runs under {root}")
+        return
+    table = Table("run", "status", "steps", "last losses", "updated", title=f"runs in {root}")
+    table.columns[0].no_wrap = True
+    for run in runs:
+        st = run.status()
+        metrics = run.last_metrics()
+        losses = ", ".join(f"{k}={float(v):.4g}" for k, v in metrics.items() if k not in ("step", "epoch", "time_s"))
+        steps = st.get("step", metrics.get("step", ""))
+        table.add_row(f"{run.task}/{run.name}", st.get("status", "?"), str(steps), losses, st.get("updated", ""))
+    console.print(table)
+
+
+def run_info(run) -> None:
+    console.rule(f"{run.task}/{run.name}")
+    console.print(f"[bold]path[/] {run.path}")
+    console.print(f"[bold]status[/] {json.dumps(run.status())}")
+    console.print("[bold]config.yaml[/]")
+    console.print(run.config_path.read_text(encoding="utf-8"), markup=False)
+    if run.env_path.is_file():
+        console.print("[bold]env.json[/]")
+        console.print(run.env_path.read_text(encoding="utf-8"), markup=False)
+    metrics = run.last_metrics()
+    if metrics:
+        console.print("[bold]last metrics[/] " + ", ".join(f"{k}={v}" for k, v in metrics.items()))
+    for label, path in [
+        ("model", run.model_dir),
+        ("samples", run.samples_dir),
+        ("loss curve", run.plots_dir / "loss.png"),
+    ]:
+        if path.exists():
+            console.print(f"[bold]{label}[/] {path}")

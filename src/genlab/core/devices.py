@@ -1,0 +1,36 @@
+"""Device auto-selection: cuda, then mps, then cpu."""
+
+from __future__ import annotations
+
+import torch
+
+from genlab.core.errors import BadInputError
+
+
+def available_devices() -> list[str]:
+    """Accelerators present on this machine, best first (always ends with ``cpu``)."""
+    found = []
+    if torch.cuda.is_available():
+        found.append("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        found.append("mps")
+    return [*found, "cpu"]
+
+
+def select_device(name: str = "auto") -> torch.device:
+    """Resolve ``auto``/``cpu``/``cuda``/``cuda:1``/``mps`` to a device that exists here."""
+    if name == "auto":
+        return torch.device(available_devices()[0])
+    kind = name.split(":")[0]
+    if kind not in available_devices():
+        raise BadInputError(
+            f"device '{name}' is not available on this machine", f"available: {', '.join(available_devices())}"
+        )
+    return torch.device(name)
+
+
+def lightning_accelerator(name: str = "auto") -> str:
+    """Map a genlab device name to a Lightning accelerator name (cuda → gpu)."""
+    kind = select_device(name).type
+    return "gpu" if kind == "cuda" else kind

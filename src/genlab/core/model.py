@@ -1,0 +1,109 @@
+"""The model contract shared by every modality.
+
+A genlab model is an ``nn.Module`` built from its pydantic config that
+(a) computes its training losses for a batch, per optimizer group,
+(b) generates modality-native outputs, and
+(c) saves and loads itself through the checkpoint contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from genlab.core import checkpoint
+from genlab.core.config import Config
+from genlab.core.errors import CheckpointError
+from genlab.core.registry import MODELS
+
+
+class ModelConfig(Config):
+    """Base config of a model; subclasses add their hyper-parameters."""
+
+
+@dataclass
+class OptimizerSpec:
+    """One parameter group with its own optimizer.
+
+    ``every``: step this optimizer on every ``every``-th training batch
+    (WGAN-GP's generator uses ``every=n_critic``).
+    """
+
+    name: str
+    params: Iterable[nn.Parameter]
+    lr: float
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 0.0
+    every: int = 1
+
+
+def register_model(name: str):
+    """Class decorator: register a model under ``name`` (e.g. ``image/dcgan``)."""
+
+    def deco(cls: type[GenerativeModel]) -> type[GenerativeModel]:
+        cls.registry_name = name
+        return MODELS.register(name)(cls)
+
+    return deco
+
+
+class GenerativeModel(nn.Module):
+    """Base class of genlab models. Subclasses set ``config_class``, ``task`` and ``description``."""
+
+    config_class: ClassVar[type[ModelConfig]] = ModelConfig
+    registry_name: ClassVar[str] = ""
+    task: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+
+    # --- training -----------------------------------------------------------
+    def optimizer_groups(self) -> list[OptimizerSpec]:
+        """Parameter groups with their optimizer settings, in stepping order."""
+        raise NotImplementedError
+
+    def training_losses(self, batch: Any, group: str) -> dict[str, torch.Tensor]:
+        """Losses for optimizer group ``group``; the ``"loss"`` entry is back-propagated."""
+        raise NotImplementedError
+
+    def validation_losses(self, batch: Any) -> dict[str, torch.Tensor]:
+        """Losses on a validation batch (default: the first group's training losses)."""
+        return self.training_losses(batch, self.optimizer_groups()[0].name)
+
+    # --- checkpoint contract ------------------------------------------------
+    def save_pretrained(self, directory: str | Path, card: str | None = None, extra: dict | None = None) -> Path:
+        """Write ``config.json``, ``model.safetensors`` and the model card ``README.md``."""
+        meta = {
+            "model": self.registry_name,
+            "class_name": type(self).__name__,
+            "task": self.task,
+            "config": self.config.to_dict(),
+            **(extra or {}),
+        }
+        return checkpoint.save_checkpoint(directory, self.state_dict(), meta, card)
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, map_location: str = "cpu") -> GenerativeModel:
+        """Build the model recorded in ``directory`` and load its weights (never unpickles)."""
+        meta = checkpoint.read_meta(directory)
+        model_cls = MODELS.get(meta["model"])
+        if cls is not GenerativeModel and not issubclass(model_cls, cls):
+            raise CheckpointError(f"{directory} holds a {meta['model']} model, not a {cls.__name__}")
+        model = model_cls(model_cls.config_class.build(meta["config"], where="config"))
+        state = checkpoint.load_weights(directory, meta)
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as e:
+            raise CheckpointError(
+                f"weights in {directory} do not fit {meta['model']}: {str(e).splitlines()[0]}",
+                "the config and weights come from different models; re-export the model",
+            ) from None
+        model.pretrained_meta = meta
+        return model.to(map_location).eval()

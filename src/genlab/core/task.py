@@ -1,0 +1,63 @@
+"""Tasks tie a modality's data, models, samples and pipeline together.
+
+A task (``image-generation``, later ``text-generation``, …) is registered in
+:data:`~genlab.core.registry.TASKS`; the engine, CLI and API stay generic and ask
+the task for everything modality-specific.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from torch.utils.data import Dataset
+
+from genlab.core.config import Config
+from genlab.core.model import GenerativeModel
+from genlab.core.registry import MODELS
+
+
+class Task:
+    """Base class; subclasses fill the class attributes and override the hooks."""
+
+    name: ClassVar[str] = ""
+    modality: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    data_config_class: ClassVar[type[Config]] = Config
+    default_model: ClassVar[str] = ""
+    pipeline_class: ClassVar[type] = object
+    #: CLI options a task adds to ``genlab train`` → dotted config key they set.
+    cli_options: ClassVar[dict[str, str]] = {}
+
+    def model_names(self) -> list[str]:
+        """Short names (``dcgan``) of the models registered for this task."""
+        prefix = f"{self.modality}/"
+        return [n[len(prefix) :] for n in MODELS.names(prefix) if MODELS.get(n).task == self.name]
+
+    def model_class(self, short_name: str) -> type[GenerativeModel]:
+        """The model class for a short (``dcgan``) or full (``image/dcgan``) name."""
+        from genlab.core.errors import unknown_name
+
+        full = short_name if "/" in short_name else f"{self.modality}/{short_name}"
+        if full not in MODELS or MODELS.get(full).task != self.name:
+            raise unknown_name(f"{self.name} model", short_name, self.model_names())
+        return MODELS.get(full)
+
+    def load_data(self, data_cfg: Config) -> tuple[Dataset, Dataset | None, Any]:
+        """Return (train, val or None, info with ``to_dict()``)."""
+        raise NotImplementedError
+
+    def fill_model_config(self, values: dict[str, Any], info: Any) -> dict[str, Any]:
+        """Complete model config values with what the data decides (sizes, classes)."""
+        return values
+
+    def check_model_fits_data(self, model_cls: type[GenerativeModel], info: Any) -> None:
+        """Raise a ConfigError when this data cannot train ``model_cls`` (e.g. conditional without labels)."""
+
+    def write_samples(self, model: GenerativeModel, stem: Path, seed: int) -> Path:
+        """Write a sample artefact (grid PNG, text, WAV) at ``stem`` + suffix; return its path."""
+        raise NotImplementedError
+
+    def describe_data(self, info: Any) -> str:
+        """One line for the console describing the loaded data."""
+        return str(info)

@@ -1,0 +1,162 @@
+"""Callbacks genlab adds to Lightning: checkpoints, samples, metrics, EMA, interrupts.
+
+Lightning owns the loop, devices and distribution; these only observe it.
+Everything that writes files runs on global rank 0, except checkpointing,
+which Lightning coordinates across ranks.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.fabric.plugins import TorchCheckpointIO
+
+from genlab.core.io import atomic_write
+from genlab.core.metrics_log import MetricsCSV
+from genlab.core.plots import plot_losses
+from genlab.core.runs import Run
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Writes checkpoints to a temporary file then renames; loads with ``weights_only=True``."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
+        atomic_write(path, lambda tmp: torch.save(checkpoint, tmp))
+
+    def load_checkpoint(self, path: Any, map_location: Any = "cpu", weights_only: bool | None = None) -> dict:
+        return torch.load(path, map_location=map_location, weights_only=True)
+
+
+class PeriodicCheckpoint(L.Callback):
+    """Save ``checkpoints/last.ckpt`` every N iterations, at the end, and on Ctrl-C."""
+
+    def __init__(self, run: Run, every: int):
+        self.run, self.every = run, every
+        self.interrupted = False
+
+    def save(self, trainer: L.Trainer, module: L.LightningModule) -> bool:
+        if module.diverged or not module.weights_are_finite():
+            return False  # never overwrite the last good checkpoint with broken weights
+        trainer.save_checkpoint(self.run.last_checkpoint)
+        return True
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        if module.iteration % self.every == 0:
+            self.save(trainer, module)
+
+    def on_train_end(self, trainer, module) -> None:
+        self.save(trainer, module)
+
+    def on_exception(self, trainer, module, exception: BaseException) -> None:
+        if isinstance(exception, KeyboardInterrupt) and trainer.is_global_zero:
+            self.interrupted = True
+            if module.diverged or not module.weights_are_finite():
+                return
+            # No barrier here: other ranks may already be gone.
+            ckpt = trainer._checkpoint_connector.dump_checkpoint()
+            trainer.strategy.checkpoint_io.save_checkpoint(ckpt, self.run.last_checkpoint)
+
+
+class MetricsLogger(L.Callback):
+    """Writes ``metrics.csv``: training losses every ``every`` iterations, validation per epoch."""
+
+    def __init__(self, run: Run, every: int, resume_step: int | None):
+        self.run, self.every, self.resume_step = run, every, resume_step
+        self.writer: MetricsCSV | None = None
+        self.t0 = time.monotonic()
+
+    def on_train_start(self, trainer, module) -> None:
+        if trainer.is_global_zero:
+            self.writer = MetricsCSV(self.run.metrics_path, resume_step=self.resume_step)
+
+    def _row(self, trainer, module, values: dict[str, float]) -> dict[str, Any]:
+        return {
+            "step": module.iteration,
+            "epoch": trainer.current_epoch,
+            "time_s": round(time.monotonic() - self.t0, 2),
+        } | {k: round(v, 6) for k, v in values.items()}
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        if self.writer and module.last_losses and module.iteration % self.every == 0:
+            self.writer.append(self._row(trainer, module, module.last_losses))
+
+    def on_validation_epoch_end(self, trainer, module) -> None:
+        vals = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val_")}
+        if self.writer and vals and not trainer.sanity_checking:
+            self.writer.append(self._row(trainer, module, vals))
+
+
+class SampleWriter(L.Callback):
+    """Writes a sample artefact from fixed noise every N iterations and at the end."""
+
+    def __init__(self, run: Run, task: Any, every: int, seed: int, ema: EMA | None):
+        self.run, self.task, self.every, self.seed, self.ema = run, task, every, seed, ema
+
+    def write(self, module: L.LightningModule, tag: str) -> Path:
+        model = self.ema.averaged(module.model) if self.ema else module.model
+        was_training = model.training
+        model.eval()
+        try:
+            return self.task.write_samples(model, self.run.samples_dir / tag, self.seed)
+        finally:
+            model.train(was_training)
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        if trainer.is_global_zero and self.every and module.iteration % self.every == 0:
+            self.write(module, f"step_{module.iteration:07d}")
+
+
+class EMA(L.Callback):
+    """Exponential moving average of all weights (Polyak averaging); saved in checkpoints."""
+
+    def __init__(self, decay: float):
+        self.decay = decay
+        self.shadow: dict[str, torch.Tensor] | None = None
+
+    def on_fit_start(self, trainer, module) -> None:
+        if self.shadow is None:
+            self.shadow = {k: v.detach().clone() for k, v in module.model.state_dict().items()}
+
+    @torch.no_grad()
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        for k, v in module.model.state_dict().items():
+            s = self.shadow[k]
+            if v.dtype.is_floating_point:
+                s.lerp_(v.detach().to(s.device), 1.0 - self.decay)
+            else:
+                s.copy_(v)  # counters such as BatchNorm's num_batches_tracked
+
+    def averaged(self, model: torch.nn.Module) -> torch.nn.Module:
+        """A copy of ``model`` holding the averaged weights."""
+        copy_ = copy.deepcopy(model)
+        if self.shadow is not None:
+            copy_.load_state_dict(self.shadow)
+        return copy_
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"decay": self.decay, "shadow": self.shadow}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.shadow = state.get("shadow")
+
+
+class LossCurve(L.Callback):
+    """Plots ``plots/loss.png`` from ``metrics.csv`` when training ends or is interrupted."""
+
+    def __init__(self, run: Run, title: str):
+        self.run, self.title = run, title
+
+    def plot(self, trainer) -> None:
+        if trainer.is_global_zero and self.run.metrics_path.is_file():
+            plot_losses(self.run.metrics_path, self.run.plots_dir / "loss.png", self.title)
+
+    def on_train_end(self, trainer, module) -> None:
+        self.plot(trainer)
+
+    def on_exception(self, trainer, module, exception) -> None:
+        self.plot(trainer)

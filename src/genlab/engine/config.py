@@ -1,0 +1,47 @@
+"""Configs of a training run: what to train (task, model, data) and how (train)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from genlab.core.config import Config
+
+
+class TrainConfig(Config):
+    """How to train: budget, batch, devices, callbacks. With no budget given, 10 epochs."""
+
+    batch_size: int = Field(64, ge=1)
+    max_epochs: int | None = Field(None, ge=1)
+    max_steps: int | None = Field(None, ge=1, description="training batches (iterations)")
+    max_minutes: float | None = Field(None, gt=0, description="wall-clock budget over the whole run, resumes included")
+    seed: int = 0
+    device: str = Field("auto", description="auto, cpu, cuda, mps")
+    devices: int = Field(1, ge=1, description="processes/devices; >1 trains data-parallel")
+    strategy: Literal["auto", "ddp", "ddp_spawn"] = "auto"
+    precision: Literal["32", "16-mixed", "bf16-mixed"] = "32"
+    grad_clip: float | None = Field(None, gt=0, description="clip gradient norm of every optimizer group")
+    ema_decay: float | None = Field(None, gt=0, lt=1, description="keep an EMA of weights; it is what gets exported")
+    sample_every: int = Field(500, ge=0, description="write a sample grid every N steps (0: only at the end)")
+    checkpoint_every: int = Field(500, ge=1, description="save checkpoints/last.ckpt every N steps")
+    log_every: int = Field(10, ge=1)
+    val_batches: int = Field(20, ge=0, description="validation batches per epoch (0: no validation)")
+    num_workers: int = Field(0, ge=0)
+    progress: bool = True
+
+    @model_validator(mode="after")
+    def _default_budget(self) -> TrainConfig:
+        if self.max_epochs is None and self.max_steps is None and self.max_minutes is None:
+            object.__setattr__(self, "max_epochs", 10)
+        return self
+
+
+class RunConfig(Config):
+    """Everything a run needs; written resolved to ``config.yaml``."""
+
+    task: str
+    name: str
+    model: dict[str, Any] = Field(default_factory=dict, description="name + the model's config fields")
+    data: dict[str, Any] = Field(default_factory=dict)
+    train: TrainConfig = Field(default_factory=TrainConfig)

@@ -1,0 +1,106 @@
+"""One LightningModule that trains any registered genlab model.
+
+The model declares its optimizer groups (with step ratios) and its losses; this
+module turns that into manual optimisation so GANs (two optimizers, WGAN-GP's
+``n_critic``) and single-loss models (VAEs, diffusion) share one recipe.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+
+from genlab.core.model import GenerativeModel
+
+
+class GenerativeModule(L.LightningModule):
+    """Wraps a :class:`GenerativeModel`; counts training iterations (batches) itself."""
+
+    def __init__(self, model: GenerativeModel, grad_clip: float | None = None, max_steps: int | None = None):
+        super().__init__()
+        self.model = model
+        self.grad_clip = grad_clip
+        self.max_steps = max_steps
+        self.automatic_optimization = False
+        self.specs = model.optimizer_groups()
+        self.iteration = 0  # training batches done over the whole run (restored on resume)
+        self.last_losses: dict[str, float] = {}
+        self.diverged: dict[str, Any] | None = None  # {"loss": name, "value": v, "step": i} when a loss blew up
+
+    def configure_optimizers(self):
+        return [
+            torch.optim.Adam(s.params, lr=s.lr, betas=s.betas, weight_decay=s.weight_decay)
+            for s in self.model.optimizer_groups()
+        ]
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> int | None:
+        if self.max_steps is not None and self.iteration >= self.max_steps:
+            self.trainer.should_stop = True
+            return -1  # Lightning: skip the rest of the epoch; should_stop ends the fit
+        return None
+
+    def training_step(self, batch: Any, batch_idx: int) -> None:
+        optimizers = self.optimizers()
+        optimizers = optimizers if isinstance(optimizers, list) else [optimizers]
+        logged: dict[str, float] = {}
+        for spec, opt in zip(self.specs, optimizers, strict=False):
+            if self.iteration % spec.every:
+                continue
+            losses = self.model.training_losses(batch, spec.name)
+            bad = _first_non_finite(losses)
+            if bad is not None:
+                # Stop before the bad step touches the weights: they stay the last good ones.
+                self.diverged = {"loss": bad[0], "value": bad[1], "step": self.iteration, "group": spec.name}
+                self.trainer.should_stop = True
+                return
+            opt.zero_grad(set_to_none=True)
+            self.manual_backward(losses["loss"])
+            if self.grad_clip:
+                self.clip_gradients(opt, gradient_clip_val=self.grad_clip, gradient_clip_algorithm="norm")
+            opt.step()
+            logged.update(_loggable(losses, single=len(self.specs) == 1))
+        self.iteration += 1
+        self.last_losses.update(logged)  # groups stepping every k batches keep their last value
+        if self.max_steps is not None and self.iteration >= self.max_steps:
+            self.trainer.should_stop = True
+        self.log_dict(self.last_losses, prog_bar=True, on_step=True, on_epoch=False, batch_size=_batch_size(batch))
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        losses = self.model.validation_losses(batch)
+        vals = {f"val_{k}": v for k, v in _loggable(losses, single=len(self.specs) == 1).items()}
+        self.log_dict(vals, on_step=False, on_epoch=True, sync_dist=True, batch_size=_batch_size(batch))
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["genlab"] = {"iteration": self.iteration}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.iteration = int(checkpoint.get("genlab", {}).get("iteration", 0))
+
+    def weights_are_finite(self) -> bool:
+        """False when any parameter holds NaN/Inf (such weights are never checkpointed)."""
+        return all(torch.isfinite(p).all() for p in self.model.parameters())
+
+
+def _first_non_finite(losses: dict[str, torch.Tensor]) -> tuple[str, float] | None:
+    for name, value in losses.items():
+        v = value.detach()
+        if not torch.isfinite(v).all():
+            return name, float(v.float().mean())
+    return None
+
+
+def _loggable(losses: dict[str, torch.Tensor], single: bool) -> dict[str, float]:
+    """Scalars to log: every entry, with ``loss`` kept only for single-group models."""
+    out = {}
+    for k, v in losses.items():
+        if k == "loss" and not single:
+            continue
+        out[k] = float(v.detach().float().mean())
+    return out
+
+
+def _batch_size(batch: Any) -> int:
+    first = batch[0] if isinstance(batch, (list, tuple)) else batch
+    return int(first.shape[0]) if hasattr(first, "shape") else 1

@@ -1,0 +1,215 @@
+"""``train(run_config)``: resolve configs, load data, build the model, fit with Lightning, export.
+
+Re-running with the same task and name resumes from ``checkpoints/last.ckpt``
+(the iteration count continues); Ctrl-C saves a checkpoint first; a NaN/Inf
+loss stops the run and keeps the last good checkpoint.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import yaml
+from lightning.pytorch.callbacks import ProgressBar
+from torch.utils.data import DataLoader
+
+from genlab.core.config import save_yaml
+from genlab.core.console import info, is_rank_zero
+from genlab.core.devices import lightning_accelerator
+from genlab.core.errors import BadInputError, TrainingDivergedError
+from genlab.core.io import atomic_write_json
+from genlab.core.registry import TASKS
+from genlab.core.runs import Run, now_iso, runs_root, write_env
+from genlab.core.seeding import seed_everything
+from genlab.engine import callbacks as cb
+from genlab.engine.card import model_card
+from genlab.engine.config import RunConfig
+from genlab.engine.module import GenerativeModule
+from genlab.engine.progress import progress_callbacks
+
+
+@dataclass
+class TrainResult:
+    """What a finished (or interrupted) training call produced."""
+
+    run: Run
+    status: str  # completed | interrupted
+    steps: int
+    minutes: float
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def train(cfg: RunConfig, runs_dir: str | Path | None = None) -> TrainResult:
+    """Train the run described by ``cfg`` under ``runs_dir`` (resuming when it exists)."""
+    task = TASKS.get(cfg.task)
+    data_cfg = task.data_config_class.build(cfg.data, where="data")
+    model_values = dict(cfg.model)
+    model_cls = task.model_class(str(model_values.pop("name", task.default_model)))
+    model_cls.config_class.build(model_values, where="model")  # unknown keys fail before data loads
+    run = Run(runs_root(runs_dir) / task.name / cfg.name)
+    resume = run.last_checkpoint.is_file()
+    if resume:
+        _check_same_run(run, cfg, model_cls.registry_name)
+
+    train_ds, val_ds, data_info = task.load_data(data_cfg)
+    info(task.describe_data(data_info))
+    task.check_model_fits_data(model_cls, data_info)
+    model_cfg = model_cls.config_class.build(task.fill_model_config(model_values, data_info), where="model")
+    resolved = RunConfig(
+        task=task.name,
+        name=cfg.name,
+        model={"name": model_cls.registry_name.split("/", 1)[1], **model_cfg.to_dict()},
+        data=data_cfg.to_dict(),
+        train=cfg.train,
+    )
+    seed_everything(cfg.train.seed)
+    model = model_cls(model_cfg)
+    if is_rank_zero():
+        run = Run.create(runs_dir, task.name, cfg.name)
+        save_yaml(resolved.to_dict(), run.config_path)
+        write_env(run, cfg.train.seed, lightning_accelerator(cfg.train.device))
+        atomic_write_json(run.path / "data.json", data_info.to_dict())
+        run.set_status("running", started=now_iso())
+    info(f"{'resuming' if resume else 'training'} {model_cls.registry_name} → {run.path}")
+
+    module = GenerativeModule(model, grad_clip=cfg.train.grad_clip, max_steps=cfg.train.max_steps)
+    callbacks, ckpt = _callbacks(run, task, cfg, resume)
+    trainer = _trainer(cfg, callbacks)
+    t0 = time.monotonic()
+    try:
+        trainer.fit(
+            module,
+            _loader(train_ds, cfg, shuffle=True),
+            _loader(val_ds, cfg, shuffle=False) if val_ds is not None and cfg.train.val_batches else None,
+            ckpt_path=str(run.last_checkpoint) if resume else None,
+            weights_only=True,
+        )
+    except SystemExit:
+        if not ckpt.interrupted:
+            raise
+    minutes = (time.monotonic() - t0) / 60
+    if module.diverged:
+        _report_divergence(run, module)
+    status = "interrupted" if ckpt.interrupted else "completed"
+    files = _finish(run, task, module, callbacks, resolved, data_info, status, minutes) if is_rank_zero() else {}
+    return TrainResult(run, status, module.iteration, minutes, files)
+
+
+def _check_same_run(run: Run, cfg: RunConfig, model_name: str) -> None:
+    """Resuming is only allowed with the same model and data (the budget may change)."""
+    try:
+        old = yaml.safe_load(run.config_path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return
+    old_model = str(old.get("model", {}).get("name", ""))
+    if old_model and old_model != model_name.split("/", 1)[1]:
+        raise BadInputError(
+            f"run {run.path} exists and trains '{old_model}', not '{model_name}'",
+            "choose another --name to start a new run, or delete the old run directory",
+        )
+    old_source = old.get("data", {}).get("source")
+    if old_source and cfg.data.get("source") and old_source != cfg.data["source"]:
+        raise BadInputError(
+            f"run {run.path} exists and was trained on '{old_source}'",
+            "choose another --name to start a new run on other data",
+        )
+
+
+def _callbacks(run: Run, task: Any, cfg: RunConfig, resume: bool) -> tuple[list[L.Callback], cb.PeriodicCheckpoint]:
+    t = cfg.train
+    ema = cb.EMA(t.ema_decay) if t.ema_decay else None
+    ckpt = cb.PeriodicCheckpoint(run, t.checkpoint_every)
+    resume_step = _checkpoint_iteration(run) if resume else None
+    callbacks: list[L.Callback] = [ema] if ema else []  # EMA first: checkpoints then hold the updated average
+    callbacks += [
+        ckpt,
+        cb.MetricsLogger(run, t.log_every, resume_step),
+        cb.SampleWriter(run, task, t.sample_every, t.seed, ema),
+        cb.LossCurve(run, f"{run.task}/{run.name}"),
+        *progress_callbacks(t.progress),
+    ]
+    return callbacks, ckpt
+
+
+def _checkpoint_iteration(run: Run) -> int:
+    import torch
+
+    state = torch.load(run.last_checkpoint, map_location="cpu", weights_only=True)
+    return int(state.get("genlab", {}).get("iteration", 0))
+
+
+def _trainer(cfg: RunConfig, callbacks: list[L.Callback]) -> L.Trainer:
+    t = cfg.train
+    return L.Trainer(
+        accelerator=lightning_accelerator(t.device),
+        devices=t.devices,
+        strategy=_strategy(t),
+        precision=t.precision,
+        max_epochs=t.max_epochs if t.max_epochs is not None else -1,
+        max_time=timedelta(minutes=t.max_minutes) if t.max_minutes else None,
+        limit_val_batches=t.val_batches,
+        num_sanity_val_steps=0,
+        callbacks=callbacks,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=any(isinstance(c, ProgressBar) for c in callbacks),
+        enable_model_summary=False,
+        plugins=[cb.AtomicCheckpointIO()],
+        log_every_n_steps=t.log_every,
+    )
+
+
+def _strategy(t):
+    """Lightning strategy for ``train.strategy``.
+
+    Manual optimisation steps one parameter group at a time (a GAN's discriminator step leaves the
+    generator unused), so DDP must look for unused parameters.
+    """
+    if t.strategy == "auto":
+        return "auto"
+    from lightning.pytorch.strategies import DDPStrategy
+
+    start = "spawn" if t.strategy == "ddp_spawn" else "popen"
+    return DDPStrategy(start_method=start, find_unused_parameters=True)
+
+
+def _loader(ds: Any, cfg: RunConfig, shuffle: bool) -> DataLoader:
+    bs = min(cfg.train.batch_size, len(ds))
+    return DataLoader(ds, batch_size=bs, shuffle=shuffle, drop_last=shuffle, num_workers=cfg.train.num_workers)
+
+
+def _report_divergence(run: Run, module: GenerativeModule) -> None:
+    d = module.diverged
+    if is_rank_zero():
+        run.set_status("diverged", step=d["step"], loss=d["loss"])
+    kept = (
+        f"the last good checkpoint is kept at {run.last_checkpoint}"
+        if run.last_checkpoint.is_file()
+        else ("no checkpoint had been written yet")
+    )
+    raise TrainingDivergedError(
+        f"loss '{d['loss']}' ({d['group']}) became {d['value']} at step {d['step']}; training stopped, {kept}",
+        "lower the learning rate, add --set train.grad_clip=1.0, or check the data for extreme values",
+    )
+
+
+def _finish(run, task, module, callbacks, resolved, data_info, status, minutes) -> dict[str, Path]:
+    """Export the model (EMA weights when enabled), write final samples, record status."""
+    writer = next(c for c in callbacks if isinstance(c, cb.SampleWriter))
+    ema = next((c for c in callbacks if isinstance(c, cb.EMA)), None)
+    model = ema.averaged(module.model) if ema else module.model
+    metrics = run.last_metrics()
+    card = model_card(resolved, data_info, metrics, module.iteration, minutes, " ".join(sys.argv))
+    model.save_pretrained(run.model_dir, card=card, extra={"data": data_info.to_dict(), "steps": module.iteration})
+    files = {"model": run.model_dir, "samples": writer.write(module, "final")}
+    loss_png = run.plots_dir / "loss.png"
+    if loss_png.is_file():
+        files["loss_curve"] = loss_png
+    run.set_status(status, step=module.iteration, minutes=round(minutes, 2))
+    return files

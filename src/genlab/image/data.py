@@ -1,0 +1,321 @@
+"""Image data for training and evaluation: config, loading, split, and the in-memory dataset.
+
+``source`` is a registered dataset name (``builtin:mnist-5k``, ``mnist:test``; see
+:mod:`genlab.image.datasets`) or the path of an image folder. Everything is loaded
+once into memory as uint8 at the final size and channel count (Pillow, bicubic), so
+an epoch costs no decoding; items are converted to float in [-1, 1] on access.
+A registered name wins over a folder of the same name (write ``./mnist`` for the folder).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+from pydantic import Field
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from torch.utils.data import Dataset
+
+from genlab.core.config import Config
+from genlab.core.console import console, is_rank_zero
+from genlab.core.errors import DataError, unknown_name
+from genlab.core.registry import DATASETS
+from genlab.image.datasets import image_dataset_names
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+FOLDER_IMAGE_SIZE = 64  # default size for folders, whose images have no common native size
+PROGRESS_MIN_FILES = 500  # show a progress bar when a folder has more image files than this
+GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
+ALPHA_MODES = {"RGBA", "RGBa", "LA", "La", "PA"}
+
+
+class ImageDataConfig(Config):
+    """Which images to train on and how to prepare them."""
+
+    source: str = Field("builtin:mnist-5k", min_length=1, description="dataset name (optionally :split) or folder")
+    image_size: int | None = Field(None, ge=8, le=512, description="pixels; None = native (64 for folders)")
+    channels: Literal[1, 3] | None = Field(None, description="None = native (folders: 3 if any image is colour)")
+    val_fraction: float = Field(0.05, ge=0.0, lt=0.5, description="share held out for validation")
+    hflip: bool = Field(False, description="random horizontal flips of training images")
+    data_dir: str | None = Field(None, description="folder of standard datasets (default $GENLAB_DATA_DIR)")
+    split_seed: int = Field(0, description="seed of the shuffle behind max_images and the train/val split")
+    max_images: int | None = Field(None, ge=1, description="use at most this many images (after a seeded shuffle)")
+    download: bool = Field(True, description="download missing standard datasets")
+
+
+@dataclass
+class ImageDataInfo:
+    """What was loaded; written to the run (``data.json``) and used to fill the model config."""
+
+    source: str
+    channels: int
+    image_size: int
+    num_classes: int
+    class_names: list[str] = field(default_factory=list)
+    n_train: int = 0
+    n_val: int = 0
+    skipped: list[str] = field(default_factory=list)
+    split: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class ImageTensorDataset(Dataset):
+    """Images held in memory: uint8 (N, C, H, W) and int64 labels (N,).
+
+    An item is ``(image, label)``: a float tensor (C, H, W) in [-1, 1] (flipped left-right
+    with probability 0.5 when ``hflip``) and a long scalar.
+    """
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, hflip: bool = False):
+        if images.dtype != torch.uint8 or images.ndim != 4:
+            raise ValueError(f"images must be uint8 (N, C, H, W), got {images.dtype} {tuple(images.shape)}")
+        if labels.shape != images.shape[:1]:
+            raise ValueError(f"got {len(labels)} labels for {len(images)} images")
+        self.images = images
+        self.labels = labels.long()
+        self.hflip = hflip
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        image = self.images[index].float().div_(127.5).sub_(1.0)
+        if self.hflip and torch.rand(()) < 0.5:
+            image = image.flip(-1)
+        return image, self.labels[index]
+
+
+@dataclass
+class _Loaded:
+    images: np.ndarray  # uint8 (N, H, W, C), already shuffled and capped
+    labels: np.ndarray  # int64 (N,)
+    class_names: list[str]
+    skipped: list[str] = field(default_factory=list)
+
+
+def parse_source(source: str) -> tuple[str, str | None]:
+    """Split ``name:split`` when ``name`` is a registered dataset; anything else is ``(source, None)``."""
+    if source in DATASETS:
+        return source, None
+    head, _, tail = source.rpartition(":")
+    if head and tail and head in DATASETS:
+        return head, tail
+    return source, None
+
+
+def load_image_data(cfg: ImageDataConfig) -> tuple[ImageTensorDataset, ImageTensorDataset | None, ImageDataInfo]:
+    """Load ``cfg.source`` and split it (seeded) into train and validation sets (None when val_fraction is 0)."""
+    loaded = _load(cfg)
+    n = len(loaded.images)
+    n_val = 0 if cfg.val_fraction == 0 or n < 2 else min(n - 1, max(1, round(n * cfg.val_fraction)))
+    # (N, H, W, C) -> (N, C, H, W)
+    images = torch.from_numpy(np.ascontiguousarray(loaded.images.transpose(0, 3, 1, 2)))
+    labels = torch.from_numpy(loaded.labels.astype(np.int64))
+    # The rows are already in seeded-shuffle order, so the first n_val form a random validation set.
+    train = ImageTensorDataset(images[n_val:], labels[n_val:], hflip=cfg.hflip)
+    val = ImageTensorDataset(images[:n_val], labels[:n_val]) if n_val else None
+    split = {"method": "random", "val_fraction": cfg.val_fraction, "seed": cfg.split_seed}
+    info = ImageDataInfo(
+        source=cfg.source,
+        channels=int(images.shape[1]),
+        image_size=int(images.shape[2]),
+        num_classes=len(loaded.class_names),
+        class_names=list(loaded.class_names),
+        n_train=n - n_val,
+        n_val=n_val,
+        skipped=loaded.skipped,
+        split={**split, "n_train": n - n_val, "n_val": n_val},
+    )
+    return train, val, info
+
+
+def load_images(
+    source: str,
+    image_size: int | None,
+    channels: Literal[1, 3] | None,
+    n: int,
+    data_dir: str | None = None,
+    split: str | None = None,
+    seed: int = 0,
+    download: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Up to ``n`` real images (a seeded random choice) as float (n, C, H, W) in [-1, 1], with long labels (n,).
+
+    ``split`` overrides the split named in ``source`` (registered datasets only).
+    """
+    if split is not None:
+        name, _ = parse_source(source)
+        if name not in DATASETS:
+            raise DataError(f"'{source}' is not a registered dataset, so it has no split '{split}'", "drop the split")
+        source = f"{name}:{split}"
+    values = {"source": source, "image_size": image_size, "channels": channels, "val_fraction": 0.0}
+    values |= {"max_images": n, "data_dir": data_dir, "split_seed": seed, "download": download}
+    train, _, _ = load_image_data(ImageDataConfig.build(values, where="data"))
+    return train.images.float() / 127.5 - 1.0, train.labels.clone()
+
+
+def _load(cfg: ImageDataConfig) -> _Loaded:
+    """Resolve ``cfg.source`` to a registered dataset or a path and load it."""
+    name, split = parse_source(cfg.source)
+    if name in DATASETS:
+        return _load_registered(name, split, cfg)
+    path = Path(cfg.source).expanduser()
+    if path.is_dir() or (path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS):
+        return _load_folder(path, cfg)
+    if path.is_file():
+        raise DataError(
+            f"{path} is neither an image nor a folder of images",
+            f"give a folder (searched recursively) or an image file ({', '.join(IMAGE_EXTENSIONS)})",
+        )
+    if any(sep in cfg.source for sep in "/\\") or cfg.source.startswith((".", "~")):
+        raise DataError(f"path not found: {cfg.source}", f"check the path (it resolves to {path.absolute()})")
+    err = unknown_name("dataset", cfg.source, image_dataset_names())
+    err.hint = f"{err.hint}; or give the path of an image folder"
+    raise err
+
+
+def _seeded_order(n: int, seed: int, cap: int | None) -> np.ndarray:
+    """A seeded permutation of range(n), cut to ``cap`` items."""
+    order = np.random.default_rng(seed).permutation(n)
+    return order[:cap] if cap else order
+
+
+def _load_registered(name: str, split: str | None, cfg: ImageDataConfig) -> _Loaded:
+    loader = DATASETS.get(name)
+    if getattr(loader, "modality", None) != "image":
+        raise DataError(f"'{name}' is not an image dataset", "image datasets: " + ", ".join(image_dataset_names()))
+    raw = loader(split, cfg.data_dir, cfg.download)
+    order = _seeded_order(len(raw.images), cfg.split_seed, cfg.max_images)
+    size = cfg.image_size or loader.native_size or raw.images.shape[1]
+    images = _resize(raw.images[order], size)
+    images = _convert_channels(images, cfg.channels or images.shape[3])
+    return _Loaded(images, raw.labels[order], list(raw.class_names))
+
+
+def _resize(images: np.ndarray, size: int) -> np.ndarray:
+    """Resize square uint8 images (N, H, W, C) to (N, size, size, C), bicubic; unchanged if already that size."""
+    n, h, w, c = images.shape
+    if h == w == size:
+        return images
+    out = np.empty((n, size, size, c), dtype=np.uint8)
+    for i, image in enumerate(images):
+        pil = Image.fromarray(image[..., 0] if c == 1 else image)
+        out[i] = np.asarray(pil.resize((size, size), Image.Resampling.BICUBIC)).reshape(size, size, c)
+    return out
+
+
+def _convert_channels(images: np.ndarray, channels: int) -> np.ndarray:
+    """uint8 (N, H, W, C) -> (N, H, W, channels): gray is repeated; colour becomes luma (Pillow's "L" weights)."""
+    c = images.shape[3]
+    if c == channels:
+        return images
+    if channels == 3:
+        return np.repeat(images, 3, axis=3)
+    rgb = images.astype(np.uint32)
+    luma = (rgb[..., 0] * 19595 + rgb[..., 1] * 38470 + rgb[..., 2] * 7471 + 0x8000) >> 16  # ITU-R 601-2
+    return luma.astype(np.uint8)[..., None]
+
+
+# ---------------------------------------------------------------- image folders
+
+
+def _scan_folder(root: Path) -> tuple[list[Path], list[int], list[str]]:
+    """Image files under ``root`` (sorted, hidden paths ignored), their labels, and the class names.
+
+    Labels come from first-level sub-folders when every image is in one and there are at least two.
+    """
+    if root.is_file():
+        return [root], [0], []
+    files, others = [], 0
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if any(part.startswith(".") for part in rel.parts) or not path.is_file():
+            continue
+        if path.suffix.lower() in IMAGE_EXTENSIONS:
+            files.append(path)
+        else:
+            others += 1
+    if not files:
+        raise DataError(
+            f"no images found in {root} ({others} other file{'s' if others != 1 else ''} found)",
+            f"supported extensions: {', '.join(IMAGE_EXTENSIONS)} (any case); sub-folders are searched too",
+        )
+    tops = [path.relative_to(root).parts for path in files]
+    class_names = sorted({parts[0] for parts in tops})
+    if len(class_names) < 2 or any(len(parts) < 2 for parts in tops):
+        return files, [0] * len(files), []
+    index = {name: i for i, name in enumerate(class_names)}
+    return files, [index[parts[0]] for parts in tops], class_names
+
+
+def _load_folder(root: Path, cfg: ImageDataConfig) -> _Loaded:
+    """Read an image folder (or one image file); unreadable files are skipped and listed."""
+    files, labels, class_names = _scan_folder(root)
+    size = cfg.image_size or FOLDER_IMAGE_SIZE
+    mode = {1: "L", 3: "RGB", None: None}[cfg.channels]
+    target = min(len(files), cfg.max_images or len(files))
+    arrays: list[np.ndarray] = []
+    kept: list[int] = []
+    skipped: list[str] = []
+    first_error = ""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    quiet = len(files) <= PROGRESS_MIN_FILES or not is_rank_zero()
+    with Progress(*columns, console=console, disable=quiet, transient=True) as progress:
+        task = progress.add_task(f"loading images from {root}", total=target)
+        for i in _seeded_order(len(files), cfg.split_seed, None):
+            if len(arrays) == target:
+                break
+            try:
+                arrays.append(_read_image(files[i], size, mode))
+                kept.append(labels[i])
+            except Exception as e:  # Pillow raises many types (OSError, ValueError, SyntaxError, …) on bad files
+                skipped.append(str(files[i]))
+                first_error = first_error or f"{files[i].name}: {e}"
+            progress.advance(task)
+    if not arrays:
+        raise DataError(
+            f"none of the {len(files)} image file(s) in {root} could be read",
+            f"they look corrupt or are not really images (first error: {first_error})",
+        )
+    if skipped:
+        log.warning("skipped %d unreadable image file(s) in %s, e.g. %s", len(skipped), root, skipped[0])
+    channels = cfg.channels or (3 if any(a.shape[2] == 3 for a in arrays) else 1)
+    images = np.stack([_convert_channels(a[None], channels)[0] for a in arrays])
+    return _Loaded(images, np.asarray(kept, dtype=np.int64), class_names, skipped)
+
+
+def _read_image(path: Path, size: int, mode: str | None) -> np.ndarray:
+    """One image file -> uint8 (size, size, C): EXIF-rotated, shorter side resized (bicubic), centre-cropped.
+
+    ``mode`` is "L" or "RGB", or None to keep the file's own (gray stays gray, everything else is RGB).
+    """
+    with Image.open(path) as img:
+        img.draft(mode, (2 * size, 2 * size))  # JPEG: decode at a reduced scale, still ≥ 2× the target
+        img = ImageOps.exif_transpose(img)
+        img = _flatten(img, mode or ("L" if img.mode in GRAY_MODES else "RGB"))
+        img = ImageOps.fit(img, (size, size), method=Image.Resampling.BICUBIC)
+    array = np.asarray(img, dtype=np.uint8)
+    return array[..., None] if array.ndim == 2 else array
+
+
+def _flatten(img: Image.Image, mode: str) -> Image.Image:
+    """Convert to 8-bit ``mode`` ("L" or "RGB"): high bit depths rescaled, transparency composited onto white."""
+    if img.mode in ("I", "F") or img.mode.startswith("I;16"):
+        values = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if img.mode.startswith("I;16") or values.max() > 255 else 255.0
+        if img.mode == "F" and values.max() <= 1.0:
+            top = 1.0
+        img = Image.fromarray(np.clip(np.round(values * (255.0 / top)), 0, 255).astype(np.uint8))
+    if img.mode == "P" or img.mode in ALPHA_MODES or "transparency" in img.info:
+        rgba = img.convert("RGBA")
+        img = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+    return img.convert(mode)

@@ -1,0 +1,78 @@
+"""The ``image-generation`` task: image data in, image generators out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genlab.core.errors import ConfigError
+from genlab.core.model import GenerativeModel
+from genlab.core.registry import TASKS
+from genlab.core.seeding import make_generator
+from genlab.core.task import Task
+from genlab.image.data import ImageDataConfig, ImageDataInfo, load_image_data
+from genlab.image.io import save_grid
+from genlab.image.pipelines import ImageGenerationPipeline
+
+
+class ImageGenerationTask(Task):
+    name = "image-generation"
+    modality = "image"
+    description = "train image generators (VAE, GAN, diffusion families) on image folders or standard datasets"
+    data_config_class = ImageDataConfig
+    default_model = "dcgan"
+    pipeline_class = ImageGenerationPipeline
+    cli_options = {
+        "--image-size": "data.image_size",
+        "--channels": "data.channels",
+        "--val-fraction": "data.val_fraction",
+        "--max-images": "data.max_images",
+        "--hflip": "data.hflip",
+        "--latent-dim": "model.latent_dim",
+    }
+
+    def load_data(self, data_cfg: ImageDataConfig):
+        return load_image_data(data_cfg)
+
+    def fill_model_config(self, values: dict[str, Any], info: ImageDataInfo) -> dict[str, Any]:
+        from_data = {"image_size": info.image_size, "channels": info.channels, "num_classes": info.num_classes}
+        for key, value in from_data.items():
+            if key in values and values[key] != value and key != "num_classes":
+                raise ConfigError(
+                    f"model.{key}={values[key]} does not match the data ({key}={value})",
+                    f"set it on the data instead (--{key.replace('_', '-')} {values[key]}) or drop the override",
+                )
+        return {**values, **from_data}
+
+    def check_model_fits_data(self, model_cls: type[GenerativeModel], info: ImageDataInfo) -> None:
+        if getattr(model_cls, "conditional", False) and info.num_classes < 2:
+            raise ConfigError(
+                f"{model_cls.registry_name} is conditional but {info.source} has no labels",
+                "use labelled data (class sub-folders, builtin:mnist-5k, mnist, …) or an unconditional model",
+            )
+
+    def write_samples(self, model: GenerativeModel, stem: Path, seed: int) -> Path:
+        g = make_generator(seed)
+        if model.conditional:
+            k = min(model.config.num_classes, 10)
+            labels = torch.arange(k).repeat_interleave(10)  # one row per class
+            images, nrow = model.generate(len(labels), labels=labels, generator=g), 10
+        else:
+            images, nrow = model.generate(64, generator=g), 8
+        scale = 2 if model.config.image_size <= 32 else 1
+        return save_grid(images, stem.with_suffix(".png"), nrow=nrow, scale=scale)
+
+    def describe_data(self, info: ImageDataInfo) -> str:
+        labels = f"{info.num_classes} classes" if info.num_classes else "unlabelled"
+        line = (
+            f"data {info.source}: {info.n_train} train / {info.n_val} val images, "
+            f"{info.image_size}×{info.image_size}×{info.channels}, {labels}"
+        )
+        if info.skipped:
+            line += f"\n[yellow]skipped {len(info.skipped)} unreadable file(s)[/], e.g. {info.skipped[0]}"
+        return line
+
+
+TASKS.register(ImageGenerationTask.name)(ImageGenerationTask())
