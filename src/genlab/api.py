@@ -95,6 +95,35 @@ def generate(path: str | Path, **kwargs: Any):
     return load(path)(**kwargs)
 
 
+def evaluate(
+    path: str | Path,
+    metrics: list[str] | str | None = None,
+    *,
+    device: str = "cpu",
+    save: bool = True,
+    **options: Any,
+) -> dict[str, Any]:
+    """Evaluate a trained model with its task's metrics; returns ``{"metrics", "protocol"}``.
+
+    ``metrics`` is a list or a comma-separated string (None: the task's defaults); ``options``
+    go to the task (``n=10000``, ``seed=0``, ``ref="mnist:test"``, ``data_dir=...``, ...).
+    When ``path`` is a run directory and ``save`` is true the result is written to its ``eval.json``.
+    """
+    from genlab.core.io import atomic_write_json
+    from genlab.core.runs import Run
+
+    if isinstance(metrics, str):
+        metrics = [m.strip() for m in metrics.split(",") if m.strip()]
+    pipe = load(path, device=device)
+    result = TASKS.get(pipe.model.task).evaluate(
+        pipe.model, metrics, {k: v for k, v in options.items() if v is not None}
+    )
+    run = Run(Path(path))
+    if save and run.config_path.is_file():
+        atomic_write_json(run.eval_path, result)
+    return result
+
+
 def list_models(task: str | None = None) -> list[dict[str, str]]:
     """Registered models: ``[{"name", "task", "description"}]``, optionally for one task."""
     rows = []

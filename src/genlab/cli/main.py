@@ -166,6 +166,41 @@ def reconstruct_cmd(
     render.saved(save_grid(torch.cat(rows), out, nrow=nrow, scale=2 if cfg.image_size <= 32 else 1))
 
 
+@app.command("eval")
+def eval_cmd(
+    run: Path | None = typer.Argument(None, help="run or model directory (omit with --fake/--real)"),
+    metrics: str | None = typer.Option(None, "--metrics", help="comma-separated metric names (default: the task's)"),
+    n: int | None = typer.Option(None, "--n", help="number of generated samples"),
+    seed: int | None = typer.Option(None, "--seed"),
+    ref: str | None = typer.Option(None, "--ref", help="reference data, e.g. mnist:test"),
+    data_dir: str | None = typer.Option(None, "--data-dir", help="folder of standard datasets"),
+    extractor: str | None = typer.Option(None, "--extractor", help="feature extractor name or safetensors path"),
+    inception_weights: Path | None = typer.Option(None, "--inception-weights", help="Inception-v3 FID weights file"),
+    fake: Path | None = typer.Option(None, "--fake", help="folder of generated images (folder mode)"),
+    real: Path | None = typer.Option(None, "--real", help="folder of real images (folder mode)"),
+    out: Path | None = typer.Option(None, "--out", "-o", help="also write the result JSON here"),
+) -> None:
+    """Evaluate a trained model (or two image folders) and record the protocol in eval.json."""
+    import genlab
+    from genlab.core.io import atomic_write_json
+
+    options = {"n": n, "seed": seed, "ref": ref, "data_dir": data_dir, "extractor": extractor}
+    options["inception_weights"] = str(inception_weights) if inception_weights else None
+    if fake is not None or real is not None:
+        if fake is None or real is None or run is not None:
+            raise BadInputError("folder mode needs both --fake and --real and no RUN", "genlab eval --fake A --real B")
+        from genlab.image.evaluation import evaluate_folders
+
+        result = evaluate_folders(fake, real, metrics, **{k: v for k, v in options.items() if v is not None})
+    elif run is None:
+        raise BadInputError("nothing to evaluate", "pass a run directory, or --fake and --real image folders")
+    else:
+        result = genlab.evaluate(run, metrics, **options)
+    if out is not None:
+        atomic_write_json(out, result)
+    render.eval_result(result, run)
+
+
 @app.command("runs")
 def runs_cmd(runs_dir: Path | None = RunsDir) -> None:
     """List runs with status, steps and last losses."""

@@ -64,3 +64,25 @@ def run_info(run) -> None:
     ]:
         if path.exists():
             console.print(f"[bold]{label}[/] {path}")
+
+
+def eval_result(result: dict, run: Path | None) -> None:
+    """Metrics table (baselines beside the model when the task computed them) and the protocol."""
+    metrics = result.get("metrics", {})
+    baselines = result.get("baselines", {})  # {"floor": {metric: v}, "gaussian": {...}}
+    table = Table("metric", "model", *baselines, title="evaluation")
+    for name, value in metrics.items():
+        cells = [_fmt(value), *(_fmt(b.get(name)) for b in baselines.values())]
+        table.add_row(name, *cells)
+    console.print(table)
+    protocol = result.get("protocol", {})
+    if protocol:
+        console.print("[bold]protocol[/] " + json.dumps(protocol, ensure_ascii=False), soft_wrap=True)
+    if run is not None and (Path(run) / "eval.json").is_file():
+        console.print(f"wrote {Path(run) / 'eval.json'}")
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return ""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -58,6 +58,16 @@ class Task:
         """Write a sample artefact (grid PNG, text, WAV) at ``stem`` + suffix; return its path."""
         raise NotImplementedError
 
+    def evaluate(self, model: GenerativeModel, metrics: list[str] | None, options: dict[str, Any]) -> dict[str, Any]:
+        """Evaluate a loaded model; returns ``{"metrics": {name: value}, "protocol": {...}}``.
+
+        ``metrics`` None means the task's default set; ``options`` holds what the user passed
+        (``n``, ``seed``, ``ref``, ``data_dir``, ``extractor``, …; absent keys mean defaults).
+        """
+        from genlab.core.errors import BadInputError
+
+        raise BadInputError(f"task '{self.name}' has no evaluation yet", "see `genlab models` for the tasks here")
+
     def describe_data(self, info: Any) -> str:
         """One line for the console describing the loaded data."""
         return str(info)
