@@ -64,7 +64,15 @@ class GenerativeModel(nn.Module):
         super().__init__()
         self.config = config
 
+    #: True for models fitted in closed form (n-gram counts, Gaussian/GMM on pixels): the trainer calls
+    #: :meth:`fit` once instead of running gradient steps.
+    fits_in_closed_form: ClassVar[bool] = False
+
     # --- training -----------------------------------------------------------
+    def fit(self, train_dataset: Any, val_dataset: Any | None = None) -> dict[str, float]:
+        """Fit the model in closed form (only when ``fits_in_closed_form``); returns metrics to log."""
+        raise NotImplementedError
+
     def optimizer_groups(self) -> list[OptimizerSpec]:
         """Parameter groups with their optimizer settings, in stepping order."""
         raise NotImplementedError

@@ -77,6 +77,8 @@ def train(cfg: RunConfig, runs_dir: str | Path | None = None) -> TrainResult:
         atomic_write_json(run.path / "data.json", data_info.to_dict())
         run.set_status("running", started=now_iso())
     info(f"{'resuming' if resume else 'training'} {model_cls.registry_name} → {run.path}")
+    if model_cls.fits_in_closed_form:
+        return _fit_closed_form(run, task, model, train_ds, val_ds, resolved, data_info, cfg)
 
     module = GenerativeModule(model, grad_clip=cfg.train.grad_clip, max_steps=cfg.train.max_steps)
     callbacks, ckpt = _callbacks(run, task, cfg, resume)
@@ -99,6 +101,22 @@ def train(cfg: RunConfig, runs_dir: str | Path | None = None) -> TrainResult:
     status = "interrupted" if ckpt.interrupted else "completed"
     files = _finish(run, task, module, callbacks, resolved, data_info, status, minutes) if is_rank_zero() else {}
     return TrainResult(run, status, module.iteration, minutes, files)
+
+
+def _fit_closed_form(run, task, model, train_ds, val_ds, resolved, data_info, cfg: RunConfig) -> TrainResult:
+    """Fit a closed-form model (one pass, no optimizer), then export like any other run."""
+    from genlab.core.metrics_log import MetricsCSV
+
+    t0 = time.monotonic()
+    metrics = model.fit(train_ds, val_ds)
+    minutes = (time.monotonic() - t0) / 60
+    MetricsCSV(run.metrics_path).append({"step": 0, "epoch": 0, "time_s": round(minutes * 60, 3), **metrics})
+    card = model_card(resolved, data_info, run.last_metrics(), 0, minutes, " ".join(sys.argv))
+    model.save_pretrained(run.model_dir, card=card, extra={"data": data_info.to_dict(), "steps": 0})
+    model.eval()
+    files = {"model": run.model_dir, "samples": task.write_samples(model, run.samples_dir / "final", cfg.train.seed)}
+    run.set_status("completed", step=0, minutes=round(minutes, 2))
+    return TrainResult(run, "completed", 0, minutes, files)
 
 
 def _check_same_run(run: Run, cfg: RunConfig, model_name: str) -> None:
