@@ -1,0 +1,104 @@
+"""Helpers every benchmark script shares: hardware/version records and the results file format.
+
+Each ``benchmarks/<task>.py`` writes ``benchmarks/results/<task>.json``::
+
+    {"generated_at", "hardware", "versions", "results": [row, ...]}
+
+where a row is flat: ``{"model", "dataset", "budget_minutes", "command", <metric>: value, ...}``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def hardware() -> dict[str, Any]:
+    """CPU model, core count, memory and accelerator of this machine."""
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gib = None
+    try:
+        pages, size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+        mem_gib = round(pages * size / 2**30, 1)
+    except (ValueError, OSError, AttributeError):
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "memory_gib": mem_gib,
+        "gpu": gpu,
+        "platform": platform.platform(),
+    }
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python, genlab and the main libraries."""
+    import lightning
+    import numpy
+    import torch
+
+    import genlab
+
+    return {
+        "python": sys.version.split()[0],
+        "genlab": genlab.__version__,
+        "torch": torch.__version__,
+        "lightning": lightning.__version__,
+        "numpy": numpy.__version__,
+    }
+
+
+def command_line() -> str:
+    """The command that ran this benchmark, as a user would type it."""
+    return " ".join(shlex.quote(a) for a in ["python", *sys.argv])
+
+
+def matmul_peak_gflops(n: int = 1024, repeats: int = 10) -> float:
+    """Measured fp32 ``torch.mm`` throughput of this machine (GFLOP/s, best of ``repeats``)."""
+    import torch
+
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best / 1e9
+
+
+def write_results(name: str, rows: list[dict[str, Any]], out_dir: str | Path | None = None, **extra: Any) -> Path:
+    """Write ``<out_dir>/<name>.json`` in the shared format; returns its path."""
+    out = Path(out_dir or RESULTS_DIR) / f"{name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "hardware": hardware(),
+        "versions": versions(),
+        **extra,
+        "results": rows,
+    }
+    tmp = out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(out)
+    return out
