@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.genlab-installed
-EXTRAS ?= image,dev
+EXTRAS ?= image,text,dev
 
 .PHONY: setup demo test test-fast lint format bench clean
 
@@ -37,6 +37,7 @@ format: setup
 
 bench: setup
 	$(PY) benchmarks/image_generation.py
+	$(PY) benchmarks/text_generation.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

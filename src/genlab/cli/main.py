@@ -122,17 +122,25 @@ def sample_cmd(
     interpolate: bool = typer.Option(False, "--interpolate", help="latent walk between two samples"),
     out: Path | None = typer.Option(None, "--out", "-o", help="grid PNG, or a folder for one PNG per image"),
     nrow: int | None = typer.Option(None, "--nrow", help="images per grid row"),
+    sampler: str | None = typer.Option(None, "--sampler", help="diffusion/flow: ddpm, ddim, dpm++2m, euler, heun"),
+    steps: int | None = typer.Option(None, "--steps", help="diffusion/flow: number of sampling steps"),
+    guidance: float | None = typer.Option(None, "--guidance", help="classifier-free guidance scale (1 = none)"),
+    eta: float | None = typer.Option(None, "--eta", help="DDIM stochasticity η (0 = deterministic)"),
 ) -> None:
     """Sample images from a trained model into a grid PNG (or a folder of PNGs)."""
     import genlab
     from genlab.image.io import save_grid
 
     pipe = genlab.load(run)
+    sampling = {"sampler": sampler, "steps": steps, "guidance_scale": guidance, "eta": eta}
+    sampling = {k: v for k, v in sampling.items() if v is not None}  # only what was given: GAN/VAE take none
     if interpolate:
+        if sampling:
+            raise BadInputError("--interpolate uses the model's default sampler", "drop --sampler/--steps/--guidance")
         images = pipe.interpolate(n=n, label=label, seed=seed, output_type="pt")
         nrow = nrow or n
     else:
-        images = pipe(n=n, label=label, seed=seed, output_type="pt")
+        images = pipe(n=n, label=label, seed=seed, output_type="pt", **sampling)
     out = out or _default_out(run, f"sample{'-walk' if interpolate else ''}-seed{seed}.png")
     render.saved(_save_images(images, out, nrow, save_grid))
 
@@ -166,6 +174,134 @@ def reconstruct_cmd(
     render.saved(save_grid(torch.cat(rows), out, nrow=nrow, scale=2 if cfg.image_size <= 32 else 1))
 
 
+@app.command("inpaint")
+def inpaint_cmd(
+    run: Path = typer.Argument(..., help="run or model directory of a diffusion or flow model"),
+    image: Path = typer.Option(..., "--image", "-i", help="image to complete (PNG/JPEG)"),
+    mask: str = typer.Option(..., "--mask", help="mask image (white = fill) or left/right/top/bottom/center"),
+    n: int = typer.Option(8, "--n", help="number of different fills"),
+    seed: int | None = typer.Option(None, "--seed"),
+    label: int | None = typer.Option(None, "--label", help="class label (conditional models)"),
+    sampler: str | None = typer.Option(None, "--sampler", help="default: ddpm (diffusion), the model's (flow)"),
+    steps: int = typer.Option(50, "--steps"),
+    guidance: float | None = typer.Option(None, "--guidance", help="classifier-free guidance scale"),
+    jump_length: int = typer.Option(5, "--jump-length", help="RePaint: steps per jump back"),
+    resamples: int = typer.Option(4, "--resamples", help="RePaint: times each stretch is sampled"),
+    out: Path | None = typer.Option(None, "--out", "-o", help="grid PNG: masked input, then the fills"),
+) -> None:
+    """Fill the masked part of an image (RePaint resampling) with a diffusion or flow model."""
+    _edit_command(
+        run, "inpaint", image, n, seed, label, out,
+        {"mask": mask if mask in _MASK_WORDS else Path(mask), "sampler": sampler, "steps": steps,
+         "guidance_scale": guidance, "jump_length": jump_length, "resamples": resamples},
+    )  # fmt: skip
+
+
+@app.command("img2img")
+def img2img_cmd(
+    run: Path = typer.Argument(..., help="run or model directory of a diffusion or flow model"),
+    image: Path = typer.Option(..., "--image", "-i", help="input image (a sketch, a photo)"),
+    strength: float = typer.Option(0.6, "--strength", help="0–1: how far to noise the input before denoising"),
+    n: int = typer.Option(4, "--n", help="number of variations"),
+    seed: int | None = typer.Option(None, "--seed"),
+    label: int | None = typer.Option(None, "--label", help="class label (conditional models)"),
+    sampler: str | None = typer.Option(None, "--sampler"),
+    steps: int | None = typer.Option(None, "--steps"),
+    guidance: float | None = typer.Option(None, "--guidance", help="classifier-free guidance scale"),
+    eta: float | None = typer.Option(None, "--eta", help="DDIM stochasticity η"),
+    out: Path | None = typer.Option(None, "--out", "-o", help="grid PNG: the input, then the variations"),
+) -> None:
+    """Image-to-image (SDEdit): noise the input to --strength, then denoise it into the model's data."""
+    options = {"strength": strength, "sampler": sampler, "steps": steps, "guidance_scale": guidance, "eta": eta}
+    _edit_command(run, "img2img", image, n, seed, label, out, options)
+
+
+_MASK_WORDS = ("left", "right", "top", "bottom", "center")
+
+
+def _edit_command(run: Path, kind: str, image: Path, n: int, seed, label, out: Path | None, options: dict) -> None:
+    """Shared body of ``inpaint`` and ``img2img``: load, edit, save a grid led by the (masked) input."""
+    import torch
+
+    import genlab
+    from genlab.image.diffusion.pipelines import Image2ImagePipeline, ImageInpaintingPipeline, read_image, read_mask
+    from genlab.image.io import save_grid
+
+    model = genlab.load(run).model
+    pipe = (ImageInpaintingPipeline if kind == "inpaint" else Image2ImagePipeline)(model)
+    options = {k: v for k, v in options.items() if v is not None}
+    edited = pipe(image, n=n, label=label, seed=seed, output_type="pt", **options)
+    first = read_image(image, model.config.image_size, model.config.channels)
+    if kind == "inpaint":  # show the kept pixels, the region to fill in grey
+        first = first * (1 - read_mask(options["mask"], model.config.image_size))
+    scale = 2 if model.config.image_size <= 32 else 1
+    out = out or _default_out(run, f"{kind}-seed{seed}.png")
+    render.saved(save_grid(torch.cat([first, edited]), out, nrow=min(n + 1, 9), scale=scale))
+
+
+@app.command("generate")
+def generate_cmd(
+    run: Path = typer.Argument(..., help="run or model directory of a text model"),
+    prompt: str = typer.Option("", "--prompt", "-p", help="text to continue (default: a line break)"),
+    max_new_tokens: int = typer.Option(200, "--max-new-tokens", help="tokens to generate"),
+    temperature: float = typer.Option(1.0, "--temperature", help="0 = greedy"),
+    top_k: int | None = typer.Option(None, "--top-k"),
+    top_p: float | None = typer.Option(None, "--top-p"),
+    repetition_penalty: float = typer.Option(1.0, "--repetition-penalty"),
+    beam: int = typer.Option(1, "--beam", help="beam width (>1: beam search, no streaming)"),
+    stop: list[str] = typer.Option([], "--stop", help=r"stop sequence (repeatable; escapes like \n work)"),
+    seed: int | None = typer.Option(None, "--seed"),
+    n: int = typer.Option(1, "--n", help="number of texts (with --beam: the n best beams)"),
+) -> None:
+    """Continue a prompt with a text model; tokens stream to stdout as they are generated."""
+    import genlab
+
+    pipe = genlab.load(run)
+    stops = [_unescape(s) for s in stop]
+    sampling = {"temperature": temperature, "top_k": top_k, "top_p": top_p, "repetition_penalty": repetition_penalty}
+    beams = pipe(prompt, max_new_tokens, num_beams=beam, stop=stops, n=n, **sampling) if beam > 1 else []
+    for i in range(len(beams) if beam > 1 else n):
+        if n > 1:
+            console.print(f"[bold]--- sample {i + 1} ---[/]")
+        sys.stdout.write(prompt)
+        if beams:
+            sys.stdout.write(beams[i])
+        else:
+            seed_i = None if seed is None else seed + i
+            for piece in pipe.stream(prompt, max_new_tokens, stop=stops, seed=seed_i, **sampling):
+                sys.stdout.write(piece)
+                sys.stdout.flush()
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+
+
+@app.command("poem")
+def poem_cmd(
+    run: Path = typer.Argument(..., help="run or model directory of a character-level model trained on poems"),
+    form: str = typer.Option("wuyan-jueju", "--form", help="wuyan-jueju | qiyan-jueju | wuyan-lushi | qiyan-lushi"),
+    acrostic: str | None = typer.Option(None, "--acrostic", help="藏头诗: the first character of every line"),
+    rhyme: bool = typer.Option(False, "--rhyme", help="the even lines end in one rhyme group"),
+    n: int = typer.Option(1, "--n", help="number of poems"),
+    seed: int | None = typer.Option(None, "--seed"),
+    temperature: float = typer.Option(0.8, "--temperature"),
+    top_k: int | None = typer.Option(None, "--top-k"),
+) -> None:
+    """Write Chinese classical poems whose form (and acrostic/rhyme) holds by construction."""
+    import genlab
+    from genlab.text.poems import get_form, split_lines
+
+    pipe = genlab.load(run)
+    width = get_form(form).chars_per_line
+    for text in pipe.poem(form, n=n, acrostic=acrostic, rhyme=rhyme, seed=seed, temperature=temperature, top_k=top_k):
+        lines = split_lines(text, width)
+        console.print("\n".join(a + b for a, b in zip(lines[::2], lines[1::2], strict=True)) + "\n", markup=False)
+
+
+def _unescape(text: str) -> str:
+    r"""Turn ``\n``, ``\t`` and ``\\`` typed on a command line into the characters."""
+    return text.encode("latin-1", "backslashreplace").decode("unicode_escape") if "\\" in text else text
+
+
 @app.command("eval")
 def eval_cmd(
     run: Path | None = typer.Argument(None, help="run or model directory (omit with --fake/--real)"),
@@ -179,6 +315,7 @@ def eval_cmd(
     fake: Path | None = typer.Option(None, "--fake", help="folder of generated images (folder mode)"),
     real: Path | None = typer.Option(None, "--real", help="folder of real images (folder mode)"),
     out: Path | None = typer.Option(None, "--out", "-o", help="also write the result JSON here"),
+    k: int | None = typer.Option(None, "--k", help="importance samples per image for nll (VAEs)"),
 ) -> None:
     """Evaluate a trained model (or two image folders) and record the protocol in eval.json."""
     import genlab
@@ -186,6 +323,7 @@ def eval_cmd(
 
     options = {"n": n, "seed": seed, "ref": ref, "data_dir": data_dir, "extractor": extractor}
     options["inception_weights"] = str(inception_weights) if inception_weights else None
+    options["k"] = k
     if fake is not None or real is not None:
         if fake is None or real is None or run is not None:
             raise BadInputError("folder mode needs both --fake and --real and no RUN", "genlab eval --fake A --real B")

@@ -17,7 +17,7 @@ from genlab.core.errors import unknown_name
 T = TypeVar("T")
 
 # Modality packages whose import registers their models, datasets and tasks.
-MODALITY_PACKAGES = ("genlab.image",)
+MODALITY_PACKAGES = ("genlab.image", "genlab.text")
 
 
 class Registry(Generic[T]):

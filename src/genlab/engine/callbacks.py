@@ -42,7 +42,7 @@ class PeriodicCheckpoint(L.Callback):
     def save(self, trainer: L.Trainer, module: L.LightningModule) -> bool:
         if module.diverged or not module.weights_are_finite():
             return False  # never overwrite the last good checkpoint with broken weights
-        trainer.save_checkpoint(self.run.last_checkpoint)
+        trainer.save_checkpoint(self.run.last_checkpoint, weights_only=False)  # full state: resume needs optimizers
         return True
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
@@ -58,7 +58,7 @@ class PeriodicCheckpoint(L.Callback):
             if module.diverged or not module.weights_are_finite():
                 return
             # No barrier here: other ranks may already be gone.
-            ckpt = trainer._checkpoint_connector.dump_checkpoint()
+            ckpt = trainer._checkpoint_connector.dump_checkpoint(weights_only=False)
             trainer.strategy.checkpoint_io.save_checkpoint(ckpt, self.run.last_checkpoint)
 
 

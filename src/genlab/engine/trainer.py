@@ -7,6 +7,7 @@ loss stops the run and keeps the last good checkpoint.
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from dataclasses import dataclass, field
@@ -52,6 +53,9 @@ def train(cfg: RunConfig, runs_dir: str | Path | None = None) -> TrainResult:
     model_values = dict(cfg.model)
     model_cls = task.model_class(str(model_values.pop("name", task.default_model)))
     model_cls.config_class.build(model_values, where="model")  # unknown keys fail before data loads
+    default_ema = getattr(model_cls, "default_ema_decay", None)  # e.g. diffusion models sample with EMA weights
+    if cfg.train.ema_decay is None and default_ema:
+        cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"ema_decay": default_ema})})
     run = Run(runs_root(runs_dir) / task.name / cfg.name)
     resume = run.last_checkpoint.is_file()
     if resume:
@@ -162,8 +166,18 @@ def _checkpoint_iteration(run: Run) -> int:
     return int(state.get("genlab", {}).get("iteration", 0))
 
 
+class _NoAdvertising(logging.Filter):
+    """Drops Lightning's product tips from the console; keeps every other message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Tip:" not in record.getMessage()
+
+
 def _trainer(cfg: RunConfig, callbacks: list[L.Callback]) -> L.Trainer:
     t = cfg.train
+    rank_zero_log = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    if not any(isinstance(f, _NoAdvertising) for f in rank_zero_log.filters):
+        rank_zero_log.addFilter(_NoAdvertising())
     return L.Trainer(
         accelerator=lightning_accelerator(t.device),
         devices=t.devices,

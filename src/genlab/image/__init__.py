@@ -1,3 +1,11 @@
-"""Image generation: data, models (VAE, GAN families), pipelines."""
+"""Image generation: data, models (VAE, GAN, diffusion, flow, Gaussian/GMM baselines), pipelines, evaluation."""
 
-from genlab.image import data, gan, pipelines, task, vae  # noqa: F401  (registers models, datasets, task)
+from genlab.image import (  # noqa: F401  (registers models, datasets, task)
+    baselines,
+    data,
+    diffusion,
+    gan,
+    pipelines,
+    task,
+    vae,
+)

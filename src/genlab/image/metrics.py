@@ -4,6 +4,8 @@ Fréchet distance (Heusel et al. 2017), computed in float64; kernel inception
 distance (Bińkowski et al. 2018), unbiased MMD² with the cubic polynomial kernel;
 improved precision/recall (Kynkäänniemi et al. 2019, k-NN manifolds with k=3);
 density/coverage (Naeem et al. 2020). All take feature matrices (N, D).
+The inception score and reconstruction metrics (PSNR, SSIM, MS-SSIM) come from
+torchmetrics.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import warnings
 
 import numpy as np
 import torch
-from scipy import linalg
+from torch import nn
+
+PAIRWISE_CHUNK = 1024  # rows of a distance matrix computed at once (1024 × 10k float64 = 80 MB)
 
 
 def gaussian_stats(features: torch.Tensor | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -33,14 +37,23 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     """‖μ₁−μ₂‖² + Tr(Σ₁ + Σ₂ − 2(Σ₁Σ₂)^½) between two Gaussians, in float64."""
     mu1, mu2 = np.atleast_1d(mu1).astype(np.float64), np.atleast_1d(mu2).astype(np.float64)
     s1, s2 = np.atleast_2d(sigma1).astype(np.float64), np.atleast_2d(sigma2).astype(np.float64)
-    covmean, _ = linalg.sqrtm(s1 @ s2, disp=False)
-    if not np.isfinite(covmean).all():
-        # Near-singular product: regularise both covariances slightly (as is customary).
-        eps = np.eye(len(s1)) * 1e-6
-        covmean = linalg.sqrtm((s1 + eps) @ (s2 + eps))
-    covmean = np.real(covmean)
     diff = mu1 - mu2
-    return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * np.trace(covmean))
+    return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * trace_sqrt_product(s1, s2))
+
+
+def trace_sqrt_product(s1: np.ndarray, s2: np.ndarray) -> float:
+    """Tr((Σ₁Σ₂)^½) for covariances Σ₁, Σ₂ (D, D).
+
+    Σ₁Σ₂ is similar to the symmetric PSD matrix Σ₁^½ Σ₂ Σ₁^½, so the trace is the sum of the
+    square roots of that matrix's eigenvalues: symmetric eigensolvers only, no matrix square
+    root of a non-symmetric product, and singular covariances (dead features, fewer samples
+    than dimensions) need no regularisation. Round-off negatives are clipped to 0.
+    """
+    w, v = np.linalg.eigh((s1 + s1.T) / 2)
+    root = (v * np.sqrt(np.clip(w, 0, None))) @ v.T  # Σ₁^½
+    middle = root @ s2 @ root
+    lam = np.linalg.eigvalsh((middle + middle.T) / 2)
+    return float(np.sqrt(np.clip(lam, 0, None)).sum())
 
 
 def fid_from_features(real: torch.Tensor, fake: torch.Tensor) -> float:
@@ -53,20 +66,24 @@ def kid_from_features(
 ) -> tuple[float, float]:
     """Kernel inception distance: mean and std of unbiased MMD² over random subsets.
 
-    Kernel k(x, y) = (xᵀy / D + 1)³ (Bińkowski et al. 2018).
+    Kernel k(x, y) = (xᵀy / D + 1)³ (Bińkowski et al. 2018). Subsets have
+    ``min(subset_size, len(real), len(fake))`` samples; when that is both whole sets, the
+    single value is returned with std 0.
     """
     x = torch.as_tensor(real, dtype=torch.float64)
     y = torch.as_tensor(fake, dtype=torch.float64)
     m = min(subset_size, len(x), len(y))
     if m < 2:
         raise ValueError("KID needs at least 2 samples in each set")
+    if m == len(x) == len(y):
+        return _mmd2_unbiased(x, y), 0.0  # every subset would be the whole of both sets: one value
     g = torch.Generator().manual_seed(seed)
     values = []
     for _ in range(subsets):
         xs = x[torch.randperm(len(x), generator=g)[:m]]
         ys = y[torch.randperm(len(y), generator=g)[:m]]
         values.append(_mmd2_unbiased(xs, ys))
-    v = torch.tensor(values)
+    v = torch.tensor(values, dtype=torch.float64)
     return float(v.mean()), float(v.std()) if len(v) > 1 else 0.0
 
 
@@ -81,10 +98,20 @@ def _mmd2_unbiased(x: torch.Tensor, y: torch.Tensor) -> float:
     return float(sum_xx + sum_yy - 2 * kxy.mean())
 
 
+def _pairwise_chunks(a: torch.Tensor, b: torch.Tensor, chunk: int = PAIRWISE_CHUNK):
+    """Yield (row offset, distances (rows, len(b))) for row blocks of ``a``: bounded memory for 10k × 10k."""
+    for i in range(0, len(a), chunk):
+        yield i, torch.cdist(a[i : i + chunk], b)
+
+
 def _knn_radii(x: torch.Tensor, k: int) -> torch.Tensor:
     """Distance from each row of x to its k-th nearest other row."""
-    d = torch.cdist(x, x)
-    return d.kthvalue(k + 1, dim=1).values  # +1: the point itself is at distance 0
+    if len(x) <= k:
+        raise ValueError(f"k-NN radii with k={k} need more than {k} samples, got {len(x)}")
+    radii = torch.empty(len(x), dtype=x.dtype)
+    for i, d in _pairwise_chunks(x, x):
+        radii[i : i + len(d)] = d.kthvalue(k + 1, dim=1).values  # +1: the point itself is at distance 0
+    return radii
 
 
 def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3) -> tuple[float, float]:
@@ -95,17 +122,78 @@ def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3) -> tupl
     """
     real, fake = torch.as_tensor(real).double(), torch.as_tensor(fake).double()
     r_real, r_fake = _knn_radii(real, k), _knn_radii(fake, k)
-    d = torch.cdist(fake, real)  # (n_fake, n_real)
-    precision = (d <= r_real[None, :]).any(dim=1).double().mean()
-    recall = (r_fake[None, :] >= d.T).any(dim=1).double().mean()
-    return float(precision), float(recall)
+    in_real = torch.zeros(len(fake), dtype=torch.bool)
+    for i, d in _pairwise_chunks(fake, real):  # d: (rows of fake, n_real)
+        in_real[i : i + len(d)] = (d <= r_real[None, :]).any(dim=1)
+    in_fake = torch.zeros(len(real), dtype=torch.bool)
+    for i, d in _pairwise_chunks(real, fake):  # d: (rows of real, n_fake)
+        in_fake[i : i + len(d)] = (d <= r_fake[None, :]).any(dim=1)
+    return float(in_real.double().mean()), float(in_fake.double().mean())
 
 
 def density_coverage(real: torch.Tensor, fake: torch.Tensor, k: int = 5) -> tuple[float, float]:
     """Density and coverage (Naeem et al. 2020) with k-NN balls around real samples."""
     real, fake = torch.as_tensor(real).double(), torch.as_tensor(fake).double()
     r_real = _knn_radii(real, k)
-    inside = torch.cdist(fake, real) <= r_real[None, :]  # (n_fake, n_real)
-    density = inside.double().sum() / (k * len(fake))
-    coverage = inside.any(dim=0).double().mean()
-    return float(density), float(coverage)
+    count = torch.zeros((), dtype=torch.float64)
+    covered = torch.zeros(len(real), dtype=torch.bool)
+    for _, d in _pairwise_chunks(fake, real):
+        inside = d <= r_real[None, :]  # (rows of fake, n_real)
+        count += inside.double().sum()
+        covered |= inside.any(dim=0)
+    return float(count / (k * len(fake))), float(covered.double().mean())
+
+
+# --------------------------------------------------------------------------- classifier-based scores
+
+
+def inception_score(logits: torch.Tensor, splits: int = 10, seed: int = 0) -> tuple[float, float]:
+    """Inception score exp(E_x KL(p(y|x) ‖ p(y))) (Salimans et al. 2016) of class logits (N, K): mean, std.
+
+    Computed by torchmetrics' ``InceptionScore`` over ``splits`` seeded random splits; the logits
+    come from the chosen extractor's classifier (the "classifier score" on MNIST-like data).
+    """
+    from torchmetrics.image.inception import InceptionScore
+
+    logits = torch.as_tensor(logits, dtype=torch.float64)
+    if len(logits) < splits:
+        raise ValueError(f"the inception score with {splits} splits needs at least {splits} samples")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*save all extracted features")  # we pass logits, not images
+        metric = InceptionScore(feature=nn.Identity(), splits=splits)  # features are the logits already
+    metric.update(logits)
+    with torch.random.fork_rng(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*degrees of freedom")  # one split: no std
+        torch.manual_seed(seed)  # torchmetrics shuffles before splitting
+        mean, std = metric.compute()
+    return float(mean), float(std) if splits > 1 else 0.0
+
+
+# --------------------------------------------------------------------------- reconstruction
+
+
+def reconstruction_metrics(reconstructions: torch.Tensor, images: torch.Tensor) -> dict[str, float]:
+    """MSE, PSNR (dB) and SSIM of reconstructions vs images (N, C, H, W) in [-1, 1], on the [0, 1] scale.
+
+    PSNR is averaged over images (each image its own MSE); SSIM uses the usual 11×11 Gaussian
+    window (σ = 1.5). MS-SSIM (5 scales) is added when images are larger than 160 pixels.
+    Values from torchmetrics.
+    """
+    from torchmetrics.functional.image import (
+        multiscale_structural_similarity_index_measure,
+        peak_signal_noise_ratio,
+        structural_similarity_index_measure,
+    )
+
+    if reconstructions.shape != images.shape:
+        raise ValueError(f"shapes differ: {tuple(reconstructions.shape)} vs {tuple(images.shape)}")
+    preds, target = (reconstructions.double() + 1) / 2, (images.double() + 1) / 2
+    psnr = peak_signal_noise_ratio(preds, target, data_range=1.0, reduction="none", dim=(1, 2, 3))
+    out = {
+        "recon_mse": float(((preds - target) ** 2).mean()),
+        "psnr": float(psnr.clamp(max=100).mean()),
+        "ssim": float(structural_similarity_index_measure(preds, target, data_range=1.0)),
+    }
+    if min(images.shape[-2:]) > 160:
+        out["ms_ssim"] = float(multiscale_structural_similarity_index_measure(preds, target, data_range=1.0))
+    return out

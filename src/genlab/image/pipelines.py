@@ -6,6 +6,7 @@ from typing import Literal
 
 import torch
 
+from genlab.core.errors import BadInputError
 from genlab.core.pipeline import Pipeline
 from genlab.core.seeding import make_generator
 from genlab.image.io import to_pil
@@ -24,11 +25,22 @@ class ImageGenerationPipeline(Pipeline):
         label: int | list[int] | None = None,
         seed: int | None = None,
         output_type: OutputType = "pil",
+        **sampling,
     ):
-        """Generate ``n`` images; ``label`` (one or one per image) for conditional models."""
+        """Generate ``n`` images; ``label`` (one or one per image) for conditional models.
+
+        ``sampling`` options (``sampler``, ``steps``, ``guidance_scale``, ``eta``) go to diffusion and
+        flow models; other models reject them.
+        """
         _check_n(n)
         labels = None if label is None else torch.as_tensor(label, dtype=torch.long)
-        images = self.model.generate(n, labels=labels, generator=make_generator(seed))
+        sampling = {k: v for k, v in sampling.items() if v is not None}
+        if sampling and not hasattr(self.model, "prepare_sampling"):
+            raise BadInputError(
+                f"{self.model.registry_name} takes no sampling options ({', '.join(sampling)})",
+                "sampler, steps, guidance and eta apply to diffusion and flow models (ddpm, flow)",
+            )
+        images = self.model.generate(n, labels=labels, generator=make_generator(seed), **sampling)
         return _output(images, output_type)
 
     @torch.no_grad()

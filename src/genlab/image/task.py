@@ -64,6 +64,13 @@ class ImageGenerationTask(Task):
         scale = 2 if model.config.image_size <= 32 else 1
         return save_grid(images, stem.with_suffix(".png"), nrow=nrow, scale=scale)
 
+    def evaluate(self, model: GenerativeModel, metrics: list[str] | None, options: dict[str, Any]) -> dict[str, Any]:
+        """Sample metrics (FID, KID, IS, precision/recall, density/coverage) with floor and Gaussian/GMM baselines,
+        ``label_accuracy`` for conditional models, ``nll``/``recon`` for VAEs; see :mod:`genlab.image.evaluation`."""
+        from genlab.image.evaluation import evaluate_model
+
+        return evaluate_model(model, metrics, options)
+
     def describe_data(self, info: ImageDataInfo) -> str:
         labels = f"{info.num_classes} classes" if info.num_classes else "unlabelled"
         line = (

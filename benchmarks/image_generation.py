@@ -1,0 +1,199 @@
+"""Image-generation benchmark: every generator under fixed CPU budgets, scored with one protocol.
+
+For each dataset (MNIST and Fashion-MNIST from ``--data-dir``; ``builtin:mnist-5k`` when they are
+absent) and each wall-clock budget, every model in :data:`MODELS` is trained with
+``genlab.train(..., max_minutes=budget)`` and evaluated against the test split with
+``n`` generated samples: FID, KID, precision, recall (shipped LeNet features), label accuracy
+for conditional models, training images/s and sampling images/s. The closed-form baselines
+(``gaussian``, ``gmm``) and the floor (train vs test split) are scored the same way.
+
+Writes ``benchmarks/results/image_generation.json`` and renders
+``docs/benchmarks/image-generation.md`` with the tables and sample grids. ``--quick`` runs
+tiny budgets on one dataset with few samples (a smoke check; results go to
+``benchmarks/results/image_generation_quick.*`` and leave the docs alone).
+
+    python benchmarks/image_generation.py --data-dir ../shared/data          # 10 and 30 minutes per model
+    python benchmarks/image_generation.py --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+
+import genlab  # noqa: E402
+from genlab.core.download import data_root  # noqa: E402
+from genlab.image.evaluation import generate  # noqa: E402
+
+#: Gradient-trained generators, in table order; diffusion models are appended here when they exist.
+MODELS = ["vae", "cvae", "dcgan", "cgan", "wgan-gp"]
+#: Closed-form pixel baselines (fitted once per dataset, no budget).
+BASELINES = ["gaussian", "gmm"]
+DATASETS = ["mnist", "fashion-mnist"]
+FALLBACK_DATASET = "builtin:mnist-5k"
+BUDGETS = [10.0, 30.0]
+METRICS = ["fid", "kid", "precision", "recall"]
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "benchmarks" / "image-generation.md"
+
+
+def available_datasets(names: list[str], data_dir: str | None) -> list[str]:
+    """The requested datasets found on disk; the offline built-in when none is."""
+    found = [d for d in names if (data_root(data_dir) / d / "t10k-images-idx3-ubyte.gz").is_file()]
+    return found or [FALLBACK_DATASET]
+
+
+def evaluate_run(run: Path, model: str, n: int, data_dir: str | None, baselines: bool) -> dict[str, Any]:
+    """genlab.evaluate with the benchmark's metrics, plus sampling speed."""
+    pipe = genlab.load(run)
+    metrics = METRICS + (["label_accuracy"] if pipe.model.conditional else [])
+    result = genlab.evaluate(run, metrics, n=n, seed=0, data_dir=data_dir, baselines=baselines)
+    t0 = time.perf_counter()
+    generate(pipe.model, min(n, 2000), seed=1)
+    result["images_per_s_sampling"] = min(n, 2000) / (time.perf_counter() - t0)
+    return result
+
+
+def row(model: str, dataset: str, budget: float | None, result: dict[str, Any], extra: dict[str, Any]) -> dict:
+    """One flat results row."""
+    p = result.get("protocol", {})
+    out = {"model": model, "dataset": dataset, "budget_minutes": budget, "command": common.command_line()}
+    out |= {k: round(v, 5) for k, v in result["metrics"].items() if isinstance(v, float)}
+    out |= {k: p.get(k) for k in ("n_generated", "n_reference", "reference", "extractor", "extractor_sha256")}
+    return out | extra
+
+
+def bench_dataset(dataset: str, args, runs_dir: Path) -> list[dict[str, Any]]:
+    """Baselines, floor and every model at every budget on one dataset."""
+    rows = []
+    overrides = [f"data.data_dir={args.data_dir}"] if args.data_dir else []
+    train_kw = {"runs_dir": runs_dir, "progress": False, "overrides": overrides}
+    for i, name in enumerate(BASELINES):
+        t0 = time.perf_counter()
+        res = genlab.train("image-generation", model=name, data=dataset, name=f"{name}-{_slug(dataset)}", **train_kw)
+        fit_s = time.perf_counter() - t0
+        result = evaluate_run(res.run.path, name, args.n, args.data_dir, baselines=i == 0)
+        speed = {"fit_seconds": round(fit_s, 1), "images_per_s_sampling": round(result["images_per_s_sampling"], 1)}
+        rows.append(row(name, dataset, None, result, speed))
+        print(_line(rows[-1]), flush=True)
+        if i == 0:
+            floor = {**result, "metrics": result["baselines"]["floor"]}
+            rows.insert(len(rows) - 1, row("floor (train vs test)", dataset, None, floor, {}))  # floor first
+            print(_line(rows[-2]), flush=True)
+    for budget in args.budgets:
+        for model in args.models:
+            name = f"{model}-{_slug(dataset)}-{budget:g}m"
+            res = genlab.train("image-generation", model=model, data=dataset, name=name, max_minutes=budget, **train_kw)
+            train_speed = res.steps * _batch_size(res.run.path) / max(res.minutes * 60, 1e-9)
+            result = evaluate_run(res.run.path, model, args.n, args.data_dir, baselines=False)
+            extra = {
+                "steps": res.steps,
+                "images_per_s_training": round(train_speed, 1),
+                "images_per_s_sampling": round(result["images_per_s_sampling"], 1),
+            }
+            rows.append(row(model, dataset, budget, result, extra))
+            _keep_grid(res.run.path, name, args)
+            print(_line(rows[-1]), flush=True)
+    return rows
+
+
+def _batch_size(run: Path) -> int:
+    import yaml
+
+    return int(yaml.safe_load((run / "config.yaml").read_text())["train"]["batch_size"])
+
+
+def _slug(dataset: str) -> str:
+    return dataset.replace("builtin:", "").replace(":", "-")
+
+
+def _keep_grid(run: Path, name: str, args) -> None:
+    grid = run / "samples" / "final.png"
+    if grid.is_file() and not args.quick:
+        target = DOC.parent / "image-generation" / f"{name}.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(grid, target)
+
+
+def _line(r: dict[str, Any]) -> str:
+    keys = ("fid", "kid", "precision", "recall", "label_accuracy", "images_per_s_training", "images_per_s_sampling")
+    return f"{r['model']:22s} {r['dataset']:18s} {r['budget_minutes']!s:>6} " + " ".join(
+        f"{k}={r[k]:.4g}" for k in keys if r.get(k) is not None
+    )
+
+
+def render(rows: list[dict[str, Any]], path: Path, generated_at: str, quick: bool, source: str) -> None:
+    """Markdown tables, one per dataset, with the sample grids of the trained models."""
+    cols = ["fid", "kid", "precision", "recall", "label_accuracy", "images_per_s_training", "images_per_s_sampling"]
+    lines = [
+        "# Image generation benchmark",
+        "",
+        f"Generated by `benchmarks/image_generation.py` at {generated_at}"
+        + (" (**--quick smoke run: tiny budgets, not a result**)" if quick else "")
+        + f"; numbers from `benchmarks/results/{source}`. Protocol: n generated vs n test images,",
+        "features of the shipped LeNet classifier of the dataset (see docs/evaluation.md). Lower FID/KID is better.",
+    ]
+    for dataset in dict.fromkeys(r["dataset"] for r in rows):
+        subset = [r for r in rows if r["dataset"] == dataset]
+        first = subset[0]
+        lines += [
+            "",
+            f"## {dataset}",
+            "",
+            f"n = {first.get('n_generated')} vs {first.get('reference')}, "
+            f"extractor {first.get('extractor')} (sha256 {str(first.get('extractor_sha256'))[:12]}…)",
+            "",
+        ]
+        lines += ["| model | budget (min) | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
+        for r in subset:
+            cells = [_cell(r.get(c)) for c in cols]
+            budget = "—" if r["budget_minutes"] is None else f"{r['budget_minutes']:g}"
+            lines.append(f"| {r['model']} | {budget} | " + " | ".join(cells) + " |")
+        grids = sorted((path.parent / "image-generation").glob(f"*-{_slug(dataset)}-*.png")) if not quick else []
+        for g in grids:
+            lines += ["", f"**{g.stem}**", "", f"![{g.stem}](image-generation/{g.name})"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _cell(v) -> str:
+    return "" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="tiny budgets, one dataset, few samples (smoke check)")
+    p.add_argument("--data-dir", default=None, help="folder with mnist/ and fashion-mnist/ (default $GENLAB_DATA_DIR)")
+    p.add_argument("--models", nargs="+", default=MODELS)
+    p.add_argument("--datasets", nargs="+", default=DATASETS)
+    p.add_argument("--budgets", nargs="+", type=float, default=BUDGETS, help="minutes per model")
+    p.add_argument("--n", type=int, default=10_000, help="generated and reference samples")
+    p.add_argument("--runs-dir", default=None, help="where the training runs go (default: a temporary folder)")
+    args = p.parse_args()
+    if args.quick:
+        args.budgets, args.n = [0.1], 500
+    datasets = available_datasets(args.datasets, args.data_dir)
+    if args.quick:
+        datasets = datasets[:1]
+    with tempfile.TemporaryDirectory(prefix="genlab-bench-") as tmp:
+        runs_dir = Path(args.runs_dir or tmp)
+        rows = [r for d in datasets for r in bench_dataset(d, args, runs_dir)]
+    name = "image_generation_quick" if args.quick else "image_generation"
+    out = common.write_results(name, rows, quick=args.quick, matmul_gflops=round(common.matmul_peak_gflops(), 1))
+    generated_at = json.loads(out.read_text())["generated_at"]
+    doc = out.with_suffix(".md") if args.quick else DOC
+    render(rows, doc, generated_at, args.quick, out.name)
+    print(f"wrote {out} and {doc}")
+
+
+if __name__ == "__main__":
+    main()

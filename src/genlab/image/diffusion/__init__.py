@@ -1,0 +1,21 @@
+"""Diffusion and flow-matching image generators (``image/ddpm``, ``image/flow``), samplers and editing.
+
+Modules: ``schedules`` (noise schedules and paths), ``samplers`` (DDPM, DDIM, DPM-Solver++(2M),
+Euler, Heun), ``models`` (the registered models), ``editing`` (SDEdit, RePaint) and
+``pipelines`` (inpainting and image-to-image pipelines).
+"""
+
+from genlab.image.diffusion import models  # noqa: F401  (registers image/ddpm and image/flow)
+from genlab.image.diffusion.models import DDPM, RectifiedFlow
+from genlab.image.diffusion.pipelines import Image2ImagePipeline, ImageInpaintingPipeline
+from genlab.image.diffusion.samplers import SAMPLERS, Sampler, make_sampler
+
+__all__ = [
+    "DDPM",
+    "SAMPLERS",
+    "Image2ImagePipeline",
+    "ImageInpaintingPipeline",
+    "RectifiedFlow",
+    "Sampler",
+    "make_sampler",
+]

@@ -1,0 +1,226 @@
+"""A general pre-norm transformer block: causal or bidirectional, rotary positions, KV cache.
+
+Shared by every sequence model in genlab (text GPTs now; music and SMILES models later).
+Attention runs through :func:`torch.nn.functional.scaled_dot_product_attention`, which picks
+the fastest kernel available on the device. Shapes: ``x`` is (B, T, C); attention heads
+work on (B, H, T, D) with ``C = H * D``.
+
+Rotary position embeddings (Su et al. 2021, "RoFormer") rotate queries and keys by an angle
+proportional to their absolute position, so attention scores depend only on relative
+offsets; a model therefore needs no learned position table, and a KV cache can slide.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genlab.core.errors import ConfigError
+
+
+class RotaryEmbedding(nn.Module):
+    """Rotary position embeddings for heads of size ``head_dim`` (even), as unit complex numbers.
+
+    Channel pairs (2i, 2i+1) of a query or key at position p are rotated by the angle
+    ``p * base ** (-2i / head_dim)``: one complex multiplication per tensor.
+    """
+
+    def __init__(self, head_dim: int, base: float = 10000.0):
+        super().__init__()
+        if head_dim % 2:
+            raise ConfigError(f"rotary embeddings need an even head size, got {head_dim}", "change n_embd or n_head")
+        inv_freq = 1.0 / (base ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
+        self.register_buffer("inv_freq", inv_freq, persistent=False)
+        self._cache: torch.Tensor | None = None
+
+    def tables(self, length: int, device: torch.device) -> torch.Tensor:
+        """Complex rotations (length, head_dim // 2) for positions 0..length-1 (cached, grown on demand)."""
+        if self._cache is None or len(self._cache) < length or self._cache.device != device:
+            size = max(length, 2 * (len(self._cache) if self._cache is not None else 0), 256)
+            angles = torch.outer(torch.arange(size, device=device, dtype=torch.float32), self.inv_freq.to(device))
+            self._cache = torch.polar(torch.ones_like(angles), angles)
+        return self._cache[:length]
+
+
+def apply_rotary(x: torch.Tensor, rotations: torch.Tensor) -> torch.Tensor:
+    """Rotate channel pairs of ``x`` (B, T, ..., D) by ``rotations`` (T, D/2), complex."""
+    shape = (rotations.shape[0], *([1] * (x.ndim - 3)), rotations.shape[1])
+    pairs = torch.view_as_complex(x.float().reshape(*x.shape[:-1], -1, 2))
+    return torch.view_as_real(pairs * rotations.view(shape)).flatten(-2).to(x.dtype)
+
+
+@dataclass
+class KVCache:
+    """Keys and values of past positions for every layer, preallocated to ``capacity`` positions.
+
+    ``offset`` is the absolute position of the first cached entry: when the cache is full it
+    slides (drops its oldest ``keep`` entries), which rotary positions allow because scores
+    depend only on relative offsets.
+    """
+
+    keys: list[torch.Tensor]  # per layer: (B, H, capacity, D)
+    values: list[torch.Tensor]
+    length: int = 0  # entries filled
+    offset: int = 0  # absolute position of entry 0
+
+    @classmethod
+    def empty(cls, n_layers: int, batch: int, n_heads: int, capacity: int, head_dim: int, like: torch.Tensor):
+        """An empty cache for ``n_layers`` layers on the device/dtype of tensor ``like``."""
+        shape = (batch, n_heads, capacity, head_dim)
+        make = lambda: torch.zeros(shape, device=like.device, dtype=like.dtype)  # noqa: E731
+        return cls([make() for _ in range(n_layers)], [make() for _ in range(n_layers)])
+
+    @property
+    def capacity(self) -> int:
+        return self.keys[0].shape[2]
+
+    @property
+    def next_position(self) -> int:
+        """Absolute position of the next token to be written."""
+        return self.offset + self.length
+
+    def make_room(self, new: int) -> None:
+        """Drop the oldest entries so ``new`` more fit (a sliding window over the last ``capacity`` tokens)."""
+        overflow = self.length + new - self.capacity
+        if overflow <= 0:
+            return
+        if new > self.capacity:
+            raise ValueError(f"cannot add {new} positions to a cache of capacity {self.capacity}")
+        keep = self.length - overflow
+        for buf in (*self.keys, *self.values):
+            buf[:, :, :keep] = buf[:, :, overflow : self.length].clone()
+        self.length, self.offset = keep, self.offset + overflow
+
+    def reorder(self, index: torch.Tensor) -> None:
+        """Select batch rows ``index`` (beam search keeps the surviving beams)."""
+        self.keys = [k.index_select(0, index) for k in self.keys]
+        self.values = [v.index_select(0, index) for v in self.values]
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention with rotary positions; causal or bidirectional; optional KV cache."""
+
+    def __init__(self, dim: int, n_heads: int, dropout: float = 0.0, bias: bool = False, causal: bool = True):
+        super().__init__()
+        if dim % n_heads:
+            raise ConfigError(f"embedding size {dim} is not divisible by {n_heads} heads", "pick n_embd = k * n_head")
+        self.n_heads, self.head_dim, self.causal, self.dropout = n_heads, dim // n_heads, causal, dropout
+        self.qkv = nn.Linear(dim, 3 * dim, bias=bias)
+        self.proj = nn.Linear(dim, dim, bias=bias)
+        self.resid_dropout = nn.Dropout(dropout)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        rope: torch.Tensor,
+        cache: KVCache | None = None,
+        layer: int = 0,
+        attn_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """``x`` (B, T, C) → (B, T, C). ``rope``: rotations of these T positions; ``cache`` extends in place."""
+        b, t, c = x.shape
+        qkv = self.qkv(x).view(b, t, 3, self.n_heads, self.head_dim)
+        qk = apply_rotary(qkv[:, :, :2], rope)  # queries and keys rotated in one go
+        q, k = qk.permute(2, 0, 3, 1, 4)  # (B, T, 2, H, D) -> 2 × (B, H, T, D)
+        v = qkv[:, :, 2].transpose(1, 2)
+        past = 0
+        if cache is not None:
+            past = cache.length
+            cache.keys[layer][:, :, past : past + t] = k
+            cache.values[layer][:, :, past : past + t] = v
+            k, v = cache.keys[layer][:, :, : past + t], cache.values[layer][:, :, : past + t]
+        is_causal = False
+        if self.causal and attn_mask is None:
+            if past == 0:
+                is_causal = t > 1
+            elif t > 1:  # new queries see every cached key and the new keys up to themselves
+                attn_mask = torch.ones(t, past + t, dtype=torch.bool, device=x.device).tril(diagonal=past)
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=attn_mask, dropout_p=self.dropout if self.training else 0.0, is_causal=is_causal
+        )
+        y = y.transpose(1, 2).reshape(b, t, c)  # (B, H, T, D) -> (B, T, C)
+        return self.resid_dropout(self.proj(y))
+
+
+class MLP(nn.Module):
+    """Position-wise feed-forward network: Linear → GELU → Linear."""
+
+    def __init__(self, dim: int, hidden: int, dropout: float = 0.0, bias: bool = False):
+        super().__init__()
+        self.fc = nn.Linear(dim, hidden, bias=bias)
+        self.proj = nn.Linear(hidden, dim, bias=bias)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.proj(F.gelu(self.fc(x))))
+
+
+class TransformerBlock(nn.Module):
+    """Pre-norm block: ``x + attn(norm(x))`` then ``x + mlp(norm(x))`` (GPT-2 layout)."""
+
+    def __init__(
+        self,
+        dim: int,
+        n_heads: int,
+        mlp_ratio: float = 4.0,
+        dropout: float = 0.0,
+        bias: bool = False,
+        causal: bool = True,
+    ):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, bias=bias)
+        self.attn = SelfAttention(dim, n_heads, dropout, bias, causal)
+        self.norm2 = nn.LayerNorm(dim, bias=bias)
+        self.mlp = MLP(dim, int(mlp_ratio * dim), dropout, bias)
+
+    def forward(self, x, rope, cache: KVCache | None = None, layer: int = 0, attn_mask=None) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x), rope, cache, layer, attn_mask)
+        return x + self.mlp(self.norm2(x))
+
+
+class Transformer(nn.Module):
+    """A stack of :class:`TransformerBlock` with rotary positions and a final LayerNorm.
+
+    ``forward(x, cache)`` maps embeddings (B, T, C) to features (B, T, C). With a cache the
+    T new positions continue after the cached ones (generation one token at a time).
+    """
+
+    def __init__(
+        self,
+        n_layers: int,
+        dim: int,
+        n_heads: int,
+        mlp_ratio: float = 4.0,
+        dropout: float = 0.0,
+        bias: bool = False,
+        causal: bool = True,
+    ):
+        super().__init__()
+        self.n_heads, self.head_dim = n_heads, dim // n_heads
+        self.blocks = nn.ModuleList(
+            TransformerBlock(dim, n_heads, mlp_ratio, dropout, bias, causal) for _ in range(n_layers)
+        )
+        self.norm = nn.LayerNorm(dim, bias=bias)
+        self.rotary = RotaryEmbedding(self.head_dim)
+
+    def new_cache(self, batch: int, capacity: int, like: torch.Tensor) -> KVCache:
+        """An empty KV cache for ``batch`` sequences of up to ``capacity`` positions (then it slides)."""
+        return KVCache.empty(len(self.blocks), batch, self.n_heads, capacity, self.head_dim, like)
+
+    def forward(
+        self, x: torch.Tensor, cache: KVCache | None = None, attn_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        t = x.shape[1]
+        start = 0
+        if cache is not None:
+            cache.make_room(t)
+            start = cache.next_position
+        rope = self.rotary.tables(start + t, x.device)[start:]
+        for i, block in enumerate(self.blocks):
+            x = block(x, rope, cache, i, attn_mask)
+        if cache is not None:
+            cache.length += t
+        return self.norm(x)

@@ -1,0 +1,220 @@
+"""Decoding as composable pieces: logits processors, sampling/greedy, beam search, stop sequences.
+
+A logits processor is any callable ``(ids (B, T), logits (B, V)) -> logits (B, V)``; a list of
+them is applied in order before each choice. Sampling draws from a seeded ``torch.Generator``
+so a seed reproduces a text exactly. Models are driven through their incremental interface
+(``init_state`` / ``step`` / ``reorder_state``, see :mod:`genlab.text.base`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from genlab.core.errors import BadInputError
+
+LogitsProcessor = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+class Temperature:
+    """Divide logits by ``t`` (> 0): below 1 sharpens the distribution, above 1 flattens it."""
+
+    def __init__(self, t: float):
+        if t <= 0:
+            raise BadInputError(f"temperature must be > 0, got {t}", "use --temperature 0 for greedy decoding")
+        self.t = t
+
+    def __call__(self, ids: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        return logits / self.t
+
+
+class TopK:
+    """Keep the ``k`` highest logits of each row (Fan et al. 2018)."""
+
+    def __init__(self, k: int):
+        if k < 1:
+            raise BadInputError(f"top-k must be at least 1, got {k}")
+        self.k = k
+
+    def __call__(self, ids: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        if self.k >= logits.shape[-1]:
+            return logits
+        kth = torch.topk(logits, self.k, dim=-1).values[:, -1:]
+        return logits.masked_fill(logits < kth, float("-inf"))
+
+
+class TopP:
+    """Nucleus filtering (Holtzman et al. 2020): keep the fewest top tokens whose probability reaches ``p``."""
+
+    def __init__(self, p: float):
+        if not 0 < p <= 1:
+            raise BadInputError(f"top-p must be in (0, 1], got {p}")
+        self.p = p
+
+    def __call__(self, ids: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
+        probs = sorted_logits.softmax(-1)
+        mass_before = probs.cumsum(-1) - probs  # probability of the tokens ranked above each one
+        drop_sorted = mass_before >= self.p
+        drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
+        return logits.masked_fill(drop, float("-inf"))
+
+
+class RepetitionPenalty:
+    """Penalise tokens already in the sequence (Keskar et al. 2019, CTRL): divide positive logits, multiply negative."""
+
+    def __init__(self, penalty: float):
+        if penalty <= 0:
+            raise BadInputError(f"repetition penalty must be > 0, got {penalty}", "1.0 means no penalty")
+        self.penalty = penalty
+
+    def __call__(self, ids: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        if ids.shape[1] == 0:
+            return logits
+        seen = logits.gather(-1, ids)
+        seen = torch.where(seen > 0, seen / self.penalty, seen * self.penalty)
+        return logits.scatter(-1, ids, seen)
+
+
+@dataclass
+class SamplingConfig:
+    """Which filters to apply; ``temperature == 0`` means greedy (argmax)."""
+
+    temperature: float = 1.0
+    top_k: int | None = None
+    top_p: float | None = None
+    repetition_penalty: float = 1.0
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0
+
+    def processors(self) -> list[LogitsProcessor]:
+        """The processors in their standard order: repetition penalty, temperature, top-k, top-p."""
+        out: list[LogitsProcessor] = []
+        if self.temperature < 0:
+            raise BadInputError(f"temperature must be ≥ 0, got {self.temperature}", "0 is greedy decoding")
+        if self.repetition_penalty != 1.0:
+            out.append(RepetitionPenalty(self.repetition_penalty))
+        if not self.greedy and self.temperature != 1.0:
+            out.append(Temperature(self.temperature))
+        if self.top_k is not None:
+            out.append(TopK(self.top_k))
+        if self.top_p is not None and self.top_p < 1.0:
+            out.append(TopP(self.top_p))
+        return out
+
+
+def apply_processors(processors: Sequence[LogitsProcessor], ids: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """Run ``processors`` in order on float32 logits."""
+    logits = logits.float()
+    for proc in processors:
+        logits = proc(ids, logits)
+    return logits
+
+
+def choose(logits: torch.Tensor, greedy: bool, generator: torch.Generator | None) -> torch.Tensor:
+    """Pick one token per row: argmax, or a draw from softmax(logits) with ``generator``."""
+    if greedy:
+        return logits.argmax(-1)
+    probs = logits.softmax(-1)
+    return torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1).to(logits.device)
+
+
+def crop_prompt(model, ids: torch.Tensor) -> torch.Tensor:
+    """Keep the last ``max_context`` ids of a prompt (B, T)."""
+    limit = model.max_context
+    return ids[:, -limit:] if limit and ids.shape[1] > limit else ids
+
+
+@torch.inference_mode()
+def sample_tokens(
+    model,
+    prompt: torch.Tensor,
+    max_new_tokens: int,
+    processors: Sequence[LogitsProcessor] = (),
+    greedy: bool = False,
+    generator: torch.Generator | None = None,
+    use_cache: bool = True,
+) -> Iterator[torch.Tensor]:
+    """Yield the next token of every row, (B,), up to ``max_new_tokens`` times (stop by breaking out).
+
+    ``prompt`` (B, T) must hold at least one id per row. The processors see the whole sequence
+    (prompt + generated so far); the model sees at most its context length.
+    """
+    if prompt.ndim != 2 or prompt.shape[1] == 0:
+        raise BadInputError("the prompt is empty", "give a prompt of at least one character")
+    if max_new_tokens < 1:
+        raise BadInputError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
+    model.eval()
+    state = model.init_state(prompt.shape[0], use_cache)
+    logits, state = model.step(crop_prompt(model, prompt), state)
+    seq = prompt.to(logits.device)
+    for i in range(max_new_tokens):
+        token = choose(apply_processors(processors, seq, logits), greedy, generator)
+        seq = torch.cat([seq, token[:, None]], dim=1)
+        yield token
+        if i + 1 < max_new_tokens:
+            logits, state = model.step(token[:, None], state)
+
+
+@torch.inference_mode()
+def beam_search(
+    model,
+    prompt: torch.Tensor,
+    num_beams: int,
+    max_new_tokens: int,
+    processors: Sequence[LogitsProcessor] = (),
+    is_finished: Callable[[list[int]], bool] | None = None,
+    length_penalty: float = 0.0,
+) -> list[tuple[list[int], float]]:
+    """Beam search for the most probable continuation of one prompt (1, T).
+
+    Returns up to ``num_beams`` (new ids, score) pairs, best first; the score is the summed
+    log-probability divided by ``length ** length_penalty``. A hypothesis for which
+    ``is_finished(new_ids)`` holds (a stop sequence appeared) stops growing.
+    """
+    if prompt.shape[0] != 1:
+        raise BadInputError("beam search takes one prompt at a time")
+    if num_beams < 1:
+        raise BadInputError(f"--beam must be at least 1, got {num_beams}")
+    model.eval()
+    state = model.init_state(1, use_cache=True)
+    logits, state = model.step(crop_prompt(model, prompt), state)
+    seqs = prompt.to(logits.device)  # (K, T)
+    scores = torch.zeros(1, device=logits.device)
+    n_prompt = prompt.shape[1]
+    finished: list[tuple[list[int], float]] = []
+    norm = lambda s, n: s / (n**length_penalty)  # noqa: E731
+    for t in range(max_new_tokens):
+        logp = F.log_softmax(apply_processors(processors, seqs, logits), dim=-1)  # (K, V)
+        cand = (scores[:, None] + logp).flatten()
+        top = torch.topk(cand, min(2 * num_beams, cand.numel()))
+        vocab = logp.shape[1]
+        keep_rows, keep_tokens, keep_scores = [], [], []
+        for score, flat in zip(top.values.tolist(), top.indices.tolist(), strict=True):
+            if score == float("-inf"):
+                break
+            row, token = divmod(flat, vocab)
+            new = seqs[row, n_prompt:].tolist() + [token]
+            if (is_finished and is_finished(new)) or t + 1 == max_new_tokens:
+                finished.append((new, norm(score, len(new))))
+            else:
+                keep_rows.append(row), keep_tokens.append(token), keep_scores.append(score)
+            if len(keep_rows) == num_beams:
+                break
+        best_alive = max(keep_scores, default=float("-inf"))
+        done = sorted(s for _, s in finished)[-num_beams:] if len(finished) >= num_beams else None
+        if not keep_rows or (done is not None and length_penalty == 0 and best_alive <= done[0]):
+            break  # no live beam can still beat the finished ones (scores only fall as sequences grow)
+        index = torch.tensor(keep_rows, device=seqs.device)
+        tokens = torch.tensor(keep_tokens, device=seqs.device)
+        seqs = torch.cat([seqs.index_select(0, index), tokens[:, None]], dim=1)
+        scores = torch.tensor(keep_scores, device=seqs.device)
+        state = model.reorder_state(state, index)
+        logits, state = model.step(tokens[:, None], state)
+    finished.sort(key=lambda pair: pair[1], reverse=True)
+    return finished[:num_beams]

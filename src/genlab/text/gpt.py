@@ -1,0 +1,110 @@
+"""GPT: a decoder-only transformer language model (Radford et al. 2018/2019), sized by config.
+
+Pre-norm blocks from :mod:`genlab.nn.transformer` with rotary positions and PyTorch's
+scaled-dot-product attention; the output projection shares its weight with the token
+embedding (Press & Wolf 2017), which saves ``vocab_size * n_embd`` parameters and helps
+small models. Generation keeps a KV cache so each new token costs one position's compute.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from genlab.core.model import register_model
+from genlab.nn.transformer import KVCache, Transformer
+from genlab.text.base import TextLanguageModel, TextModelConfig
+
+
+class GPTConfig(TextModelConfig):
+    """Size and regularisation of a GPT; the defaults are nanoGPT's CPU Shakespeare recipe."""
+
+    n_layer: int = Field(4, ge=1, le=96)
+    n_head: int = Field(4, ge=1, le=128)
+    n_embd: int = Field(128, ge=8, le=8192, description="width; must be a multiple of n_head")
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    bias: bool = Field(False, description="biases in Linear and LayerNorm layers")
+    mlp_ratio: float = Field(4.0, gt=0)
+
+
+@dataclass
+class _RecomputeState:
+    """Decoding without a cache: the ids so far, re-run through the model at every step."""
+
+    ids: torch.Tensor  # (B, T)
+
+
+@register_model("text/gpt")
+class GPT(TextLanguageModel):
+    """Decoder-only transformer: rotary positions, SDPA attention, tied embeddings, KV-cache generation."""
+
+    config_class = GPTConfig
+    description = "GPT decoder (pre-norm, rotary, SDPA, weight tying, KV cache)"
+    config: GPTConfig
+
+    def __init__(self, config: GPTConfig):
+        super().__init__(config)
+        c = config
+        self.tok_emb = nn.Embedding(max(c.vocab_size, 1), c.n_embd)
+        self.drop = nn.Dropout(c.dropout)
+        self.transformer = Transformer(c.n_layer, c.n_embd, c.n_head, c.mlp_ratio, c.dropout, c.bias, causal=True)
+        self.head = nn.Linear(c.n_embd, max(c.vocab_size, 1), bias=False)
+        self.head.weight = self.tok_emb.weight  # weight tying
+        self.apply(self._init_weights)
+        # GPT-2: scale residual projections by 1/sqrt(2 * n_layer) so the residual stream's variance stays put.
+        for name, p in self.named_parameters():
+            if name.endswith("proj.weight"):
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * c.n_layer))
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if getattr(module, "bias", None) is not None:
+                nn.init.zeros_(module.bias)
+
+    def num_parameters(self) -> int:
+        """Trainable parameters (the tied embedding counted once)."""
+        return sum(p.numel() for p in self.parameters())
+
+    def flops_per_token(self, context: int | None = None) -> float:
+        """Training FLOPs per token, ``6N + 12 L C T`` (Chowdhery et al. 2022, PaLM, appendix B)."""
+        c = self.config
+        t = context or c.block_size
+        return 6 * self.num_parameters() + 12 * c.n_layer * c.n_embd * t
+
+    def features(self, ids: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        """(B, T) ids → (B, T, C) final hidden states."""
+        return self.transformer(self.drop(self.tok_emb(ids)), cache)
+
+    def logits(self, ids: torch.Tensor) -> torch.Tensor:
+        if ids.shape[1] > self.config.block_size:
+            raise ValueError(f"sequence of {ids.shape[1]} tokens is longer than block_size {self.config.block_size}")
+        return self.head(self.features(ids))
+
+    # --- incremental decoding -----------------------------------------------------
+    def init_state(self, batch: int, use_cache: bool = True) -> KVCache | _RecomputeState:
+        if not use_cache:
+            return _RecomputeState(torch.zeros(batch, 0, dtype=torch.long, device=self.device))
+        return self.transformer.new_cache(batch, self.config.block_size, self.tok_emb.weight)
+
+    def step(self, ids: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
+        ids = ids.to(self.device)
+        if isinstance(state, _RecomputeState):
+            state = _RecomputeState(torch.cat([state.ids, ids], dim=1))
+            context = state.ids[:, -self.config.block_size :]
+            return self.head(self.features(context)[:, -1]), state
+        h = self.features(ids[:, -self.config.block_size :], state)
+        return self.head(h[:, -1]), state
+
+    def reorder_state(self, state: Any, index: torch.Tensor) -> Any:
+        index = index.to(self.device)
+        if isinstance(state, _RecomputeState):
+            return _RecomputeState(state.ids.index_select(0, index))
+        state.reorder(index)
+        return state
