@@ -114,3 +114,20 @@ def test_seeded_sampling_is_reproducible():
 def test_empty_prompt_is_refused():
     with pytest.raises(BadInputError, match="empty"):
         next(sample_tokens(ToyMarkov(), torch.zeros(1, 0, dtype=torch.long), 3))
+
+
+def test_small_cached_models_decode_on_one_cpu_thread():
+    from genlab.text.decoding import decode_threads
+
+    model = torch.nn.Linear(4, 4)
+    assert decode_threads(model, use_cache=True) == 1
+    assert decode_threads(model, use_cache=False) is None
+
+
+def test_thread_count_is_restored_after_decoding():
+    from genlab.core.devices import cpu_threads
+
+    before = torch.get_num_threads()
+    with cpu_threads(before + 1):
+        assert torch.get_num_threads() == before + 1
+    assert torch.get_num_threads() == before

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 
 from genlab.core.errors import BadInputError
@@ -34,3 +37,21 @@ def lightning_accelerator(name: str = "auto") -> str:
     """Map a genlab device name to a Lightning accelerator name (cuda → gpu)."""
     kind = select_device(name).type
     return "gpu" if kind == "cuda" else kind
+
+
+@contextmanager
+def cpu_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` torch intra-op threads (None: leave the count alone), then restore it.
+
+    Single-token decoding steps of a cached transformer are so small that spreading them over
+    threads costs more in synchronisation than it saves: one thread is faster there.
+    """
+    if n is None or n == torch.get_num_threads():
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

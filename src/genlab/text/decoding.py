@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from genlab.core.devices import cpu_threads
 from genlab.core.errors import BadInputError
 
 LogitsProcessor = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -150,6 +151,25 @@ def sample_tokens(
     if max_new_tokens < 1:
         raise BadInputError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
     model.eval()
+    with cpu_threads(decode_threads(model, use_cache)):
+        yield from _sample_loop(model, prompt, max_new_tokens, processors, greedy, generator, use_cache)
+
+
+#: Below this size a cached single-token step is faster on one CPU thread than on several
+#: (measured: 0.8M and 10.6M-parameter GPTs decode 1.25x-2x faster on 1 of 2 threads).
+SINGLE_THREAD_DECODE_MAX_PARAMS = 50_000_000
+
+
+def decode_threads(model, use_cache: bool) -> int | None:
+    """Torch threads for incremental decoding: 1 for small cached models on CPU, else unchanged."""
+    if not (use_cache and isinstance(model, torch.nn.Module)):
+        return None
+    small = sum(p.numel() for p in model.parameters()) < SINGLE_THREAD_DECODE_MAX_PARAMS
+    on_cpu = all(p.device.type == "cpu" for p in model.parameters())
+    return 1 if small and on_cpu else None
+
+
+def _sample_loop(model, prompt, max_new_tokens, processors, greedy, generator, use_cache) -> Iterator[torch.Tensor]:
     state = model.init_state(prompt.shape[0], use_cache)
     logits, state = model.step(crop_prompt(model, prompt), state)
     seq = prompt.to(logits.device)
