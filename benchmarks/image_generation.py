@@ -169,6 +169,20 @@ def _cell(v) -> str:
     return "" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
+def merged_rows(path: Path, new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Earlier rows of ``path`` that this run did not redo, then the new rows, in table order.
+
+    A row is identified by (model, dataset, budget_minutes), so the benchmark can be run piecewise
+    (``--models cgan --budgets 10``) and each run adds to or replaces its own rows only.
+    """
+    key = lambda r: (r["model"], r["dataset"], r["budget_minutes"])  # noqa: E731
+    done = {key(r) for r in new}
+    old = json.loads(path.read_text(encoding="utf-8")).get("results", []) if path.is_file() else []
+    rows = [r for r in old if key(r) not in done] + new
+    order = {m: i for i, m in enumerate(["floor (train vs test)", *BASELINES, *MODELS])}
+    return sorted(rows, key=lambda r: (r["dataset"], r["budget_minutes"] or 0, order.get(r["model"], len(order))))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="tiny budgets, one dataset, few samples (smoke check)")
@@ -188,6 +202,7 @@ def main() -> None:
         runs_dir = Path(args.runs_dir or tmp)
         rows = [r for d in datasets for r in bench_dataset(d, args, runs_dir)]
     name = "image_generation_quick" if args.quick else "image_generation"
+    rows = merged_rows(common.RESULTS_DIR / f"{name}.json", rows)
     out = common.write_results(name, rows, quick=args.quick, matmul_gflops=round(common.matmul_peak_gflops(), 1))
     generated_at = json.loads(out.read_text())["generated_at"]
     doc = out.with_suffix(".md") if args.quick else DOC

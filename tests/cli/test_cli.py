@@ -134,7 +134,10 @@ def test_not_a_model_and_tampered(tmp_path, vae_run, capsys):
 
 def _genlab(args, runs, **kw):
     env = {**os.environ, "GENLAB_RUNS_DIR": str(runs)}
-    return subprocess.Popen([sys.executable, "-m", "genlab", *args], env=env, **kw)
+    # A test runner started in the background may inherit SIGINT as ignored; restore the default in
+    # the child so that Python turns SIGINT into KeyboardInterrupt as it does in a terminal.
+    restore_sigint = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
+    return subprocess.Popen([sys.executable, "-m", "genlab", *args], env=env, preexec_fn=restore_sigint, **kw)
 
 
 def test_sigint_saves_checkpoint_and_resumes(tmp_path):
