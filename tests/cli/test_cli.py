@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from genlab.cli.main import main
+from tests.cli_helpers import cli_ok
 
 TINY = ["--set", "data.image_size=8", "--set", "data.max_images=128", "--no-progress"]
 VAE = ["--set", "model.latent_dim=2", "--set", "model.hidden_dims=[16]"]
@@ -21,16 +22,6 @@ def run_cli(args, capsys):
         main(args)
     out = capsys.readouterr()
     return (e.value.code or 0), out.out + out.err
-
-
-def cli_ok(args, capsys):
-    try:
-        main(args)
-        code = 0
-    except SystemExit as e:
-        code = e.code or 0
-    out = capsys.readouterr()
-    return code, out.out + out.err
 
 
 @pytest.fixture(scope="module")

@@ -5,21 +5,14 @@ import re
 
 import pytest
 
-from genlab.cli.main import main
+from tests.cli_helpers import cli_ok
 
 from .helpers import ENGLISH
 
 GPT = ["--n-layer", "1", "--n-head", "2", "--n-embd", "16", "--block-size", "16", "--batch-size", "8"]
 
 
-def cli(args, capsys):
-    try:
-        main(args)
-        code = 0
-    except SystemExit as e:
-        code = e.code or 0
-    out = capsys.readouterr()
-    return code, out.out + out.err
+cli = cli_ok
 
 
 @pytest.fixture(scope="module")
