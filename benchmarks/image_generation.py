@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
@@ -67,6 +69,7 @@ def row(model: str, dataset: str, budget: float | None, result: dict[str, Any], 
     """One flat results row."""
     p = result.get("protocol", {})
     out = {"model": model, "dataset": dataset, "budget_minutes": budget, "command": common.command_line()}
+    out["torch_threads"] = torch.get_num_threads()
     out |= {k: round(v, 5) for k, v in result["metrics"].items() if isinstance(v, float)}
     out |= {k: p.get(k) for k in ("n_generated", "n_reference", "reference", "extractor", "extractor_sha256")}
     return out | extra
@@ -77,7 +80,7 @@ def bench_dataset(dataset: str, args, runs_dir: Path) -> list[dict[str, Any]]:
     rows = []
     overrides = [f"data.data_dir={args.data_dir}"] if args.data_dir else []
     train_kw = {"runs_dir": runs_dir, "progress": False, "overrides": overrides}
-    for i, name in enumerate(BASELINES):
+    for i, name in enumerate(BASELINES if args.baselines else []):
         t0 = time.perf_counter()
         res = genlab.train("image-generation", model=name, data=dataset, name=f"{name}-{_slug(dataset)}", **train_kw)
         fit_s = time.perf_counter() - t0
@@ -192,7 +195,11 @@ def main() -> None:
     p.add_argument("--budgets", nargs="+", type=float, default=BUDGETS, help="minutes per model")
     p.add_argument("--n", type=int, default=10_000, help="generated and reference samples")
     p.add_argument("--runs-dir", default=None, help="where the training runs go (default: a temporary folder)")
+    p.add_argument("--no-baselines", dest="baselines", action="store_false", help="skip the floor, gaussian and gmm")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (recorded in the results)")
     args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.quick:
         args.budgets, args.n = [0.1], 500
     datasets = available_datasets(args.datasets, args.data_dir)

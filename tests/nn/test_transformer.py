@@ -86,3 +86,25 @@ def test_bad_sizes_raise_config_errors():
         Transformer(1, 30, 4)
     with pytest.raises(ConfigError, match="even"):
         RotaryEmbedding(7)
+
+
+def test_rotation_matrix_matches_the_complex_rotation():
+    rope = RotaryEmbedding(8)
+    x = torch.randn(3, 8)
+    rotations = rope.tables(300, torch.device("cpu"))
+    for position in (0, 1, 17, 299):
+        expected = apply_rotary(x[None], rotations[position : position + 1].expand(3, -1))[0]
+        assert torch.allclose(x @ rope.matrix(position, torch.device("cpu")), expected, atol=1e-5)
+
+
+def test_one_token_steps_take_the_fast_path_only_in_inference():
+    net = stack()
+    x = torch.randn(2, 6, 32)
+    cache = net.new_cache(2, 8, x)
+    net(x[:, :5], cache)
+    net.train()  # dropout is 0, so training mode must give the same numbers through the general path
+    general = net(x[:, 5:], cache)
+    cache.length -= 1
+    net.eval()
+    fast = net(x[:, 5:], cache)
+    assert torch.allclose(general, fast, atol=1e-5)

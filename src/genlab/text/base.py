@@ -12,6 +12,7 @@ model offers the same incremental interface, which the decoders in
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 from typing import Any, ClassVar
@@ -58,9 +59,9 @@ class TextLanguageModel(GenerativeModel):
 
     @property
     def device(self) -> torch.device:
-        for t in (*self.parameters(), *self.buffers()):
-            return t.device
-        return torch.device("cpu")
+        """Device of the first parameter or buffer (found lazily: this runs at every decoding step)."""
+        first = next(itertools.chain(self.parameters(), self.buffers()), None)
+        return first.device if first is not None else torch.device("cpu")
 
     @property
     def max_context(self) -> int | None:

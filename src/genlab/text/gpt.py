@@ -94,7 +94,7 @@ class GPT(TextLanguageModel):
         return self.transformer.new_cache(batch, self.config.block_size, self.tok_emb.weight)
 
     def step(self, ids: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
-        ids = ids.to(self.device)
+        ids = ids.to(self.tok_emb.weight.device)
         if isinstance(state, _RecomputeState):
             state = _RecomputeState(torch.cat([state.ids, ids], dim=1))
             context = state.ids[:, -self.config.block_size :]
