@@ -87,6 +87,7 @@ class KVCache:
     values: list[torch.Tensor]
     length: int = 0  # entries filled
     offset: int = 0  # absolute position of entry 0
+    layer_params: list | None = None  # the model's per-layer parameters, gathered once for fast one-token steps
 
     @classmethod
     def empty(cls, n_layers: int, batch: int, n_heads: int, capacity: int, head_dim: int, like: torch.Tensor):
@@ -261,18 +262,33 @@ class Transformer(nn.Module):
         rotation = self.rotary.matrix(cache.next_position, x.device)
         past, b, c = cache.length, x.shape[0], x.shape[-1]
         h, d = self.n_heads, self.head_dim
-        for i, block in enumerate(self.blocks):
-            attn, mlp, n1, n2 = block.attn, block.mlp, block.norm1, block.norm2
-            qkv = F.linear(F.layer_norm(x, (c,), n1.weight, n1.bias, n1.eps), attn.qkv.weight, attn.qkv.bias)
+        if cache.layer_params is None:  # looked up once per generation: module attribute access is slow
+            cache.layer_params = [_decode_params(block) for block in self.blocks]
+        for i, (n1, eps1, qkv_w, qkv_b, proj, n2, eps2, fc, out) in enumerate(cache.layer_params):
+            qkv = F.linear(F.layer_norm(x, (c,), *n1, eps1), qkv_w, qkv_b)
             qkv = qkv.view(b, 3, h, 1, d)  # one position: (B, 1, 3C) viewed as (B, 3, H, T=1, D)
             qk = qkv[:, :2] @ rotation
-            cache.keys[i][:, :, past : past + 1] = qk[:, 1]
-            cache.values[i][:, :, past : past + 1] = qkv[:, 2]
-            y = F.scaled_dot_product_attention(
-                qk[:, 0], cache.keys[i][:, :, : past + 1], cache.values[i][:, :, : past + 1]
-            )
-            x = x + F.linear(y.view(b, 1, c), attn.proj.weight, attn.proj.bias)
-            hidden = F.gelu(F.linear(F.layer_norm(x, (c,), n2.weight, n2.bias, n2.eps), mlp.fc.weight, mlp.fc.bias))
-            x = x + F.linear(hidden, mlp.proj.weight, mlp.proj.bias)
+            keys, values = cache.keys[i], cache.values[i]
+            keys[:, :, past : past + 1] = qk[:, 1]
+            values[:, :, past : past + 1] = qkv[:, 2]
+            y = F.scaled_dot_product_attention(qk[:, 0], keys[:, :, : past + 1], values[:, :, : past + 1])
+            x = x + F.linear(y.view(b, 1, c), *proj)
+            x = x + F.linear(F.gelu(F.linear(F.layer_norm(x, (c,), *n2, eps2), *fc)), *out)
         cache.length += 1
         return F.layer_norm(x, (c,), self.norm.weight, self.norm.bias, self.norm.eps)
+
+
+def _decode_params(block: TransformerBlock) -> tuple:
+    """The parameters :meth:`Transformer._decode_one` uses, in its order."""
+    a, m = block.attn, block.mlp
+    return (
+        (block.norm1.weight, block.norm1.bias),
+        block.norm1.eps,
+        a.qkv.weight,
+        a.qkv.bias,
+        (a.proj.weight, a.proj.bias),
+        (block.norm2.weight, block.norm2.bias),
+        block.norm2.eps,
+        (m.fc.weight, m.fc.bias),
+        (m.proj.weight, m.proj.bias),
+    )
