@@ -36,8 +36,13 @@ import genlab  # noqa: E402
 from genlab.core.download import data_root  # noqa: E402
 from genlab.image.evaluation import generate  # noqa: E402
 
-#: Gradient-trained generators, in table order; diffusion models are appended here when they exist.
-MODELS = ["vae", "cvae", "dcgan", "cgan", "wgan-gp"]
+#: Gradient-trained generators, in table order.
+MODELS = ["vae", "cvae", "dcgan", "cgan", "wgan-gp", "ddpm", "flow"]
+#: Overrides per model: the diffusion models are trained label-conditional (so guidance and label accuracy
+#: apply) and write no intermediate grids (100 guided samples cost ~30 s of the budget on a CPU).
+MODEL_OVERRIDES = {m: ["model.conditional=true", "train.sample_every=0"] for m in ("ddpm", "flow")}
+#: Sampling speed is timed on at most this many images, and for at most this many seconds.
+SPEED_IMAGES, SPEED_SECONDS = 2000, 30.0
 #: Closed-form pixel baselines (fitted once per dataset, no budget).
 BASELINES = ["gaussian", "gmm"]
 DATASETS = ["mnist", "fashion-mnist"]
@@ -59,10 +64,18 @@ def evaluate_run(run: Path, model: str, n: int, data_dir: str | None, baselines:
     pipe = genlab.load(run)
     metrics = METRICS + (["label_accuracy"] if pipe.model.conditional else [])
     result = genlab.evaluate(run, metrics, n=n, seed=0, data_dir=data_dir, baselines=baselines)
-    t0 = time.perf_counter()
-    generate(pipe.model, min(n, 2000), seed=1)
-    result["images_per_s_sampling"] = min(n, 2000) / (time.perf_counter() - t0)
+    result["images_per_s_sampling"] = sampling_speed(pipe.model, min(n, SPEED_IMAGES))
     return result
+
+
+def sampling_speed(model, n: int, batch: int = 100) -> float:
+    """Images/s of seeded sampling in batches of ``batch``, over ``n`` images or ``SPEED_SECONDS``, whichever
+    comes first (diffusion models sample slowly on a CPU)."""
+    generate(model, min(batch, 8), seed=1)  # warm-up
+    done, t0 = 0, time.perf_counter()
+    while done < n and time.perf_counter() - t0 < SPEED_SECONDS:
+        done += len(generate(model, min(batch, n - done), seed=1 + done))
+    return done / (time.perf_counter() - t0)
 
 
 def row(model: str, dataset: str, budget: float | None, result: dict[str, Any], extra: dict[str, Any]) -> dict:
@@ -95,7 +108,8 @@ def bench_dataset(dataset: str, args, runs_dir: Path) -> list[dict[str, Any]]:
     for budget in args.budgets:
         for model in args.models:
             name = f"{model}-{_slug(dataset)}-{budget:g}m"
-            res = genlab.train("image-generation", model=model, data=dataset, name=name, max_minutes=budget, **train_kw)
+            kw = {**train_kw, "overrides": train_kw["overrides"] + MODEL_OVERRIDES.get(model, [])}
+            res = genlab.train("image-generation", model=model, data=dataset, name=name, max_minutes=budget, **kw)
             train_speed = res.steps * _batch_size(res.run.path) / max(res.minutes * 60, 1e-9)
             result = evaluate_run(res.run.path, model, args.n, args.data_dir, baselines=False)
             extra = {
@@ -136,7 +150,8 @@ def _line(r: dict[str, Any]) -> str:
 
 def render(rows: list[dict[str, Any]], path: Path, generated_at: str, quick: bool, source: str) -> None:
     """Markdown tables, one per dataset, with the sample grids of the trained models."""
-    cols = ["fid", "kid", "precision", "recall", "label_accuracy", "images_per_s_training", "images_per_s_sampling"]
+    cols = ["n_generated", "fid", "kid", "precision", "recall", "label_accuracy", "steps"]
+    cols += ["images_per_s_training", "images_per_s_sampling"]
     lines = [
         "# Image generation benchmark",
         "",
@@ -152,7 +167,7 @@ def render(rows: list[dict[str, Any]], path: Path, generated_at: str, quick: boo
             "",
             f"## {dataset}",
             "",
-            f"n = {first.get('n_generated')} vs {first.get('reference')}, "
+            f"n generated vs n images of {first.get('reference')} (n per row), "
             f"extractor {first.get('extractor')} (sha256 {str(first.get('extractor_sha256'))[:12]}…)",
             "",
         ]
@@ -175,15 +190,18 @@ def _cell(v) -> str:
 def merged_rows(path: Path, new: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Earlier rows of ``path`` that this run did not redo, then the new rows, in table order.
 
-    A row is identified by (model, dataset, budget_minutes), so the benchmark can be run piecewise
-    (``--models cgan --budgets 10``) and each run adds to or replaces its own rows only.
+    A row is identified by (model, dataset, budget_minutes, n_generated), so the benchmark can be run
+    piecewise (``--models cgan --budgets 10``) and each run adds to or replaces its own rows only.
     """
-    key = lambda r: (r["model"], r["dataset"], r["budget_minutes"])  # noqa: E731
+    key = lambda r: (r["model"], r["dataset"], r["budget_minutes"], r.get("n_generated"))  # noqa: E731
     done = {key(r) for r in new}
     old = json.loads(path.read_text(encoding="utf-8")).get("results", []) if path.is_file() else []
     rows = [r for r in old if key(r) not in done] + new
     order = {m: i for i, m in enumerate(["floor (train vs test)", *BASELINES, *MODELS])}
-    return sorted(rows, key=lambda r: (r["dataset"], r["budget_minutes"] or 0, order.get(r["model"], len(order))))
+    return sorted(
+        rows,
+        key=lambda r: (r["dataset"], -(r.get("n_generated") or 0), r["budget_minutes"] or 0, order.get(r["model"], 99)),
+    )
 
 
 def main() -> None:
