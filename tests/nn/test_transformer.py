@@ -91,8 +91,8 @@ def test_bad_sizes_raise_config_errors():
 def test_rotation_matrix_matches_the_complex_rotation():
     rope = RotaryEmbedding(8)
     x = torch.randn(3, 8)
-    rotations = rope.tables(300, torch.device("cpu"))
-    for position in (0, 1, 17, 299):
+    rotations = rope.tables(RotaryEmbedding.MATRIX_CACHE_POSITIONS + 10, torch.device("cpu"))
+    for position in (0, 1, 17, 299, RotaryEmbedding.MATRIX_CACHE_POSITIONS + 5):  # cached and built on the fly
         expected = apply_rotary(x[None], rotations[position : position + 1].expand(3, -1))[0]
         assert torch.allclose(x @ rope.matrix(position, torch.device("cpu")), expected, atol=1e-5)
 

@@ -45,26 +45,38 @@ class RotaryEmbedding(nn.Module):
             self._cache = torch.polar(torch.ones_like(angles), angles)
         return self._cache[:length]
 
+    #: Positions whose rotation matrices are cached (head_dim² floats each: 4 MB for head_dim 32).
+    MATRIX_CACHE_POSITIONS = 1024
+
     def matrix(self, position: int, device: torch.device) -> torch.Tensor:
         """The rotation of one position as a real (head_dim, head_dim) matrix ``R``: ``x @ R`` rotates ``x``.
 
         One-token decoding steps use it because one small matmul costs a third of the complex
-        multiplication's several kernel launches; the matrices are cached like the tables.
+        multiplication's several kernel launches. Matrices of the first ``MATRIX_CACHE_POSITIONS``
+        positions are cached; later ones (long generations past a sliding cache) are built per call.
         """
+        if position >= self.MATRIX_CACHE_POSITIONS:
+            return self._rotation_matrices(self.tables(position + 1, device)[position:])[0]
         if self._matrices is None or len(self._matrices) <= position or self._matrices.device != device:
-            rotations = self.tables(
-                max(position + 1, 2 * (len(self._matrices) if self._matrices is not None else 0)), device
+            size = min(
+                max(position + 1, 2 * (len(self._matrices) if self._matrices is not None else 0), 256),
+                self.MATRIX_CACHE_POSITIONS,
             )
-            n, half = rotations.shape
-            idx = torch.arange(0, 2 * half, 2, device=device)
-            mats = torch.zeros(n, 2 * half, 2 * half, device=device)
-            # (x0, x1) -> (x0 cos - x1 sin, x0 sin + x1 cos) written as row-vector times matrix
-            mats[:, idx, idx] = rotations.real
-            mats[:, idx + 1, idx + 1] = rotations.real
-            mats[:, idx + 1, idx] = -rotations.imag
-            mats[:, idx, idx + 1] = rotations.imag
-            self._matrices = mats
+            self._matrices = self._rotation_matrices(self.tables(size, device))
         return self._matrices[position]
+
+    @staticmethod
+    def _rotation_matrices(rotations: torch.Tensor) -> torch.Tensor:
+        """(N, D/2) complex rotations → (N, D, D) real matrices acting on row vectors."""
+        n, half = rotations.shape
+        idx = torch.arange(0, 2 * half, 2, device=rotations.device)
+        mats = torch.zeros(n, 2 * half, 2 * half, device=rotations.device)
+        # (x0, x1) -> (x0 cos - x1 sin, x0 sin + x1 cos) written as row-vector times matrix
+        mats[:, idx, idx] = rotations.real
+        mats[:, idx + 1, idx + 1] = rotations.real
+        mats[:, idx + 1, idx] = -rotations.imag
+        mats[:, idx, idx + 1] = rotations.imag
+        return mats
 
 
 def apply_rotary(x: torch.Tensor, rotations: torch.Tensor) -> torch.Tensor:
