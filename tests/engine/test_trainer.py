@@ -113,3 +113,12 @@ def test_same_seed_same_result(runs_dir):
     b = tiny_train(runs_dir, "seed-b", max_steps=6)
     wa, wb = genlab.load(a.run.path).model.state_dict(), genlab.load(b.run.path).model.state_dict()
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_threads_option_sets_and_restores_torch_threads(runs_dir):
+    before = torch.get_num_threads()
+    target = 1 if before != 1 else 2
+    res = tiny_train(runs_dir, "threads", max_steps=2, threads=target)
+    assert json.loads(res.run.env_path.read_text())["torch_threads"] == target
+    assert torch.get_num_threads() == before
+    assert yaml.safe_load(res.run.config_path.read_text())["train"]["threads"] == target

@@ -28,6 +28,9 @@ class TrainConfig(Config):
     log_every: int = Field(10, ge=1)
     val_batches: int = Field(20, ge=0, description="validation batches per epoch (0: no validation)")
     num_workers: int = Field(0, ge=0)
+    threads: int | None = Field(
+        None, ge=1, description="torch CPU threads while training (None: torch's default, one per core)"
+    )
     progress: bool = True
 
     @model_validator(mode="after")

@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader
 
 from genlab.core.config import save_yaml
 from genlab.core.console import info, is_rank_zero
-from genlab.core.devices import lightning_accelerator
+from genlab.core.devices import cpu_threads, lightning_accelerator
 from genlab.core.errors import BadInputError, TrainingDivergedError
 from genlab.core.io import atomic_write_json
 from genlab.core.registry import TASKS
@@ -47,7 +47,17 @@ class TrainResult:
 
 
 def train(cfg: RunConfig, runs_dir: str | Path | None = None) -> TrainResult:
-    """Train the run described by ``cfg`` under ``runs_dir`` (resuming when it exists)."""
+    """Train the run described by ``cfg`` under ``runs_dir`` (resuming when it exists).
+
+    ``train.threads`` sets torch's CPU threads for the run (recorded in ``env.json``): small
+    models on a machine that other processes keep busy train several times faster on one
+    thread than on all cores, whose threads wait on each other.
+    """
+    with cpu_threads(cfg.train.threads):
+        return _train(cfg, runs_dir)
+
+
+def _train(cfg: RunConfig, runs_dir: str | Path | None) -> TrainResult:
     task = TASKS.get(cfg.task)
     data_cfg = task.data_config_class.build(cfg.data, where="data")
     model_values = dict(cfg.model)
