@@ -3,6 +3,7 @@
     python benchmarks/diffusion.py --quick      # smoke check: tiny batch, 10 steps
     python benchmarks/diffusion.py              # untrained 28×28 models: images/s at 10/25/50/250 steps
     python benchmarks/diffusion.py --model runs/image-generation/ddpm-mnist   # + accuracy at guidance 0/1/2/4
+    python benchmarks/diffusion.py --model RUN --no-speed --n 200 --threads 1 --out-name diffusion-cpu-accuracy
 
 Speed rows time ``model.generate`` (the whole sampling loop) for a batch, best of ``--repeats``
 after a warm-up; ``network_evals`` counts UNet calls (Heun makes 2 per step but the last;
@@ -44,9 +45,9 @@ def network_evals(sampler: str, steps: int) -> int:
     return 2 * steps - 1 if sampler == "heun" else steps
 
 
-def timed(fn, repeats: int) -> float:
-    """Best wall time of ``fn()`` over ``repeats`` runs after one warm-up."""
-    fn()
+def timed(fn, repeats: int, warmup=None) -> float:
+    """Best wall time of ``fn()`` over ``repeats`` runs after one warm-up (``warmup()``, default ``fn()``)."""
+    (warmup or fn)()
     best = float("inf")
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -67,10 +68,10 @@ def speed_rows(model, label: str, dataset: str, steps_list: list[int], batch: in
     for sampler in SAMPLERS[model.registry_name]:
         for steps in steps_list:
 
-            def run(s=sampler, k=steps):
-                return model.generate(batch, generator=torch.Generator().manual_seed(0), sampler=s, steps=k)
+            def run(s=sampler, k=steps, b=batch):
+                return model.generate(b, generator=torch.Generator().manual_seed(0), sampler=s, steps=k)
 
-            seconds = timed(run, repeats)
+            seconds = timed(run, repeats, warmup=lambda s=sampler: run(s, 3))  # a short warm-up: same kernels
             evals = network_evals(sampler, steps)
             rows.append(
                 {"model": label, "dataset": dataset, "budget_minutes": None, "command": common.command_line(),
@@ -108,7 +109,7 @@ def diffusers_peer_rows(steps_list: list[int], batch: int, repeats: int, device:
                 x = scheduler.step(unet(x, t).sample, t, x).prev_sample
             return x
 
-        seconds = timed(run, repeats)
+        seconds = timed(run, repeats, warmup=lambda: run(3))
         rows.append(
             {"model": "diffusers UNet2DModel (peer)", "dataset": "untrained", "budget_minutes": None,
              "command": common.command_line(), "sampler": "ddim", "steps": steps, "batch_size": batch,
@@ -181,8 +182,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--no-peer", action="store_true", help="skip the diffusers peer rows")
+    p.add_argument("--no-speed", action="store_true", help="with --model: accuracy rows only")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (recorded in the results)")
     p.add_argument("--out-dir", type=Path, default=None, help="where to write the JSON (default benchmarks/results)")
+    p.add_argument("--out-name", default="diffusion", help="results file name, without .json")
     args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.quick:
         args.batch, args.repeats, args.steps_list, args.n = 8, 1, [10], 50
 
@@ -190,7 +196,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.model is not None:
         model = genlab.load(args.model, device=args.device).model
         dataset = model.pretrained_meta.get("data", {}).get("source", "?")
-        rows += speed_rows(model, model.registry_name, dataset, args.steps_list, args.batch, args.repeats)
+        if not args.no_speed:
+            rows += speed_rows(model, model.registry_name, dataset, args.steps_list, args.batch, args.repeats)
         rows += accuracy_rows(model, args.model, args, args.guidances)
     else:
         for name in SAMPLERS:
@@ -199,7 +206,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.no_peer:
         rows += diffusers_peer_rows(args.steps_list, args.batch, args.repeats, args.device)
     path = common.write_results(
-        "diffusion-quick" if args.quick else "diffusion", rows, out_dir=args.out_dir, device=args.device
+        f"{args.out_name}-quick" if args.quick else args.out_name, rows, out_dir=args.out_dir, device=args.device
     )
     print(f"wrote {path}")
 
