@@ -151,7 +151,7 @@ def _line(r: dict[str, Any]) -> str:
 def render(rows: list[dict[str, Any]], path: Path, generated_at: str, quick: bool, source: str) -> None:
     """Markdown tables, one per dataset, with the sample grids of the trained models."""
     cols = ["n_generated", "fid", "kid", "precision", "recall", "label_accuracy", "steps"]
-    cols += ["images_per_s_training", "images_per_s_sampling"]
+    cols += ["images_per_s_training", "images_per_s_sampling", "torch_threads"]
     lines = [
         "# Image generation benchmark",
         "",
@@ -159,6 +159,8 @@ def render(rows: list[dict[str, Any]], path: Path, generated_at: str, quick: boo
         + (" (**--quick smoke run: tiny budgets, not a result**)" if quick else "")
         + f"; numbers from `benchmarks/results/{source}`. Protocol: n generated vs n test images,",
         "features of the shipped LeNet classifier of the dataset (see docs/evaluation.md). Lower FID/KID is better.",
+        "FID depends on n (it is biased upwards at small n), so compare FIDs at equal n only; KID is unbiased.",
+        "`torch_threads` 1: two benchmark jobs shared the 2-core machine, one core each.",
     ]
     for dataset in dict.fromkeys(r["dataset"] for r in rows):
         subset = [r for r in rows if r["dataset"] == dataset]
@@ -215,7 +217,14 @@ def main() -> None:
     p.add_argument("--runs-dir", default=None, help="where the training runs go (default: a temporary folder)")
     p.add_argument("--no-baselines", dest="baselines", action="store_false", help="skip the floor, gaussian and gmm")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (recorded in the results)")
+    p.add_argument("--render-only", action="store_true", help="re-render the docs page from the results file")
     args = p.parse_args()
+    if args.render_only:
+        out = common.RESULTS_DIR / "image_generation.json"
+        doc = json.loads(out.read_text(encoding="utf-8"))
+        render(doc["results"], DOC, doc["generated_at"], False, out.name)
+        print(f"wrote {DOC}")
+        return
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.quick:
