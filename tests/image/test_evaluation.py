@@ -194,7 +194,7 @@ def test_importance_weighted_bound_tightens_with_k():
 
 
 @pytest.mark.slow
-def test_evaluate_run_with_baselines_and_protocol(runs_dir):
+def test_evaluate_run_with_baselines_and_protocol(runs_dir, monkeypatch):
     res = genlab.train(
         "image-generation",
         model="cvae",
@@ -205,7 +205,13 @@ def test_evaluate_run_with_baselines_and_protocol(runs_dir):
         progress=False,
     )
     metrics = "fid,kid,precision,recall,label_accuracy,nll,recon"
+    drawn = []
+    original = evaluation.generate
+    monkeypatch.setattr(
+        evaluation, "generate", lambda model, n, seed, **kw: drawn.append(model) or original(model, n, seed, **kw)
+    )
     result = genlab.evaluate(res.run.path, metrics, n=300, k=4, seed=0)
+    assert sum(m.registry_name == "image/cvae" for m in drawn) == 1  # label accuracy reuses the FID samples
     saved = json.loads((res.run.path / "eval.json").read_text())
     assert saved == json.loads(json.dumps(result))
     m, base, p = result["metrics"], result["baselines"], result["protocol"]

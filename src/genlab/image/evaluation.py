@@ -228,6 +228,7 @@ def evaluate_model(model, metrics: list[str] | None, options: dict[str, Any]) ->
     if any(m in SAMPLE_METRICS or m == "label_accuracy" for m in chosen):
         extractor = _extractor(options, ref.source, cfg.image_size, cfg.channels)
         protocol = base_protocol(extractor, 0, len(ref.images), cfg.image_size, cfg.channels, seed) | protocol
+    fake = None
     if any(m in SAMPLE_METRICS for m in chosen):
         fake = generate(model, n, seed)
         protocol["n_generated"] = len(fake)
@@ -237,7 +238,7 @@ def evaluate_model(model, metrics: list[str] | None, options: dict[str, Any]) ->
             baselines = baseline_metrics(ref, chosen, extractor, n, seed)
     if "label_accuracy" in chosen:
         classifier = extractor if extractor.num_classes else get_extractor(default_extractor(ref.source, 28, 1))
-        values["label_accuracy"] = label_accuracy(model, n, classifier, options, seed)
+        values["label_accuracy"] = label_accuracy(model, n, classifier, options, seed, images=fake)
         protocol |= {"label_classifier": classifier.name, "label_classifier_sha256": classifier.sha256}
     if "nll" in chosen:
         k = int(options.get("k", DEFAULT_IW_SAMPLES))
@@ -252,8 +253,13 @@ def evaluate_model(model, metrics: list[str] | None, options: dict[str, Any]) ->
 
 
 @torch.no_grad()
-def generate(model, n: int, seed: int, batch_size: int = 500) -> torch.Tensor:
-    """``n`` samples (n, C, H, W) on the CPU, seeded; conditional models cycle through their classes."""
+def generate(model, n: int, seed: int, batch_size: int | None = None) -> torch.Tensor:
+    """``n`` samples (n, C, H, W) on the CPU, seeded; conditional models cycle through their classes.
+
+    Batches default to the model's ``sample_batch_size`` (UNets run faster per image in small
+    batches on a CPU than in large ones), else 500.
+    """
+    batch_size = batch_size or getattr(model, "sample_batch_size", 500)
     g = make_generator(seed)
     out = []
     for i in range(0, n, batch_size):
@@ -276,8 +282,14 @@ def baseline_metrics(ref, metrics: list[str], extractor: FeatureExtractor, n: in
 
 
 @torch.no_grad()
-def label_accuracy(model, n: int, extractor: FeatureExtractor, options: dict[str, Any], seed: int) -> float:
-    """Share of samples generated for label y that the classifier assigns to y (classes cycled, n samples)."""
+def label_accuracy(
+    model, n: int, extractor: FeatureExtractor, options: dict[str, Any], seed: int, images: torch.Tensor | None = None
+) -> float:
+    """Share of samples generated for label y that the classifier assigns to y (classes cycled, n samples).
+
+    ``images``: samples already drawn by :func:`generate` with the same ``n`` and ``seed`` (the
+    same images this would draw; sampling a diffusion model twice costs minutes on a CPU).
+    """
     if not model.conditional:
         raise BadInputError(
             f"label_accuracy needs a conditional model; {model.registry_name} takes no label", "use cvae or cgan"
@@ -289,7 +301,8 @@ def label_accuracy(model, n: int, extractor: FeatureExtractor, options: dict[str
             "pass --extractor with a classifier of the model's classes (mnist-lenet, fashion-mnist-lenet, or a path)",
         )
     n = max(n, model.config.num_classes)
-    images = generate(model, n, seed)
+    if images is None or len(images) != n:
+        images = generate(model, n, seed)
     labels = torch.arange(n) % model.config.num_classes
     predicted = extractor.logits(images).argmax(1)
     return float((predicted == labels).double().mean())

@@ -79,6 +79,9 @@ class DenoisingImageModel(ImageGenerativeModel):
     family: ClassVar[Family] = "diffusion"
     #: EMA decay the trainer uses when ``train.ema_decay`` is not given (sampling uses the averaged weights)
     default_ema_decay: ClassVar[float] = 0.995
+    #: Batch of evaluation sampling: on a CPU a batch of 64 runs 1.6x faster per image than one of 500
+    #: (measured, 28×28 UNet, one thread), the activations of large batches costing page faults.
+    sample_batch_size: ClassVar[int] = 64
 
     def __init__(self, config: DenoisingConfig):
         super().__init__(config)
