@@ -122,3 +122,14 @@ def test_threads_option_sets_and_restores_torch_threads(runs_dir):
     assert json.loads(res.run.env_path.read_text())["torch_threads"] == target
     assert torch.get_num_threads() == before
     assert yaml.safe_load(res.run.config_path.read_text())["train"]["threads"] == target
+
+
+def test_resumed_run_counts_its_earlier_training_time(runs_dir):
+    first = tiny_train(runs_dir, "clock", max_steps=10)
+    before = first.run.status()["minutes"]
+    time_before = max(float(r["time_s"]) for r in read_rows(first.run.metrics_path) if r.get("time_s"))
+    res = tiny_train(runs_dir, "clock", max_steps=20)
+    rows = [r for r in read_rows(res.run.metrics_path) if r.get("time_s")]
+    later = [float(r["time_s"]) for r in rows if int(r["step"]) > 10]
+    assert later and min(later) >= time_before  # the clock continues across the resume
+    assert res.minutes >= before and res.run.status()["minutes"] >= before

@@ -25,6 +25,7 @@ from genlab.core.console import info, is_rank_zero
 from genlab.core.devices import cpu_threads, lightning_accelerator
 from genlab.core.errors import BadInputError, TrainingDivergedError
 from genlab.core.io import atomic_write_json
+from genlab.core.metrics_log import read_rows
 from genlab.core.registry import TASKS
 from genlab.core.runs import Run, now_iso, runs_root, write_env
 from genlab.core.seeding import seed_everything
@@ -97,7 +98,7 @@ def _train(cfg: RunConfig, runs_dir: str | Path | None) -> TrainResult:
     module = GenerativeModule(model, grad_clip=cfg.train.grad_clip, max_steps=cfg.train.max_steps)
     callbacks, ckpt = _callbacks(run, task, cfg, resume)
     trainer = _trainer(cfg, callbacks)
-    t0 = time.monotonic()
+    t0 = time.monotonic() - _trained_seconds(run, callbacks) if resume else time.monotonic()
     try:
         trainer.fit(
             module,
@@ -167,6 +168,18 @@ def _callbacks(run: Run, task: Any, cfg: RunConfig, resume: bool) -> tuple[list[
         *progress_callbacks(t.progress),
     ]
     return callbacks, ckpt
+
+
+def _trained_seconds(run: Run, callbacks: list[L.Callback]) -> float:
+    """Training time of a run's earlier calls up to its checkpoint: the last ``time_s`` logged at or before the
+    checkpoint's step (or the recorded status minutes, whichever is larger). The metrics logger continues
+    from it, so ``time_s``, the status' minutes and the model card count the whole run, resumes included."""
+    logger = next(c for c in callbacks if isinstance(c, cb.MetricsLogger))
+    step = logger.resume_step or 0
+    times = [float(r["time_s"]) for r in read_rows(run.metrics_path) if r.get("time_s") and int(r["step"]) <= step]
+    seconds = max([*times, 60 * float(run.status().get("minutes") or 0)])
+    logger.t0 -= seconds
+    return seconds
 
 
 def _checkpoint_iteration(run: Run) -> int:
