@@ -111,6 +111,9 @@ def gpt_row(runs: Path, quick: bool, peak: float) -> tuple[dict, Path]:
     return row, res.run.path
 
 
+GENERATION_REPEATS = 3
+
+
 def generation_rows(run_path: Path | None, quick: bool) -> list[dict]:
     """256 new tokens, batch 1, with and without the KV cache: the trained model (block 64) and a block-256 GPT."""
     from genlab.text.gpt import GPT, GPTConfig
@@ -141,9 +144,12 @@ def generation_rows(run_path: Path | None, quick: bool) -> list[dict]:
         speeds = {}
         for cache in (True, False):
             pipe("ROMEO:", 8, seed=0, use_cache=cache)  # warm-up
-            t0 = time.perf_counter()
-            pipe("ROMEO:", new, seed=0, temperature=0.8, top_k=200, use_cache=cache)
-            speeds[cache] = new / (time.perf_counter() - t0)
+            best = float("inf")
+            for _ in range(GENERATION_REPEATS):  # best of a few: one run is at the mercy of the scheduler
+                t0 = time.perf_counter()
+                pipe("ROMEO:", new, seed=0, temperature=0.8, top_k=200, use_cache=cache)
+                best = min(best, time.perf_counter() - t0)
+            speeds[cache] = new / best
         rows.append(
             {
                 "model": "gpt-generation",
@@ -153,6 +159,7 @@ def generation_rows(run_path: Path | None, quick: bool) -> list[dict]:
                 "tokens_per_s_kv_cache": round(speeds[True], 1),
                 "tokens_per_s_recompute": round(speeds[False], 1),
                 "kv_cache_speedup": round(speeds[True] / speeds[False], 2),
+                "timing": f"best of {GENERATION_REPEATS} runs each, after a warm-up",
             }
         )
     return rows

@@ -276,31 +276,40 @@ class Transformer(nn.Module):
         h, d = self.n_heads, self.head_dim
         if cache.layer_params is None:  # looked up once per generation: module attribute access is slow
             cache.layer_params = [_decode_params(block) for block in self.blocks]
+        x = x.view(b, c)  # one position: work on (B, C) rows, so residual adds fuse into addmm
         for i, (n1, eps1, qkv_w, qkv_b, proj, n2, eps2, fc, out) in enumerate(cache.layer_params):
-            qkv = F.linear(F.layer_norm(x, (c,), *n1, eps1), qkv_w, qkv_b)
-            qkv = qkv.view(b, 3, h, 1, d)  # one position: (B, 1, 3C) viewed as (B, 3, H, T=1, D)
-            qk = qkv[:, :2] @ rotation
+            qkv = F.linear(torch.layer_norm(x, (c,), *n1, eps1), qkv_w, qkv_b)
+            qkv = qkv.view(b, 3, h, 1, d)  # (B, 3C) viewed as (B, 3, H, T=1, D)
+            qk = qkv.narrow(1, 0, 2) @ rotation  # narrow/select: cheaper than slicing syntax at this size
             keys, values = cache.keys[i], cache.values[i]
-            keys[:, :, past : past + 1] = qk[:, 1]
-            values[:, :, past : past + 1] = qkv[:, 2]
-            y = F.scaled_dot_product_attention(qk[:, 0], keys[:, :, : past + 1], values[:, :, : past + 1])
-            x = x + F.linear(y.view(b, 1, c), *proj)
-            x = x + F.linear(F.gelu(F.linear(F.layer_norm(x, (c,), *n2, eps2), *fc)), *out)
+            keys.narrow(2, past, 1).copy_(qk.select(1, 1))
+            values.narrow(2, past, 1).copy_(qkv.select(1, 2))
+            y = F.scaled_dot_product_attention(
+                qk.select(1, 0), keys.narrow(2, 0, past + 1), values.narrow(2, 0, past + 1)
+            )
+            x = _add_linear(x, y.view(b, c), *proj)
+            x = _add_linear(x, F.gelu(F.linear(torch.layer_norm(x, (c,), *n2, eps2), *fc)), *out)
         cache.length += 1
-        return F.layer_norm(x, (c,), self.norm.weight, self.norm.bias, self.norm.eps)
+        x = x.view(b, 1, c)
+        return torch.layer_norm(x, (c,), self.norm.weight, self.norm.bias, self.norm.eps)
+
+
+def _add_linear(x: torch.Tensor, inp: torch.Tensor, weight_t: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """``x + inp @ weight_t (+ bias)`` for (B, C) rows: one ``addmm`` kernel instead of a matmul and an add."""
+    return torch.addmm(x if bias is None else x + bias, inp, weight_t)
 
 
 def _decode_params(block: TransformerBlock) -> tuple:
-    """The parameters :meth:`Transformer._decode_one` uses, in its order."""
+    """The parameters :meth:`Transformer._decode_one` uses, in its order (output projections transposed)."""
     a, m = block.attn, block.mlp
     return (
         (block.norm1.weight, block.norm1.bias),
         block.norm1.eps,
         a.qkv.weight,
         a.qkv.bias,
-        (a.proj.weight, a.proj.bias),
+        (a.proj.weight.t(), a.proj.bias),
         (block.norm2.weight, block.norm2.bias),
         block.norm2.eps,
         (m.fc.weight, m.fc.bias),
-        (m.proj.weight, m.proj.bias),
+        (m.proj.weight.t(), m.proj.bias),
     )

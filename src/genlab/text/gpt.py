@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
@@ -99,7 +100,11 @@ class GPT(TextLanguageModel):
             state = _RecomputeState(torch.cat([state.ids, ids], dim=1))
             context = state.ids[:, -self.config.block_size :]
             return self.head(self.features(context)[:, -1]), state
-        h = self.features(ids[:, -self.config.block_size :], state)
+        ids = ids[:, -self.config.block_size :]
+        if ids.shape[1] == 1 and not self.training:  # one cached token: skip module dispatch (see _decode_one)
+            h = self.transformer(torch.embedding(self.tok_emb.weight, ids), state)
+            return F.linear(h[:, -1], self.head.weight), state
+        h = self.features(ids, state)
         return self.head(h[:, -1]), state
 
     def reorder_state(self, state: Any, index: torch.Tensor) -> Any:
