@@ -65,10 +65,10 @@ class PeriodicCheckpoint(L.Callback):
 class MetricsLogger(L.Callback):
     """Writes ``metrics.csv``: training losses every ``every`` iterations, validation per epoch."""
 
-    def __init__(self, run: Run, every: int, resume_step: int | None):
+    def __init__(self, run: Run, every: int, resume_step: int | None, earlier_seconds: float = 0.0):
         self.run, self.every, self.resume_step = run, every, resume_step
         self.writer: MetricsCSV | None = None
-        self.t0 = time.monotonic()
+        self.t0 = time.monotonic() - earlier_seconds  # ``time_s`` continues across resumes
 
     def on_train_start(self, trainer, module) -> None:
         if trainer.is_global_zero:

@@ -96,9 +96,11 @@ def _train(cfg: RunConfig, runs_dir: str | Path | None) -> TrainResult:
         return _fit_closed_form(run, task, model, train_ds, val_ds, resolved, data_info, cfg)
 
     module = GenerativeModule(model, grad_clip=cfg.train.grad_clip, max_steps=cfg.train.max_steps)
-    callbacks, ckpt = _callbacks(run, task, cfg, resume)
+    resume_step = _checkpoint_iteration(run) if resume else None
+    earlier = _trained_seconds(run, resume_step) if resume_step is not None else 0.0
+    callbacks, ckpt = _callbacks(run, task, cfg, resume_step, earlier)
     trainer = _trainer(cfg, callbacks)
-    t0 = time.monotonic() - _trained_seconds(run, callbacks) if resume else time.monotonic()
+    t0 = time.monotonic() - earlier  # minutes cover the whole run, resumes included
     try:
         trainer.fit(
             module,
@@ -154,15 +156,16 @@ def _check_same_run(run: Run, cfg: RunConfig, model_name: str) -> None:
         )
 
 
-def _callbacks(run: Run, task: Any, cfg: RunConfig, resume: bool) -> tuple[list[L.Callback], cb.PeriodicCheckpoint]:
+def _callbacks(
+    run: Run, task: Any, cfg: RunConfig, resume_step: int | None, earlier_seconds: float
+) -> tuple[list[L.Callback], cb.PeriodicCheckpoint]:
     t = cfg.train
     ema = cb.EMA(t.ema_decay) if t.ema_decay else None
     ckpt = cb.PeriodicCheckpoint(run, t.checkpoint_every)
-    resume_step = _checkpoint_iteration(run) if resume else None
     callbacks: list[L.Callback] = [ema] if ema else []  # EMA first: checkpoints then hold the updated average
     callbacks += [
         ckpt,
-        cb.MetricsLogger(run, t.log_every, resume_step),
+        cb.MetricsLogger(run, t.log_every, resume_step, earlier_seconds),
         cb.SampleWriter(run, task, t.sample_every, t.seed, ema),
         cb.LossCurve(run, f"{run.task}/{run.name}"),
         *progress_callbacks(t.progress),
@@ -170,16 +173,12 @@ def _callbacks(run: Run, task: Any, cfg: RunConfig, resume: bool) -> tuple[list[
     return callbacks, ckpt
 
 
-def _trained_seconds(run: Run, callbacks: list[L.Callback]) -> float:
+def _trained_seconds(run: Run, resume_step: int) -> float:
     """Training time of a run's earlier calls up to its checkpoint: the last ``time_s`` logged at or before the
-    checkpoint's step (or the recorded status minutes, whichever is larger). The metrics logger continues
-    from it, so ``time_s``, the status' minutes and the model card count the whole run, resumes included."""
-    logger = next(c for c in callbacks if isinstance(c, cb.MetricsLogger))
-    step = logger.resume_step or 0
-    times = [float(r["time_s"]) for r in read_rows(run.metrics_path) if r.get("time_s") and int(r["step"]) <= step]
-    seconds = max([*times, 60 * float(run.status().get("minutes") or 0)])
-    logger.t0 -= seconds
-    return seconds
+    checkpoint's step, or the recorded status minutes, whichever is larger."""
+    rows = read_rows(run.metrics_path)
+    times = [float(r["time_s"]) for r in rows if r.get("time_s") and int(r["step"]) <= resume_step]
+    return max([*times, 60 * float(run.status().get("minutes") or 0)])
 
 
 def _checkpoint_iteration(run: Run) -> int:

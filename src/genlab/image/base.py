@@ -32,6 +32,8 @@ class ImageGenerativeModel(GenerativeModel):
     conditional: ClassVar[bool] = False
     #: True for models that can encode and reconstruct images (VAEs).
     can_reconstruct: ClassVar[bool] = False
+    #: Images per batch when evaluation draws many samples (diffusion models lower it).
+    sample_batch_size: ClassVar[int] = 500
 
     config: ImageModelConfig
 

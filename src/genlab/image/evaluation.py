@@ -257,9 +257,9 @@ def generate(model, n: int, seed: int, batch_size: int | None = None) -> torch.T
     """``n`` samples (n, C, H, W) on the CPU, seeded; conditional models cycle through their classes.
 
     Batches default to the model's ``sample_batch_size`` (UNets run faster per image in small
-    batches on a CPU than in large ones), else 500.
+    batches on a CPU than in large ones).
     """
-    batch_size = batch_size or getattr(model, "sample_batch_size", 500)
+    batch_size = batch_size or model.sample_batch_size
     g = make_generator(seed)
     out = []
     for i in range(0, n, batch_size):

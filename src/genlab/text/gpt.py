@@ -80,8 +80,9 @@ class GPT(TextLanguageModel):
         return 6 * self.num_parameters() + 12 * c.n_layer * c.n_embd * t
 
     def features(self, ids: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
-        """(B, T) ids → (B, T, C) final hidden states."""
-        return self.transformer(self.drop(self.tok_emb(ids)), cache)
+        """(B, T) ids → (B, T, C) final hidden states (functional embedding: a decoding step is overhead-bound)."""
+        x = torch.embedding(self.tok_emb.weight, ids)
+        return self.transformer(self.drop(x) if self.training else x, cache)
 
     def logits(self, ids: torch.Tensor) -> torch.Tensor:
         if ids.shape[1] > self.config.block_size:
@@ -99,13 +100,9 @@ class GPT(TextLanguageModel):
         if isinstance(state, _RecomputeState):
             state = _RecomputeState(torch.cat([state.ids, ids], dim=1))
             context = state.ids[:, -self.config.block_size :]
-            return self.head(self.features(context)[:, -1]), state
-        ids = ids[:, -self.config.block_size :]
-        if ids.shape[1] == 1 and not self.training:  # one cached token: skip module dispatch (see _decode_one)
-            h = self.transformer(torch.embedding(self.tok_emb.weight, ids), state)
-            return F.linear(h[:, -1], self.head.weight), state
-        h = self.features(ids, state)
-        return self.head(h[:, -1]), state
+            return F.linear(self.features(context)[:, -1], self.head.weight), state
+        h = self.features(ids[:, -self.config.block_size :], state)
+        return F.linear(h[:, -1], self.head.weight), state
 
     def reorder_state(self, state: Any, index: torch.Tensor) -> Any:
         index = index.to(self.device)
