@@ -16,9 +16,9 @@ def one_thread():
     torch.set_num_threads(before)
 
 
-def stack(causal=True, layers=2, dim=32, heads=4):
+def stack(causal=True, layers=2, dim=32, heads=4, bias=False):
     torch.manual_seed(0)
-    return Transformer(layers, dim, heads, causal=causal).eval()
+    return Transformer(layers, dim, heads, bias=bias, causal=causal).eval()
 
 
 def test_output_shape_and_causality():
@@ -41,9 +41,10 @@ def test_bidirectional_block_sees_the_future():
     assert not torch.allclose(net(x)[:, 0], net(x2)[:, 0], atol=1e-4)
 
 
+@pytest.mark.parametrize("bias", [False, True])
 @pytest.mark.parametrize("chunks", [[12], [1] * 12, [5, 1, 4, 2]])
-def test_kv_cache_gives_the_same_features_as_a_full_pass(chunks):
-    net = stack()
+def test_kv_cache_gives_the_same_features_as_a_full_pass(chunks, bias):
+    net = stack(bias=bias)
     x = torch.randn(3, 12, 32)
     full = net(x)
     cache = net.new_cache(3, 16, x)

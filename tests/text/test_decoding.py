@@ -131,3 +131,23 @@ def test_thread_count_is_restored_after_decoding():
     with cpu_threads(before + 1):
         assert torch.get_num_threads() == before + 1
     assert torch.get_num_threads() == before
+
+
+def test_sampling_draws_like_torch_multinomial():
+    """``choose`` runs multinomial's exponential race itself: same seed, same tokens."""
+    from genlab.text.decoding import choose
+
+    ours, ref = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    for _ in range(50):
+        logits = torch.randn(4, 30) * 3
+        expected = torch.multinomial(logits.softmax(-1), 1, generator=ref).squeeze(1)
+        assert torch.equal(choose(logits, False, ours), expected)
+
+
+def test_sampling_refuses_an_undefined_distribution():
+    from genlab.text.decoding import choose
+
+    with pytest.raises(BadInputError, match="undefined"):
+        choose(torch.full((1, 5), float("-inf")), False, None)
+    with pytest.raises(BadInputError, match="undefined"):
+        choose(torch.tensor([[0.0, float("nan")]]), False, None)

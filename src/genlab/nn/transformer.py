@@ -12,6 +12,7 @@ offsets; a model therefore needs no learned position table, and a KV cache can s
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -99,7 +100,7 @@ class KVCache:
     values: list[torch.Tensor]
     length: int = 0  # entries filled
     offset: int = 0  # absolute position of entry 0
-    layer_params: list | None = None  # the model's per-layer parameters, gathered once for fast one-token steps
+    layer_params: list | None = None  # per-layer weights laid out for fast one-token steps (copied once per cache)
 
     @classmethod
     def empty(cls, n_layers: int, batch: int, n_heads: int, capacity: int, head_dim: int, like: torch.Tensor):
@@ -274,21 +275,22 @@ class Transformer(nn.Module):
         rotation = self.rotary.matrix(cache.next_position, x.device)
         past, b, c = cache.length, x.shape[0], x.shape[-1]
         h, d = self.n_heads, self.head_dim
-        if cache.layer_params is None:  # looked up once per generation: module attribute access is slow
+        if cache.layer_params is None:  # once per generation: attribute access is slow, transposed copies are fast
             cache.layer_params = [_decode_params(block) for block in self.blocks]
         x = x.view(b, c)  # one position: work on (B, C) rows, so residual adds fuse into addmm
-        for i, (n1, eps1, qkv_w, qkv_b, proj, n2, eps2, fc, out) in enumerate(cache.layer_params):
-            qkv = F.linear(torch.layer_norm(x, (c,), *n1, eps1), qkv_w, qkv_b)
-            qkv = qkv.view(b, 3, h, 1, d)  # (B, 3C) viewed as (B, 3, H, T=1, D)
-            qk = qkv.narrow(1, 0, 2) @ rotation  # narrow/select: cheaper than slicing syntax at this size
+        for i, (n1, eps1, qkv, proj, n2, eps2, fc, out) in enumerate(cache.layer_params):
+            qkv = _linear(torch.layer_norm(x, (c,), *n1, eps1), *qkv)  # (B, 3C)
+            # rotate queries and keys as (B*2*H, D) rows: one mm; narrow/select are cheaper than slicing syntax
+            qk = torch.mm(qkv.narrow(1, 0, 2 * c).reshape(-1, d), rotation).view(b, 2, h, 1, d)
             keys, values = cache.keys[i], cache.values[i]
             keys.narrow(2, past, 1).copy_(qk.select(1, 1))
-            values.narrow(2, past, 1).copy_(qkv.select(1, 2))
+            values.narrow(2, past, 1).copy_(qkv.view(b, 3, h, 1, d).select(1, 2))
             y = F.scaled_dot_product_attention(
                 qk.select(1, 0), keys.narrow(2, 0, past + 1), values.narrow(2, 0, past + 1)
             )
             x = _add_linear(x, y.view(b, c), *proj)
-            x = _add_linear(x, F.gelu(F.linear(torch.layer_norm(x, (c,), *n2, eps2), *fc)), *out)
+            u = _linear(torch.layer_norm(x, (c,), *n2, eps2), *fc)  # the MLP's pre-activation over sqrt(2)
+            x = _add_linear(x, torch.addcmul(u, u, torch.erf(u)), *out)  # exact GELU, its 1/sqrt(2) in `out`
         cache.length += 1
         x = x.view(b, 1, c)
         return torch.layer_norm(x, (c,), self.norm.weight, self.norm.bias, self.norm.eps)
@@ -299,17 +301,33 @@ def _add_linear(x: torch.Tensor, inp: torch.Tensor, weight_t: torch.Tensor, bias
     return torch.addmm(x if bias is None else x + bias, inp, weight_t)
 
 
+def _linear(inp: torch.Tensor, weight_t: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """``inp @ weight_t (+ bias)`` for (B, C) rows, with the weight stored transposed."""
+    return torch.mm(inp, weight_t) if bias is None else torch.addmm(bias, inp, weight_t)
+
+
+def _transposed(weight: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+    """``weight.t() * scale`` laid out contiguously: a (1, C) @ (C, N) product runs ~20% faster on it on a CPU."""
+    return (weight.t() * scale).contiguous() if scale != 1.0 else weight.t().contiguous()
+
+
 def _decode_params(block: TransformerBlock) -> tuple:
-    """The parameters :meth:`Transformer._decode_one` uses, in its order (output projections transposed)."""
+    """The parameters :meth:`Transformer._decode_one` uses, in its order, as (weight transposed, bias) pairs.
+
+    Exact GELU is ``0.5 x (1 + erf(x / sqrt 2))``; with ``u = x / sqrt 2`` it is ``(u + u erf(u)) / sqrt 2``,
+    two cheap kernels (one ``erf``, one ``addcmul``) instead of ATen's ``gelu``, which costs three
+    times as much on a row of a few hundred values. Both factors ``1/sqrt 2`` are folded into the
+    MLP's weights here, once per generation.
+    """
     a, m = block.attn, block.mlp
+    s = 1 / math.sqrt(2)
     return (
         (block.norm1.weight, block.norm1.bias),
         block.norm1.eps,
-        a.qkv.weight,
-        a.qkv.bias,
-        (a.proj.weight.t(), a.proj.bias),
+        (_transposed(a.qkv.weight), a.qkv.bias),
+        (_transposed(a.proj.weight), a.proj.bias),
         (block.norm2.weight, block.norm2.bias),
         block.norm2.eps,
-        (m.fc.weight, m.fc.bias),
-        (m.proj.weight.t(), m.proj.bias),
+        (_transposed(m.fc.weight, s), None if m.fc.bias is None else m.fc.bias * s),
+        (_transposed(m.proj.weight, s), m.proj.bias),
     )

@@ -8,6 +8,7 @@ so a seed reproduces a text exactly. Models are driven through their incremental
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -121,8 +122,17 @@ def choose(logits: torch.Tensor, greedy: bool, generator: torch.Generator | None
     """Pick one token per row: argmax, or a draw from softmax(logits) with ``generator``."""
     if greedy:
         return logits.argmax(-1)
-    probs = logits.softmax(-1)
-    return torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1).to(logits.device)
+    probs = logits.softmax(-1).cpu()
+    if not math.isfinite(float(probs.sum())):  # every logit masked (-inf), or a NaN from the model
+        raise BadInputError(
+            "the next-token distribution is undefined (every token filtered out, or the model gave NaN)",
+            "loosen the filters (top-k/top-p/constraints) or check the checkpoint",
+        )
+    # The exponential race: argmax(p / q) with q ~ Exp(1) is a draw from p. It is the algorithm (and
+    # random stream) of torch.multinomial(probs, 1), minus that function's separate checks, which cost
+    # as much as the draw at one token per step.
+    race = torch.empty_like(probs).exponential_(1, generator=generator)
+    return torch.div(probs, race, out=race).argmax(-1).to(logits.device)
 
 
 def crop_prompt(model, ids: torch.Tensor) -> torch.Tensor:
