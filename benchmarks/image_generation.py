@@ -82,7 +82,7 @@ def row(model: str, dataset: str, budget: float | None, result: dict[str, Any], 
     """One flat results row."""
     p = result.get("protocol", {})
     out = {"model": model, "dataset": dataset, "budget_minutes": budget, "command": common.command_line()}
-    out["torch_threads"] = torch.get_num_threads()
+    out |= {"torch_threads": torch.get_num_threads(), "cpu": common.cpu_name()}
     out |= {k: round(v, 5) for k, v in result["metrics"].items() if isinstance(v, float)}
     out |= {k: p.get(k) for k in ("n_generated", "n_reference", "reference", "extractor", "extractor_sha256")}
     return out | extra
@@ -160,7 +160,8 @@ def render(rows: list[dict[str, Any]], path: Path, generated_at: str, quick: boo
         + f"; numbers from `benchmarks/results/{source}`. Protocol: n generated vs n test images,",
         "features of the shipped LeNet classifier of the dataset (see docs/evaluation.md). Lower FID/KID is better.",
         "FID depends on n (it is biased upwards at small n), so compare FIDs at equal n only; KID is unbiased.",
-        "`torch_threads` 1: two benchmark jobs shared the 2-core machine, one core each.",
+        "`torch_threads` 1: two benchmark jobs shared the 2-core machine, one core each. A budget is wall-clock",
+        "time, so rows measured on different CPUs (`cpu` column) differ in the work their budget bought.",
     ]
     for dataset in dict.fromkeys(r["dataset"] for r in rows):
         subset = [r for r in rows if r["dataset"] == dataset]
@@ -173,16 +174,22 @@ def render(rows: list[dict[str, Any]], path: Path, generated_at: str, quick: boo
             f"extractor {first.get('extractor')} (sha256 {str(first.get('extractor_sha256'))[:12]}…)",
             "",
         ]
-        lines += ["| model | budget (min) | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
+        lines += ["| model | budget (min) | " + " | ".join(cols) + " | cpu |", "|---|---|" + "---|" * (len(cols) + 1)]
         for r in subset:
-            cells = [_cell(r.get(c)) for c in cols]
+            cells = [_cell(r.get(c)) for c in cols] + [_short_cpu(r.get("cpu"))]
             budget = "—" if r["budget_minutes"] is None else f"{r['budget_minutes']:g}"
             lines.append(f"| {r['model']} | {budget} | " + " | ".join(cells) + " |")
-        grids = sorted((path.parent / "image-generation").glob(f"*-{_slug(dataset)}-*.png")) if not quick else []
-        for g in grids:
+        names = sorted(f"{r['model']}-{_slug(dataset)}-{r['budget_minutes']:g}m" for r in subset if r["budget_minutes"])
+        grids = [path.parent / "image-generation" / f"{n}.png" for n in names] if not quick else []
+        for g in (g for g in grids if g.is_file()):
             lines += ["", f"**{g.stem}**", "", f"![{g.stem}](image-generation/{g.name})"]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _short_cpu(name: str | None) -> str:
+    """'Intel(R) Xeon(R) Processor' -> 'Intel Xeon'; rows from before the cpu was recorded show nothing."""
+    return " ".join(w for w in (name or "").replace("(R)", "").replace("(TM)", "").split() if w != "Processor")
 
 
 def _cell(v) -> str:

@@ -264,6 +264,7 @@ def main() -> None:
     command = common.command_line()
     for row in rows:
         row |= {"command": command, "quick": args.quick, "torch_threads": torch.get_num_threads()}
+        row["cpu"] = common.cpu_name()
         row |= {"matmul_peak_gflops": round(peak, 1), "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     out_dir = Path(args.out_dir) if args.out_dir else common.RESULTS_DIR
     out = common.write_results("text_generation", kept_rows(out_dir, wanted, args.quick) + rows, out_dir=out_dir)
