@@ -51,9 +51,11 @@ def build(cls, **values):
 def test_registered_names_and_paper_defaults():
     assert MODELS.get("image/dcgan") is DCGAN and MODELS.get("image/cgan") is CGAN
     assert MODELS.get("image/wgan-gp") is WGANGP and CGAN.conditional and not DCGAN.conditional
-    d, g = build(WGANGP).optimizer_groups()
-    assert (d.name, d.lr, d.betas, d.every) == ("discriminator", 1e-4, (0.0, 0.9), 1)
-    assert (g.name, g.lr, g.betas, g.every) == ("generator", 1e-4, (0.0, 0.9), 5)
+    d, g = build(WGANGP).optimizer_groups()  # TTUR (Heusel et al. 2017) on Gulrajani et al.'s Adam betas
+    assert (d.name, d.lr, d.betas, d.every) == ("discriminator", 3e-4, (0.0, 0.9), 1)
+    assert (g.name, g.lr, g.betas, g.every) == ("generator", 1e-4, (0.0, 0.9), 1)
+    d, g = build(WGANGP, n_critic=5, lr_d=1e-4).optimizer_groups()  # the paper's own schedule
+    assert (d.lr, g.lr, g.every) == (1e-4, 1e-4, 5)
     d, g = build(DCGAN).optimizer_groups()
     assert (d.lr, d.betas, g.every) == (2e-4, (0.5, 0.999), 1)
 
