@@ -38,6 +38,7 @@ format: setup
 bench: setup
 	$(PY) benchmarks/image_generation.py
 	$(PY) benchmarks/text_generation.py
+	$(PY) benchmarks/vae_likelihood.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

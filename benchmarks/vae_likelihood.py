@@ -1,0 +1,110 @@
+"""VAE likelihood benchmark: importance-weighted test NLL on binarized MNIST, beside Pythae's table.
+
+Each model in ``--models`` (Bernoulli decoders) is trained on MNIST (``builtin:mnist-5k`` when the
+full set is absent from ``--data-dir``) for ``--budget`` CPU-minutes and scored on the test split:
+``nll`` with ``--k`` importance samples per image (Burda et al. 2016; k=1 is the ELBO), each test
+image binarized by sampling its pixels with their intensities as probabilities (seeded), and
+``recon`` (reconstruction MSE/PSNR/SSIM of the grey-level images). The published reference:
+Pythae's reproduction on binarized MNIST (Chadebec et al. 2022), VAE 89.8, IWAE 86.8, VAMP 85.8
+nats — trained far longer than a CPU budget allows, so read it as the bar, not as a like-for-like row.
+
+Writes ``benchmarks/results/vae_likelihood.json``.
+
+    python benchmarks/vae_likelihood.py --data-dir ../shared/data --budget 10 --k 1000 --threads 1
+    python benchmarks/vae_likelihood.py --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+
+import genlab  # noqa: E402
+from genlab.core.download import data_root  # noqa: E402
+
+#: Test NLL in nats on binarized MNIST, Pythae's reproduction (Chadebec et al. 2022, NeurIPS Datasets & Benchmarks).
+PUBLISHED = {"vae": 89.8, "iwae": 86.8, "vamp": 85.8}
+
+
+def dataset(data_dir: str | None) -> str:
+    """MNIST when its test file is in ``data_dir``, else the offline 5k subset shipped with genlab."""
+    return "mnist" if (data_root(data_dir) / "mnist" / "t10k-images-idx3-ubyte.gz").is_file() else "builtin:mnist-5k"
+
+
+def bench(model: str, args, runs_dir: Path) -> dict[str, Any]:
+    data = dataset(args.data_dir)
+    overrides = [f"data.data_dir={args.data_dir}"] if args.data_dir else []
+    name = f"{model}-{data.replace('builtin:', '')}-nll-{args.budget:g}m"
+    kw = {"runs_dir": runs_dir, "progress": False, "overrides": overrides}
+    res = genlab.train("image-generation", model=model, data=data, name=name, max_minutes=args.budget, **kw)
+    config = genlab.load(res.run.path).model.config
+    t0 = time.perf_counter()
+    result = genlab.evaluate(res.run.path, ["nll", "recon"], k=args.k, n=args.n, seed=0, data_dir=args.data_dir)
+    eval_s = time.perf_counter() - t0
+    p, m = result["protocol"], result["metrics"]
+    return {
+        "model": model,
+        "dataset": data,
+        "budget_minutes": args.budget,
+        "steps": res.steps,
+        "images_per_s_training": round(res.steps * config_batch(res.run.path) / max(res.minutes * 60, 1e-9), 1),
+        "latent_dim": config.latent_dim,
+        "likelihood": config.likelihood,
+        "nll_nats": round(m["nll_nats"], 3),
+        **{k: round(v, 5) for k, v in m.items() if k != "nll_nats"},
+        "k": p["nll_importance_samples"],
+        "test_images": p["nll_images"],
+        "binarization": p["nll_binarization"],
+        "reference": p.get("reference"),
+        "eval_seconds": round(eval_s, 1),
+        "published_nats": PUBLISHED,
+        "command": common.command_line(),
+        "torch_threads": torch.get_num_threads(),
+        "cpu": common.cpu_name(),
+    }
+
+
+def config_batch(run: Path) -> int:
+    import yaml
+
+    return int(yaml.safe_load((run / "config.yaml").read_text())["train"]["batch_size"])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data-dir", default=None, help="folder with mnist/ (default $GENLAB_DATA_DIR)")
+    p.add_argument("--models", nargs="+", default=["vae"], help="VAE models with a Bernoulli decoder")
+    p.add_argument("--budget", type=float, default=10.0, help="training minutes per model")
+    p.add_argument("--k", type=int, default=1000, help="importance samples per test image")
+    p.add_argument("--n", type=int, default=10_000, help="test images scored")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (recorded in the results)")
+    p.add_argument("--runs-dir", default=None, help="keep the trained runs here (default: a temporary folder)")
+    p.add_argument("--quick", action="store_true", help="tiny budget, k and n: a smoke check, not a result")
+    args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.quick:
+        args.budget, args.k, args.n = 0.1, 5, 200
+    with tempfile.TemporaryDirectory(prefix="genlab-bench-") as tmp:
+        rows = []
+        for model in args.models:
+            rows.append(bench(model, args, Path(args.runs_dir or tmp)))
+            r = rows[-1]
+            bar = f"Pythae VAE {PUBLISHED['vae']}, IWAE {PUBLISHED['iwae']}"
+            print(f"{model}: NLL {r['nll_nats']:.2f} nats (k={r['k']}, {r['test_images']} images; {bar})", flush=True)
+    name = "vae_likelihood_quick" if args.quick else "vae_likelihood"
+    out = common.write_results(name, rows, quick=args.quick)
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
