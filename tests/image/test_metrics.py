@@ -135,3 +135,17 @@ def test_reconstruction_metrics_known_values():
     assert 0 < out["ssim"] < 1 and "ms_ssim" not in out
     with pytest.raises(ValueError, match="shapes"):
         reconstruction_metrics(images[:2], images)
+
+
+def test_reconstruction_metrics_do_not_depend_on_the_chunk_size():
+    from torchmetrics.functional.image import structural_similarity_index_measure
+
+    g = torch.Generator().manual_seed(6)
+    images = torch.rand(7, 1, 28, 28, generator=g) * 2 - 1
+    noisy = (images + 0.3 * torch.randn(images.shape, generator=g)).clamp(-1, 1)
+    whole, chunked = reconstruction_metrics(noisy, images), reconstruction_metrics(noisy, images, chunk_size=3)
+    assert whole.keys() == chunked.keys()
+    assert all(whole[k] == pytest.approx(chunked[k], rel=1e-12) for k in whole)
+    at_once = structural_similarity_index_measure((noisy.double() + 1) / 2, (images.double() + 1) / 2, data_range=1.0)
+    assert whole["ssim"] == pytest.approx(float(at_once), rel=1e-12)
+    assert whole["recon_mse"] == pytest.approx(float(((noisy - images) / 2).double().pow(2).mean()), rel=1e-12)

@@ -136,12 +136,15 @@ def inception_score(logits: torch.Tensor, splits: int = 10, seed: int = 0) -> tu
 # --------------------------------------------------------------------------- reconstruction
 
 
-def reconstruction_metrics(reconstructions: torch.Tensor, images: torch.Tensor) -> dict[str, float]:
+def reconstruction_metrics(
+    reconstructions: torch.Tensor, images: torch.Tensor, chunk_size: int = 256
+) -> dict[str, float]:
     """MSE, PSNR (dB) and SSIM of reconstructions vs images (N, C, H, W) in [-1, 1], on the [0, 1] scale.
 
-    PSNR is averaged over images (each image its own MSE); SSIM uses the usual 11×11 Gaussian
-    window (σ = 1.5). MS-SSIM (5 scales) is added when images are larger than 160 pixels.
-    Values from torchmetrics.
+    Every value is a mean over images (PSNR from each image's own MSE); SSIM uses the usual
+    11×11 Gaussian window (σ = 1.5). MS-SSIM (5 scales) is added when images are larger than
+    160 pixels. Values from torchmetrics, computed ``chunk_size`` images at a time (SSIM's
+    windowed statistics of 10,000 images at once would take tens of GB).
     """
     from torchmetrics.functional.image import (
         multiscale_structural_similarity_index_measure,
@@ -151,13 +154,18 @@ def reconstruction_metrics(reconstructions: torch.Tensor, images: torch.Tensor) 
 
     if reconstructions.shape != images.shape:
         raise ValueError(f"shapes differ: {tuple(reconstructions.shape)} vs {tuple(images.shape)}")
-    preds, target = (reconstructions.double() + 1) / 2, (images.double() + 1) / 2
-    psnr = peak_signal_noise_ratio(preds, target, data_range=1.0, reduction="none", dim=(1, 2, 3))
-    out = {
-        "recon_mse": float(((preds - target) ** 2).mean()),
-        "psnr": float(psnr.clamp(max=100).mean()),
-        "ssim": float(structural_similarity_index_measure(preds, target, data_range=1.0)),
-    }
-    if min(images.shape[-2:]) > 160:
-        out["ms_ssim"] = float(multiscale_structural_similarity_index_measure(preds, target, data_range=1.0))
-    return out
+    multiscale = min(images.shape[-2:]) > 160
+    per_image: dict[str, list[torch.Tensor]] = {"recon_mse": [], "psnr": [], "ssim": []} | (
+        {"ms_ssim": []} if multiscale else {}
+    )
+    for i in range(0, len(images), chunk_size):
+        preds = (reconstructions[i : i + chunk_size].double() + 1) / 2
+        target = (images[i : i + chunk_size].double() + 1) / 2
+        per_image["recon_mse"].append(((preds - target) ** 2).flatten(1).mean(1))
+        psnr = peak_signal_noise_ratio(preds, target, data_range=1.0, reduction="none", dim=(1, 2, 3))
+        per_image["psnr"].append(psnr.clamp(max=100))
+        per_image["ssim"].append(structural_similarity_index_measure(preds, target, data_range=1.0, reduction="none"))
+        if multiscale:
+            ms = multiscale_structural_similarity_index_measure(preds, target, data_range=1.0, reduction="none")
+            per_image["ms_ssim"].append(ms)
+    return {k: float(torch.cat(v).mean()) for k, v in per_image.items()}
