@@ -95,6 +95,26 @@ def matmul_peak_gflops(n: int = 1024, repeats: int = 10) -> float:
     return 2 * n**3 / best / 1e9
 
 
+def run_config(run: str | Path) -> dict[str, Any]:
+    """The resolved ``config.yaml`` of a training run (sections ``model``, ``data``, ``train``)."""
+    import yaml
+
+    return yaml.safe_load((Path(run) / "config.yaml").read_text(encoding="utf-8"))
+
+
+def training_images_per_s(result: Any) -> float:
+    """Images/s of a finished ``genlab.train`` result: steps × batch size over its training minutes."""
+    batch = int(run_config(result.run.path)["train"]["batch_size"])
+    return result.steps * batch / max(result.minutes * 60, 1e-9)
+
+
+def idx_datasets_on_disk(names: list[str], data_dir: str | None) -> list[str]:
+    """Those of ``names`` (``mnist``, ``fashion-mnist``) whose IDX test file is under ``data_dir``."""
+    from genlab.core.download import data_root
+
+    return [d for d in names if (data_root(data_dir) / d / "t10k-images-idx3-ubyte.gz").is_file()]
+
+
 def write_results(name: str, rows: list[dict[str, Any]], out_dir: str | Path | None = None, **extra: Any) -> Path:
     """Write ``<out_dir>/<name>.json`` in the shared format; returns its path."""
     out = Path(out_dir or RESULTS_DIR) / f"{name}.json"

@@ -33,7 +33,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
 import genlab  # noqa: E402
-from genlab.core.download import data_root  # noqa: E402
 from genlab.image.evaluation import generate  # noqa: E402
 
 #: Gradient-trained generators, in table order.
@@ -55,8 +54,7 @@ DOC = ROOT / "docs" / "benchmarks" / "image-generation.md"
 
 def available_datasets(names: list[str], data_dir: str | None) -> list[str]:
     """The requested datasets found on disk; the offline built-in when none is."""
-    found = [d for d in names if (data_root(data_dir) / d / "t10k-images-idx3-ubyte.gz").is_file()]
-    return found or [FALLBACK_DATASET]
+    return common.idx_datasets_on_disk(names, data_dir) or [FALLBACK_DATASET]
 
 
 def evaluate_run(run: Path, model: str, n: int, data_dir: str | None, baselines: bool) -> dict[str, Any]:
@@ -110,23 +108,16 @@ def bench_dataset(dataset: str, args, runs_dir: Path) -> list[dict[str, Any]]:
             name = f"{model}-{_slug(dataset)}-{budget:g}m"
             kw = {**train_kw, "overrides": train_kw["overrides"] + MODEL_OVERRIDES.get(model, [])}
             res = genlab.train("image-generation", model=model, data=dataset, name=name, max_minutes=budget, **kw)
-            train_speed = res.steps * _batch_size(res.run.path) / max(res.minutes * 60, 1e-9)
             result = evaluate_run(res.run.path, model, args.n, args.data_dir, baselines=False)
             extra = {
                 "steps": res.steps,
-                "images_per_s_training": round(train_speed, 1),
+                "images_per_s_training": round(common.training_images_per_s(res), 1),
                 "images_per_s_sampling": round(result["images_per_s_sampling"], 1),
             }
             rows.append(row(model, dataset, budget, result, extra))
             _keep_grid(res.run.path, name, args)
             print(_line(rows[-1]), flush=True)
     return rows
-
-
-def _batch_size(run: Path) -> int:
-    import yaml
-
-    return int(yaml.safe_load((run / "config.yaml").read_text())["train"]["batch_size"])
 
 
 def _slug(dataset: str) -> str:

@@ -29,7 +29,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
 import genlab  # noqa: E402
-from genlab.core.download import data_root  # noqa: E402
 
 #: Test NLL in nats on binarized MNIST, Pythae's reproduction (Chadebec et al. 2022, NeurIPS Datasets & Benchmarks).
 PUBLISHED = {"vae": 89.8, "iwae": 86.8, "vamp": 85.8}
@@ -37,7 +36,7 @@ PUBLISHED = {"vae": 89.8, "iwae": 86.8, "vamp": 85.8}
 
 def dataset(data_dir: str | None) -> str:
     """MNIST when its test file is in ``data_dir``, else the offline 5k subset shipped with genlab."""
-    return "mnist" if (data_root(data_dir) / "mnist" / "t10k-images-idx3-ubyte.gz").is_file() else "builtin:mnist-5k"
+    return (common.idx_datasets_on_disk(["mnist"], data_dir) or ["builtin:mnist-5k"])[0]
 
 
 def bench(model: str, args, runs_dir: Path) -> dict[str, Any]:
@@ -46,7 +45,7 @@ def bench(model: str, args, runs_dir: Path) -> dict[str, Any]:
     name = f"{model}-{data.replace('builtin:', '')}-nll-{args.budget:g}m"
     kw = {"runs_dir": runs_dir, "progress": False, "overrides": overrides}
     res = genlab.train("image-generation", model=model, data=data, name=name, max_minutes=args.budget, **kw)
-    config = genlab.load(res.run.path).model.config
+    model_config = common.run_config(res.run.path)["model"]
     t0 = time.perf_counter()
     result = genlab.evaluate(res.run.path, ["nll", "recon"], k=args.k, n=args.n, seed=0, data_dir=args.data_dir)
     eval_s = time.perf_counter() - t0
@@ -56,9 +55,9 @@ def bench(model: str, args, runs_dir: Path) -> dict[str, Any]:
         "dataset": data,
         "budget_minutes": args.budget,
         "steps": res.steps,
-        "images_per_s_training": round(res.steps * config_batch(res.run.path) / max(res.minutes * 60, 1e-9), 1),
-        "latent_dim": config.latent_dim,
-        "likelihood": config.likelihood,
+        "images_per_s_training": round(common.training_images_per_s(res), 1),
+        "latent_dim": model_config["latent_dim"],
+        "likelihood": model_config["likelihood"],
         "nll_nats": round(m["nll_nats"], 3),
         **{k: round(v, 5) for k, v in m.items() if k != "nll_nats"},
         "k": p["nll_importance_samples"],
@@ -71,12 +70,6 @@ def bench(model: str, args, runs_dir: Path) -> dict[str, Any]:
         "torch_threads": torch.get_num_threads(),
         "cpu": common.cpu_name(),
     }
-
-
-def config_batch(run: Path) -> int:
-    import yaml
-
-    return int(yaml.safe_load((run / "config.yaml").read_text())["train"]["batch_size"])
 
 
 def main() -> None:
