@@ -1,9 +1,11 @@
-"""Diffusion and flow sampling benchmark: speed per sampler and step count, label accuracy vs guidance.
+"""Diffusion and flow sampling benchmark: speed and quality per sampler and step count, accuracy vs guidance.
 
     python benchmarks/diffusion.py --quick      # smoke check: tiny batch, 10 steps
     python benchmarks/diffusion.py              # untrained 28×28 models: images/s at 10/25/50/250 steps
     python benchmarks/diffusion.py --model runs/image-generation/ddpm-mnist   # + accuracy at guidance 0/1/2/4
     python benchmarks/diffusion.py --model RUN --no-speed --n 200 --threads 1 --out-name diffusion-cpu-accuracy
+    python benchmarks/diffusion.py --model RUN --no-speed --no-accuracy --no-peer --n 500 \
+        --quality ddim:10 ddim:25 dpm++2m:10 --data-dir DATA      # FID/KID vs steps on one trained model
 
 Speed rows time ``model.generate`` (the whole sampling loop) for a batch, best of ``--repeats``
 after a warm-up; ``network_evals`` counts UNet calls (Heun makes 2 per step but the last;
@@ -13,9 +15,14 @@ installed the peer of docs/ANCHORS, ``UNet2DModel`` with blocks (32, 64, 64) and
 ``DDIMScheduler``, is timed the same way in the same process, so the two are comparable
 even on a busy machine.
 
-With ``--model`` of a conditional run on 28×28 grayscale digits, the shipped MNIST digit
-classifier (``genlab.image.classifier``) labels generated digits; ``label_accuracy`` is the
-share classified as the label they were generated for.
+With ``--model`` of a conditional run on 28×28 grayscale MNIST or Fashion-MNIST images, the
+shipped classifier of that dataset (``genlab.image.classifier``) labels the generated images;
+``label_accuracy`` is the share classified as the label they were generated for.
+
+``--quality SAMPLER:STEPS ...`` scores ``--n`` samples of the trained model at each point with
+the protocol of ``benchmarks/image_generation.py`` (test split as reference, the dataset's
+LeNet features): FID, KID, precision, recall, label accuracy and sampling images/s, so steps
+can be weighed against quality on the same weights and the same starting noise.
 
 Writes ``benchmarks/results/diffusion.json`` (``--quick``: ``diffusion-quick.json``).
 """
@@ -35,7 +42,6 @@ import common  # noqa: E402
 
 import genlab  # noqa: E402
 from genlab.core.registry import MODELS  # noqa: E402
-from genlab.core.runs import Run  # noqa: E402
 
 SAMPLERS = {"image/ddpm": ["ddim", "dpm++2m", "ddpm"], "image/flow": ["euler", "heun"]}
 
@@ -120,32 +126,39 @@ def diffusers_peer_rows(steps_list: list[int], batch: int, repeats: int, device:
     return rows
 
 
-def digit_classifier():
-    """The shipped MNIST classifier, or None (with the reason printed) when it is not available."""
+def shipped_classifier(dataset: str):
+    """The shipped classifier of ``dataset`` (mnist, fashion-mnist), or None (with the reason printed)."""
     try:
         from genlab.image.classifier import WEIGHTS_DIR, load_classifier
     except ImportError as e:
-        print(f"no digit classifier in genlab.image ({e}): no accuracy rows")
+        print(f"no classifier in genlab.image ({e}): no accuracy rows")
         return None
-    path = WEIGHTS_DIR / "mnist-lenet.safetensors"
+    path = WEIGHTS_DIR / f"{dataset}-lenet.safetensors"
     if not path.is_file():
         print(f"{path} not found: no accuracy rows")
         return None
     return load_classifier(path)[0]
 
 
+def run_budget(run: Path) -> float | None:
+    """``train.max_minutes`` of a training run (None for a bare model folder or a step-limited run)."""
+    return common.run_config(run)["train"].get("max_minutes") if (run / "config.yaml").is_file() else None
+
+
 def accuracy_rows(model, run: Path, args, guidances: list[float]) -> list[dict]:
-    """label_accuracy of ``args.n`` generated digits (labels cycling 0–9) at each guidance scale."""
+    """label_accuracy of ``args.n`` generated images (labels cycling 0–9) at each guidance scale."""
     c = model.config
     if not (model.conditional and c.image_size == 28 and c.channels == 1 and c.num_classes == 10):
-        print("accuracy needs a conditional model of 28×28 grayscale digits (10 classes): skipped")
+        print("accuracy needs a conditional model of 28×28 grayscale images (10 classes): skipped")
         return []
-    classifier = digit_classifier()
+    meta = getattr(model, "pretrained_meta", {})
+    dataset = meta.get("data", {}).get("source", "mnist")
+    dataset = dataset.removeprefix("builtin:").split("-5k")[0]
+    classifier = shipped_classifier(dataset)
     if classifier is None:
         return []
     classifier = classifier.to(model.device)
-    meta = getattr(model, "pretrained_meta", {})
-    status = Run(run).status() if (run / "config.yaml").is_file() else {}
+    budget = run_budget(run)
     rows = []
     for scale in guidances:
         g = torch.Generator().manual_seed(args.seed)
@@ -158,13 +171,60 @@ def accuracy_rows(model, run: Path, args, guidances: list[float]) -> list[dict]:
                 correct += int((classifier(images).argmax(1).cpu() == labels).sum())
         accuracy = correct / args.n
         rows.append(
-            {"model": model.registry_name, "dataset": meta.get("data", {}).get("source", "?"),
-             "budget_minutes": status.get("minutes"), "command": common.command_line(),
+            {"model": model.registry_name, "dataset": dataset,
+             "budget_minutes": budget, "command": common.command_line(),
              "train_steps": meta.get("steps"),
              "sampler": args.sampler, "steps": args.steps, "guidance_scale": scale, "n": args.n,
              "label_accuracy": round(accuracy, 4)}
         )  # fmt: skip
-        print(f"guidance {scale}: label accuracy {accuracy:.3f} on {args.n} digits", flush=True)
+        print(f"guidance {scale}: label accuracy {accuracy:.3f} on {args.n} {dataset} images", flush=True)
+    return rows
+
+
+QUALITY_METRICS = ["fid", "kid", "precision", "recall"]
+
+
+def parse_sampler_steps(spec: str) -> tuple[str, int]:
+    """``"ddim:25"`` → ("ddim", 25)."""
+    sampler, _, steps = spec.partition(":")
+    if not steps.isdigit() or int(steps) < 1:
+        raise SystemExit(f"--quality takes SAMPLER:STEPS (e.g. ddim:25), got {spec!r}")
+    return sampler, int(steps)
+
+
+def quality_rows(model, run: Path, args) -> list[dict]:
+    """FID, KID, precision, recall (and label accuracy) of ``args.n`` samples per SAMPLER:STEPS.
+
+    The protocol of ``benchmarks/image_generation.py``: ``args.n`` test images of the training
+    data as reference, the dataset's LeNet features. Every point starts from the same noise
+    (same seed) and labels cycle through the classes, so points differ only by sampler and steps.
+    """
+    from genlab.image.evaluation import generate, label_accuracy, resolve_reference, sample_metrics
+    from genlab.image.extractors import default_extractor, get_extractor
+
+    cfg, meta = model.config, getattr(model, "pretrained_meta", {})
+    ref = resolve_reference(model, None, cfg.image_size, cfg.channels, args.n, args.data_dir, args.seed)
+    extractor = get_extractor(default_extractor(ref.source, cfg.image_size, cfg.channels))
+    guidance = args.quality_guidance if model.conditional else None
+    rows = []
+    for spec in args.quality:
+        sampler, steps = parse_sampler_steps(spec)
+        t0 = time.perf_counter()
+        fake = generate(model, args.n, args.seed, sampler=sampler, steps=steps, guidance_scale=guidance)
+        seconds = time.perf_counter() - t0
+        values = sample_metrics(ref.images, fake, QUALITY_METRICS, extractor, args.seed)
+        if model.conditional and extractor.num_classes == cfg.num_classes:
+            values["label_accuracy"] = label_accuracy(model, args.n, extractor, {}, args.seed, images=fake)
+        rows.append(
+            {"model": model.registry_name, "dataset": meta.get("data", {}).get("source", "?"),
+             "budget_minutes": run_budget(run), "command": common.command_line(), "train_steps": meta.get("steps"),
+             "sampler": sampler, "steps": steps, "network_evals": network_evals(sampler, steps),
+             "guidance_scale": guidance if guidance is not None else cfg.guidance_scale if model.conditional else None,
+             "n": args.n, "reference": ref.source, "extractor": extractor.name,
+             **{k: round(v, 4) for k, v in values.items()}, "images_per_s": round(args.n / seconds, 3)}
+        )  # fmt: skip
+        shown = " ".join(f"{k}={v:.4g}" for k, v in values.items() if not k.endswith("_std"))
+        print(f"{sampler:>8} {steps:>4} steps: {shown} ({args.n / seconds:.2f} images/s)", flush=True)
     return rows
 
 
@@ -180,6 +240,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--steps", type=int, default=25, help="steps of the accuracy rows")
     p.add_argument("--n", type=int, default=1000, help="digits per guidance scale")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--quality",
+        nargs="+",
+        default=[],
+        metavar="SAMPLER:STEPS",
+        help="with --model: FID/KID/precision/recall of --n samples at each point, e.g. ddim:10 ddim:25",
+    )
+    p.add_argument("--quality-guidance", type=float, default=None, help="guidance of --quality (default: the model's)")
+    p.add_argument("--no-accuracy", action="store_true", help="with --model: skip the accuracy-vs-guidance rows")
+    p.add_argument("--data-dir", default=None, help="folder of the reference datasets (for --quality)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--no-peer", action="store_true", help="skip the diffusers peer rows")
     p.add_argument("--no-speed", action="store_true", help="with --model: accuracy rows only")
@@ -198,7 +268,10 @@ def main(argv: list[str] | None = None) -> None:
         dataset = model.pretrained_meta.get("data", {}).get("source", "?")
         if not args.no_speed:
             rows += speed_rows(model, model.registry_name, dataset, args.steps_list, args.batch, args.repeats)
-        rows += accuracy_rows(model, args.model, args, args.guidances)
+        if not args.no_accuracy:
+            rows += accuracy_rows(model, args.model, args, args.guidances)
+        if args.quality:
+            rows += quality_rows(model, args.model, args)
     else:
         for name in SAMPLERS:
             model = untrained(name, args.device)

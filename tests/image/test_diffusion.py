@@ -200,6 +200,20 @@ def test_every_sampler_runs_from_generate_and_is_deterministic():
             assert a.abs().max() <= 1
 
 
+def test_evaluation_generate_passes_sampling_options_and_cycles_labels():
+    from genlab.core.seeding import make_generator
+    from genlab.image.evaluation import generate
+
+    model = randomise_output(build("image/ddpm", conditional=True))
+    got = generate(model, 5, seed=4, batch_size=3, sampler="dpm++2m", steps=2, guidance_scale=3.0)
+    g = make_generator(4)
+    options = {"sampler": "dpm++2m", "steps": 2, "guidance_scale": 3.0}
+    want = torch.cat([model.generate(3, torch.tensor([0, 1, 2]), g, **options),
+                      model.generate(2, torch.tensor([0, 1]), g, **options)])  # fmt: skip
+    assert torch.equal(got, want)
+    assert not torch.equal(got, generate(model, 5, seed=4, batch_size=3, sampler="ddim", steps=2))
+
+
 def test_classifier_free_guidance_combines_conditional_and_null_outputs():
     model = randomise_output(build(conditional=True))
     x, labels = torch.randn(2, 1, 16, 16), torch.tensor([0, 2])

@@ -253,11 +253,13 @@ def evaluate_model(model, metrics: list[str] | None, options: dict[str, Any]) ->
 
 
 @torch.no_grad()
-def generate(model, n: int, seed: int, batch_size: int | None = None) -> torch.Tensor:
+def generate(model, n: int, seed: int, batch_size: int | None = None, **sample_options: Any) -> torch.Tensor:
     """``n`` samples (n, C, H, W) on the CPU, seeded; conditional models cycle through their classes.
 
     Batches default to the model's ``sample_batch_size`` (UNets run faster per image in small
-    batches on a CPU than in large ones).
+    batches on a CPU than in large ones). ``sample_options`` (``sampler``, ``steps``,
+    ``guidance_scale`` of diffusion models) go to ``model.generate``; the same ``seed`` gives
+    every option the same starting noise.
     """
     batch_size = batch_size or model.sample_batch_size
     g = make_generator(seed)
@@ -265,7 +267,7 @@ def generate(model, n: int, seed: int, batch_size: int | None = None) -> torch.T
     for i in range(0, n, batch_size):
         m = min(batch_size, n - i)
         labels = (torch.arange(i, i + m) % model.config.num_classes) if model.conditional else None
-        out.append(model.generate(m, labels=labels, generator=g).float().cpu())
+        out.append(model.generate(m, labels=labels, generator=g, **sample_options).float().cpu())
     return torch.cat(out)
 
 
