@@ -16,7 +16,7 @@ installed the peer of docs/ANCHORS, ``UNet2DModel`` with blocks (32, 64, 64) and
 even on a busy machine.
 
 With ``--model`` of a conditional run on 28×28 grayscale MNIST or Fashion-MNIST images, the
-shipped classifier of that dataset (``genlab.image.classifier``) labels the generated images;
+shipped classifier of that dataset (``genlab.image.extractors``) labels the generated images;
 ``label_accuracy`` is the share classified as the label they were generated for.
 
 ``--quality SAMPLER:STEPS ...`` scores ``--n`` samples of the trained model at each point with
@@ -126,50 +126,32 @@ def diffusers_peer_rows(steps_list: list[int], batch: int, repeats: int, device:
     return rows
 
 
-def shipped_classifier(dataset: str):
-    """The shipped classifier of ``dataset`` (mnist, fashion-mnist), or None (with the reason printed)."""
-    try:
-        from genlab.image.classifier import WEIGHTS_DIR, load_classifier
-    except ImportError as e:
-        print(f"no classifier in genlab.image ({e}): no accuracy rows")
-        return None
-    path = WEIGHTS_DIR / f"{dataset}-lenet.safetensors"
-    if not path.is_file():
-        print(f"{path} not found: no accuracy rows")
-        return None
-    return load_classifier(path)[0]
-
-
 def run_budget(run: Path) -> float | None:
     """``train.max_minutes`` of a training run (None for a bare model folder or a step-limited run)."""
     return common.run_config(run)["train"].get("max_minutes") if (run / "config.yaml").is_file() else None
 
 
 def accuracy_rows(model, run: Path, args, guidances: list[float]) -> list[dict]:
-    """label_accuracy of ``args.n`` generated images (labels cycling 0–9) at each guidance scale."""
+    """label_accuracy of ``args.n`` generated images (labels cycling 0–9) at each guidance scale.
+
+    The images are scored by the shipped classifier of the run's data (``default_extractor``).
+    """
+    from genlab.image.evaluation import generate, label_accuracy
+    from genlab.image.extractors import default_extractor, get_extractor
+
     c = model.config
     if not (model.conditional and c.image_size == 28 and c.channels == 1 and c.num_classes == 10):
         print("accuracy needs a conditional model of 28×28 grayscale images (10 classes): skipped")
         return []
     meta = getattr(model, "pretrained_meta", {})
     dataset = meta.get("data", {}).get("source", "mnist")
-    dataset = dataset.removeprefix("builtin:").split("-5k")[0]
-    classifier = shipped_classifier(dataset)
-    if classifier is None:
-        return []
-    classifier = classifier.to(model.device)
+    extractor = get_extractor(default_extractor(dataset, c.image_size, c.channels))
     budget = run_budget(run)
     rows = []
     for scale in guidances:
-        g = torch.Generator().manual_seed(args.seed)
-        correct = 0
-        for start in range(0, args.n, args.batch):
-            labels = torch.arange(start, min(start + args.batch, args.n)) % 10
-            images = model.generate(len(labels), labels=labels, generator=g, sampler=args.sampler,
-                                    steps=args.steps, guidance_scale=scale)  # fmt: skip
-            with torch.no_grad():
-                correct += int((classifier(images).argmax(1).cpu() == labels).sum())
-        accuracy = correct / args.n
+        options = {"sampler": args.sampler, "steps": args.steps, "guidance_scale": scale}
+        images = generate(model, args.n, args.seed, args.batch, **options)
+        accuracy = label_accuracy(model, args.n, extractor, {}, args.seed, images=images)
         rows.append(
             {"model": model.registry_name, "dataset": dataset,
              "budget_minutes": budget, "command": common.command_line(),
@@ -206,6 +188,7 @@ def quality_rows(model, run: Path, args) -> list[dict]:
     ref = resolve_reference(model, None, cfg.image_size, cfg.channels, args.n, args.data_dir, args.seed)
     extractor = get_extractor(default_extractor(ref.source, cfg.image_size, cfg.channels))
     guidance = args.quality_guidance if model.conditional else None
+    budget = run_budget(run)
     rows = []
     for spec in args.quality:
         sampler, steps = parse_sampler_steps(spec)
@@ -217,7 +200,7 @@ def quality_rows(model, run: Path, args) -> list[dict]:
             values["label_accuracy"] = label_accuracy(model, args.n, extractor, {}, args.seed, images=fake)
         rows.append(
             {"model": model.registry_name, "dataset": meta.get("data", {}).get("source", "?"),
-             "budget_minutes": run_budget(run), "command": common.command_line(), "train_steps": meta.get("steps"),
+             "budget_minutes": budget, "command": common.command_line(), "train_steps": meta.get("steps"),
              "sampler": sampler, "steps": steps, "network_evals": network_evals(sampler, steps),
              "guidance_scale": guidance if guidance is not None else cfg.guidance_scale if model.conditional else None,
              "n": args.n, "reference": ref.source, "extractor": extractor.name,
