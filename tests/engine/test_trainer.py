@@ -133,3 +133,18 @@ def test_resumed_run_counts_its_earlier_training_time(runs_dir):
     later = [float(r["time_s"]) for r in rows if int(r["step"]) > 10]
     assert later and min(later) >= time_before  # the clock continues across the resume
     assert res.minutes >= before and res.run.status()["minutes"] >= before
+
+
+def test_adam_is_fused_on_cpu_and_bar_shows_latest_losses():
+    from types import SimpleNamespace
+
+    from genlab.engine.module import GenerativeModule
+    from genlab.engine.progress import LossBar
+
+    model = MODELS.get("image/vae").config_class.build({"latent_dim": 2, "hidden_dims": [8], "image_size": 8})
+    module = GenerativeModule(MODELS.get("image/vae")(model))
+    (opt,) = module.configure_optimizers()
+    assert isinstance(opt, torch.optim.Adam) and opt.defaults["fused"]
+    module.last_losses = {"loss": 1.5, "kl": 0.25}
+    trainer = SimpleNamespace(loggers=[], progress_bar_metrics={"val_loss": 2.0})
+    assert LossBar().get_metrics(trainer, module) == {"val_loss": 2.0, "loss": 1.5, "kl": 0.25}

@@ -275,6 +275,28 @@ def test_hflip_flips_training_images_only_when_asked():
     assert train.hflip and not val.hflip
 
 
+def test_batched_fetch_matches_items_and_flips_per_image():
+    """``__getitems__`` (what DataLoader calls) gives the same batch as one ``__getitem__`` per index."""
+    train, _, _ = load_image_data(_cfg(source="builtin:digits", max_images=40))
+    indices = [5, 0, 17, 5, 39]
+    batch = train.__getitems__(indices)
+    for (image, label), i in zip(batch, indices, strict=True):
+        assert torch.equal(image, train[i][0]) and label == train[i][1] and label.dtype == torch.long
+    loader = torch.utils.data.DataLoader(train, batch_size=8)
+    images, labels = next(iter(loader))
+    assert images.shape == (8, 1, 8, 8) and images.min() >= -1 and images.max() <= 1
+    assert torch.equal(labels, train.labels[:8])
+
+    image = torch.zeros(1, 1, 2, 4, dtype=torch.uint8)
+    image[..., 0] = 255  # white left column
+    torch.manual_seed(0)
+    flipping = ImageTensorDataset(image, torch.zeros(1), hflip=True)
+    batch = flipping.__getitems__([0] * 64)
+    left_white = [bool(im[0, 0, 0] == 1) for im, _ in batch]
+    assert any(left_white) and not all(left_white)  # each image of the batch flips on its own coin
+    assert all(torch.equal(im, batch[0][0]) or torch.equal(im, batch[0][0].flip(-1)) for im, _ in batch)
+
+
 # ---------------------------------------------------------------- folders
 
 

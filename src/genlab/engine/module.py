@@ -30,10 +30,7 @@ class GenerativeModule(L.LightningModule):
         self.diverged: dict[str, Any] | None = None  # {"loss": name, "value": v, "step": i} when a loss blew up
 
     def configure_optimizers(self):
-        return [
-            torch.optim.Adam(s.params, lr=s.lr, betas=s.betas, weight_decay=s.weight_decay)
-            for s in self.model.optimizer_groups()
-        ]
+        return [_adam(s) for s in self.model.optimizer_groups()]
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> int | None:
         if self.max_steps is not None and self.iteration >= self.max_steps:
@@ -65,7 +62,8 @@ class GenerativeModule(L.LightningModule):
         self.last_losses.update(logged)  # groups stepping every k batches keep their last value
         if self.max_steps is not None and self.iteration >= self.max_steps:
             self.trainer.should_stop = True
-        self.log_dict(self.last_losses, prog_bar=True, on_step=True, on_epoch=False, batch_size=_batch_size(batch))
+        # No self.log here: Lightning's per-step logging costs milliseconds a step; the metrics
+        # file and the progress displays read ``last_losses``.
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         losses = self.model.validation_losses(batch)
@@ -81,6 +79,14 @@ class GenerativeModule(L.LightningModule):
     def weights_are_finite(self) -> bool:
         """False when any parameter holds NaN/Inf (such weights are never checkpointed)."""
         return all(torch.isfinite(p).all() for p in self.model.parameters())
+
+
+def _adam(spec) -> torch.optim.Adam:
+    """Adam for one optimizer group; the fused kernel where torch has it (CPU and CUDA): one pass
+    over all parameters instead of a dozen tensor operations per parameter, ~4× faster on a CPU."""
+    params = list(spec.params)
+    fused = bool(params) and all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
+    return torch.optim.Adam(params, lr=spec.lr, betas=spec.betas, weight_decay=spec.weight_decay, fused=fused or None)
 
 
 def _first_non_finite(losses: dict[str, torch.Tensor]) -> tuple[str, float] | None:

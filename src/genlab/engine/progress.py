@@ -16,8 +16,15 @@ def progress_callbacks(enabled: bool) -> list[L.Callback]:
     if not enabled:
         return []
     if sys.stdout.isatty():
-        return [RichProgressBar(leave=True)]
+        return [LossBar(leave=True)]
     return [LineProgress()]
+
+
+class LossBar(RichProgressBar):
+    """Lightning's rich bar showing the module's latest losses (``last_losses``) beside what was logged."""
+
+    def get_metrics(self, trainer, pl_module) -> dict:
+        return {**super().get_metrics(trainer, pl_module), **getattr(pl_module, "last_losses", {})}
 
 
 class LineProgress(L.Callback):

@@ -93,6 +93,16 @@ class ImageTensorDataset(Dataset):
             image = image.flip(-1)
         return image, self.labels[index]
 
+    def __getitems__(self, indices: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """A whole batch in a few tensor operations (``DataLoader`` calls this instead of one
+        ``__getitem__`` per item, which costs more than the model step for small networks)."""
+        index = torch.as_tensor(indices, dtype=torch.long)
+        images = self.images[index].float().div_(127.5).sub_(1.0)
+        if self.hflip:
+            flip = torch.rand(len(index)) < 0.5
+            images[flip] = images[flip].flip(-1)
+        return list(zip(images.unbind(0), self.labels[index].unbind(0), strict=True))
+
 
 @dataclass
 class _Loaded:
