@@ -22,7 +22,8 @@ shipped classifier of that dataset (``genlab.image.extractors``) labels the gene
 ``--quality SAMPLER:STEPS ...`` scores ``--n`` samples of the trained model at each point with
 the protocol of ``benchmarks/image_generation.py`` (test split as reference, the dataset's
 LeNet features): FID, KID, precision, recall, label accuracy and sampling images/s, so steps
-can be weighed against quality on the same weights and the same starting noise.
+can be weighed against quality on the same weights and the same starting noise;
+``--quality-guidance 1 1.5 2`` scores every point at each guidance scale.
 
 Writes ``benchmarks/results/diffusion.json`` (``--quick``: ``diffusion-quick.json``).
 """
@@ -30,6 +31,7 @@ Writes ``benchmarks/results/diffusion.json`` (``--quick``: ``diffusion-quick.jso
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import time
 from pathlib import Path
@@ -187,10 +189,10 @@ def quality_rows(model, run: Path, args) -> list[dict]:
     cfg, meta = model.config, getattr(model, "pretrained_meta", {})
     ref = resolve_reference(model, None, cfg.image_size, cfg.channels, args.n, args.data_dir, args.seed)
     extractor = get_extractor(default_extractor(ref.source, cfg.image_size, cfg.channels))
-    guidance = args.quality_guidance if model.conditional else None
+    guidances = (args.quality_guidance or [None]) if model.conditional else [None]
     budget = run_budget(run)
     rows = []
-    for spec in args.quality:
+    for guidance, spec in itertools.product(guidances, args.quality):
         sampler, steps = parse_sampler_steps(spec)
         t0 = time.perf_counter()
         fake = generate(model, args.n, args.seed, sampler=sampler, steps=steps, guidance_scale=guidance)
@@ -207,7 +209,8 @@ def quality_rows(model, run: Path, args) -> list[dict]:
              **{k: round(v, 4) for k, v in values.items()}, "images_per_s": round(args.n / seconds, 3)}
         )  # fmt: skip
         shown = " ".join(f"{k}={v:.4g}" for k, v in values.items() if not k.endswith("_std"))
-        print(f"{sampler:>8} {steps:>4} steps: {shown} ({args.n / seconds:.2f} images/s)", flush=True)
+        scale = "" if guidance is None else f", guidance {guidance:g}"
+        print(f"{sampler:>8} {steps:>4} steps{scale}: {shown} ({args.n / seconds:.2f} images/s)", flush=True)
     return rows
 
 
@@ -230,7 +233,13 @@ def main(argv: list[str] | None = None) -> None:
         metavar="SAMPLER:STEPS",
         help="with --model: FID/KID/precision/recall of --n samples at each point, e.g. ddim:10 ddim:25",
     )
-    p.add_argument("--quality-guidance", type=float, default=None, help="guidance of --quality (default: the model's)")
+    p.add_argument(
+        "--quality-guidance",
+        type=float,
+        nargs="+",
+        default=None,
+        help="guidance scale(s) of --quality; every point is scored at each (default: the model's)",
+    )
     p.add_argument("--no-accuracy", action="store_true", help="with --model: skip the accuracy-vs-guidance rows")
     p.add_argument("--data-dir", default=None, help="folder of the reference datasets (for --quality)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
