@@ -55,3 +55,20 @@ def cpu_threads(n: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+@contextmanager
+def flush_denormals() -> Iterator[None]:
+    """Run the block with subnormal floats (below 1.2e-38) flushed to zero on the CPU, then restore
+    torch's default.
+
+    Weights whose gradient is always zero, such as the first layer's weights of MNIST's black
+    border pixels, keep an Adam moment that decays by β₁ every step and turns subnormal after
+    about 800 steps; the CPU computes slowly on subnormals. Flushing them took an MLP VAE's
+    training step on one thread from 13 to 6 ms; values that small are zero to any model.
+    """
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)

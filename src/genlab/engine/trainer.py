@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader
 
 from genlab.core.config import save_yaml
 from genlab.core.console import info, is_rank_zero
-from genlab.core.devices import cpu_threads, lightning_accelerator
+from genlab.core.devices import cpu_threads, flush_denormals, lightning_accelerator
 from genlab.core.errors import BadInputError, TrainingDivergedError
 from genlab.core.io import atomic_write_json
 from genlab.core.metrics_log import read_rows
@@ -52,9 +52,10 @@ def train(cfg: RunConfig, runs_dir: str | Path | None = None) -> TrainResult:
 
     ``train.threads`` sets torch's CPU threads for the run (recorded in ``env.json``): small
     models on a machine that other processes keep busy train several times faster on one
-    thread than on all cores, whose threads wait on each other.
+    thread than on all cores, whose threads wait on each other. Subnormal floats are flushed to
+    zero while it trains (:func:`genlab.core.devices.flush_denormals`).
     """
-    with cpu_threads(cfg.train.threads):
+    with cpu_threads(cfg.train.threads), flush_denormals():
         return _train(cfg, runs_dir)
 
 
