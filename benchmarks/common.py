@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import shlex
+import subprocess
 import sys
 import time
 from datetime import datetime, timezone
@@ -73,7 +74,24 @@ def versions() -> dict[str, str]:
         "torch": torch.__version__,
         "lightning": lightning.__version__,
         "numpy": numpy.__version__,
+        "commit": git_commit(),
     }
+
+
+def git_commit() -> str | None:
+    """The repository's commit (``+dirty`` with uncommitted changes under src/), None outside a git checkout.
+
+    Time-budgeted rows depend on how fast the engine was, so a row names the code that made it.
+    """
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "src"], cwd=root, capture_output=True, text=True)
+    except OSError:
+        return None
+    if head.returncode != 0:
+        return None
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
 def command_line() -> str:
