@@ -88,10 +88,7 @@ class ImageTensorDataset(Dataset):
         return len(self.images)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        image = self.images[index].float().div_(127.5).sub_(1.0)
-        if self.hflip and torch.rand(()) < 0.5:
-            image = image.flip(-1)
-        return image, self.labels[index]
+        return self.__getitems__([index])[0]
 
     def __getitems__(self, indices: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """A whole batch in a few tensor operations (``DataLoader`` calls this instead of one
