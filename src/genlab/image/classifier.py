@@ -129,7 +129,7 @@ def load_classifier(path: str | Path) -> tuple[LeNetClassifier, dict[str, Any]]:
 def _dataset_tensors(source: str, split: str, data_dir: str | None) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     """All images of a dataset split (or a class-labelled folder) as float (N, C, H, W) in [-1, 1] and labels."""
     from genlab.core.registry import DATASETS
-    from genlab.image.data import ImageDataConfig, load_image_data, parse_source
+    from genlab.image.data import ImageDataConfig, load_image_data, parse_source, to_pixels
 
     name, _ = parse_source(source)
     full = f"{name}:{split}" if name in DATASETS and split else source
@@ -137,7 +137,7 @@ def _dataset_tensors(source: str, split: str, data_dir: str | None) -> tuple[tor
     data, _, info = load_image_data(cfg)
     if info.num_classes < 2:
         raise DataError(f"{source} has no labels", "a classifier needs labelled data (class sub-folders, mnist, …)")
-    return data.images.float() / 127.5 - 1, data.labels, info.class_names
+    return to_pixels(data.images), data.labels, info.class_names
 
 
 def evaluate_accuracy(model: LeNetClassifier, images: torch.Tensor, labels: torch.Tensor, batch: int = 1000) -> float:

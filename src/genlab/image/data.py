@@ -68,6 +68,11 @@ class ImageDataInfo:
         return asdict(self)
 
 
+def to_pixels(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images (any shape) as float32 in [-1, 1], the range every genlab image model works in."""
+    return images.float().div(127.5).sub_(1.0)  # div makes a copy: the input is never changed
+
+
 class ImageTensorDataset(Dataset):
     """Images held in memory: uint8 (N, C, H, W) and int64 labels (N,).
 
@@ -94,7 +99,7 @@ class ImageTensorDataset(Dataset):
         """A whole batch in a few tensor operations (``DataLoader`` calls this instead of one
         ``__getitem__`` per item, which costs more than the model step for small networks)."""
         index = torch.as_tensor(indices, dtype=torch.long)
-        images = self.images[index].float().div_(127.5).sub_(1.0)
+        images = to_pixels(self.images[index])
         if self.hflip:
             flip = torch.rand(len(index)) < 0.5
             images[flip] = images[flip].flip(-1)
@@ -167,7 +172,7 @@ def load_images(
     values = {"source": source, "image_size": image_size, "channels": channels, "val_fraction": 0.0}
     values |= {"max_images": n, "data_dir": data_dir, "split_seed": seed, "download": download}
     train, _, _ = load_image_data(ImageDataConfig.build(values, where="data"))
-    return train.images.float() / 127.5 - 1.0, train.labels.clone()
+    return to_pixels(train.images), train.labels.clone()
 
 
 def _load(cfg: ImageDataConfig) -> _Loaded:

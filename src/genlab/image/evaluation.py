@@ -140,7 +140,7 @@ def evaluate_folders(
     ``extractor``, ``inception_weights``. Both folders must hold images of the same size
     and channel count.
     """
-    from genlab.image.data import ImageDataConfig, load_image_data
+    from genlab.image.data import ImageDataConfig, load_image_data, to_pixels
 
     chosen = parse_metrics(metrics, SAMPLE_METRICS, DEFAULT_METRICS)
     seed, n = int(options.get("seed", 0)), options.get("n")
@@ -151,7 +151,7 @@ def evaluate_folders(
         size, channels = folder_geometry(folder)
         cfg = {"source": str(folder), "image_size": size, "channels": channels, "val_fraction": 0.0}
         data, _, info = load_image_data(ImageDataConfig.build({**cfg, "max_images": n, "split_seed": seed}))
-        sets[what] = (data.images.float() / 127.5 - 1, info)
+        sets[what] = (to_pixels(data.images), info)
     (x_fake, info_fake), (x_real, _) = sets["generated"], sets["reference"]
     extractor = _extractor(options, str(real), x_real.shape[-1], x_real.shape[1])
     check_sets(x_fake, x_real, chosen, _feature_dim(extractor))
