@@ -64,8 +64,9 @@ def flush_denormals() -> Iterator[None]:
 
     Weights whose gradient is always zero, such as the first layer's weights of MNIST's black
     border pixels, keep an Adam moment that decays by β₁ every step and turns subnormal after
-    about 800 steps; the CPU computes slowly on subnormals. Flushing them took an MLP VAE's
-    training step on one thread from 13 to 6 ms; values that small are zero to any model.
+    about 800 steps; the CPU computes slowly on subnormals, and an MLP VAE on MNIST spent most of
+    its step on them (``benchmarks/vae_likelihood.py`` measures the throughput). Values that small
+    are zero to any model.
     """
     torch.set_flush_denormal(True)
     try:

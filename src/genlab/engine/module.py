@@ -83,7 +83,7 @@ class GenerativeModule(L.LightningModule):
 
 def _adam(spec) -> torch.optim.Adam:
     """Adam for one optimizer group; the fused kernel where torch has it (CPU and CUDA): one pass
-    over all parameters instead of a dozen tensor operations per parameter, ~4× faster on a CPU."""
+    over all parameters instead of a dozen tensor operations per parameter."""
     params = list(spec.params)
     fused = bool(params) and all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
     return torch.optim.Adam(params, lr=spec.lr, betas=spec.betas, weight_decay=spec.weight_decay, fused=fused or None)
