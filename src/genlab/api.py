@@ -27,7 +27,11 @@ def build_run_config(
     overrides: list[str] | tuple[str, ...] = (),
     options: dict[str, Any] | None = None,
 ):
-    """Merge (lowest first) defaults, a YAML/JSON file, named options and ``--set`` overrides."""
+    """Merge (lowest first) defaults, a YAML/JSON file, named options and ``--set`` overrides.
+
+    ``options`` maps dotted keys (``data.data_dir``, ``train.seed``) to typed values, set as they are
+    (a folder named ``2024`` stays the string "2024"); only ``overrides`` are parsed as YAML scalars.
+    """
     from genlab.engine.config import RunConfig
 
     task_obj = TASKS.get(task)
@@ -40,8 +44,10 @@ def build_run_config(
     values["model"].setdefault("name", task_obj.default_model)
     if data:
         values["data"]["source"] = data
-    dotted = [f"{k}={v}" for k, v in (options or {}).items() if v is not None]
-    values = cfgmod.apply_overrides(values, [*dotted, *overrides])
+    for key, value in (options or {}).items():
+        if value is not None:
+            cfgmod.set_dotted(values, key, value)
+    values = cfgmod.apply_overrides(values, list(overrides))
     values["task"] = task_obj.name
     values["name"] = name or values.get("name") or _default_name(str(values["model"]["name"]))
     _check_name(values["name"])
@@ -69,17 +75,24 @@ def train(
     runs_dir: str | Path | None = None,
     config: str | Path | None = None,
     overrides: list[str] | tuple[str, ...] = (),
+    data_options: dict[str, Any] | None = None,
+    model_options: dict[str, Any] | None = None,
     **train_options: Any,
 ):
     """Train a model; returns a ``TrainResult`` (run directory, status, steps, files).
 
-    Example: ``genlab.train("image-generation", model="dcgan", data="builtin:mnist-5k", max_minutes=5)``.
-    Extra keyword arguments set ``train.*`` fields (``batch_size=128``, ``seed=1``, ``ema_decay=0.999``).
+    Example: ``genlab.train("image-generation", model="dcgan", data="builtin:mnist-5k", max_minutes=5,
+    data_options={"image_size": 32}, model_options={"latent_dim": 64}, batch_size=128)``.
+    ``data_options``/``model_options`` set fields of the task's data config and of the model's config;
+    extra keyword arguments set ``train.*`` fields (``batch_size=128``, ``seed=1``, ``ema_decay=0.999``);
+    ``overrides`` are ``--set``-style dotted strings, applied last.
     """
     from genlab.engine.trainer import train as engine_train
 
     options = {"train.max_minutes": max_minutes, "train.max_epochs": epochs, "train.max_steps": max_steps}
     options |= {f"train.{k}": v for k, v in train_options.items()}
+    options |= {f"data.{k}": v for k, v in (data_options or {}).items()}
+    options |= {f"model.{k}": v for k, v in (model_options or {}).items()}
     cfg = build_run_config(task, model, data, name, config, overrides, options)
     return engine_train(cfg, runs_dir=runs_dir)
 

@@ -105,18 +105,24 @@ def _number_or_str(text: str) -> Any:
         return text
 
 
+def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    """Set ``data["a"]["b"] = value`` for ``key="a.b"`` in place, creating mappings on the way."""
+    parts = [p for p in key.split(".") if p]
+    node = data
+    for p in parts[:-1]:
+        nxt = node.get(p)
+        if not isinstance(nxt, dict):
+            nxt = node[p] = {}
+        node = nxt
+    node[parts[-1]] = value
+
+
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Return a copy of ``data`` with dotted ``key=value`` overrides applied."""
     out = json.loads(json.dumps(data))
     for item in overrides:
         parts, value = parse_override(item)
-        node = out
-        for p in parts[:-1]:
-            nxt = node.get(p)
-            if not isinstance(nxt, dict):
-                nxt = node[p] = {}
-            node = nxt
-        node[parts[-1]] = value
+        set_dotted(out, ".".join(parts), value)
     return out
 
 

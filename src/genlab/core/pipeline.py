@@ -1,26 +1,140 @@
-"""Inference pipelines: one class per task with one ``__call__``."""
+"""Pipelines: the one inference contract.
+
+A pipeline is registered under a name (``image/sample``, ``text/generate``) for one
+task and one verb (the CLI command: ``genlab sample``, ``genlab generate``). It
+declares its options as a pydantic :class:`Request` (defaults, limits and help
+text on every field) and returns a typed :class:`Output` that can ``.save(path)``
+and ``.encode(format)``. The CLI, the REST API and the studio are generated from
+these declarations; none of them imports a modality package.
+
+>>> pipe = genlab.load("runs/image-generation/my-cgan")      # the task's default pipeline
+>>> out = pipe.run(pipe.request(n=16, label=3, seed=0))       # an Output
+>>> out.save("threes.png")
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
+from pydantic import Field
+
+from genlab.core.config import Config
+from genlab.core.errors import BadInputError
 from genlab.core.model import GenerativeModel
+from genlab.core.registry import PIPELINES
 from genlab.core.runs import resolve_model_dir
 
 
-class Pipeline:
-    """Holds a loaded model; subclasses implement ``__call__`` for their task."""
+class Request(Config):
+    """Options of one pipeline call. Subclasses add fields with ``Field(default, description=…, ge=…)``.
 
+    A field's ``json_schema_extra={"flag": "--guidance"}`` names its command-line flag when that
+    differs from the field name (``guidance_scale``); ``{"cli": False}`` keeps a field off the CLI
+    (tensors passed from Python).
+    """
+
+    seed: int | None = Field(None, description="random seed: the same seed gives the same output")
+
+
+class Output:
+    """A pipeline's result. Subclasses set ``formats`` (format → media type; the first is the default)
+    and ``suffix`` (of the default file name) and implement :meth:`save` and :meth:`encode`."""
+
+    formats: ClassVar[dict[str, str]] = {}
+    suffix: ClassVar[str] = ""
+
+    def save(self, path: str | Path) -> Path:
+        """Write the output to ``path`` (the file type follows the suffix); returns what was written."""
+        raise NotImplementedError
+
+    def encode(self, format: str | None = None) -> bytes:
+        """The output as bytes in ``format`` (one of :attr:`formats`; None: the first)."""
+        raise NotImplementedError
+
+    def text(self) -> str | None:
+        """What a terminal shows instead of writing a file (text outputs), or None."""
+        return None
+
+    def check_format(self, format: str | None) -> str:
+        """``format`` or the default one; an unknown format raises with the valid ones."""
+        if format is None:
+            return next(iter(self.formats))
+        if format not in self.formats:
+            raise BadInputError(
+                f"{type(self).__name__} cannot be encoded as '{format}'", f"formats: {', '.join(self.formats)}"
+            )
+        return format
+
+
+def register_pipeline(name: str):
+    """Class decorator: register a pipeline under ``name`` (``<modality>/<verb>``)."""
+
+    def deco(cls: type[Pipeline]) -> type[Pipeline]:
+        cls.name = name
+        return PIPELINES.register(name)(cls)
+
+    return deco
+
+
+class Pipeline:
+    """Holds a loaded model and turns a :class:`Request` into an :class:`Output`.
+
+    Subclasses set ``task``, ``verb``, ``request_class`` and ``description``, implement :meth:`run`,
+    and may refuse models they cannot serve in :meth:`unsupported` (a VAE-only reconstruction).
+    Pipelines that produce output piece by piece set ``streams`` and implement :meth:`stream_request`.
+    """
+
+    name: ClassVar[str] = ""
     task: ClassVar[str] = ""
+    verb: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    request_class: ClassVar[type[Request]] = Request
+    output_class: ClassVar[type[Output]] = Output
+    streams: ClassVar[bool] = False
 
     def __init__(self, model: GenerativeModel):
+        reason = self.unsupported(model)
+        if reason:
+            raise BadInputError(reason, self.hint_for(model))
         self.model = model.eval()
+
+    @classmethod
+    def unsupported(cls, model: GenerativeModel) -> str | None:
+        """Why this pipeline cannot serve ``model`` (None when it can)."""
+        if cls.task and model.task != cls.task:
+            return f"`genlab {cls.verb}` does not apply to {model.task} models ({model.registry_name})"
+        return None
+
+    @classmethod
+    def hint_for(cls, model: GenerativeModel) -> str:
+        """Which verbs do apply to ``model``."""
+        verbs = [p.verb for p in pipelines_for(model) if p is not cls]
+        if not verbs:
+            return "see `genlab models` for what each model can do"
+        return f"this is a {model.task} model; use " + " or ".join(f"`genlab {v}`" for v in verbs)
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str = "cpu") -> Pipeline:
         """Load from a run directory or a model directory."""
         return cls(GenerativeModel.from_pretrained(resolve_model_dir(path), map_location=device))
+
+    def default_filename(self, request: Request) -> str:
+        """File name of the output when the user gives no ``--out``."""
+        return f"{self.verb}-seed{request.seed}{self.output_class.suffix}"
+
+    def request(self, **options: Any) -> Request:
+        """Validate ``options`` into this pipeline's request (None values mean the defaults)."""
+        return self.request_class.build({k: v for k, v in options.items() if v is not None}, where=self.verb)
+
+    def run(self, request: Request) -> Output:
+        """Carry out ``request``."""
+        raise NotImplementedError
+
+    def stream_request(self, request: Request) -> Iterator[tuple[int, str]]:
+        """Yield ``(sample index, piece)`` as the output is produced (only when :attr:`streams`)."""
+        raise NotImplementedError
 
     @property
     def meta(self) -> dict:
@@ -29,3 +143,31 @@ class Pipeline:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.model.registry_name})"
+
+
+def pipelines_for(model: GenerativeModel) -> list[type[Pipeline]]:
+    """Registered pipelines that can serve ``model``, in name order."""
+    out = []
+    for _, cls in PIPELINES.items():
+        if cls.unsupported(model) is None:
+            out.append(cls)
+    return out
+
+
+def pipeline_for(model: GenerativeModel, verb: str) -> type[Pipeline]:
+    """The pipeline answering ``verb`` for ``model``; a verb that does not fit raises with the verbs that do."""
+    candidates = [cls for _, cls in PIPELINES.items() if cls.verb == verb]
+    if not candidates:
+        verbs = sorted({cls.verb for _, cls in PIPELINES.items()})
+        from genlab.core.errors import unknown_name
+
+        raise unknown_name("command", verb, verbs)
+    reasons = []
+    for cls in candidates:
+        reason = cls.unsupported(model)
+        if reason is None:
+            return cls
+        reasons.append((cls, reason))
+    same_task = [(c, r) for c, r in reasons if c.task == model.task]
+    cls, reason = (same_task or reasons)[0]
+    raise BadInputError(reason, cls.hint_for(model))

@@ -1,23 +1,29 @@
-"""Decorator registries for models, datasets, metrics and tasks.
+"""Decorator registries for models, datasets, metrics, pipelines and tasks.
 
 Everything user-selectable registers under a name (``image/dcgan``,
 ``builtin:mnist-5k``); the CLI, Python API, REST API and studio list and build
 from these registries, so adding a model adds files and never edits a central
 ``if``/``elif``.
+
+Modalities are found through the ``genlab.modalities`` entry-point group
+(``image = "genlab.image"`` in genlab's own ``pyproject.toml``; a third-party
+package declares its own). Core never names them. They are imported lazily: a
+name with a modality prefix (``image/dcgan``, ``text/generate``) imports only that
+modality; listing a registry imports every modality once.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterator
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Generic, TypeVar
 
 from genlab.core.errors import unknown_name
 
 T = TypeVar("T")
 
-# Modality packages whose import registers their models, datasets and tasks.
-MODALITY_PACKAGES = ("genlab.image", "genlab.text")
+ENTRY_POINT_GROUP = "genlab.modalities"
 
 
 class Registry(Generic[T]):
@@ -38,17 +44,29 @@ class Registry(Generic[T]):
 
         return deco
 
+    def unregister(self, name: str) -> None:
+        """Remove ``name`` (tests and plug-ins that are unloaded)."""
+        self._items.pop(name, None)
+
     def get(self, name: str) -> T:
         """Return the object registered as ``name``; unknown names raise with the closest match."""
-        load_all()
+        if name not in self._items:
+            prefix = name.split("/", 1)[0] if "/" in name else None
+            if not (prefix and load_modality(prefix) and name in self._items):
+                load_all()
         if name not in self._items:
             raise unknown_name(self.kind, name, self._items)
         return self._items[name]
 
-    def names(self, prefix: str = "") -> list[str]:
-        """Sorted registered names, optionally only those starting with ``prefix``."""
+    def names(self, prefix: str = "", **attributes: Any) -> list[str]:
+        """Sorted registered names starting with ``prefix`` whose objects have the given attribute values
+        (``MODELS.names(task="image-generation")``, ``DATASETS.names(modality="image")``)."""
         load_all()
-        return sorted(n for n in self._items if n.startswith(prefix))
+        return sorted(
+            n
+            for n, obj in self._items.items()
+            if n.startswith(prefix) and all(getattr(obj, k, None) == v for k, v in attributes.items())
+        )
 
     def __contains__(self, name: str) -> bool:
         load_all()
@@ -62,16 +80,53 @@ class Registry(Generic[T]):
 MODELS: Registry[Any] = Registry("model")
 DATASETS: Registry[Any] = Registry("dataset")
 METRICS: Registry[Any] = Registry("metric")
+PIPELINES: Registry[Any] = Registry("pipeline")
 TASKS: Registry[Any] = Registry("task")
 
-_loaded = False
+_imported: set[str] = set()
+_all_loaded = False
+
+
+def modality_entry_points() -> dict[str, EntryPoint]:
+    """The installed ``genlab.modalities`` entry points by modality name (first one wins)."""
+    found: dict[str, EntryPoint] = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        found.setdefault(ep.name, ep)
+    return found
+
+
+def load_modality(name: str) -> bool:
+    """Import the modality ``name`` (its registrations run); False when no such modality is installed."""
+    if name in _imported:
+        return True
+    ep = modality_entry_points().get(name)
+    if ep is None:
+        return False
+    _imported.add(name)
+    try:
+        importlib.import_module(ep.value.split(":", 1)[0])
+    except BaseException:
+        _imported.discard(name)
+        raise
+    return True
 
 
 def load_all() -> None:
-    """Import every modality package once so its registrations run."""
-    global _loaded
-    if _loaded:
+    """Import every installed modality once so its registrations run."""
+    global _all_loaded
+    if _all_loaded:
         return
-    _loaded = True
-    for pkg in MODALITY_PACKAGES:
-        importlib.import_module(pkg)
+    _all_loaded = True
+    for name in modality_entry_points():
+        load_modality(name)
+
+
+def rescan_modalities() -> None:
+    """Look for modalities again (after a package declaring ``genlab.modalities`` was installed or put on the path)."""
+    global _all_loaded
+    _all_loaded = False
+
+
+def modality_names() -> list[str]:
+    """Names of the installed modalities (``image``, ``text``, …)."""
+    return sorted(modality_entry_points())

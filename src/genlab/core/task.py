@@ -34,6 +34,26 @@ class Task:
         prefix = f"{self.modality}/"
         return [n[len(prefix) :] for n in MODELS.names(prefix) if MODELS.get(n).task == self.name]
 
+    def option_field(self, dotted: str):
+        """The pydantic field behind a task option (``data.image_size``, ``model.latent_dim``): its type and help
+        come from the data config or from the first of this task's models that has the field."""
+        from pydantic.fields import FieldInfo
+
+        section, name = dotted.split(".", 1)
+        classes = (
+            [self.data_config_class]
+            if section == "data"
+            else [MODELS.get(f"{self.modality}/{m}").config_class for m in self.model_names()]
+        )
+        for cls in classes:
+            if name in cls.model_fields:
+                return cls.model_fields[name]
+        return FieldInfo(annotation=str, default=None, description=dotted)
+
+    def evaluates_files(self) -> bool:
+        """True when this task can evaluate folders of outputs (``genlab eval --fake A --real B``)."""
+        return type(self).evaluate_files is not Task.evaluate_files
+
     def model_class(self, short_name: str) -> type[GenerativeModel]:
         """The model class for a short (``dcgan``) or full (``image/dcgan``) name."""
         from genlab.core.errors import unknown_name

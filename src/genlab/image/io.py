@@ -1,13 +1,16 @@
-"""Image tensors ↔ PIL images and sample grids."""
+"""Image tensors ↔ PIL images, sample grids, and the images output of pipelines."""
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
+
+from genlab.core.pipeline import Output
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
@@ -45,3 +48,48 @@ def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None, s
     path.parent.mkdir(parents=True, exist_ok=True)
     img.save(path)
     return path
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+
+
+class ImagesOutput(Output):
+    """Images (N, C, H, W) in [-1, 1]: saved as a grid (a ``.png``/``.jpg``/``.webp`` path) or as one PNG per
+    image (any other path is a folder). ``lead`` images (an input, a masked input) open the grid."""
+
+    formats = {"png": "image/png", "npy": "application/x-npy"}
+    suffix = ".png"
+
+    def __init__(self, images: torch.Tensor, nrow: int | None = None, scale: int = 1, lead: torch.Tensor | None = None):
+        self.images = images.detach().cpu()
+        self.nrow, self.scale = nrow, scale
+        self.lead = None if lead is None else lead.detach().cpu()
+
+    def grid_images(self) -> torch.Tensor:
+        """What the grid shows: the lead images, then the outputs."""
+        return self.images if self.lead is None else torch.cat([self.lead, self.images])
+
+    def pil(self) -> list[Image.Image]:
+        """The outputs (without lead images) as PIL images."""
+        return to_pil(self.images)
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            return save_grid(self.grid_images(), path, nrow=self.nrow, scale=self.scale)
+        path.mkdir(parents=True, exist_ok=True)
+        for i, img in enumerate(self.pil()):
+            img.save(path / f"{i:04d}.png")
+        return path
+
+    def encode(self, format: str | None = None) -> bytes:
+        format = self.check_format(format)
+        buffer = io.BytesIO()
+        if format == "npy":
+            np.save(buffer, self.images.numpy())
+        else:
+            img = make_grid(self.grid_images(), self.nrow)
+            if self.scale > 1:
+                img = img.resize((img.width * self.scale, img.height * self.scale), Image.NEAREST)
+            img.save(buffer, format="PNG")
+        return buffer.getvalue()

@@ -1,23 +1,80 @@
-"""Image generation pipeline: sample, interpolate, reconstruct."""
+"""Image generation pipelines: sample (and latent walks), reconstruct.
+
+``genlab.load(run)`` gives :class:`ImageGenerationPipeline`; ``pipe(n=16, label=3, seed=0)`` returns
+PIL images (a tensor with ``output_type="pt"``), ``pipe.run(pipe.request(...))`` an :class:`ImagesOutput`.
+"""
 
 from __future__ import annotations
 
 from typing import Literal
 
 import torch
+from pydantic import Field
 
 from genlab.core.errors import BadInputError
-from genlab.core.pipeline import Pipeline
+from genlab.core.pipeline import Pipeline, Request, register_pipeline
 from genlab.core.seeding import make_generator
-from genlab.image.io import to_pil
+from genlab.image.io import ImagesOutput, to_pil
 
 OutputType = Literal["pil", "pt"]
+TASK = "image-generation"
 
 
+class ImageSampling(Request):
+    """Options of ``genlab sample`` on an image generator."""
+
+    n: int = Field(16, ge=1, description="number of images")
+    label: int | list[int] | None = Field(None, description="class label (conditional models); one or one per image")
+    interpolate: bool = Field(False, description="a latent walk between two samples instead of independent samples")
+    nrow: int | None = Field(None, ge=1, description="images per grid row")
+    sampler: str | None = Field(None, description="diffusion/flow: ddpm, ddim, dpm++2m, euler, heun")
+    steps: int | None = Field(None, ge=1, description="diffusion/flow: number of sampling steps")
+    guidance_scale: float | None = Field(
+        None, ge=0, description="classifier-free guidance scale (1 = none)", json_schema_extra={"flag": "--guidance"}
+    )
+    eta: float | None = Field(None, ge=0, description="DDIM stochasticity η (0 = deterministic)")
+
+    def sampling_options(self) -> dict:
+        """The diffusion/flow options that were given."""
+        values = {"sampler": self.sampler, "steps": self.steps, "guidance_scale": self.guidance_scale, "eta": self.eta}
+        return {k: v for k, v in values.items() if v is not None}
+
+
+def grid_scale(image_size: int) -> int:
+    """Small images are shown ×2 in grids."""
+    return 2 if image_size <= 32 else 1
+
+
+@register_pipeline("image/sample")
 class ImageGenerationPipeline(Pipeline):
     """``pipe(n=16, label=3, seed=0)`` → list of PIL images (or a tensor with ``output_type="pt"``)."""
 
-    task = "image-generation"
+    task = TASK
+    verb = "sample"
+    description = "sample images from a trained generator into a grid PNG (or a folder of PNGs)"
+    request_class = ImageSampling
+    output_class = ImagesOutput
+
+    def run(self, request: ImageSampling) -> ImagesOutput:
+        labels = None if request.label is None else torch.as_tensor(request.label, dtype=torch.long)
+        sampling = request.sampling_options()
+        if sampling and not hasattr(self.model, "prepare_sampling"):
+            raise BadInputError(
+                f"{self.model.registry_name} takes no sampling options ({', '.join(sampling)})",
+                "sampler, steps, guidance and eta apply to diffusion and flow models (ddpm, flow)",
+            )
+        if request.interpolate:
+            if sampling:
+                raise BadInputError(
+                    "--interpolate uses the model's default sampler", "drop --sampler/--steps/--guidance"
+                )
+            images = self._walk(request.n, labels, request.seed)
+            return ImagesOutput(images, nrow=request.nrow or request.n)
+        images = self.model.generate(request.n, labels=labels, generator=make_generator(request.seed), **sampling)
+        return ImagesOutput(images, nrow=request.nrow)
+
+    def default_filename(self, request: ImageSampling) -> str:
+        return f"sample{'-walk' if request.interpolate else ''}-seed{request.seed}.png"
 
     def __call__(
         self,
@@ -32,29 +89,27 @@ class ImageGenerationPipeline(Pipeline):
         ``sampling`` options (``sampler``, ``steps``, ``guidance_scale``, ``eta``) go to diffusion and
         flow models; other models reject them.
         """
-        _check_n(n)
-        labels = None if label is None else torch.as_tensor(label, dtype=torch.long)
-        sampling = {k: v for k, v in sampling.items() if v is not None}
-        if sampling and not hasattr(self.model, "prepare_sampling"):
-            raise BadInputError(
-                f"{self.model.registry_name} takes no sampling options ({', '.join(sampling)})",
-                "sampler, steps, guidance and eta apply to diffusion and flow models (ddpm, flow)",
-            )
-        images = self.model.generate(n, labels=labels, generator=make_generator(seed), **sampling)
-        return _output(images, output_type)
+        out = self.run(self.request(n=n, label=label, seed=seed, **sampling))
+        return _output(out.images, output_type)
 
-    @torch.no_grad()
     def interpolate(
         self, n: int = 8, label: int | None = None, seed: int | None = None, output_type: OutputType = "pil"
     ):
         """A latent walk of ``n`` images between two random latents (spherical interpolation)."""
-        _check_n(n, minimum=2)
+        if n < 2:
+            raise BadInputError(f"--n must be at least 2 for a latent walk, got {n}")
+        return _output(self.run(self.request(n=n, label=label, seed=seed, interpolate=True)).images, output_type)
+
+    @torch.no_grad()
+    def _walk(self, n: int, labels: torch.Tensor | None, seed: int | None) -> torch.Tensor:
+        if n < 2:
+            raise BadInputError(f"--n must be at least 2 for a latent walk, got {n}")
         g = make_generator(seed)
         z0, z1 = self.model.sample_latent(2, generator=g)
         ts = torch.linspace(0, 1, n, device=z0.device)
         z = torch.stack([slerp(z0, z1, float(t)) for t in ts])
-        labels = self.model.check_labels(None if label is None else torch.tensor([label]), n)
-        return _output(self.model.decode(z, labels).clamp(-1, 1), output_type)
+        labels = self.model.check_labels(None if labels is None else labels.reshape(-1)[:1], n)
+        return self.model.decode(z, labels).clamp(-1, 1)
 
     @torch.no_grad()
     def reconstruct(self, images: torch.Tensor, labels: torch.Tensor | None = None, output_type: OutputType = "pil"):
@@ -62,6 +117,52 @@ class ImageGenerationPipeline(Pipeline):
         if labels is not None and not self.model.conditional:
             labels = None  # dataset labels are irrelevant to an unconditional VAE
         return _output(self.model.reconstruct(images.to(self.model.device), labels), output_type)
+
+
+class ImageReconstruction(Request):
+    """Options of ``genlab reconstruct``."""
+
+    data: str = Field(description="images to reconstruct: a dataset name (builtin:digits, mnist) or a folder")
+    n: int = Field(16, ge=1, description="number of images")
+    data_dir: str | None = Field(None, description="folder of standard datasets")
+
+
+@register_pipeline("image/reconstruct")
+class ImageReconstructionPipeline(Pipeline):
+    """Encode and decode real images with a VAE: originals on top, reconstructions below."""
+
+    task = TASK
+    verb = "reconstruct"
+    description = "reconstruct real images with a VAE: originals in the top row(s), reconstructions below"
+    request_class = ImageReconstruction
+    output_class = ImagesOutput
+
+    @classmethod
+    def unsupported(cls, model) -> str | None:
+        reason = super().unsupported(model)
+        if reason is None and not getattr(model, "can_reconstruct", False):
+            return f"{model.registry_name} cannot reconstruct images"
+        return reason
+
+    @classmethod
+    def hint_for(cls, model) -> str:
+        if model.task == cls.task:
+            return "reconstruction needs a VAE (vae, conv-vae, cvae)"
+        return super().hint_for(model)
+
+    @torch.no_grad()
+    def run(self, request: ImageReconstruction) -> ImagesOutput:
+        from genlab.image.data import load_images
+
+        cfg = self.model.config
+        images, labels = load_images(request.data, cfg.image_size, cfg.channels, request.n, data_dir=request.data_dir)
+        recon = self.model.reconstruct(images.to(self.model.device), labels if self.model.conditional else None)
+        nrow = min(request.n, 8)
+        rows = [torch.cat([images[i : i + nrow], recon[i : i + nrow].cpu()]) for i in range(0, len(images), nrow)]
+        return ImagesOutput(torch.cat(rows), nrow=nrow, scale=grid_scale(cfg.image_size))
+
+    def default_filename(self, request: ImageReconstruction) -> str:
+        return "reconstruction.png"
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
@@ -76,8 +177,6 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
 
 
 def _check_n(n: int, minimum: int = 1) -> None:
-    from genlab.core.errors import BadInputError
-
     if n < minimum:
         raise BadInputError(f"--n must be at least {minimum}, got {n}")
 

@@ -2,14 +2,77 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Literal
 
 import torch
+from pydantic import Field, field_validator
 
 from genlab.core.errors import BadInputError
-from genlab.core.pipeline import Pipeline
+from genlab.core.io import atomic_write_text
+from genlab.core.pipeline import Output, Pipeline, Request, register_pipeline
 from genlab.core.seeding import make_generator
 from genlab.text.decoding import SamplingConfig, beam_search, sample_tokens
+
+TASK = "text-generation"
+POEM_FORM_NAMES = Literal["wuyan-jueju", "qiyan-jueju", "wuyan-lushi", "qiyan-lushi"]
+
+
+class TextOutput(Output):
+    """Generated texts. ``prompt`` is shown before each text on a terminal and in a ``.txt`` file;
+    ``headers`` numbers the texts when there are several."""
+
+    formats = {"txt": "text/plain; charset=utf-8", "json": "application/json"}
+    suffix = ".txt"
+
+    def __init__(self, texts: list[str], prompt: str = "", headers: bool = True):
+        self.texts, self.prompt, self.headers = list(texts), prompt, headers
+
+    def text(self) -> str:
+        parts = []
+        for i, t in enumerate(self.texts):
+            if self.headers and len(self.texts) > 1:
+                parts.append(f"--- sample {i + 1} ---\n")
+            parts.append(f"{self.prompt}{t}\n")
+        return "".join(parts)
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        atomic_write_text(path, self.encode("json" if path.suffix == ".json" else "txt").decode("utf-8"))
+        return path
+
+    def encode(self, format: str | None = None) -> bytes:
+        if self.check_format(format) == "json":
+            return json.dumps({"prompt": self.prompt, "texts": self.texts}, ensure_ascii=False).encode("utf-8")
+        return self.text().encode("utf-8")
+
+
+class TextContinuation(Request):
+    """Options of ``genlab generate``."""
+
+    prompt: str = Field("", description="text to continue (default: a line break)")
+    max_new_tokens: int = Field(200, ge=1, description="tokens to generate")
+    temperature: float = Field(1.0, ge=0, description="sampling temperature; 0 = greedy")
+    top_k: int | None = Field(None, ge=1, description="sample among the k most likely tokens")
+    top_p: float | None = Field(None, gt=0, le=1, description="nucleus sampling: smallest set with this probability")
+    repetition_penalty: float = Field(1.0, gt=0, description="> 1 discourages repeating tokens")
+    num_beams: int = Field(
+        1, ge=1, description="beam width (> 1: beam search, no streaming)", json_schema_extra={"flag": "--beam"}
+    )
+    stop: list[str] = Field([], description=r"stop sequence (repeatable; escapes like \n work)")
+    n: int = Field(1, ge=1, description="number of texts (with --beam: the n best beams)")
+
+    @field_validator("stop")
+    @classmethod
+    def _unescape(cls, stop: list[str]) -> list[str]:
+        return [unescape(s) for s in stop]
+
+
+def unescape(text: str) -> str:
+    r"""Turn ``\n``, ``\t`` and ``\\`` typed on a command line into the characters."""
+    return text.encode("latin-1", "backslashreplace").decode("unicode_escape") if "\\" in text else text
 
 
 def find_stop(text: str, stop: Sequence[str]) -> int | None:
@@ -18,10 +81,38 @@ def find_stop(text: str, stop: Sequence[str]) -> int | None:
     return min(hits) if hits else None
 
 
+@register_pipeline("text/generate")
 class TextGenerationPipeline(Pipeline):
     """``pipe("ROMEO:", max_new_tokens=200, temperature=0.8, seed=0)`` → list of continuations (prompt excluded)."""
 
-    task = "text-generation"
+    task = TASK
+    verb = "generate"
+    description = "continue a prompt with a language model; tokens stream to stdout as they are generated"
+    request_class = TextContinuation
+    output_class = TextOutput
+    streams = True
+
+    def run(self, request: TextContinuation) -> TextOutput:
+        options = request.model_dump(exclude={"prompt", "max_new_tokens"})
+        return TextOutput(self(request.prompt, request.max_new_tokens, **options), request.prompt)
+
+    def stream_request(self, request: TextContinuation) -> Iterator[tuple[int, str]]:
+        """Each text as the terminal shows it: the prompt, the continuation as it is sampled, a line break.
+        Beam search yields each finished beam whole; sample i uses seed ``seed + i``."""
+        if request.num_beams > 1:
+            for i, text in enumerate(self.run(request).texts):
+                yield i, f"{request.prompt}{text}\n"
+            return
+        sampling = request.model_dump(include={"temperature", "top_k", "top_p", "repetition_penalty", "stop"})
+        for i in range(request.n):
+            yield i, request.prompt
+            seed = None if request.seed is None else request.seed + i
+            for piece in self.stream(request.prompt, request.max_new_tokens, seed=seed, **sampling):
+                yield i, piece
+            yield i, "\n"
+
+    def default_filename(self, request: TextContinuation) -> str:
+        return f"generate-seed{request.seed}.txt"
 
     def encode_prompt(self, prompt: str) -> list[int]:
         """Ids of ``prompt``; an empty prompt starts at a line break (else a space, else token 0)."""
@@ -127,6 +218,49 @@ class TextGenerationPipeline(Pipeline):
         if n < 1:
             raise BadInputError(f"--n must be at least 1, got {n}")
         return generate_poems(self.model, form, n, acrostic, rhyme, seed, temperature, top_k, top_p)
+
+
+class PoemRequest(Request):
+    """Options of ``genlab poem``."""
+
+    form: POEM_FORM_NAMES = Field("wuyan-jueju", description="the poem's form")
+    acrostic: str | None = Field(None, description="藏头诗: the first character of every line")
+    rhyme: bool = Field(False, description="the even lines end in one rhyme group")
+    n: int = Field(1, ge=1, description="number of poems")
+    temperature: float = Field(0.8, gt=0, description="sampling temperature")
+    top_k: int | None = Field(None, ge=1, description="sample among the k most likely characters")
+
+
+@register_pipeline("text/poem")
+class PoemPipeline(Pipeline):
+    """Chinese classical poems whose form (and acrostic/rhyme) holds by construction."""
+
+    task = TASK
+    verb = "poem"
+    description = "write Chinese classical poems whose form (and acrostic/rhyme) holds by construction"
+    request_class = PoemRequest
+    output_class = TextOutput
+
+    @classmethod
+    def unsupported(cls, model) -> str | None:
+        reason = super().unsupported(model)
+        if reason is None and model.config.tokenizer.get("type") != "char":
+            return f"`genlab poem` needs a character-level model; {model.registry_name} uses a subword tokenizer"
+        return reason
+
+    def run(self, request: PoemRequest) -> TextOutput:
+        from genlab.text.poems import get_form, split_lines
+
+        width = get_form(request.form).chars_per_line
+        texts = TextGenerationPipeline(self.model).poem(**request.model_dump())
+        couplets = []
+        for text in texts:
+            lines = split_lines(text, width)
+            couplets.append("\n".join(a + b for a, b in zip(lines[::2], lines[1::2], strict=True)) + "\n")
+        return TextOutput(couplets, headers=False)
+
+    def default_filename(self, request: PoemRequest) -> str:
+        return f"poem-seed{request.seed}.txt"
 
 
 def _cut(text: str, stop: Sequence[str]) -> str:

@@ -14,12 +14,14 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
+from pydantic import Field
 
 from genlab.core.errors import BadInputError, DataError
-from genlab.core.pipeline import Pipeline
+from genlab.core.pipeline import Pipeline, Request, register_pipeline
 from genlab.core.seeding import make_generator
 from genlab.image.diffusion.editing import MASK_SHAPES, half_mask, img2img, inpaint
-from genlab.image.pipelines import OutputType, _check_n, _output
+from genlab.image.io import ImagesOutput
+from genlab.image.pipelines import TASK, OutputType, _check_n, _output, grid_scale
 
 ImageInput = str | Path | Image.Image | torch.Tensor
 
@@ -57,15 +59,58 @@ def read_mask(mask: ImageInput, size: int) -> torch.Tensor:
     return (read_image(mask, size, 1) > 0).float()  # [-1, 1] scale: white (> mid grey) = regenerate
 
 
-class _EditingPipeline(Pipeline):
-    task = "image-generation"
+class EditRequest(Request):
+    """Options shared by the editing pipelines."""
 
-    def __init__(self, model):
-        super().__init__(model)
-        if not hasattr(model, "prepare_sampling"):
-            raise BadInputError(
-                f"{model.registry_name} cannot edit images", "editing needs a diffusion or flow model (ddpm, flow)"
-            )
+    image: str = Field(description="input image file (PNG/JPEG); resized to the model's size and channels")
+    label: int | list[int] | None = Field(None, description="class label (conditional models)")
+    sampler: str | None = Field(None, description="diffusion/flow sampler (default: the model's)")
+    steps: int | None = Field(None, ge=1, description="number of sampling steps")
+    guidance_scale: float | None = Field(
+        None, ge=0, description="classifier-free guidance scale", json_schema_extra={"flag": "--guidance"}
+    )
+
+
+class Inpainting(EditRequest):
+    """Options of ``genlab inpaint``."""
+
+    mask: str = Field(description="mask image (white = fill) or one of left/right/top/bottom/center")
+    n: int = Field(8, ge=1, description="number of different fills")
+    steps: int | None = Field(50, ge=1, description="number of sampling steps")
+    jump_length: int = Field(5, ge=1, description="RePaint: steps per jump back")
+    resamples: int = Field(4, ge=1, description="RePaint: times each stretch is sampled")
+
+
+class ImageToImage(EditRequest):
+    """Options of ``genlab img2img``."""
+
+    strength: float = Field(0.6, ge=0, le=1, description="0–1: how far to noise the input before denoising")
+    n: int = Field(4, ge=1, description="number of variations")
+    eta: float | None = Field(None, ge=0, description="DDIM stochasticity η")
+
+
+class _EditingPipeline(Pipeline):
+    task = TASK
+    output_class = ImagesOutput
+
+    @classmethod
+    def unsupported(cls, model) -> str | None:
+        reason = super().unsupported(model)
+        if reason is None and not hasattr(model, "prepare_sampling"):
+            return f"{model.registry_name} cannot edit images"
+        return reason
+
+    @classmethod
+    def hint_for(cls, model) -> str:
+        if model.task == cls.task:
+            return "editing needs a diffusion or flow model (ddpm, flow)"
+        return super().hint_for(model)
+
+    def default_filename(self, request: EditRequest) -> str:
+        return f"{self.verb}-seed{request.seed}.png"
+
+    def _grid(self, first: torch.Tensor, edited: torch.Tensor, n: int) -> ImagesOutput:
+        return ImagesOutput(edited, nrow=min(n + 1, 9), scale=grid_scale(self.model.config.image_size), lead=first)
 
     def _inputs(self, image: ImageInput, n: int | None, label, seed) -> tuple[torch.Tensor, Any, Any]:
         c = self.model.config
@@ -79,8 +124,21 @@ class _EditingPipeline(Pipeline):
         return images, labels, make_generator(seed)
 
 
+@register_pipeline("image/inpaint")
 class ImageInpaintingPipeline(_EditingPipeline):
     """``pipe(image, mask, n=8, seed=0)``: RePaint inpainting; kept pixels stay exactly those of ``image``."""
+
+    verb = "inpaint"
+    description = "fill the masked part of an image (RePaint resampling) with a diffusion or flow model"
+    request_class = Inpainting
+
+    def run(self, request: Inpainting) -> ImagesOutput:
+        mask = request.mask if request.mask in MASK_SHAPES else Path(request.mask)
+        options = request.model_dump(exclude={"image", "mask", "n", "label", "seed"})
+        edited = self(Path(request.image), mask, request.n, request.label, request.seed, output_type="pt", **options)
+        c = self.model.config
+        first = read_image(Path(request.image), c.image_size, c.channels) * (1 - read_mask(mask, c.image_size))
+        return self._grid(first, edited, request.n)  # the kept pixels, the region to fill in grey
 
     def __call__(
         self,
@@ -112,8 +170,21 @@ class ImageInpaintingPipeline(_EditingPipeline):
         return _output(out, output_type)
 
 
+@register_pipeline("image/img2img")
 class Image2ImagePipeline(_EditingPipeline):
     """``pipe(image, strength=0.6, n=4, seed=0)``: SDEdit; low strength stays close to ``image``."""
+
+    verb = "img2img"
+    description = "image-to-image (SDEdit): noise the input to --strength, then denoise it into the model's data"
+    request_class = ImageToImage
+
+    def run(self, request: ImageToImage) -> ImagesOutput:
+        options = request.model_dump(exclude={"image", "n", "label", "seed"})
+        edited = self(
+            Path(request.image), n=request.n, label=request.label, seed=request.seed, output_type="pt", **options
+        )
+        c = self.model.config
+        return self._grid(read_image(Path(request.image), c.image_size, c.channels), edited, request.n)
 
     def __call__(
         self,
