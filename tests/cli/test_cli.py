@@ -171,3 +171,13 @@ def test_ddp_two_processes_on_cpu(tmp_path):
 
     assert json.loads((run / "status.json").read_text()) | {} and (run / "model" / "model.safetensors").is_file()
     assert json.loads((run / "status.json").read_text())["status"] == "completed"
+
+
+def test_data_dir_that_looks_like_a_number_stays_a_folder_name(runs_dir, capsys):
+    import yaml
+
+    args = ["train", "image-generation", "--model", "vae", "--data", "builtin:digits", "--name", "d"]
+    code, out = cli_ok([*args, "--data-dir", "2024", "--max-steps", "1", *TINY, *VAE], capsys)
+    assert code == 0, out
+    config = yaml.safe_load((runs_dir / "image-generation" / "d" / "config.yaml").read_text())
+    assert config["data"]["data_dir"] == "2024"
