@@ -1,4 +1,4 @@
-"""genlab: train, sample, evaluate and serve generative models.
+"""genlab: train, sample and evaluate generative models.
 
 >>> import genlab
 >>> result = genlab.train("image-generation", model="dcgan", data="builtin:mnist-5k", max_minutes=5)

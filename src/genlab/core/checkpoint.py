@@ -75,14 +75,20 @@ def load_weights(directory: str | Path, meta: dict[str, Any]) -> dict[str, torch
     """Load ``model.safetensors`` after verifying its sha256 against ``meta``."""
     path = Path(directory) / WEIGHTS_NAME
     if not path.is_file():
-        raise CheckpointError(f"{path} is missing", "the model directory is incomplete; re-export it")
+        raise CheckpointError(
+            f"{path} is missing",
+            "the model directory is incomplete; re-run the training command with the same --name to export it again",
+        )
     expected = meta.get("weights_sha256")
     if expected and sha256_file(path) != expected:
         raise CheckpointError(
             f"{path} does not match the sha256 recorded in {CONFIG_NAME}: the file was modified or truncated",
-            "re-export the model from its run (genlab export / re-run training to resume and finish)",
+            "re-run the training command with the same --name: it resumes and exports the model again",
         )
     try:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as e:
-        raise CheckpointError(f"cannot read {path}: {e}", "the weights file is corrupt; re-export the model") from None
+        raise CheckpointError(
+            f"cannot read {path}: {e}",
+            "the weights file is corrupt; re-run the training command with the same --name to export it again",
+        ) from None
