@@ -111,7 +111,7 @@ class GenerativeModel(nn.Module):
         except RuntimeError as e:
             raise CheckpointError(
                 f"weights in {directory} do not fit {meta['model']}: {str(e).splitlines()[0]}",
-                "the config and weights come from different models; re-export the model",
+                "the config and weights come from different models; re-run the training command with the same --name",
             ) from None
         model.pretrained_meta = meta
         return model.to(map_location).eval()
