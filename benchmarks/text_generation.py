@@ -12,8 +12,11 @@ Rows:
 * ``gpt`` on ``builtin:tang-poems``: validation bits per character, form compliance, distinct-2 and
   memorization rate of generated 五言绝句 with rhyme.
 
-``--quick`` runs every row with tiny budgets (a smoke check; its numbers mean nothing).
-Timings taken while other processes load the CPU are unreliable; the row records the threads used.
+Every score comes from ``genlab.evaluate`` (``val-loss`` and ``bpc`` over the whole validation
+split, with its Kneser-Ney baseline as ``ngram<order>_bpc``; the poem metrics), the protocol
+``genlab eval`` records. ``--quick`` runs every row with tiny budgets (a smoke check; its numbers
+mean nothing). Timings taken while other processes load the CPU are unreliable; the row records
+the threads used.
 """
 
 from __future__ import annotations
@@ -21,20 +24,18 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import math
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 import common  # noqa: E402
 import torch  # noqa: E402
 
 import genlab  # noqa: E402
-from genlab.text.data import TextDataConfig, encode_lenient, load_raw, split_corpus  # noqa: E402
-from genlab.text.metrics import distinct_n, memorization_rate  # noqa: E402
 
 NANOGPT = {"n_layer": 4, "n_head": 4, "n_embd": 128, "dropout": 0.0, "lr": 1e-3}
 NANOGPT_REFERENCE = {"val_loss": 1.8857, "wall_s": 123.6, "ms_per_step": 54.8, "source": "ANCHORS.md"}
@@ -64,16 +65,18 @@ def train(model: str, data: str, name: str, runs: Path, steps: int, minutes: flo
     return res, time.perf_counter() - t0
 
 
-def val_loss(run_path: Path) -> tuple[float, float, object]:
-    """(val loss in nats/token, val bpc) over the whole validation split, and the loaded model."""
-    pipe = genlab.load(run_path)
-    model = pipe.model
-    cfg = TextDataConfig.build(model.pretrained_meta["data"]["data_config"])
-    train_text, val_text, _ = split_corpus(load_raw(cfg), cfg)
-    ids = torch.tensor(encode_lenient(model.tokenizer, val_text))
-    nll, count = model.sequence_nll(ids)
-    chars = len(model.tokenizer.decode(ids.tolist()))
-    return nll / count, nll / chars / math.log(2), pipe
+def scores(run_path: Path, metrics: tuple[str, ...] = ("val-loss", "bpc"), **options: Any) -> dict[str, Any]:
+    """``genlab.evaluate`` of a run: its metrics rounded to 4 digits, each baseline's ``bpc`` as
+    ``<baseline>_bpc`` (the Kneser-Ney baseline of a neural model) and the ``protocol``."""
+    result = genlab.evaluate(run_path, list(metrics), **options)
+    out: dict[str, Any] = {k: round(v, 4) for k, v in result["metrics"].items()}
+    out |= {f"{name}_bpc": round(values["bpc"], 4) for name, values in result["baselines"].items()}
+    return out | {"protocol": result["protocol"]}
+
+
+def likelihood(run_path: Path) -> dict[str, float]:
+    """``val_loss`` (nats/token) and ``bpc`` over the whole validation split, and the baseline's bpc."""
+    return {k: v for k, v in scores(run_path).items() if k != "protocol"}
 
 
 def train_time(run_path: Path) -> float:
@@ -86,7 +89,7 @@ def train_time(run_path: Path) -> float:
 def gpt_row(runs: Path, quick: bool, peak: float) -> tuple[dict, Path]:
     steps = 20 if quick else 2000
     res, wall = train("gpt", "builtin:tinyshakespeare", "gpt-nanogpt", runs, steps, None, model_overrides(NANOGPT))
-    loss, bpc, pipe = val_loss(res.run.path)
+    pipe = genlab.load(res.run.path)
     loop_s = train_time(res.run.path)
     tokens_per_s = res.steps * 12 * 64 / loop_s
     flops = pipe.model.flops_per_token(64) * tokens_per_s
@@ -97,8 +100,7 @@ def gpt_row(runs: Path, quick: bool, peak: float) -> tuple[dict, Path]:
         "recipe": "nanoGPT CPU: 4 layers, 4 heads, 128 dims, block 64, batch 12, dropout 0, lr 1e-3",
         "steps": res.steps,
         "params": pipe.model.num_parameters(),
-        "val_loss": round(loss, 4),
-        "bpc": round(bpc, 4),
+        **likelihood(res.run.path),
         "wall_s": round(wall, 1),
         "train_loop_s": round(loop_s, 1),
         "ms_per_step": round(1000 * loop_s / max(res.steps, 1), 1),
@@ -169,14 +171,12 @@ def ngram_rows(runs: Path, quick: bool) -> list[dict]:
     rows = []
     for order in (3, 5) if quick else (3, 5, 7):
         res, wall = train("ngram", "builtin:tinyshakespeare", f"ngram{order}", runs, 1, None, [f"model.order={order}"])
-        loss, bpc, _ = val_loss(res.run.path)
         rows.append(
             {
                 "model": f"ngram (Kneser-Ney, order {order})",
                 "dataset": "builtin:tinyshakespeare",
                 "budget_minutes": None,
-                "val_loss": round(loss, 4),
-                "bpc": round(bpc, 4),
+                **likelihood(res.run.path),
                 "wall_s": round(wall, 1),
             }
         )
@@ -187,44 +187,42 @@ def char_rnn_row(runs: Path, quick: bool) -> dict:
     steps, minutes = (20, None) if quick else (2000, 2.5)
     extra = ["model.cell=lstm", "model.n_layer=2", "model.hidden_size=256", "model.lr=2e-3"]
     res, wall = train("char-rnn", "builtin:tinyshakespeare", "char-rnn", runs, steps, minutes, extra)
-    loss, bpc, pipe = val_loss(res.run.path)
+    pipe = genlab.load(res.run.path)
     return {
         "model": "char-rnn (LSTM 2x256)",
         "dataset": "builtin:tinyshakespeare",
         "budget_minutes": minutes,
         "steps": res.steps,
-        "val_loss": round(loss, 4),
-        "bpc": round(bpc, 4),
+        **likelihood(res.run.path),
         "wall_s": round(wall, 1),
         "sample": pipe("ROMEO:", max_new_tokens=200, temperature=0.8, seed=1)[0],
     }
 
 
+POEM_METRICS = ("val-loss", "bpc", "form-compliance", "distinct", "memorization")
+
+
 def poem_row(runs: Path, quick: bool) -> dict:
+    """The poem model: genlab.evaluate's poem metrics on 20 五言绝句, and acrostic compliance on 5."""
     from genlab.text.poems import form_compliance, get_form
 
     steps, minutes = (20, None) if quick else (3000, 2.5)
     res, wall = train("gpt", "builtin:tang-poems", "tang-gpt", runs, steps, minutes, model_overrides(NANOGPT))
-    loss, bpc, pipe = val_loss(res.run.path)
-    model = pipe.model
-    cfg = TextDataConfig.build(model.pretrained_meta["data"]["data_config"])
-    train_text, _, _ = split_corpus(load_raw(cfg), cfg)
-    poems = pipe.poem("wuyan-jueju", n=20, rhyme=True, seed=0)
+    measured = scores(res.run.path, POEM_METRICS, n=20, seed=0)
+    protocol = measured.pop("protocol")
+    pipe = genlab.load(res.run.path)
+    poems = pipe.poem("wuyan-jueju", n=20, rhyme=True, seed=0)  # the poems genlab.evaluate scored
     acrostic = pipe.poem("wuyan-jueju", n=5, acrostic="春夏秋冬", rhyme=True, seed=0)
-    units = [[ch for ch in p if ch not in "，。"] for p in poems]
     return {
         "model": "gpt",
         "dataset": "builtin:tang-poems",
         "budget_minutes": minutes,
         "steps": res.steps,
-        "val_loss": round(loss, 4),
-        "bpc": round(bpc, 4),
+        **{k: v for k, v in measured.items() if k != "distinct_1"},
         "wall_s": round(wall, 1),
-        "form_compliance": form_compliance(poems, get_form("wuyan-jueju"), rhyme=True),
         "acrostic_compliance": form_compliance(acrostic, get_form("wuyan-jueju"), "春夏秋冬", rhyme=True),
-        "distinct_2": round(distinct_n(units, 2), 4),
-        "memorization_8": round(memorization_rate(poems, train_text, 8), 4),
-        "protocol": "20 五言绝句 with rhyme, temperature 0.8, repetition penalty 1.1, seed 0; distinct-2 on characters",
+        "protocol": f"{protocol['n_samples']} {protocol['samples']}, seed {protocol['seed']}; "
+        f"distinct-2 on {protocol['distinct_units']}",
         "samples": poems[:3] + acrostic[:2],
     }
 
