@@ -36,9 +36,9 @@ format: setup
 	$(VENV)/bin/ruff check --fix src tests benchmarks
 
 bench: setup
-	$(PY) benchmarks/image_generation.py
-	$(PY) benchmarks/text_generation.py
-	$(PY) benchmarks/vae_likelihood.py
+	$(PY) -m benchmarks.image_generation
+	$(PY) -m benchmarks.text_generation
+	$(PY) -m benchmarks.vae_likelihood
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache
