@@ -39,6 +39,7 @@ bench: setup
 	$(PY) -m benchmarks.image_generation
 	$(PY) -m benchmarks.text_generation
 	$(PY) -m benchmarks.vae_likelihood
+	$(PY) -m benchmarks.diffusion
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache
