@@ -36,9 +36,10 @@ format: setup
 	$(VENV)/bin/ruff check --fix src tests benchmarks
 
 bench: setup
-	$(PY) benchmarks/image_generation.py
-	$(PY) benchmarks/text_generation.py
-	$(PY) benchmarks/vae_likelihood.py
+	$(PY) -m benchmarks.image_generation
+	$(PY) -m benchmarks.text_generation
+	$(PY) -m benchmarks.vae_likelihood
+	$(PY) -m benchmarks.diffusion
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

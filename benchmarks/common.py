@@ -1,26 +1,35 @@
-"""Helpers every benchmark script shares: hardware/version records and the results file format.
+"""Helpers every benchmark shares: options, timing, hardware/version records and the results file.
 
-Each ``benchmarks/<task>.py`` writes ``benchmarks/results/<task>.json``::
+Each ``python -m benchmarks.<task>`` writes ``benchmarks/results/<task>.json``::
 
     {"generated_at", "hardware", "versions", "results": [row, ...]}
 
 where a row is flat: ``{"model", "dataset", "budget_minutes", "command", <metric>: value, ...}``.
+A run adds its rows to those already in the file: a row replaces the earlier one with the same
+key (:func:`merge_rows`), so a benchmark can be re-run piecewise.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import json
 import os
 import platform
 import shlex
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = ROOT / "benchmarks" / "results"
+#: Fields every row starts with, in this order (see the module docstring).
+ROW_HEAD = ("model", "dataset", "budget_minutes", "command")
 
 
 def cpu_name() -> str:
@@ -83,10 +92,9 @@ def git_commit() -> str | None:
 
     Time-budgeted rows depend on how fast the engine was, so a row names the code that made it.
     """
-    root = Path(__file__).resolve().parent.parent
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "src"], cwd=root, capture_output=True, text=True)
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "src"], cwd=ROOT, capture_output=True, text=True)
     except OSError:
         return None
     if head.returncode != 0:
@@ -94,9 +102,48 @@ def git_commit() -> str | None:
     return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
-def command_line() -> str:
-    """The command that ran this benchmark, as a user would type it."""
-    return " ".join(shlex.quote(a) for a in ["python", *sys.argv])
+def command_line(module: str, argv: Sequence[str] | None = None) -> str:
+    """The command that ran benchmark ``module`` (``benchmarks.diffusion``) with ``argv`` (default: this
+    process's arguments), as a user types it: ``python -m benchmarks.diffusion --quick``."""
+    args = sys.argv[1:] if argv is None else argv
+    return " ".join(shlex.quote(a) for a in ["python", "-m", module, *args])
+
+
+def stamp(rows: list[dict[str, Any]], command: str) -> list[dict[str, Any]]:
+    """Rows with the fields every row carries: :data:`ROW_HEAD` first (``command`` set), then the row's
+    own fields, then the torch threads and CPU model that measured it (rows from several machines
+    can share a file)."""
+    import torch
+
+    machine = {"torch_threads": torch.get_num_threads(), "cpu": cpu_name()}
+    out = []
+    for row in rows:
+        head = {k: row.get(k) for k in ROW_HEAD} | {"command": command}
+        out.append(head | row | {"command": command} | machine)
+    return out
+
+
+class Stopwatch:
+    """Wall time of a ``with`` block: ``with Stopwatch() as watch: ...``, then ``watch.seconds``."""
+
+    def __enter__(self) -> Stopwatch:
+        self.start, self.seconds = time.perf_counter(), float("nan")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self.start
+
+
+def best_time(fn: Callable[[], Any], repeats: int, warmup: Callable[[], Any] | None = None) -> float:
+    """Best wall time in seconds of ``fn()`` over ``repeats`` runs, after one warm-up call (``warmup()``,
+    default ``fn()``): the best of a few runs is the least disturbed by other processes."""
+    (warmup or fn)()
+    best = float("inf")
+    for _ in range(repeats):
+        with Stopwatch() as watch:
+            fn()
+        best = min(best, watch.seconds)
+    return best
 
 
 def matmul_peak_gflops(n: int = 1024, repeats: int = 10) -> float:
@@ -104,13 +151,37 @@ def matmul_peak_gflops(n: int = 1024, repeats: int = 10) -> float:
     import torch
 
     a, b = torch.randn(n, n), torch.randn(n, n)
-    torch.mm(a, b)  # warm-up
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        torch.mm(a, b)
-        best = min(best, time.perf_counter() - t0)
-    return 2 * n**3 / best / 1e9
+    return 2 * n**3 / best_time(lambda: torch.mm(a, b), repeats) / 1e9
+
+
+# --------------------------------------------------------------------------- options
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, quick_help: str, runs: bool = True) -> None:
+    """The options every benchmark takes: ``--quick``, ``--threads``, ``--out-dir`` (and ``--runs-dir``)."""
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (recorded in the results)")
+    parser.add_argument("--out-dir", type=Path, default=None, help="folder of the results file (benchmarks/results)")
+    if runs:
+        parser.add_argument("--runs-dir", default=None, help="keep the trained runs here (default: a temporary folder)")
+
+
+def set_threads(threads: int | None) -> None:
+    """Use ``threads`` torch CPU threads when given (a busy 2-core machine measures better with 1)."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+@contextlib.contextmanager
+def runs_folder(runs_dir: str | Path | None) -> Iterator[Path]:
+    """``runs_dir`` when given (runs are kept), else a temporary folder removed afterwards."""
+    if runs_dir:
+        yield Path(runs_dir)
+        return
+    with tempfile.TemporaryDirectory(prefix="genlab-bench-") as tmp:
+        yield Path(tmp)
 
 
 def run_config(run: str | Path) -> dict[str, Any]:
@@ -133,9 +204,43 @@ def idx_datasets_on_disk(names: list[str], data_dir: str | None) -> list[str]:
     return [d for d in names if (data_root(data_dir) / d / "t10k-images-idx3-ubyte.gz").is_file()]
 
 
+def merge_rows(
+    path: str | Path, new: list[dict[str, Any]], key: Callable[[dict[str, Any]], Hashable]
+) -> list[dict[str, Any]]:
+    """The rows of the results file ``path`` (none when it does not exist) whose ``key`` no row of
+    ``new`` has, followed by ``new``: a re-measured row replaces its earlier self, others stay."""
+    path = Path(path)
+    old = json.loads(path.read_text(encoding="utf-8")).get("results", []) if path.is_file() else []
+    redone = {key(r) for r in new}
+    return [r for r in old if key(r) not in redone] + new
+
+
+def results_path(name: str, out_dir: str | Path | None = None) -> Path:
+    """``<out_dir>/<name>.json`` (default folder: ``benchmarks/results``)."""
+    return Path(out_dir or RESULTS_DIR) / f"{name}.json"
+
+
+def save_rows(
+    name: str,
+    rows: list[dict[str, Any]],
+    module: str,
+    argv: Sequence[str] | None,
+    key: Callable[[dict[str, Any]], Hashable],
+    out_dir: str | Path | None = None,
+    order: Callable[[dict[str, Any]], Any] | None = None,
+    **extra: Any,
+) -> Path:
+    """Add this run's ``rows`` to the results file ``<out_dir>/<name>.json``: each is stamped with the
+    command (benchmark ``module`` run with ``argv``) and the machine, replaces the earlier row of the same
+    ``key`` and, with ``order``, the file's rows are sorted by it. ``extra`` goes beside ``results``.
+    Returns the file's path."""
+    merged = merge_rows(results_path(name, out_dir), stamp(rows, command_line(module, argv)), key)
+    return write_results(name, sorted(merged, key=order) if order else merged, out_dir, **extra)
+
+
 def write_results(name: str, rows: list[dict[str, Any]], out_dir: str | Path | None = None, **extra: Any) -> Path:
-    """Write ``<out_dir>/<name>.json`` in the shared format; returns its path."""
-    out = Path(out_dir or RESULTS_DIR) / f"{name}.json"
+    """Write ``<out_dir>/<name>.json`` in the shared format (``rows`` are all its rows); returns its path."""
+    out = results_path(name, out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     doc = {
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

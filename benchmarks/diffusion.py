@@ -1,10 +1,10 @@
 """Diffusion and flow sampling benchmark: speed and quality per sampler and step count, accuracy vs guidance.
 
-    python benchmarks/diffusion.py --quick      # smoke check: tiny batch, 10 steps
-    python benchmarks/diffusion.py              # untrained 28×28 models: images/s at 10/25/50/250 steps
-    python benchmarks/diffusion.py --model runs/image-generation/ddpm-mnist   # + accuracy at guidance 0/1/2/4
-    python benchmarks/diffusion.py --model RUN --no-speed --n 200 --threads 1 --out-name diffusion-cpu-accuracy
-    python benchmarks/diffusion.py --model RUN --no-speed --no-accuracy --no-peer --n 500 \
+    python -m benchmarks.diffusion --quick      # smoke check: tiny batch, 10 steps
+    python -m benchmarks.diffusion              # untrained 28×28 models: images/s at 10/25/50/250 steps
+    python -m benchmarks.diffusion --model runs/image-generation/ddpm-mnist   # + accuracy at guidance 0/1/2/4
+    python -m benchmarks.diffusion --model RUN --no-speed --n 200 --threads 1 --out-name diffusion-cpu-accuracy
+    python -m benchmarks.diffusion --model RUN --no-speed --no-accuracy --no-peer --n 500 \
         --quality ddim:10 ddim:25 dpm++2m:10 --data-dir DATA      # FID/KID vs steps on one trained model
 
 Speed rows time ``model.generate`` (the whole sampling loop) for a batch, best of ``--repeats``
@@ -20,30 +20,32 @@ shipped classifier of that dataset (``genlab.image.extractors``) labels the gene
 ``label_accuracy`` is the share classified as the label they were generated for.
 
 ``--quality SAMPLER:STEPS ...`` scores ``--n`` samples of the trained model at each point with
-the protocol of ``benchmarks/image_generation.py`` (test split as reference, the dataset's
+the protocol of ``benchmarks.image_generation`` (test split as reference, the dataset's
 LeNet features): FID, KID, precision, recall, label accuracy and sampling images/s, so steps
 can be weighed against quality on the same weights and the same starting noise;
 ``--quality-guidance 1 1.5 2`` scores every point at each guidance scale.
 
-Writes ``benchmarks/results/diffusion.json`` (``--quick``: ``diffusion-quick.json``).
+The scores come from :mod:`genlab.image.evaluation` (``generate``, ``sample_metrics``,
+``label_accuracy``): ``genlab.evaluate`` takes no sampler, step count or guidance scale.
+
+Writes ``benchmarks/results/diffusion.json`` (``--quick``: ``diffusion-quick.json``); a row
+replaces the earlier one of the same model, sampler, steps, guidance and size.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))
-import common  # noqa: E402
+import genlab
+from benchmarks import common
+from genlab.core.registry import MODELS
 
-import genlab  # noqa: E402
-from genlab.core.registry import MODELS  # noqa: E402
+MODULE = "benchmarks.diffusion"
 
 SAMPLERS = {"image/ddpm": ["ddim", "dpm++2m", "ddpm"], "image/flow": ["euler", "heun"]}
 
@@ -51,17 +53,6 @@ SAMPLERS = {"image/ddpm": ["ddim", "dpm++2m", "ddpm"], "image/flow": ["euler", "
 def network_evals(sampler: str, steps: int) -> int:
     """UNet calls of one sampling run (a guided call on a doubled batch counts once)."""
     return 2 * steps - 1 if sampler == "heun" else steps
-
-
-def timed(fn, repeats: int, warmup=None) -> float:
-    """Best wall time of ``fn()`` over ``repeats`` runs after one warm-up (``warmup()``, default ``fn()``)."""
-    (warmup or fn)()
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def untrained(name: str, device: str):
@@ -79,10 +70,11 @@ def speed_rows(model, label: str, dataset: str, steps_list: list[int], batch: in
             def run(s=sampler, k=steps, b=batch):
                 return model.generate(b, generator=torch.Generator().manual_seed(0), sampler=s, steps=k)
 
-            seconds = timed(run, repeats, warmup=lambda s=sampler: run(s, 3))  # a short warm-up: same kernels
+            # a short warm-up runs the same kernels
+            seconds = common.best_time(run, repeats, warmup=lambda s=sampler: run(s, 3))
             evals = network_evals(sampler, steps)
             rows.append(
-                {"model": label, "dataset": dataset, "budget_minutes": None, "command": common.command_line(),
+                {"model": label, "dataset": dataset, "budget_minutes": None,
                  "sampler": sampler, "steps": steps, "batch_size": batch, "params": params,
                  "guidance_scale": model.config.guidance_scale if model.conditional else None,
                  "network_evals": evals, "images_per_s": round(batch / seconds, 3),
@@ -117,10 +109,10 @@ def diffusers_peer_rows(steps_list: list[int], batch: int, repeats: int, device:
                 x = scheduler.step(unet(x, t).sample, t, x).prev_sample
             return x
 
-        seconds = timed(run, repeats, warmup=lambda: run(3))
+        seconds = common.best_time(run, repeats, warmup=lambda: run(3))
         rows.append(
             {"model": "diffusers UNet2DModel (peer)", "dataset": "untrained", "budget_minutes": None,
-             "command": common.command_line(), "sampler": "ddim", "steps": steps, "batch_size": batch,
+             "sampler": "ddim", "steps": steps, "batch_size": batch,
              "params": sum(p.numel() for p in unet.parameters()), "network_evals": steps,
              "images_per_s": round(batch / seconds, 3), "seconds_per_network_eval": round(seconds / steps, 4)}
         )  # fmt: skip
@@ -155,8 +147,7 @@ def accuracy_rows(model, run: Path, args, guidances: list[float]) -> list[dict]:
         images = generate(model, args.n, args.seed, args.batch, **options)
         accuracy = label_accuracy(model, args.n, extractor, {}, args.seed, images=images)
         rows.append(
-            {"model": model.registry_name, "dataset": dataset,
-             "budget_minutes": budget, "command": common.command_line(),
+            {"model": model.registry_name, "dataset": dataset, "budget_minutes": budget,
              "train_steps": meta.get("steps"),
              "sampler": args.sampler, "steps": args.steps, "guidance_scale": scale, "n": args.n,
              "label_accuracy": round(accuracy, 4)}
@@ -179,7 +170,7 @@ def parse_sampler_steps(spec: str) -> tuple[str, int]:
 def quality_rows(model, run: Path, args) -> list[dict]:
     """FID, KID, precision, recall (and label accuracy) of ``args.n`` samples per SAMPLER:STEPS.
 
-    The protocol of ``benchmarks/image_generation.py``: ``args.n`` test images of the training
+    The protocol of ``benchmarks.image_generation``: ``args.n`` test images of the training
     data as reference, the dataset's LeNet features. Every point starts from the same noise
     (same seed) and labels cycle through the classes, so points differ only by sampler and steps.
     """
@@ -194,15 +185,15 @@ def quality_rows(model, run: Path, args) -> list[dict]:
     rows = []
     for guidance, spec in itertools.product(guidances, args.quality):
         sampler, steps = parse_sampler_steps(spec)
-        t0 = time.perf_counter()
-        fake = generate(model, args.n, args.seed, sampler=sampler, steps=steps, guidance_scale=guidance)
-        seconds = time.perf_counter() - t0
+        with common.Stopwatch() as sampling:
+            fake = generate(model, args.n, args.seed, sampler=sampler, steps=steps, guidance_scale=guidance)
+        seconds = sampling.seconds
         values = sample_metrics(ref.images, fake, QUALITY_METRICS, extractor, args.seed)
         if model.conditional and extractor.num_classes == cfg.num_classes:
             values["label_accuracy"] = label_accuracy(model, args.n, extractor, {}, args.seed, images=fake)
         rows.append(
             {"model": model.registry_name, "dataset": meta.get("data", {}).get("source", "?"),
-             "budget_minutes": budget, "command": common.command_line(), "train_steps": meta.get("steps"),
+             "budget_minutes": budget, "train_steps": meta.get("steps"),
              "sampler": sampler, "steps": steps, "network_evals": network_evals(sampler, steps),
              "guidance_scale": guidance if guidance is not None else cfg.guidance_scale if model.conditional else None,
              "n": args.n, "reference": ref.source, "extractor": extractor.name,
@@ -214,10 +205,17 @@ def quality_rows(model, run: Path, args) -> list[dict]:
     return rows
 
 
+def row_key(r: dict[str, Any]) -> tuple:
+    """What a row measured: the model (and its training), the sampler settings and the sample size."""
+    fields = ("model", "dataset", "budget_minutes", "train_steps", "sampler", "steps", "guidance_scale")
+    return tuple(r.get(k) for k in (*fields, "batch_size", "n"))
+
+
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    """Command line: the chosen speed, accuracy and quality rows, merged into the results file."""
+    p = argparse.ArgumentParser(prog=f"python -m {MODULE}", description=__doc__.split("\n")[0])
+    common.add_common_arguments(p, "smoke check: batch 8, 10 steps, 1 repeat, 50 digits", runs=False)
     p.add_argument("--model", type=Path, help="run or model directory; default: untrained ddpm and flow (speed only)")
-    p.add_argument("--quick", action="store_true", help="smoke check: batch 8, 10 steps, 1 repeat, 50 digits")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--steps-list", type=int, nargs="+", default=[10, 25, 50, 250])
@@ -245,12 +243,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--no-peer", action="store_true", help="skip the diffusers peer rows")
     p.add_argument("--no-speed", action="store_true", help="with --model: accuracy rows only")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (recorded in the results)")
-    p.add_argument("--out-dir", type=Path, default=None, help="where to write the JSON (default benchmarks/results)")
     p.add_argument("--out-name", default="diffusion", help="results file name, without .json")
     args = p.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    common.set_threads(args.threads)
     if args.quick:
         args.batch, args.repeats, args.steps_list, args.n = 8, 1, [10], 50
 
@@ -270,9 +265,8 @@ def main(argv: list[str] | None = None) -> None:
             rows += speed_rows(model, name, "untrained", args.steps_list, args.batch, args.repeats)
     if not args.no_peer:
         rows += diffusers_peer_rows(args.steps_list, args.batch, args.repeats, args.device)
-    path = common.write_results(
-        f"{args.out_name}-quick" if args.quick else args.out_name, rows, out_dir=args.out_dir, device=args.device
-    )
+    name = f"{args.out_name}-quick" if args.quick else args.out_name
+    path = common.save_rows(name, rows, MODULE, argv, row_key, args.out_dir, device=args.device)
     print(f"wrote {path}")
 
 

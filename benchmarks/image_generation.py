@@ -10,10 +10,10 @@ for conditional models, training images/s and sampling images/s. The closed-form
 Writes ``benchmarks/results/image_generation.json`` and renders
 ``docs/benchmarks/image-generation.md`` with the tables and sample grids. ``--quick`` runs
 tiny budgets on one dataset with few samples (a smoke check; results go to
-``benchmarks/results/image_generation_quick.*`` and leave the docs alone).
+``image_generation_quick.*`` and leave the docs alone), as does ``--out-dir``.
 
-    python benchmarks/image_generation.py --data-dir ../shared/data          # 10 and 30 minutes per model
-    python benchmarks/image_generation.py --quick
+    python -m benchmarks.image_generation --data-dir ../shared/data          # 10 and 30 minutes per model
+    python -m benchmarks.image_generation --quick
 """
 
 from __future__ import annotations
@@ -21,19 +21,15 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import torch
+import genlab
+from benchmarks import common
+from genlab.image.evaluation import generate
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402
-
-import genlab  # noqa: E402
-from genlab.image.evaluation import generate  # noqa: E402
+MODULE = "benchmarks.image_generation"
 
 #: Gradient-trained generators, in table order.
 MODELS = ["vae", "cvae", "dcgan", "cgan", "wgan-gp", "ddpm", "flow"]
@@ -48,8 +44,7 @@ DATASETS = ["mnist", "fashion-mnist"]
 FALLBACK_DATASET = "builtin:mnist-5k"
 BUDGETS = [10.0, 30.0]
 METRICS = ["fid", "kid", "precision", "recall"]
-ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "benchmarks" / "image-generation.md"
+DOC = common.ROOT / "docs" / "benchmarks" / "image-generation.md"
 
 
 def available_datasets(names: list[str], data_dir: str | None) -> list[str]:
@@ -77,10 +72,9 @@ def sampling_speed(model, n: int, batch: int = 100) -> float:
 
 
 def row(model: str, dataset: str, budget: float | None, result: dict[str, Any], extra: dict[str, Any]) -> dict:
-    """One flat results row."""
+    """One flat results row (:func:`common.stamp` adds the command and the machine)."""
     p = result.get("protocol", {})
-    out = {"model": model, "dataset": dataset, "budget_minutes": budget, "command": common.command_line()}
-    out |= {"torch_threads": torch.get_num_threads(), "cpu": common.cpu_name()}
+    out = {"model": model, "dataset": dataset, "budget_minutes": budget}
     out |= {k: round(v, 5) for k, v in result["metrics"].items() if isinstance(v, float)}
     out |= {k: p.get(k) for k in ("n_generated", "n_reference", "reference", "extractor", "extractor_sha256")}
     return out | extra
@@ -92,11 +86,14 @@ def bench_dataset(dataset: str, args, runs_dir: Path) -> list[dict[str, Any]]:
     overrides = [f"data.data_dir={args.data_dir}"] if args.data_dir else []
     train_kw = {"runs_dir": runs_dir, "progress": False, "overrides": overrides}
     for i, name in enumerate(BASELINES if args.baselines else []):
-        t0 = time.perf_counter()
-        res = genlab.train("image-generation", model=name, data=dataset, name=f"{name}-{_slug(dataset)}", **train_kw)
-        fit_s = time.perf_counter() - t0
+        run_name = f"{name}-{_slug(dataset)}"
+        with common.Stopwatch() as fit:
+            res = genlab.train("image-generation", model=name, data=dataset, name=run_name, **train_kw)
         result = evaluate_run(res.run.path, name, args.n, args.data_dir, baselines=i == 0)
-        speed = {"fit_seconds": round(fit_s, 1), "images_per_s_sampling": round(result["images_per_s_sampling"], 1)}
+        speed = {
+            "fit_seconds": round(fit.seconds, 1),
+            "images_per_s_sampling": round(result["images_per_s_sampling"], 1),
+        }
         rows.append(row(name, dataset, None, result, speed))
         print(_line(rows[-1]), flush=True)
         if i == 0:
@@ -115,7 +112,8 @@ def bench_dataset(dataset: str, args, runs_dir: Path) -> list[dict[str, Any]]:
                 "images_per_s_sampling": round(result["images_per_s_sampling"], 1),
             }
             rows.append(row(model, dataset, budget, result, extra))
-            _keep_grid(res.run.path, name, args)
+            if args.publish:
+                _keep_grid(res.run.path, name)
             print(_line(rows[-1]), flush=True)
     return rows
 
@@ -124,9 +122,9 @@ def _slug(dataset: str) -> str:
     return dataset.replace("builtin:", "").replace(":", "-")
 
 
-def _keep_grid(run: Path, name: str, args) -> None:
+def _keep_grid(run: Path, name: str) -> None:
     grid = run / "samples" / "final.png"
-    if grid.is_file() and not args.quick:
+    if grid.is_file():
         target = DOC.parent / "image-generation" / f"{name}.png"
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(grid, target)
@@ -146,7 +144,7 @@ def render(rows: list[dict[str, Any]], path: Path, generated_at: str, quick: boo
     lines = [
         "# Image generation benchmark",
         "",
-        f"Generated by `benchmarks/image_generation.py` at {generated_at}"
+        f"Generated by `python -m {MODULE}` at {generated_at}"
         + (" (**--quick smoke run: tiny budgets, not a result**)" if quick else "")
         + f"; numbers from `benchmarks/results/{source}`. Protocol: n generated vs n test images,",
         "features of the shipped LeNet classifier of the dataset (see docs/evaluation.md). Lower FID/KID is better.",
@@ -187,58 +185,56 @@ def _cell(v) -> str:
     return "" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
-def merged_rows(path: Path, new: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Earlier rows of ``path`` that this run did not redo, then the new rows, in table order.
-
-    A row is identified by (model, dataset, budget_minutes, n_generated), so the benchmark can be run
-    piecewise (``--models cgan --budgets 10``) and each run adds to or replaces its own rows only.
-    """
-    key = lambda r: (r["model"], r["dataset"], r["budget_minutes"], r.get("n_generated"))  # noqa: E731
-    done = {key(r) for r in new}
-    old = json.loads(path.read_text(encoding="utf-8")).get("results", []) if path.is_file() else []
-    rows = [r for r in old if key(r) not in done] + new
-    order = {m: i for i, m in enumerate(["floor (train vs test)", *BASELINES, *MODELS])}
-    return sorted(
-        rows,
-        key=lambda r: (r["dataset"], -(r.get("n_generated") or 0), r["budget_minutes"] or 0, order.get(r["model"], 99)),
-    )
+def row_key(r: dict[str, Any]) -> tuple:
+    """A row is identified by (model, dataset, budget_minutes, n_generated), so the benchmark can be run
+    piecewise (``--models cgan --budgets 10``) and each run adds to or replaces its own rows only."""
+    return r["model"], r["dataset"], r["budget_minutes"], r.get("n_generated")
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="tiny budgets, one dataset, few samples (smoke check)")
+TABLE_ORDER = {m: i for i, m in enumerate(["floor (train vs test)", *BASELINES, *MODELS])}
+
+
+def table_order(r: dict[str, Any]) -> tuple:
+    """Rows by dataset, then n (largest first), budget and model (floor and baselines first)."""
+    return r["dataset"], -(r.get("n_generated") or 0), r["budget_minutes"] or 0, TABLE_ORDER.get(r["model"], 99)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: train, evaluate, merge the rows into the results file and render the docs page."""
+    p = argparse.ArgumentParser(prog=f"python -m {MODULE}", description=__doc__.split("\n\n")[0])
+    common.add_common_arguments(p, "tiny budgets, one dataset, few samples (smoke check)")
     p.add_argument("--data-dir", default=None, help="folder with mnist/ and fashion-mnist/ (default $GENLAB_DATA_DIR)")
     p.add_argument("--models", nargs="+", default=MODELS)
     p.add_argument("--datasets", nargs="+", default=DATASETS)
     p.add_argument("--budgets", nargs="+", type=float, default=BUDGETS, help="minutes per model")
     p.add_argument("--n", type=int, default=10_000, help="generated and reference samples")
-    p.add_argument("--runs-dir", default=None, help="where the training runs go (default: a temporary folder)")
     p.add_argument("--no-baselines", dest="baselines", action="store_false", help="skip the floor, gaussian and gmm")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (recorded in the results)")
     p.add_argument("--render-only", action="store_true", help="re-render the docs page from the results file")
-    args = p.parse_args()
+    args = p.parse_args(argv)
+    # the docs page and its sample grids come from full runs into benchmarks/results only
+    args.publish = not args.quick and args.out_dir is None
     if args.render_only:
-        out = common.RESULTS_DIR / "image_generation.json"
+        out = common.results_path("image_generation", args.out_dir)
         doc = json.loads(out.read_text(encoding="utf-8"))
-        render(doc["results"], DOC, doc["generated_at"], False, out.name)
-        print(f"wrote {DOC}")
+        page = DOC if args.publish else out.with_suffix(".md")
+        render(doc["results"], page, doc["generated_at"], False, out.name)
+        print(f"wrote {page}")
         return
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    common.set_threads(args.threads)
     if args.quick:
         args.budgets, args.n = [0.1], 500
     datasets = available_datasets(args.datasets, args.data_dir)
     if args.quick:
         datasets = datasets[:1]
-    with tempfile.TemporaryDirectory(prefix="genlab-bench-") as tmp:
-        runs_dir = Path(args.runs_dir or tmp)
+    with common.runs_folder(args.runs_dir) as runs_dir:
         rows = [r for d in datasets for r in bench_dataset(d, args, runs_dir)]
     name = "image_generation_quick" if args.quick else "image_generation"
-    rows = merged_rows(common.RESULTS_DIR / f"{name}.json", rows)
-    out = common.write_results(name, rows, quick=args.quick, matmul_gflops=round(common.matmul_peak_gflops(), 1))
-    generated_at = json.loads(out.read_text())["generated_at"]
-    doc = out.with_suffix(".md") if args.quick else DOC
-    render(rows, doc, generated_at, args.quick, out.name)
+    peak = round(common.matmul_peak_gflops(), 1)
+    extra = {"quick": args.quick, "matmul_gflops": peak}
+    out = common.save_rows(name, rows, MODULE, argv, row_key, args.out_dir, order=table_order, **extra)
+    saved = json.loads(out.read_text(encoding="utf-8"))
+    doc = DOC if args.publish else out.with_suffix(".md")
+    render(saved["results"], doc, saved["generated_at"], args.quick, out.name)
     print(f"wrote {out} and {doc}")
 
 

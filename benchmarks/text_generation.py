@@ -12,8 +12,15 @@ Rows:
 * ``gpt`` on ``builtin:tang-poems``: validation bits per character, form compliance, distinct-2 and
   memorization rate of generated 五言绝句 with rhyme.
 
-``--quick`` runs every row with tiny budgets (a smoke check; its numbers mean nothing).
-Timings taken while other processes load the CPU are unreliable; the row records the threads used.
+Every score comes from ``genlab.evaluate`` (``val-loss`` and ``bpc`` over the whole validation
+split, with its Kneser-Ney baseline as ``ngram<order>_bpc``; the poem metrics), the protocol
+``genlab eval`` records. ``--quick`` runs every row with tiny budgets (a smoke check; its numbers
+mean nothing) into ``text_generation_quick.json``. Timings taken while other processes load the
+CPU are unreliable; the row records the threads used.
+
+    python -m benchmarks.text_generation --runs-dir runs/bench-text
+    python -m benchmarks.text_generation --rows generation --runs-dir runs/bench-text
+    python -m benchmarks.text_generation --quick
 """
 
 from __future__ import annotations
@@ -21,20 +28,20 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import math
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).parent))
-import common  # noqa: E402
-import torch  # noqa: E402
+import torch
 
-import genlab  # noqa: E402
-from genlab.text.data import TextDataConfig, encode_lenient, load_raw, split_corpus  # noqa: E402
-from genlab.text.metrics import distinct_n, memorization_rate  # noqa: E402
+import genlab
+from benchmarks import common
+
+MODULE = "benchmarks.text_generation"
 
 NANOGPT = {"n_layer": 4, "n_head": 4, "n_embd": 128, "dropout": 0.0, "lr": 1e-3}
 NANOGPT_REFERENCE = {"val_loss": 1.8857, "wall_s": 123.6, "ms_per_step": 54.8, "source": "ANCHORS.md"}
@@ -48,32 +55,34 @@ def model_overrides(values: dict) -> list[str]:
 def train(model: str, data: str, name: str, runs: Path, steps: int, minutes: float | None, extra: list[str]):
     """Train through the public API (the same path as the CLI); returns (result, wall seconds)."""
     shutil.rmtree(runs / "text-generation" / name, ignore_errors=True)  # a fresh run, never a resumed one
-    t0 = time.perf_counter()
-    res = genlab.train(
-        "text-generation",
-        model=model,
-        data=data,
-        name=name,
-        runs_dir=runs,
-        max_steps=steps,
-        max_minutes=minutes,
-        batch_size=12,
-        progress=False,
-        overrides=["data.block_size=64", "train.sample_every=0", "train.val_batches=20", *extra],
-    )
-    return res, time.perf_counter() - t0
+    with common.Stopwatch() as wall:
+        res = genlab.train(
+            "text-generation",
+            model=model,
+            data=data,
+            name=name,
+            runs_dir=runs,
+            max_steps=steps,
+            max_minutes=minutes,
+            batch_size=12,
+            progress=False,
+            overrides=["data.block_size=64", "train.sample_every=0", "train.val_batches=20", *extra],
+        )
+    return res, wall.seconds
 
 
-def val_loss(run_path: Path) -> tuple[float, float, object]:
-    """(val loss in nats/token, val bpc) over the whole validation split, and the loaded model."""
-    pipe = genlab.load(run_path)
-    model = pipe.model
-    cfg = TextDataConfig.build(model.pretrained_meta["data"]["data_config"])
-    train_text, val_text, _ = split_corpus(load_raw(cfg), cfg)
-    ids = torch.tensor(encode_lenient(model.tokenizer, val_text))
-    nll, count = model.sequence_nll(ids)
-    chars = len(model.tokenizer.decode(ids.tolist()))
-    return nll / count, nll / chars / math.log(2), pipe
+def scores(run_path: Path, metrics: tuple[str, ...] = ("val-loss", "bpc"), **options: Any) -> dict[str, Any]:
+    """``genlab.evaluate`` of a run: its metrics rounded to 4 digits, each baseline's ``bpc`` as
+    ``<baseline>_bpc`` (the Kneser-Ney baseline of a neural model) and the ``protocol``."""
+    result = genlab.evaluate(run_path, list(metrics), **options)
+    out: dict[str, Any] = {k: round(v, 4) for k, v in result["metrics"].items()}
+    out |= {f"{name}_bpc": round(values["bpc"], 4) for name, values in result["baselines"].items()}
+    return out | {"protocol": result["protocol"]}
+
+
+def likelihood(run_path: Path) -> dict[str, float]:
+    """``val_loss`` (nats/token) and ``bpc`` over the whole validation split, and the baseline's bpc."""
+    return {k: v for k, v in scores(run_path).items() if k != "protocol"}
 
 
 def train_time(run_path: Path) -> float:
@@ -86,7 +95,7 @@ def train_time(run_path: Path) -> float:
 def gpt_row(runs: Path, quick: bool, peak: float) -> tuple[dict, Path]:
     steps = 20 if quick else 2000
     res, wall = train("gpt", "builtin:tinyshakespeare", "gpt-nanogpt", runs, steps, None, model_overrides(NANOGPT))
-    loss, bpc, pipe = val_loss(res.run.path)
+    pipe = genlab.load(res.run.path)
     loop_s = train_time(res.run.path)
     tokens_per_s = res.steps * 12 * 64 / loop_s
     flops = pipe.model.flops_per_token(64) * tokens_per_s
@@ -97,8 +106,7 @@ def gpt_row(runs: Path, quick: bool, peak: float) -> tuple[dict, Path]:
         "recipe": "nanoGPT CPU: 4 layers, 4 heads, 128 dims, block 64, batch 12, dropout 0, lr 1e-3",
         "steps": res.steps,
         "params": pipe.model.num_parameters(),
-        "val_loss": round(loss, 4),
-        "bpc": round(bpc, 4),
+        **likelihood(res.run.path),
         "wall_s": round(wall, 1),
         "train_loop_s": round(loop_s, 1),
         "ms_per_step": round(1000 * loop_s / max(res.steps, 1), 1),
@@ -141,15 +149,7 @@ def generation_rows(run_path: Path | None, quick: bool) -> list[dict]:
     rows = []
     for label, model in models.items():
         pipe = TextGenerationPipeline(model)
-        speeds = {}
-        for cache in (True, False):
-            pipe("ROMEO:", 8, seed=0, use_cache=cache)  # warm-up
-            best = float("inf")
-            for _ in range(GENERATION_REPEATS):  # best of a few: one run is at the mercy of the scheduler
-                t0 = time.perf_counter()
-                pipe("ROMEO:", new, seed=0, temperature=0.8, top_k=200, use_cache=cache)
-                best = min(best, time.perf_counter() - t0)
-            speeds[cache] = new / best
+        speeds = {cache: decoding_speed(pipe, new, cache) for cache in (True, False)}
         rows.append(
             {
                 "model": "gpt-generation",
@@ -165,18 +165,27 @@ def generation_rows(run_path: Path | None, quick: bool) -> list[dict]:
     return rows
 
 
+def decoding_speed(pipe, new: int, use_cache: bool) -> float:
+    """Tokens/s of ``pipe`` generating ``new`` tokens after "ROMEO:", best of a few runs after a short warm-up
+    (one run is at the mercy of the scheduler)."""
+    seconds = common.best_time(
+        lambda: pipe("ROMEO:", new, seed=0, temperature=0.8, top_k=200, use_cache=use_cache),
+        GENERATION_REPEATS,
+        warmup=lambda: pipe("ROMEO:", 8, seed=0, use_cache=use_cache),
+    )
+    return new / seconds
+
+
 def ngram_rows(runs: Path, quick: bool) -> list[dict]:
     rows = []
     for order in (3, 5) if quick else (3, 5, 7):
         res, wall = train("ngram", "builtin:tinyshakespeare", f"ngram{order}", runs, 1, None, [f"model.order={order}"])
-        loss, bpc, _ = val_loss(res.run.path)
         rows.append(
             {
                 "model": f"ngram (Kneser-Ney, order {order})",
                 "dataset": "builtin:tinyshakespeare",
                 "budget_minutes": None,
-                "val_loss": round(loss, 4),
-                "bpc": round(bpc, 4),
+                **likelihood(res.run.path),
                 "wall_s": round(wall, 1),
             }
         )
@@ -187,63 +196,62 @@ def char_rnn_row(runs: Path, quick: bool) -> dict:
     steps, minutes = (20, None) if quick else (2000, 2.5)
     extra = ["model.cell=lstm", "model.n_layer=2", "model.hidden_size=256", "model.lr=2e-3"]
     res, wall = train("char-rnn", "builtin:tinyshakespeare", "char-rnn", runs, steps, minutes, extra)
-    loss, bpc, pipe = val_loss(res.run.path)
+    pipe = genlab.load(res.run.path)
     return {
         "model": "char-rnn (LSTM 2x256)",
         "dataset": "builtin:tinyshakespeare",
         "budget_minutes": minutes,
         "steps": res.steps,
-        "val_loss": round(loss, 4),
-        "bpc": round(bpc, 4),
+        **likelihood(res.run.path),
         "wall_s": round(wall, 1),
         "sample": pipe("ROMEO:", max_new_tokens=200, temperature=0.8, seed=1)[0],
     }
 
 
+POEM_METRICS = ("val-loss", "bpc", "form-compliance", "distinct", "memorization")
+
+
 def poem_row(runs: Path, quick: bool) -> dict:
+    """The poem model: genlab.evaluate's poem metrics on 20 五言绝句, and acrostic compliance on 5."""
     from genlab.text.poems import form_compliance, get_form
 
     steps, minutes = (20, None) if quick else (3000, 2.5)
     res, wall = train("gpt", "builtin:tang-poems", "tang-gpt", runs, steps, minutes, model_overrides(NANOGPT))
-    loss, bpc, pipe = val_loss(res.run.path)
-    model = pipe.model
-    cfg = TextDataConfig.build(model.pretrained_meta["data"]["data_config"])
-    train_text, _, _ = split_corpus(load_raw(cfg), cfg)
-    poems = pipe.poem("wuyan-jueju", n=20, rhyme=True, seed=0)
+    measured = scores(res.run.path, POEM_METRICS, n=20, seed=0)
+    protocol = measured.pop("protocol")
+    pipe = genlab.load(res.run.path)
+    poems = pipe.poem("wuyan-jueju", n=20, rhyme=True, seed=0)  # the poems genlab.evaluate scored
     acrostic = pipe.poem("wuyan-jueju", n=5, acrostic="春夏秋冬", rhyme=True, seed=0)
-    units = [[ch for ch in p if ch not in "，。"] for p in poems]
     return {
         "model": "gpt",
         "dataset": "builtin:tang-poems",
         "budget_minutes": minutes,
         "steps": res.steps,
-        "val_loss": round(loss, 4),
-        "bpc": round(bpc, 4),
+        **{k: v for k, v in measured.items() if k != "distinct_1"},
         "wall_s": round(wall, 1),
-        "form_compliance": form_compliance(poems, get_form("wuyan-jueju"), rhyme=True),
         "acrostic_compliance": form_compliance(acrostic, get_form("wuyan-jueju"), "春夏秋冬", rhyme=True),
-        "distinct_2": round(distinct_n(units, 2), 4),
-        "memorization_8": round(memorization_rate(poems, train_text, 8), 4),
-        "protocol": "20 五言绝句 with rhyme, temperature 0.8, repetition penalty 1.1, seed 0; distinct-2 on characters",
+        "protocol": f"{protocol['n_samples']} {protocol['samples']}, seed {protocol['seed']}; "
+        f"distinct-2 on {protocol['distinct_units']}",
         "samples": poems[:3] + acrostic[:2],
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="tiny budgets: a smoke check, not a measurement")
+def row_key(r: dict[str, Any]) -> str | None:
+    """Rows of one ``--rows`` group replace that group's earlier rows (``--rows`` re-measures a subset)."""
+    return r.get("row")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: measure the chosen rows and merge them into the results file."""
+    parser = argparse.ArgumentParser(prog=f"python -m {MODULE}", description=__doc__.split("\n\n")[0])
+    common.add_common_arguments(parser, "tiny budgets: a smoke check, not a measurement")
     parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated subset of {', '.join(ROWS)}")
-    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
-    parser.add_argument("--out-dir", default=None, help="where to write text_generation.json")
-    parser.add_argument("--runs-dir", default=None, help="keep the trained runs here (default: a temporary folder)")
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parser.parse_args(argv)
+    common.set_threads(args.threads)
     wanted = {r.strip() for r in args.rows.split(",") if r.strip()}
     peak = common.matmul_peak_gflops()
     rows: list[dict] = []
-    with tempfile.TemporaryDirectory(prefix="genlab-bench-text-") as tmp:
-        runs = Path(args.runs_dir or tmp)
+    with common.runs_folder(args.runs_dir) as runs:
         gpt_run = None
         if "gpt" in wanted:
             row, gpt_run = gpt_row(runs, args.quick, peak)
@@ -261,37 +269,27 @@ def main() -> None:
             rows.append(char_rnn_row(runs, args.quick) | {"row": "char-rnn"})
         if "poems" in wanted:
             rows.append(poem_row(runs, args.quick) | {"row": "poems"})
-    command = common.command_line()
-    for row in rows:
-        row |= {"command": command, "quick": args.quick, "torch_threads": torch.get_num_threads()}
-        row["cpu"] = common.cpu_name()
-        row |= {"matmul_peak_gflops": round(peak, 1), "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    out_dir = Path(args.out_dir) if args.out_dir else common.RESULTS_DIR
-    out = common.write_results("text_generation", kept_rows(out_dir, wanted, args.quick) + rows, out_dir=out_dir)
+    measured_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    rows = [r | {"quick": args.quick, "matmul_peak_gflops": round(peak, 1), "measured_at": measured_at} for r in rows]
+    out = common.save_rows(results_name(args.quick), rows, MODULE, argv, row_key, args.out_dir)
     print(f"wrote {out}")
+
+
+def results_name(quick: bool) -> str:
+    """Smoke runs write beside the results, never over them."""
+    return "text_generation_quick" if quick else "text_generation"
 
 
 def generation_in_fresh_process(runs: Path, args) -> list[dict]:
     """Measure generation in a new process, as ``genlab generate`` runs: decoding right after training in the
     same process was measured 1.5x slower (allocator and thread-pool state left by the training loop)."""
-    import subprocess
-
     with tempfile.TemporaryDirectory(prefix="genlab-bench-gen-") as out:
-        cmd = [sys.executable, __file__, "--rows", "generation", "--runs-dir", str(runs), "--out-dir", out]
+        cmd = [sys.executable, "-m", MODULE, "--rows", "generation", "--runs-dir", str(runs), "--out-dir", out]
         cmd += ["--quick"] if args.quick else []
         cmd += ["--threads", str(args.threads)] if args.threads else []
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-        rows = json.loads((Path(out) / "text_generation.json").read_text(encoding="utf-8"))["results"]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, cwd=common.ROOT)
+        rows = json.loads(common.results_path(results_name(args.quick), out).read_text(encoding="utf-8"))["results"]
     return [{k: v for k, v in r.items() if k not in ("command", "measured_at")} for r in rows]
-
-
-def kept_rows(out_dir: Path, wanted: set[str], quick: bool) -> list[dict]:
-    """Rows of an earlier run of the same mode that this run does not redo (``--rows`` re-measures a subset)."""
-    path = out_dir / "text_generation.json"
-    if not path.is_file():
-        return []
-    old = json.loads(path.read_text(encoding="utf-8")).get("results", [])
-    return [r for r in old if r.get("row") and r["row"] not in wanted and r.get("quick") == quick]
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from genlab.image import (  # noqa: F401  (registers models, datasets, task)
     baselines,
+    classifier,
     data,
     diffusion,
     gan,

@@ -1,13 +1,14 @@
 """Feature extractors for sample-quality metrics, available offline.
 
 * ``mnist-lenet`` and ``fashion-mnist-lenet``: LeNet classifiers shipped in
-  ``genlab/image/weights/`` (see :mod:`genlab.image.classifier`); 128-d features,
+  ``genlab/image/weights/<name>/`` (see :mod:`genlab.image.classifier`); 128-d features,
   and class logits for the inception score and ``label_accuracy``.
 * ``inception-v3``: the standard FID network (2048-d pool features), built from the
   usual weights file the user supplies (``--inception-weights`` or
   ``$GENLAB_INCEPTION_WEIGHTS``); see :mod:`genlab.image.inception`.
-* a path to ``X.safetensors`` with ``X.json`` beside it: a classifier the user trained
-  with ``python -m genlab.image.classifier --dataset FOLDER``.
+* a path to a classifier the user trained with ``python -m genlab.image.classifier
+  --dataset FOLDER``: the folder it saved (``config.json`` + ``model.safetensors``), or an
+  ``X.safetensors`` with ``X.json`` beside it (the earlier single-file format).
 
 Every extractor records its name, the sha256 of its weights and how images are
 brought to its input (resize method, channel conversion) in the evaluation protocol.
@@ -108,12 +109,12 @@ def register_extractor(name: str) -> Callable[[ExtractorFactory], ExtractorFacto
 
 
 def from_classifier(path: str | Path, name: str | None = None) -> FeatureExtractor:
-    """A :class:`FeatureExtractor` from a classifier's safetensors file (sha256 checked)."""
+    """A :class:`FeatureExtractor` from a saved classifier (its folder or an ``X.safetensors``; sha256 checked)."""
     model, meta = load_classifier(path)
     cfg = model.config
     info = {"extractor_test_accuracy": meta.get("test_accuracy"), "extractor_trained_on": meta.get("dataset")}
     return FeatureExtractor(
-        name=name or meta.get("name", Path(path).stem),
+        name=name or meta["name"],
         sha256=meta["sha256"],
         input_size=cfg.image_size,
         channels=cfg.channels,
@@ -127,9 +128,9 @@ def from_classifier(path: str | Path, name: str | None = None) -> FeatureExtract
 
 def _shipped(name: str) -> ExtractorFactory:
     def factory(options: dict[str, Any]) -> FeatureExtractor:
-        return from_classifier(WEIGHTS_DIR / f"{name}.safetensors", name)
+        return from_classifier(WEIGHTS_DIR / name, name)
 
-    factory.__doc__ = f"The shipped {name} classifier (genlab/image/weights/{name}.safetensors)."
+    factory.__doc__ = f"The shipped {name} classifier (genlab/image/weights/{name}/)."
     return factory
 
 
@@ -156,13 +157,14 @@ def _inception(options: dict[str, Any]) -> FeatureExtractor:
 
 
 def get_extractor(name: str, **options: Any) -> FeatureExtractor:
-    """The extractor registered as ``name``, or one loaded from a ``.safetensors`` path."""
+    """The extractor registered as ``name``, or a classifier loaded from a path (its folder or a ``.safetensors``)."""
     if name in EXTRACTORS:
         return EXTRACTORS[name](options)
-    if name.endswith(".safetensors") or os.sep in name or "/" in name:
-        return from_classifier(Path(name).expanduser())
+    path = Path(name).expanduser()
+    if name.endswith(".safetensors") or os.sep in name or "/" in name or path.is_dir():
+        return from_classifier(path)
     err = unknown_name("feature extractor", name, EXTRACTORS)
-    err.hint = f"{err.hint}; or give the path of a classifier .safetensors written by genlab.image.classifier"
+    err.hint = f"{err.hint}; or give the folder of a classifier saved by python -m genlab.image.classifier"
     raise err
 
 
