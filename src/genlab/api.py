@@ -100,6 +100,11 @@ def train(
 def load(path: str | Path, device: str = "cpu") -> Pipeline:
     """Load a trained model (run directory or model directory) as its task's pipeline."""
     model = GenerativeModel.from_pretrained(resolve_model_dir(path), map_location=device)
+    if model.task not in TASKS.names():
+        raise BadInputError(
+            f"{path} holds a {model.registry_name} model, which has no pipeline ({model.task})",
+            f"load it with GenerativeModel.from_pretrained('{path}') to use it as a module",
+        )
     return TASKS.get(model.task).pipeline_class(model)
 
 

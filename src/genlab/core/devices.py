@@ -65,7 +65,7 @@ def flush_denormals() -> Iterator[None]:
     Weights whose gradient is always zero, such as the first layer's weights of MNIST's black
     border pixels, keep an Adam moment that decays by β₁ every step and turns subnormal after
     about 800 steps; the CPU computes slowly on subnormals, and an MLP VAE on MNIST spent most of
-    its step on them (``benchmarks/vae_likelihood.py`` measures the throughput). Values that small
+    its step on them (``python -m benchmarks.vae_likelihood`` measures the throughput). Values that small
     are zero to any model.
     """
     torch.set_flush_denormal(True)
