@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 from genlab.core.errors import unknown_name
 
 T = TypeVar("T")
+_MISSING = object()
 
 # Modality packages whose import registers their models, datasets and tasks.
 MODALITY_PACKAGES = ("genlab.image", "genlab.text")
@@ -45,10 +46,18 @@ class Registry(Generic[T]):
             raise unknown_name(self.kind, name, self._items)
         return self._items[name]
 
-    def names(self, prefix: str = "") -> list[str]:
-        """Sorted registered names, optionally only those starting with ``prefix``."""
+    def names(self, prefix: str = "", **filters: Any) -> list[str]:
+        """Sorted registered names starting with ``prefix`` whose objects match every filter.
+
+        A filter compares an attribute of the registered object: ``DATASETS.names(modality="image")``
+        lists the datasets whose ``modality`` is ``"image"``; objects without the attribute never match.
+        """
         load_all()
-        return sorted(n for n in self._items if n.startswith(prefix))
+        return sorted(
+            n
+            for n, obj in self._items.items()
+            if n.startswith(prefix) and all(getattr(obj, k, _MISSING) == v for k, v in filters.items())
+        )
 
     def __contains__(self, name: str) -> bool:
         load_all()

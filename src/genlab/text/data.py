@@ -159,16 +159,14 @@ def read_jsonl(path: Path, text_field: str, encoding: str = "utf-8") -> tuple[li
 
 def load_raw(cfg: TextDataConfig) -> RawText:
     """Load ``cfg.source``: a registered dataset, a file or a folder."""
-    from genlab.text.datasets import text_dataset_names
-
     if cfg.source in DATASETS:
-        loader = DATASETS.get(cfg.source)
-        if getattr(loader, "modality", None) != "text":
+        spec = DATASETS.get(cfg.source)
+        if spec.modality != "text":
             raise DataError(
-                f"'{cfg.source}' is a {getattr(loader, 'modality', 'non-text')} dataset, not text",
-                "text datasets: " + ", ".join(text_dataset_names()),
+                f"'{cfg.source}' is a {spec.modality} dataset, not text",
+                "text datasets: " + ", ".join(DATASETS.names(modality="text")),
             )
-        return loader(cfg)
+        return spec(cfg)
     path = Path(cfg.source).expanduser()
     if path.is_dir():
         return _load_folder(path, cfg)
@@ -177,9 +175,10 @@ def load_raw(cfg: TextDataConfig) -> RawText:
             texts, _ = read_jsonl(path, cfg.field, cfg.encoding)
             return RawText(texts, "documents")
         return RawText([read_text_file(path, cfg.encoding)], "text")
+    text_datasets = ", ".join(DATASETS.names(modality="text"))
     raise DataError(
         f"no such file, folder or dataset: '{cfg.source}'",
-        "built-in text datasets: " + ", ".join(text_dataset_names()) + "; or pass a .txt/.jsonl file or a folder",
+        f"built-in text datasets: {text_datasets}; or pass a .txt/.jsonl file or a folder",
     )
 
 
