@@ -1,11 +1,15 @@
 import subprocess
 import sys
+from dataclasses import dataclass, field, fields
 
 import pytest
 
-from genlab.core.data import DatasetSpec, first_line
+from genlab.core.data import DataInfo, DatasetSpec, first_line
 from genlab.core.errors import DataError
 from genlab.core.registry import DATASETS, Registry
+from genlab.image.data import ImageDataInfo
+from genlab.text.data import TextDataInfo
+from genlab.text.tokenizers import CharTokenizer
 
 
 def loader(split, data_dir, download):
@@ -62,3 +66,35 @@ def test_registered_datasets_are_specs_with_their_modality_splits_and_license():
     assert mnist.splits == ("train", "test") and mnist.extras == {"native_size": None}
     assert DATASETS.get("builtin:digits").extras["native_size"] == 32
     assert DATASETS.get("builtin:tinyshakespeare").splits == ()
+
+
+@dataclass
+class ToyInfo(DataInfo):
+    source: str
+    rows: int
+    skipped: list[str] = field(default_factory=list)
+    schema: dict = field(default_factory=dict)
+    live_object: object = field(default=None, metadata={"saved": False})
+
+
+def test_data_info_to_dict_keeps_field_order_copies_values_and_leaves_out_unsaved_fields():
+    info = ToyInfo("rows.csv", 3, ["bad.csv: not UTF-8"], {"a": [1, 2]}, live_object=object())
+    d = info.to_dict()
+    assert list(d) == ["source", "rows", "skipped", "schema"]
+    assert d == {"source": "rows.csv", "rows": 3, "skipped": ["bad.csv: not UTF-8"], "schema": {"a": [1, 2]}}
+    d["schema"]["a"].append(3)
+    assert info.schema == {"a": [1, 2]}  # a copy: editing the dict leaves the info alone
+    assert info.preprocessor is None
+
+
+@pytest.mark.parametrize("cls", [ImageDataInfo, TextDataInfo])
+def test_every_modality_data_info_is_a_data_info_with_source_and_skipped(cls):
+    names = [f.name for f in fields(cls)]
+    assert issubclass(cls, DataInfo) and "source" in names and "skipped" in names
+
+
+def test_text_data_info_saves_the_tokenizer_name_but_carries_the_tokenizer_as_its_preprocessor():
+    tok = CharTokenizer.train(["abc"])
+    info = TextDataInfo("x.txt", "text", "char", 3, 8, 10, 2, 10, 2, 1, tokenizer_obj=tok)
+    assert "tokenizer_obj" not in info.to_dict() and info.to_dict()["tokenizer"] == "char"
+    assert info.preprocessor is tok

@@ -1,19 +1,25 @@
-"""Data contracts shared by the modalities: the registered dataset spec.
+"""Data contracts shared by the modalities: the registered dataset spec and the info on loaded data.
 
 Every named dataset (``builtin:digits``, ``mnist``, ``builtin:tinyshakespeare``, …) is a
 :class:`DatasetSpec` in :data:`~genlab.core.registry.DATASETS`, so the CLI, API and studio
 can list datasets of one modality (``DATASETS.names(modality="image")``) with their splits,
-description and license without importing the modality's loading code.
+description and license without importing the modality's loading code. Loading data yields a :class:`DataInfo`
+subclass of the modality, written to the run (``data.json``) and into the saved model.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from genlab.core.errors import DataError
 from genlab.core.registry import DATASETS
+
+if TYPE_CHECKING:
+    from genlab.core.preprocessing import Preprocessor
 
 
 @dataclass
@@ -60,3 +66,29 @@ def register_dataset(spec: DatasetSpec) -> DatasetSpec:
 def first_line(doc: str | None) -> str:
     """The first line of a docstring (a loader's one-line description), or ''."""
     return (doc or "").strip().split("\n", 1)[0].strip()
+
+
+class DataInfo:
+    """What a modality's loader reports about the data it loaded; each modality subclasses it as a dataclass.
+
+    Every data info has ``source`` (the dataset name, file or folder the user gave) and
+    ``skipped`` (unreadable items, one "path: reason" each); the subclass declares them
+    among its own fields, in the order ``data.json`` lists them. :meth:`to_dict` is what is
+    written to the run and into the saved model's ``config.json`` (``data``).
+    """
+
+    source: str
+    skipped: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-compatible copy of every field, except those declared with ``metadata={"saved": False}``."""
+        return {
+            f.name: copy.deepcopy(getattr(self, f.name))
+            for f in dataclasses.fields(self)  # type: ignore[arg-type]  (subclasses are dataclasses)
+            if f.metadata.get("saved", True)
+        }
+
+    @property
+    def preprocessor(self) -> Preprocessor | None:
+        """The preprocessor fitted on this data that travels with the model (a tokenizer), if any."""
+        return None

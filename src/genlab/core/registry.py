@@ -72,6 +72,7 @@ MODELS: Registry[Any] = Registry("model")
 DATASETS: Registry[Any] = Registry("dataset")
 METRICS: Registry[Any] = Registry("metric")
 TASKS: Registry[Any] = Registry("task")
+PREPROCESSORS: Registry[Any] = Registry("preprocessor")
 
 _loaded = False
 

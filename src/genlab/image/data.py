@@ -10,7 +10,7 @@ A registered name wins over a folder of the same name (write ``./mnist`` for the
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +23,7 @@ from torch.utils.data import Dataset
 
 from genlab.core.config import Config
 from genlab.core.console import console, is_rank_zero
+from genlab.core.data import DataInfo
 from genlab.core.errors import DataError, unknown_name
 from genlab.core.registry import DATASETS
 
@@ -50,7 +51,7 @@ class ImageDataConfig(Config):
 
 
 @dataclass
-class ImageDataInfo:
+class ImageDataInfo(DataInfo):
     """What was loaded; written to the run (``data.json``) and used to fill the model config."""
 
     source: str
@@ -62,9 +63,6 @@ class ImageDataInfo:
     n_val: int = 0
     skipped: list[str] = field(default_factory=list)
     split: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def to_pixels(images: torch.Tensor) -> torch.Tensor:
