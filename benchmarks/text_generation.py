@@ -68,7 +68,7 @@ def val_loss(run_path: Path) -> tuple[float, float, object]:
     """(val loss in nats/token, val bpc) over the whole validation split, and the loaded model."""
     pipe = genlab.load(run_path)
     model = pipe.model
-    cfg = TextDataConfig.build(model.pretrained_meta["data"]["data_config"])
+    cfg = TextDataConfig.build(model.provenance.data["data_config"])
     train_text, val_text, _ = split_corpus(load_raw(cfg), cfg)
     ids = torch.tensor(encode_lenient(model.tokenizer, val_text))
     nll, count = model.sequence_nll(ids)
@@ -207,7 +207,7 @@ def poem_row(runs: Path, quick: bool) -> dict:
     res, wall = train("gpt", "builtin:tang-poems", "tang-gpt", runs, steps, minutes, model_overrides(NANOGPT))
     loss, bpc, pipe = val_loss(res.run.path)
     model = pipe.model
-    cfg = TextDataConfig.build(model.pretrained_meta["data"]["data_config"])
+    cfg = TextDataConfig.build(model.provenance.data["data_config"])
     train_text, _, _ = split_corpus(load_raw(cfg), cfg)
     poems = pipe.poem("wuyan-jueju", n=20, rhyme=True, seed=0)
     acrostic = pipe.poem("wuyan-jueju", n=5, acrostic="春夏秋冬", rhyme=True, seed=0)
