@@ -137,8 +137,8 @@ def accuracy_rows(model, run: Path, args, guidances: list[float]) -> list[dict]:
     if not (model.conditional and c.image_size == 28 and c.channels == 1 and c.num_classes == 10):
         print("accuracy needs a conditional model of 28×28 grayscale images (10 classes): skipped")
         return []
-    meta = getattr(model, "pretrained_meta", {})
-    dataset = meta.get("data", {}).get("source", "mnist")
+    provenance = model.provenance
+    dataset = provenance.data.get("source", "mnist")
     extractor = get_extractor(default_extractor(dataset, c.image_size, c.channels))
     budget = run_budget(run)
     rows = []
@@ -148,7 +148,7 @@ def accuracy_rows(model, run: Path, args, guidances: list[float]) -> list[dict]:
         accuracy = label_accuracy(model, args.n, extractor, {}, args.seed, images=images)
         rows.append(
             {"model": model.registry_name, "dataset": dataset, "budget_minutes": budget,
-             "train_steps": meta.get("steps"),
+             "train_steps": provenance.steps,
              "sampler": args.sampler, "steps": args.steps, "guidance_scale": scale, "n": args.n,
              "label_accuracy": round(accuracy, 4)}
         )  # fmt: skip
@@ -177,7 +177,7 @@ def quality_rows(model, run: Path, args) -> list[dict]:
     from genlab.image.evaluation import generate, label_accuracy, resolve_reference, sample_metrics
     from genlab.image.extractors import default_extractor, get_extractor
 
-    cfg, meta = model.config, getattr(model, "pretrained_meta", {})
+    cfg, provenance = model.config, model.provenance
     ref = resolve_reference(model, None, cfg.image_size, cfg.channels, args.n, args.data_dir, args.seed)
     extractor = get_extractor(default_extractor(ref.source, cfg.image_size, cfg.channels))
     guidances = (args.quality_guidance or [None]) if model.conditional else [None]
@@ -192,8 +192,8 @@ def quality_rows(model, run: Path, args) -> list[dict]:
         if model.conditional and extractor.num_classes == cfg.num_classes:
             values["label_accuracy"] = label_accuracy(model, args.n, extractor, {}, args.seed, images=fake)
         rows.append(
-            {"model": model.registry_name, "dataset": meta.get("data", {}).get("source", "?"),
-             "budget_minutes": budget, "train_steps": meta.get("steps"),
+            {"model": model.registry_name, "dataset": provenance.data.get("source", "?"),
+             "budget_minutes": budget, "train_steps": provenance.steps,
              "sampler": sampler, "steps": steps, "network_evals": network_evals(sampler, steps),
              "guidance_scale": guidance if guidance is not None else cfg.guidance_scale if model.conditional else None,
              "n": args.n, "reference": ref.source, "extractor": extractor.name,
@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> None:
     rows: list[dict[str, Any]] = []
     if args.model is not None:
         model = genlab.load(args.model, device=args.device).model
-        dataset = model.pretrained_meta.get("data", {}).get("source", "?")
+        dataset = model.provenance.data.get("source", "?")
         if not args.no_speed:
             rows += speed_rows(model, model.registry_name, dataset, args.steps_list, args.batch, args.repeats)
         if not args.no_accuracy:

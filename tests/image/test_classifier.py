@@ -104,7 +104,7 @@ def test_save_pretrained_roundtrip_gives_identical_outputs(tmp_path):
     with torch.no_grad():
         assert torch.equal(loaded(images), model(images))
         assert torch.equal(loaded.features(images), model.features(images))
-    assert loaded.pretrained_meta["name"] == "tiny-lenet" and loaded.pretrained_meta["test_accuracy"] == 0.5
+    assert loaded.provenance.raw["name"] == "tiny-lenet" and loaded.provenance.raw["test_accuracy"] == 0.5
     assert "50.00%" in (tmp_path / "tiny-lenet" / "README.md").read_text()
 
 

@@ -13,6 +13,7 @@ import torch
 from PIL import Image
 
 from genlab.core.errors import ConfigError, DataError, UnknownNameError
+from genlab.core.registry import DATASETS
 from genlab.image import datasets
 from genlab.image.data import ImageDataConfig, ImageTensorDataset, load_image_data, load_images, parse_source
 
@@ -134,7 +135,7 @@ def test_real_idx_data_from_shared_folder(monkeypatch, name, split, counts):
     if not (SHARED_DATA / name).is_dir():
         pytest.skip(f"{SHARED_DATA / name} not found (the shared datasets exist only on the project's machines)")
     monkeypatch.setenv("GENLAB_DATA_DIR", str(SHARED_DATA))
-    raw = datasets.DATASETS.get(name)(split, None, False)
+    raw = DATASETS.get(name)(split, None, False)
     assert raw.images.shape == (sum(counts), 28, 28, 1) and raw.images.dtype == np.uint8
     assert [Counter(raw.labels.tolist())[k] for k in range(10)] == counts
     if split == "test":

@@ -19,6 +19,7 @@ from torch import nn
 from genlab.core import checkpoint
 from genlab.core.config import Config
 from genlab.core.errors import CheckpointError
+from genlab.core.provenance import Provenance
 from genlab.core.registry import MODELS
 
 
@@ -63,6 +64,8 @@ class GenerativeModel(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
+        #: The training record read from ``config.json`` by :meth:`from_pretrained` (empty until then).
+        self.provenance = Provenance()
 
     #: True for models fitted in closed form (n-gram counts, Gaussian/GMM on pixels): the trainer calls
     #: :meth:`fit` once instead of running gradient steps.
@@ -113,5 +116,5 @@ class GenerativeModel(nn.Module):
                 f"weights in {directory} do not fit {meta['model']}: {str(e).splitlines()[0]}",
                 "the config and weights come from different models; re-run the training command with the same --name",
             ) from None
-        model.pretrained_meta = meta
+        model.provenance = Provenance.from_meta(meta)
         return model.to(map_location).eval()

@@ -139,7 +139,7 @@ class Pipeline:
     @property
     def meta(self) -> dict:
         """``config.json`` of the loaded model (data, steps, versions)."""
-        return getattr(self.model, "pretrained_meta", {})
+        return self.model.provenance.raw
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.model.registry_name})"

@@ -22,6 +22,7 @@ from typing import Any, Generic, TypeVar
 from genlab.core.errors import unknown_name
 
 T = TypeVar("T")
+_MISSING = object()
 
 ENTRY_POINT_GROUP = "genlab.modalities"
 
@@ -58,14 +59,17 @@ class Registry(Generic[T]):
             raise unknown_name(self.kind, name, self._items)
         return self._items[name]
 
-    def names(self, prefix: str = "", **attributes: Any) -> list[str]:
-        """Sorted registered names starting with ``prefix`` whose objects have the given attribute values
-        (``MODELS.names(task="image-generation")``, ``DATASETS.names(modality="image")``)."""
+    def names(self, prefix: str = "", **filters: Any) -> list[str]:
+        """Sorted registered names starting with ``prefix`` whose objects match every filter.
+
+        A filter compares an attribute of the registered object: ``DATASETS.names(modality="image")``
+        lists the datasets whose ``modality`` is ``"image"``; objects without the attribute never match.
+        """
         load_all()
         return sorted(
             n
             for n, obj in self._items.items()
-            if n.startswith(prefix) and all(getattr(obj, k, None) == v for k, v in attributes.items())
+            if n.startswith(prefix) and all(getattr(obj, k, _MISSING) == v for k, v in filters.items())
         )
 
     def __contains__(self, name: str) -> bool:
@@ -82,6 +86,7 @@ DATASETS: Registry[Any] = Registry("dataset")
 METRICS: Registry[Any] = Registry("metric")
 PIPELINES: Registry[Any] = Registry("pipeline")
 TASKS: Registry[Any] = Registry("task")
+PREPROCESSORS: Registry[Any] = Registry("preprocessor")
 
 _imported: set[str] = set()
 _all_loaded = False

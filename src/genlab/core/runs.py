@@ -8,15 +8,11 @@ from __future__ import annotations
 import csv
 import json
 import os
-import platform
-import subprocess
-import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from genlab.__about__ import __version__
 from genlab.core.errors import CheckpointError
 from genlab.core.io import atomic_write_json
 
@@ -85,43 +81,6 @@ class Run:
         for row in rows[-20:]:  # losses of several groups may sit on neighbouring rows
             merged.update({k: v for k, v in row.items() if v not in ("", None)})
         return merged
-
-
-def write_env(run: Run, seed: int, device: str) -> None:
-    """Write ``env.json``: versions, seed, device, git commit of the genlab source."""
-    import lightning
-    import numpy
-    import torch
-
-    env = {
-        "created": now_iso(),
-        "genlab": __version__,
-        "python": sys.version.split()[0],
-        "torch": torch.__version__,
-        "lightning": lightning.__version__,
-        "numpy": numpy.__version__,
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "seed": seed,
-        "device": device,
-        "git_commit": git_commit(),
-        "command": " ".join(sys.argv),
-    }
-    atomic_write_json(run.env_path, env)
-
-
-def git_commit() -> str | None:
-    """Commit of the genlab source tree, when it is a git checkout."""
-    src = Path(__file__).resolve().parents[2]
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip() or None
 
 
 def resolve_model_dir(path: str | Path) -> Path:

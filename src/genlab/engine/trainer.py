@@ -27,11 +27,12 @@ from genlab.core.errors import BadInputError, TrainingDivergedError
 from genlab.core.io import atomic_write_json
 from genlab.core.metrics_log import read_rows
 from genlab.core.registry import TASKS
-from genlab.core.runs import Run, now_iso, runs_root, write_env
+from genlab.core.runs import Run, now_iso, runs_root
 from genlab.core.seeding import seed_everything
 from genlab.engine import callbacks as cb
 from genlab.engine.card import model_card
 from genlab.engine.config import RunConfig
+from genlab.engine.env import write_env
 from genlab.engine.module import GenerativeModule
 from genlab.engine.progress import progress_callbacks
 

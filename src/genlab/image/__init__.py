@@ -4,6 +4,7 @@ from genlab.image import (  # noqa: F401  (registers models, datasets, task)
     baselines,
     classifier,
     data,
+    datasets,
     diffusion,
     gan,
     pipelines,

@@ -26,6 +26,7 @@ from torch.utils.data import Dataset
 
 from genlab.core.errors import DataError, GenlabError
 from genlab.core.model import register_model
+from genlab.core.optional import require
 from genlab.image.base import ImageGenerativeModel, ImageModelConfig
 
 MAX_FIT_IMAGES = 60_000  # more images change the fitted moments very little and cost memory
@@ -183,20 +184,17 @@ class GMMImageModel(_PixelModel):
 
     def fit(self, train_dataset: Dataset, val_dataset: Dataset | None = None) -> dict[str, float]:
         """PCA to ``latent_dim`` dimensions, then EM for the mixture; returns the mean log-likelihood per image."""
-        try:
-            from sklearn.mixture import GaussianMixture
-            from threadpoolctl import threadpool_limits  # a scikit-learn dependency
-        except ImportError:
-            raise GenlabError(
-                "image/gmm needs scikit-learn to fit", "install the image extra: pip install 'genlab[image]'"
-            ) from None
+        mixture = require("sklearn.mixture", "image", "image/gmm")
+        threadpoolctl = require("threadpoolctl", "image", "image/gmm")  # a scikit-learn dependency
         x = dataset_pixels(train_dataset, self.config.max_fit_images)  # EM costs O(N·K·q²) per iteration
         q = min(self.config.latent_dim, self.pixel_dim, len(x) - 1)
         k = min(self.config.num_components, len(x))
         mean, _, evecs, sigma2 = principal_components(x, q)
         codes = ((x - mean) @ evecs).numpy()  # (N, q)
-        gmm = GaussianMixture(k, covariance_type="full", max_iter=self.config.max_iter, random_state=self.config.seed)
-        with threadpool_limits(1):  # EM's small BLAS calls run slower, not faster, on several threads
+        gmm = mixture.GaussianMixture(
+            k, covariance_type="full", max_iter=self.config.max_iter, random_state=self.config.seed
+        )
+        with threadpoolctl.threadpool_limits(1):  # EM's small BLAS calls run slower, not faster, on several threads
             gmm.fit(codes)
         self.mean.copy_(mean.float())
         self.basis.zero_()[:, :q] = evecs.float()

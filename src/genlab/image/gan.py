@@ -18,14 +18,16 @@ architecture serves all three registered models:
 Both networks grow or shrink the image by 2× stages from a base grid of 4–7
 pixels (28 = 7·2², 32 = 4·2³, 64 = 4·2⁴), see :func:`genlab.nn.layers.plan_resolutions`.
 
-Reading order: config → losses → networks → model → registered names.
+The losses, the gradient penalty and the ``frozen``/``batch_statistics`` helpers live in
+:mod:`genlab.nn.adversarial`, shared with GANs of other modalities.
+
+Reading order: config → networks → model → registered names.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any, ClassVar, Literal, NamedTuple
+from collections.abc import Callable
+from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -35,6 +37,7 @@ from torch import nn
 from genlab.core.errors import BadInputError, ConfigError
 from genlab.core.model import OptimizerSpec, register_model
 from genlab.image.base import ImageGenerativeModel, ImageModelConfig
+from genlab.nn.adversarial import ADVERSARIAL_LOSSES, AdversarialLoss, batch_statistics, frozen, gradient_penalty
 from genlab.nn.layers import (
     ConditionalBatchNorm2d,
     downsample2x,
@@ -127,74 +130,6 @@ def check_gan_config(config: GANConfig, who: str) -> None:
         )
 
 
-# --------------------------------------------------------------------------- losses
-# Scores are raw discriminator outputs (logits or critic values), shape (B,); each function returns a scalar.
-
-
-def d_non_saturating(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-    """-log σ(D(x)) - log(1 - σ(D(G(z)))) (Goodfellow et al. 2014), via softplus for stability."""
-    return F.softplus(-real).mean() + F.softplus(fake).mean()
-
-
-def g_non_saturating(fake: torch.Tensor) -> torch.Tensor:
-    """-log σ(D(G(z))): the generator loss with strong gradients early in training (Goodfellow et al. 2014)."""
-    return F.softplus(-fake).mean()
-
-
-def d_hinge(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-    """max(0, 1 - D(x)) + max(0, 1 + D(G(z))) (Lim & Ye 2017; Miyato et al. 2018)."""
-    return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
-
-
-def g_linear(fake: torch.Tensor) -> torch.Tensor:
-    """-D(G(z)): the generator loss of the hinge and Wasserstein GANs."""
-    return -fake.mean()
-
-
-def d_least_squares(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-    """½(D(x) - 1)² + ½ D(G(z))² (LSGAN, Mao et al. 2017, targets a=0, b=1)."""
-    return 0.5 * (real - 1).pow(2).mean() + 0.5 * fake.pow(2).mean()
-
-
-def g_least_squares(fake: torch.Tensor) -> torch.Tensor:
-    """½(D(G(z)) - 1)² (LSGAN, Mao et al. 2017, target c=1)."""
-    return 0.5 * (fake - 1).pow(2).mean()
-
-
-def d_wasserstein(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-    """D(G(z)) - D(x): minus the critic's estimate of the Wasserstein-1 distance (Arjovsky et al. 2017)."""
-    return fake.mean() - real.mean()
-
-
-class AdversarialLoss(NamedTuple):
-    """The discriminator loss (real scores, fake scores) and the generator loss (fake scores) of one GAN flavour."""
-
-    discriminator: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-    generator: Callable[[torch.Tensor], torch.Tensor]
-
-
-ADVERSARIAL_LOSSES: dict[str, AdversarialLoss] = {
-    "non-saturating": AdversarialLoss(d_non_saturating, g_non_saturating),
-    "hinge": AdversarialLoss(d_hinge, g_linear),
-    "least-squares": AdversarialLoss(d_least_squares, g_least_squares),
-    "wasserstein": AdversarialLoss(d_wasserstein, g_linear),
-}
-
-
-def gradient_penalty(
-    critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor
-) -> torch.Tensor:
-    """E[(‖∇D(x̂)‖₂ - 1)²] on x̂ = εx + (1-ε)x̃, ε ~ U[0, 1] per image (WGAN-GP, Gulrajani et al. 2017).
-
-    ``critic`` maps images (B, C, H, W) to scores (B,). The result is a scalar that
-    stays differentiable (``create_graph``) so it can be minimised through D.
-    """
-    eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
-    mixed = (eps * real + (1 - eps) * fake.detach()).requires_grad_(True)
-    (grad,) = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
-    return (grad.flatten(1).norm(2, dim=1) - 1).pow(2).mean()
-
-
 # --------------------------------------------------------------------------- networks
 
 DISCRIMINATOR_NORMS: dict[str, Callable[[int], nn.Module]] = {
@@ -276,32 +211,6 @@ class Discriminator(nn.Module):
         if self.embed is not None:
             scores = scores + (self.embed(labels) * h).sum(1)  # projection term ⟨embed(y), h⟩
         return scores
-
-
-@contextmanager
-def frozen(module: nn.Module) -> Iterator[None]:
-    """Stop gradients into ``module``'s parameters (they still flow through its activations)."""
-    flags = [p.requires_grad for p in module.parameters()]
-    module.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p, flag in zip(module.parameters(), flags, strict=True):
-            p.requires_grad_(flag)
-
-
-@contextmanager
-def batch_statistics(module: nn.Module) -> Iterator[None]:
-    """Make ``module``'s BatchNorm layers normalise with batch statistics, leaving their running ones untouched."""
-    norms = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    saved = [(m.training, m.track_running_stats) for m in norms]
-    for m in norms:
-        m.training, m.track_running_stats = True, False  # BatchNorm then passes no running buffers to F.batch_norm
-    try:
-        yield
-    finally:
-        for m, (training, track) in zip(norms, saved, strict=True):
-            m.training, m.track_running_stats = training, track
 
 
 # --------------------------------------------------------------------------- model

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +23,7 @@ from pydantic import Field
 from torch.utils.data import Dataset
 
 from genlab.core.config import Config
+from genlab.core.data import DataInfo
 from genlab.core.errors import DataError
 from genlab.core.registry import DATASETS
 from genlab.text.tokenizers import TextTokenizer, train_tokenizer
@@ -58,7 +59,7 @@ class RawText:
 
 
 @dataclass
-class TextDataInfo:
+class TextDataInfo(DataInfo):
     """What was loaded; written to the run (``data.json``) and used to fill the model config."""
 
     source: str
@@ -74,10 +75,12 @@ class TextDataInfo:
     data_config: dict[str, Any] = field(default_factory=dict)
     split: dict[str, Any] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
-    tokenizer_obj: TextTokenizer | None = field(default=None, repr=False)
+    tokenizer_obj: TextTokenizer | None = field(default=None, repr=False, metadata={"saved": False})
 
-    def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "tokenizer_obj"}
+    @property
+    def preprocessor(self) -> TextTokenizer | None:
+        """The tokenizer trained on the training split (saved in the model config)."""
+        return self.tokenizer_obj
 
 
 class TokenWindows(Dataset):
@@ -159,16 +162,14 @@ def read_jsonl(path: Path, text_field: str, encoding: str = "utf-8") -> tuple[li
 
 def load_raw(cfg: TextDataConfig) -> RawText:
     """Load ``cfg.source``: a registered dataset, a file or a folder."""
-    from genlab.text.datasets import text_dataset_names
-
     if cfg.source in DATASETS:
-        loader = DATASETS.get(cfg.source)
-        if getattr(loader, "modality", None) != "text":
+        spec = DATASETS.get(cfg.source)
+        if spec.modality != "text":
             raise DataError(
-                f"'{cfg.source}' is a {getattr(loader, 'modality', 'non-text')} dataset, not text",
-                "text datasets: " + ", ".join(text_dataset_names()),
+                f"'{cfg.source}' is a {spec.modality} dataset, not text",
+                "text datasets: " + ", ".join(DATASETS.names(modality="text")),
             )
-        return loader(cfg)
+        return spec(cfg)
     path = Path(cfg.source).expanduser()
     if path.is_dir():
         return _load_folder(path, cfg)
@@ -177,9 +178,10 @@ def load_raw(cfg: TextDataConfig) -> RawText:
             texts, _ = read_jsonl(path, cfg.field, cfg.encoding)
             return RawText(texts, "documents")
         return RawText([read_text_file(path, cfg.encoding)], "text")
+    text_datasets = ", ".join(DATASETS.names(modality="text"))
     raise DataError(
         f"no such file, folder or dataset: '{cfg.source}'",
-        "built-in text datasets: " + ", ".join(text_dataset_names()) + "; or pass a .txt/.jsonl file or a folder",
+        f"built-in text datasets: {text_datasets}; or pass a .txt/.jsonl file or a folder",
     )
 
 

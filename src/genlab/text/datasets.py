@@ -7,7 +7,8 @@
   ``poet.tang.*.json`` and ``tangshisanbaishou.json`` files under ``$GENLAB_DATA_DIR/chinese-poetry``,
   converted from Traditional to Simplified characters when ``opencc`` is installed.
 
-Each loader takes the :class:`~genlab.text.data.TextDataConfig` and returns a ``RawText``.
+Each is a :class:`~genlab.core.data.DatasetSpec` of modality ``text`` whose loader takes the
+:class:`~genlab.text.data.TextDataConfig` and returns a ``RawText``.
 """
 
 from __future__ import annotations
@@ -17,44 +18,47 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from genlab.core.data import DatasetSpec, first_line, register_dataset
 from genlab.core.download import DATA_DIR_ENV, data_root
 from genlab.core.errors import DataError
-from genlab.core.registry import DATASETS
 from genlab.text.data import RawText, read_jsonl, read_text_file
 from genlab.text.poems import detect_form
 
 SHIPPED = Path(__file__).resolve().parent / "data"
+CHINESE_POETRY_LICENSE = "poems in the public domain; collection MIT (© 2016 JackeyGao)"
 
 
-def text_dataset(name: str) -> Callable:
-    """Decorator: register a text dataset loader ``fn(cfg) -> RawText`` under ``name``."""
+TextLoader = Callable[[Any], RawText]
 
-    def deco(fn: Callable) -> Callable:
-        fn.modality = "text"
-        return DATASETS.register(name)(fn)
+
+def text_dataset(name: str, license: str = "") -> Callable[[TextLoader], TextLoader]:
+    """Decorator: register a text dataset loader ``fn(cfg) -> RawText`` under ``name``.
+
+    The loader's docstring gives the description; ``license`` is the text's license
+    (docs/data-licenses.md). The corpus has no named splits: genlab splits it by ``val_fraction``.
+    """
+
+    def deco(fn: TextLoader) -> TextLoader:
+        register_dataset(DatasetSpec(name, "text", fn, description=first_line(fn.__doc__), license=license))
+        return fn
 
     return deco
 
 
-def text_dataset_names() -> list[str]:
-    """Names of the registered text datasets."""
-    return [name for name, fn in DATASETS.items() if getattr(fn, "modality", None) == "text"]
-
-
-@text_dataset("builtin:tinyshakespeare")
+@text_dataset("builtin:tinyshakespeare", license="public domain (Shakespeare); repository MIT")
 def tinyshakespeare(cfg: Any) -> RawText:
     """Tiny Shakespeare (char-rnn's ``input.txt``), shipped with genlab."""
     return RawText([read_text_file(SHIPPED / "tinyshakespeare.txt")], "text")
 
 
-@text_dataset("builtin:tang-poems")
+@text_dataset("builtin:tang-poems", license=CHINESE_POETRY_LICENSE)
 def tang_poems(cfg: Any) -> RawText:
     """Tang regulated verse shipped with genlab: one poem per line, Simplified characters."""
     texts, _ = read_jsonl(SHIPPED / "tang_poems.jsonl", "text")
     return RawText(texts, "poems", separator="\n")
 
 
-@text_dataset("chinese-poetry")
+@text_dataset("chinese-poetry", license=CHINESE_POETRY_LICENSE)
 def chinese_poetry(cfg: Any) -> RawText:
     """Regulated Tang verse from a local copy of the chinese-poetry collection (Simplified when opencc is present)."""
     folder = data_root(cfg.data_dir) / "chinese-poetry"

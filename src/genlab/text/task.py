@@ -114,7 +114,7 @@ def _is_poem_model(model: TextLanguageModel) -> bool:
     """True for models of a poem corpus: recorded data kind, else a character vocabulary mostly of hanzi."""
     from genlab.text.poems import is_hanzi
 
-    kind = (getattr(model, "pretrained_meta", {}) or {}).get("data", {}).get("kind")
+    kind = model.provenance.data.get("kind")
     if kind is not None:
         return kind == "poems"
     vocab = model.config.tokenizer.get("vocab", [])
@@ -127,8 +127,7 @@ def _wanted(key: str, names: list[str]) -> bool:
 
 def _reference_texts(model: TextLanguageModel, options: dict[str, Any]) -> tuple[str, str, str]:
     """(training text, validation text, description) rebuilt from the data config recorded with the model."""
-    meta = getattr(model, "pretrained_meta", {}) or {}
-    recorded = meta.get("data", {}).get("data_config")
+    recorded = model.provenance.data.get("data_config")
     if not recorded:
         raise ConfigError("the model does not record its training data", "evaluate a model trained by genlab")
     values = dict(recorded)

@@ -1,10 +1,12 @@
 """Tokenizers saved with the model: character-level (full Unicode) and byte-level BPE.
 
-A tokenizer serialises to a plain JSON dict (``to_dict``) that lives in the model's
-``config.json`` (``config.tokenizer``), so a saved model always decodes its own ids and
-nothing is ever unpickled. Byte-level BPE is trained and run by Hugging Face ``tokenizers``
-(Radford et al. 2019's byte-level variant of Sennrich et al. 2016); its dict is the library's
-own JSON, also written as ``tokenizer.json`` beside the weights for other tools.
+A tokenizer is the text modality's :class:`~genlab.core.preprocessing.Preprocessor`: it
+serialises to a plain JSON dict (``to_dict``) that lives in the model's ``config.json``
+(``config.tokenizer``), so a saved model always decodes its own ids and nothing is ever
+unpickled. The tokenizers register as ``text/char`` and ``text/bpe``. Byte-level BPE is
+trained and run by Hugging Face ``tokenizers`` (Radford et al. 2019's byte-level variant of
+Sennrich et al. 2016); its dict is the library's own JSON, also written as ``tokenizer.json``
+beside the weights for other tools.
 """
 
 from __future__ import annotations
@@ -13,11 +15,17 @@ import json
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from genlab.core.errors import BadInputError, ConfigError, GenlabError
+from genlab.core.errors import BadInputError, ConfigError
+from genlab.core.optional import require
+from genlab.core.preprocessing import Preprocessor, register_preprocessor
+from genlab.core.registry import PREPROCESSORS
 
 
-class TextTokenizer:
-    """Maps text to token ids and back; ``decode(encode(s)) == s`` for any text it can encode."""
+class TextTokenizer(Preprocessor):
+    """Maps text to token ids and back; ``decode(encode(s)) == s`` for any text it can encode.
+
+    ``to_dict()`` is ``{"type": kind, ...}``; :func:`tokenizer_from_dict` rebuilds any kind.
+    """
 
     kind: ClassVar[str] = ""
 
@@ -35,6 +43,11 @@ class TextTokenizer:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-compatible description from which :func:`tokenizer_from_dict` rebuilds it."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TextTokenizer:
+        """Rebuild a tokenizer of this class from its :meth:`to_dict` output."""
         raise NotImplementedError
 
     def token_text(self, index: int) -> str:
@@ -70,6 +83,7 @@ class StreamDecoder:
         return self.tokenizer.decode(self.ids)
 
 
+@register_preprocessor("text")
 class CharTokenizer(TextTokenizer):
     """One token per Unicode code point seen in training (Chinese, emoji and accents included)."""
 
@@ -115,7 +129,12 @@ class CharTokenizer(TextTokenizer):
     def to_dict(self) -> dict[str, Any]:
         return {"type": self.kind, "vocab": self.vocab}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CharTokenizer:
+        return cls(list(data["vocab"]))
 
+
+@register_preprocessor("text")
 class BPETokenizer(TextTokenizer):
     """Byte-level BPE from Hugging Face ``tokenizers``: any text encodes, nothing is unknown."""
 
@@ -127,7 +146,7 @@ class BPETokenizer(TextTokenizer):
     @classmethod
     def train(cls, texts: Iterable[str], vocab_size: int) -> BPETokenizer:
         """Learn ``vocab_size`` tokens (256 byte tokens + merges) from ``texts``."""
-        tk = _tokenizers()
+        tk = require("tokenizers", "text", "the BPE tokenizer")
         backend = tk.Tokenizer(tk.models.BPE())
         backend.pre_tokenizer = tk.pre_tokenizers.ByteLevel(add_prefix_space=False)
         backend.decoder = tk.decoders.ByteLevel()
@@ -140,7 +159,8 @@ class BPETokenizer(TextTokenizer):
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> BPETokenizer:
         """Rebuild from the ``tokenizers`` JSON (as a dict)."""
-        return cls(_tokenizers().Tokenizer.from_str(json.dumps(data)))
+        tokenizers = require("tokenizers", "text", "the BPE tokenizer")
+        return cls(tokenizers.Tokenizer.from_str(json.dumps(data)))
 
     @property
     def vocab_size(self) -> int:
@@ -155,6 +175,10 @@ class BPETokenizer(TextTokenizer):
     def to_dict(self) -> dict[str, Any]:
         return {"type": self.kind, "json": json.loads(self.backend.to_str())}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BPETokenizer:
+        return cls.from_json(data["json"])
+
 
 def train_tokenizer(kind: str, texts: list[str], vocab_size: int) -> TextTokenizer:
     """Train a ``char`` or ``bpe`` tokenizer on ``texts``."""
@@ -168,20 +192,8 @@ def train_tokenizer(kind: str, texts: list[str], vocab_size: int) -> TextTokeniz
 def tokenizer_from_dict(data: dict[str, Any]) -> TextTokenizer:
     """Rebuild a tokenizer from :meth:`TextTokenizer.to_dict` output."""
     kind = data.get("type") if isinstance(data, dict) else None
-    if kind == "char":
-        return CharTokenizer(list(data["vocab"]))
-    if kind == "bpe":
-        return BPETokenizer.from_json(data["json"])
+    if isinstance(kind, str) and f"text/{kind}" in PREPROCESSORS:
+        return PREPROCESSORS.get(f"text/{kind}").from_dict(data)
     raise ConfigError(
         "the model config holds no tokenizer", "text models get their tokenizer from the data; train through genlab"
     )
-
-
-def _tokenizers():
-    try:
-        import tokenizers
-    except ImportError:
-        raise GenlabError(
-            "Hugging Face tokenizers is not installed", "install the text extra: pip install 'genlab[text]'"
-        ) from None
-    return tokenizers

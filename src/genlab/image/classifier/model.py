@@ -129,7 +129,7 @@ def load_classifier(path: str | Path) -> tuple[LeNetClassifier, dict[str, Any]]:
         path = path.parent
     if path.is_dir():
         model = LeNetClassifier.from_pretrained(path)
-        meta = dict(model.pretrained_meta)
+        meta = dict(model.provenance.raw)
         return model, meta | {"name": meta.get("name", path.name), "sha256": meta["weights_sha256"]}
     if path.suffix == ".safetensors" and path.with_suffix(".json").is_file():
         return _load_single_file(path)

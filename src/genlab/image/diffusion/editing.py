@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from genlab.core.errors import BadInputError
-from genlab.image.diffusion.samplers import sample_loop
+from genlab.nn.diffusion.samplers import sample_loop
 
 
 def _noise(shape: torch.Size, generator: torch.Generator | None, like: torch.Tensor) -> torch.Tensor:

@@ -1,7 +1,7 @@
 """Diffusion and flow-matching image generators: ``image/ddpm`` and ``image/flow``.
 
 Both train one :class:`~genlab.nn.unet.UNet` to undo noise and sample with a swappable
-sampler (:mod:`genlab.image.diffusion.samplers`):
+sampler (:mod:`genlab.nn.diffusion.samplers`):
 
 * ``image/ddpm`` (Ho et al. 2020): the UNet predicts the noise ε or v = √ᾱ ε - √(1-ᾱ) x_0
   (Salimans & Ho 2022) at a random step of a linear or cosine schedule; the loss is the
@@ -32,8 +32,8 @@ from pydantic import Field
 from genlab.core.errors import BadInputError, ConfigError
 from genlab.core.model import OptimizerSpec, register_model
 from genlab.image.base import ImageGenerativeModel, ImageModelConfig
-from genlab.image.diffusion.samplers import Family, Sampler, make_sampler, sample_loop
-from genlab.image.diffusion.schedules import BetaSchedule, FlowPath, NoiseSchedule, PredictionType
+from genlab.nn.diffusion.samplers import Family, Sampler, make_sampler, sample_loop
+from genlab.nn.diffusion.schedules import BetaSchedule, FlowPath, NoiseSchedule, PredictionType
 from genlab.nn.unet import UNet, UNetConfig
 
 # --------------------------------------------------------------------------- configs

@@ -8,8 +8,8 @@ identically; the trajectories must agree at every step. Skipped when diffusers i
 import pytest
 import torch
 
-from genlab.image.diffusion.samplers import make_sampler
-from genlab.image.diffusion.schedules import NoiseSchedule
+from genlab.nn.diffusion.samplers import make_sampler
+from genlab.nn.diffusion.schedules import NoiseSchedule
 
 diffusers = pytest.importorskip("diffusers")
 

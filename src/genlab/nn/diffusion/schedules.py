@@ -1,6 +1,7 @@
 """Noise schedules and the paths between data and noise.
 
-Two forward processes share the samplers and editing code of this package:
+Two forward processes share the samplers (:mod:`genlab.nn.diffusion.samplers`) and the
+editing code of the modalities:
 
 * :class:`NoiseSchedule`, the discrete Gaussian diffusion of DDPM (Ho et al. 2020):
   ``x_t = √ᾱ_t · x_0 + √(1 - ᾱ_t) · ε`` for integer ``t`` in ``[0, T)``, with
@@ -10,8 +11,10 @@ Two forward processes share the samplers and editing code of this package:
   (Liu et al. 2023; Lipman et al. 2023): ``x_t = (1 - t) · ε + t · x_1`` for ``t``
   in ``[0, 1]``, noise at ``t = 0`` and data at ``t = 1``; its velocity is ``x_1 - ε``.
 
-Both expose ``q_sample`` (noise clean images to a time point) and ``renoise``
+Both expose ``q_sample`` (noise clean samples to a time point) and ``renoise``
 (move a sample to a noisier time point), which is all SDEdit and RePaint need.
+Nothing here is specific to images: samples are tensors (B, ...), e.g. images
+(B, C, H, W) or sequences (B, T, D).
 """
 
 from __future__ import annotations
@@ -51,8 +54,8 @@ def cosine_betas(num_timesteps: int, s: float = 0.008, max_beta: float = 0.999) 
 BETA_SCHEDULES = {"linear": linear_betas, "cosine": cosine_betas}
 
 
-def _per_image(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """(B,) or () coefficients -> broadcastable against ``like`` (B, C, H, W), in its dtype/device."""
+def _per_sample(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """(B,) or () coefficients -> broadcastable against ``like`` (B, ...), in its dtype/device."""
     values = values.to(device=like.device, dtype=like.dtype)
     return values.reshape(-1, *([1] * (like.dim() - 1))) if values.dim() else values
 
@@ -83,7 +86,7 @@ class NoiseSchedule:
 
     def q_sample(self, x0: torch.Tensor, t: int | torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """x_t = √ᾱ_t x_0 + √(1 - ᾱ_t) ε for time(s) ``t`` (an int or (B,))."""
-        a = _per_image(self.alpha_bar(t), x0)
+        a = _per_sample(self.alpha_bar(t), x0)
         return a.sqrt() * x0 + (1 - a).sqrt() * noise
 
     def renoise(
@@ -98,7 +101,7 @@ class NoiseSchedule:
         """The regression target: ε, or v = √ᾱ ε - √(1 - ᾱ) x_0 (Salimans & Ho 2022)."""
         if prediction_type == "epsilon":
             return noise
-        a = _per_image(self.alpha_bar(t), x0)
+        a = _per_sample(self.alpha_bar(t), x0)
         return a.sqrt() * noise - (1 - a).sqrt() * x0
 
     def split_prediction(
@@ -134,7 +137,7 @@ class FlowPath:
 
     def q_sample(self, x1: torch.Tensor, t: float | torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """A point on the path at time(s) ``t`` (a float or (B,))."""
-        t = _per_image(torch.as_tensor(t, dtype=torch.float64), x1)
+        t = _per_sample(torch.as_tensor(t, dtype=torch.float64), x1)
         return (1 - t) * noise + t * x1
 
     def renoise(

@@ -1,17 +1,17 @@
-"""Samplers: swappable objects that turn noise into images with a trained denoiser.
+"""Samplers: swappable objects that turn noise into samples (B, ...) with a trained denoiser.
 
 A sampler knows its time grid and how to take one step; the model supplies a
 ``predict(x, t)`` function (with classifier-free guidance already applied), so
 every sampler works with every model of its family and guidance works in all of them.
 
-Diffusion samplers (for :class:`~genlab.image.diffusion.schedules.NoiseSchedule`), where
+Diffusion samplers (for :class:`~genlab.nn.diffusion.schedules.NoiseSchedule`), where
 ``predict`` returns (x̂_0, ε̂):
 
 * ``ddpm``: ancestral sampling of the reverse chain (Ho et al. 2020), on any subset of steps;
 * ``ddim``: DDIM with stochasticity η (Song et al. 2021, eq. 12); η = 0 is deterministic;
 * ``dpm++2m``: DPM-Solver++(2M), second-order multistep in log-SNR (Lu et al. 2022, alg. 2).
 
-Flow samplers (for :class:`~genlab.image.diffusion.schedules.FlowPath`), where ``predict``
+Flow samplers (for :class:`~genlab.nn.diffusion.schedules.FlowPath`), where ``predict``
 returns the velocity: ``euler`` and ``heun`` (second order, Euler on the last step as in
 Karras et al. 2022).
 
@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from genlab.core.errors import BadInputError
-from genlab.image.diffusion.schedules import FlowPath, NoiseSchedule
+from genlab.nn.diffusion.schedules import FlowPath, NoiseSchedule
 
 Family = Literal["diffusion", "flow"]
 DiffusionPredict = Callable[[torch.Tensor, int], tuple[torch.Tensor, torch.Tensor]]
