@@ -1,9 +1,10 @@
 """Image generation: data, models (VAE, GAN, diffusion, flow, Gaussian/GMM baselines), pipelines, evaluation."""
 
-from genlab.image import (  # noqa: F401  (registers models, datasets, task)
+from genlab.image import (  # noqa: F401  (registers models, datasets, metrics, task)
     baselines,
     data,
     diffusion,
+    evaluation_metrics,
     gan,
     pipelines,
     task,
