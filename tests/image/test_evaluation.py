@@ -11,6 +11,7 @@ import genlab
 from genlab.cli.main import main
 from genlab.core.checkpoint import sha256_file
 from genlab.core.errors import BadInputError, CheckpointError, DataError, UnknownNameError
+from genlab.core.registry import TASKS
 from genlab.image import evaluation, inception
 from genlab.image.classifier import WEIGHTS_DIR
 from genlab.image.data import load_images
@@ -141,6 +142,16 @@ def test_fewer_samples_than_feature_dims_warns(digit_folders):
         evaluate_folders(a, b, "fid", n=60)
 
 
+def test_task_evaluates_folders_with_the_model_free_metrics(digit_folders):
+    a, b, _ = digit_folders
+    task = TASKS.get("image-generation")
+    result = task.evaluate_files(a, b, ["fid"], {"n": 100, "seed": 1, "k": None})
+    assert result == evaluate_folders(a, b, "fid", n=100, seed=1)
+    assert result["protocol"]["n_generated"] == 100 and set(result["metrics"]) == {"fid"}
+    with pytest.raises(UnknownNameError, match="label_accuracy"):
+        task.evaluate_files(a, b, "fid,label_accuracy", {})
+
+
 def test_cli_folder_mode(digit_folders, tmp_path, capsys):
     a, b, _ = digit_folders
     out = tmp_path / "result.json"
@@ -149,6 +160,19 @@ def test_cli_folder_mode(digit_folders, tmp_path, capsys):
     assert e.value.code in (0, None)
     assert "fid" in capsys.readouterr().out
     assert json.loads(out.read_text())["protocol"]["extractor"] == "mnist-lenet"
+
+
+# --------------------------------------------------------------------------- sampling
+
+
+def test_generate_reports_progress_without_changing_the_samples(monkeypatch, capsys):
+    monkeypatch.setattr(evaluation, "PROGRESS_SECONDS", 0.0)  # a line after every batch
+    torch.manual_seed(0)
+    vae = VAE(VAEConfig(image_size=8, hidden_dims=[16])).eval()
+    x = evaluation.generate(vae, 10, 0, batch_size=4, progress="sampling image/vae")
+    out = capsys.readouterr().out
+    assert "sampling image/vae: 4/10 images" in out and "8/10" in out and "10/10" not in out
+    assert torch.equal(x, evaluation.generate(vae, 10, 0, batch_size=4)) and capsys.readouterr().out == ""
 
 
 # --------------------------------------------------------------------------- VAE likelihood

@@ -38,7 +38,7 @@ def test_memorization_rate_is_the_share_of_copied_8grams():
 
 
 def test_reference_passages_are_evenly_spaced_and_of_the_asked_length():
-    from genlab.text.task import reference_passages
+    from genlab.text.evaluation import reference_passages
 
     text = "".join(f"line {i:03d}\n" for i in range(400))
     passages = reference_passages(text, 5, 40)

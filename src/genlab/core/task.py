@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from torch.utils.data import Dataset
 
 from genlab.core.config import Config
+from genlab.core.evaluation import EvalContext, MetricSpec, evaluate_model
 from genlab.core.model import GenerativeModel
 from genlab.core.registry import MODELS
 
@@ -79,14 +80,37 @@ class Task:
         raise NotImplementedError
 
     def evaluate(self, model: GenerativeModel, metrics: list[str] | None, options: dict[str, Any]) -> dict[str, Any]:
-        """Evaluate a loaded model; returns ``{"metrics": {name: value}, "protocol": {...}}``.
+        """Evaluate a loaded model; returns ``{"metrics": {name: value}, "baselines": {...}, "protocol": {...}}``.
 
         ``metrics`` None means the task's default set; ``options`` holds what the user passed
         (``n``, ``seed``, ``ref``, ``data_dir``, ``extractor``, …; absent keys mean defaults).
+        Runs the generic loop :func:`genlab.core.evaluation.evaluate_model` over the hooks below.
         """
+        return evaluate_model(model, metrics, options)
+
+    # ----------------------------------------------------------------- evaluation hooks
+    #: The task's eval options (``n``, ``seed``, …): defaults and help on every field; ``genlab eval`` renders them.
+    eval_request_class: ClassVar[type[Config]] = Config
+
+    def eval_context(self, model: GenerativeModel, request: Config) -> EvalContext:
+        """The context the metrics read (how samples are drawn, which reference data)."""
+        return EvalContext(model, self, request)
+
+    def eval_protocol(self, ctx: EvalContext) -> dict[str, Any]:
+        """Protocol fields every result of this task has (sample counts, reference, seed, version)."""
+        return {}
+
+    def eval_baselines(self, ctx: EvalContext, specs: list[MetricSpec]) -> dict[str, EvalContext]:
+        """Baseline name → context (``ctx.derive`` with samples or model swapped) scored by ``specs``."""
+        return {}
+
+    def evaluate_files(
+        self, fake: str | Path, real: str | Path, metrics: list[str] | str | None, options: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Compare generated files (a folder) with real ones: ``{"metrics", "protocol"}``."""
         from genlab.core.errors import BadInputError
 
-        raise BadInputError(f"task '{self.name}' has no evaluation yet", "see `genlab models` for the tasks here")
+        raise BadInputError(f"task '{self.name}' cannot evaluate folders", "evaluate a trained model instead")
 
     def describe_data(self, info: Any) -> str:
         """One line for the console describing the loaded data."""

@@ -5,7 +5,10 @@ feature space of a fixed extractor (:mod:`genlab.image.extractors`):
 ``fid``, ``kid`` (+ ``kid_std``), ``is`` (+ ``is_std``), ``precision``, ``recall``,
 ``density``, ``coverage``. Model metrics: ``label_accuracy`` (conditional models,
 scored by a shipped classifier), ``nll`` (VAEs: importance-weighted test NLL in nats)
-and ``recon`` (VAEs: reconstruction MSE, PSNR, SSIM).
+and ``recon`` (VAEs: reconstruction MSE, PSNR, SSIM). The metrics are registered in
+:mod:`genlab.image.evaluation_metrics` and run by the generic loop of
+:mod:`genlab.core.evaluation`; this module holds what they share: the eval request, the
+context (samples drawn once, the reference images), the baselines and the helpers.
 
 Beside a model, the same protocol scores two baselines: the **floor** (real images
 disjoint from the reference, e.g. the train split against the test split) and the
@@ -18,71 +21,138 @@ resize method, the seed and the genlab version.
 from __future__ import annotations
 
 import math
+import os
+import time
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from pydantic import Field, field_validator
 
 from genlab.__about__ import __version__
-from genlab.core.errors import BadInputError, DataError, unknown_name
+from genlab.core.config import Config
+from genlab.core.console import console, info, is_rank_zero
+from genlab.core.errors import BadInputError, DataError
+from genlab.core.evaluation import EvalContext, MetricSpec, run_metrics, select_metrics, task_metrics
+from genlab.core.registry import TASKS
 from genlab.core.seeding import make_generator
 from genlab.image import metrics as M
 from genlab.image.extractors import FeatureExtractor, default_extractor, get_extractor
 
-SAMPLE_METRICS = ("fid", "kid", "is", "precision", "recall", "density", "coverage")
-MODEL_METRICS = ("label_accuracy", "nll", "recon")
-DEFAULT_METRICS = ["fid", "kid", "precision", "recall"]
+TASK = "image-generation"
 DEFAULT_N = 10_000
 KID_SUBSETS, KID_SUBSET_SIZE = 100, 1000
 PR_K, DC_K, IS_SPLITS = 3, 5, 10
 DEFAULT_IW_SAMPLES = 100
 BASELINE_CONFIGS = {"gaussian": ("image/gaussian", {"latent_dim": 64}), "gmm": ("image/gmm", {"latent_dim": 64})}
+PROGRESS_SECONDS = 10.0  # without a terminal, a progress line at most this often while sampling
 
 
-def parse_metrics(metrics: list[str] | str | None, allowed: tuple[str, ...], default: list[str]) -> list[str]:
-    """Validate metric names (a list or comma-separated string); None gives ``default``."""
-    if metrics is None:
-        return list(default)
-    if isinstance(metrics, str):
-        metrics = [m.strip() for m in metrics.split(",") if m.strip()]
-    if not metrics:
-        raise BadInputError("no metrics given", f"choose from {', '.join(allowed)}")
-    for name in metrics:
-        if name not in allowed:
-            raise unknown_name("metric", name, allowed)
-    return list(dict.fromkeys(metrics))
+class ImageEvalRequest(Config):
+    """Options of ``genlab eval`` for image generators."""
+
+    n: int = Field(DEFAULT_N, ge=1, description="number of generated images (and of reference images)")
+    seed: int = Field(0, description="seed of the samples, the reference subset and the KID/IS subsets")
+    ref: str | None = Field(
+        None, description="reference data, e.g. mnist:test (default: the test split of the training data)"
+    )
+    data_dir: str | None = Field(None, description="folder of standard datasets")
+    extractor: str | None = Field(
+        None, description="feature extractor name or safetensors path (default: the data's classifier or Inception-v3)"
+    )
+    inception_weights: str | None = Field(None, description="Inception-v3 FID weights file")
+    k: int = Field(DEFAULT_IW_SAMPLES, ge=1, description="importance samples per image for nll (VAEs)")
+    baselines: bool = Field(True, description="also score the floor (real vs real) and Gaussian/GMM baselines")
+
+    @field_validator("ref", "data_dir", "extractor", "inception_weights", mode="before")
+    @classmethod
+    def _path_to_str(cls, value: Any) -> Any:
+        return os.fspath(value) if isinstance(value, os.PathLike) else value
 
 
-# --------------------------------------------------------------------------- sample metrics
+def needs_no_model(spec: MetricSpec) -> bool:
+    """True for metrics of two image sets alone (the ones folder evaluation offers)."""
+    return "model" not in spec.needs
 
 
-def sample_metrics(
-    real: torch.Tensor, fake: torch.Tensor, metrics: list[str], extractor: FeatureExtractor, seed: int = 0
-) -> dict[str, float]:
-    """The requested sample metrics of fake vs real images (N, C, H, W) in [-1, 1]."""
-    wanted = [m for m in metrics if m in SAMPLE_METRICS]
-    if not wanted:
+# --------------------------------------------------------------------------- contexts
+
+
+def model_context(task, model, request: ImageEvalRequest) -> EvalContext:
+    """The context of a model: samples drawn by :func:`generate`, reference by :func:`resolve_reference`."""
+    return EvalContext(model, task, request, draw_samples=_draw_samples, load_reference=_load_reference)
+
+
+def _draw_samples(ctx: EvalContext) -> torch.Tensor:
+    ctx.reference  # noqa: B018  (a bad --ref fails before minutes of sampling)
+    label = None if ctx.is_baseline else f"sampling {ctx.model.registry_name}"
+    return generate(ctx.model, ctx.request.n, ctx.request.seed, progress=label)
+
+
+def _load_reference(ctx: EvalContext) -> Reference:
+    cfg, r = ctx.model.config, ctx.request
+    return resolve_reference(ctx.model, r.ref, cfg.image_size, cfg.channels, r.n, r.data_dir, r.seed)
+
+
+def sets_context(real: torch.Tensor, fake: torch.Tensor, request: ImageEvalRequest, source: str = "", split: str = ""):
+    """A context comparing two image sets (N, C, H, W) in [-1, 1] with no model (folders, benchmarks)."""
+    ctx = EvalContext(None, TASKS.get(TASK), request)
+    ctx.cache["reference"] = Reference(source, split, real, torch.zeros(0, dtype=torch.long), real[:0], "")
+    ctx.cache["samples"] = fake
+    return ctx
+
+
+def extractor_for(ctx: EvalContext) -> FeatureExtractor:
+    """The context's feature extractor: the request's, else the default for its reference data."""
+
+    def build() -> FeatureExtractor:
+        ref = ctx.reference
+        name = ctx.request.extractor or default_extractor(ref.source, ref.images.shape[-1], ref.images.shape[1])
+        return get_extractor(name, inception_weights=ctx.request.inception_weights)
+
+    return ctx.cached("extractor", build)
+
+
+def model_protocol(ctx: EvalContext) -> dict[str, Any]:
+    """Protocol fields of every model evaluation: counts, model, reference, seed, version."""
+    ref = ctx.reference
+    drawn = ctx.cache.get("samples")
+    protocol = {"n_generated": 0 if drawn is None else len(drawn), "n_reference": len(ref.images)}
+    protocol |= {"model": ctx.model.registry_name, **ref.protocol()}
+    if weights := ctx.model.provenance.weights_sha256:
+        protocol["model_sha256"] = weights
+    return protocol | {"seed": ctx.request.seed, "genlab_version": __version__}
+
+
+def baseline_contexts(ctx: EvalContext) -> dict[str, EvalContext]:
+    """The floor (the disjoint real images as samples) and the Gaussian/GMM pixel baselines fitted to them."""
+    from genlab.image.baselines import fit_baseline
+
+    if not ctx.request.baselines:
         return {}
-    out: dict[str, float] = {}
-    if "is" in wanted:
-        out["is"], out["is_std"] = M.inception_score(extractor.logits(fake), splits=IS_SPLITS, seed=seed)
-    feature_metrics = [m for m in wanted if m != "is"]
-    if not feature_metrics:
-        return out
-    fr, ff = extractor.features(real), extractor.features(fake)
-    if "fid" in wanted:
-        out["fid"] = M.fid_from_features(fr, ff)
-    if "kid" in wanted:
-        out["kid"], out["kid_std"] = M.kid_from_features(fr, ff, KID_SUBSETS, KID_SUBSET_SIZE, seed=seed)
-    if "precision" in wanted or "recall" in wanted:
-        precision, recall = M.precision_recall(fr, ff, k=PR_K)
-        out |= {k: v for k, v in (("precision", precision), ("recall", recall)) if k in wanted}
-    if "density" in wanted or "coverage" in wanted:
-        density, coverage = M.density_coverage(fr, ff, k=DC_K)
-        out |= {k: v for k, v in (("density", density), ("coverage", coverage)) if k in wanted}
+    ref, keep = ctx.reference, ("extractor", "reference_features")
+    out = {"floor": ctx.derive("floor", samples=ref.other[: ctx.request.n], keep=keep)}
+    for name, (model_name, config) in BASELINE_CONFIGS.items():
+        out[name] = ctx.derive(name, model=fit_baseline(model_name, ref.other, **config), keep=keep)
     return out
+
+
+def extractor_protocol(extractor: FeatureExtractor, image_size: int, channels: int) -> dict[str, Any]:
+    """The feature-space protocol: extractor and checksum, preprocessing, KID and k-NN settings."""
+    return {
+        **extractor.protocol(),
+        **extractor.preprocessing(image_size, channels),
+        "kid": f"{KID_SUBSETS} subsets of min({KID_SUBSET_SIZE}, n) samples, cubic polynomial kernel",
+        "precision_recall_k": PR_K,
+        "density_coverage_k": DC_K,
+    }
+
+
+# --------------------------------------------------------------------------- checks
 
 
 def check_sets(fake: torch.Tensor, real: torch.Tensor, metrics: list[str], feature_dim: int | None = None) -> None:
@@ -97,12 +167,18 @@ def check_sets(fake: torch.Tensor, real: torch.Tensor, metrics: list[str], featu
         )
     if any(m in metrics for m in ("precision", "recall", "density", "coverage")) and min(len(fake), len(real)) <= DC_K:
         raise BadInputError(f"k-NN metrics need more than {DC_K} images per set", "use --n 1000 or more")
-    if feature_dim and "fid" in metrics and min(len(fake), len(real)) < feature_dim:
+    if feature_dim and "fid" in metrics:
+        warn_if_rank_deficient(min(len(fake), len(real)), feature_dim)
+
+
+def warn_if_rank_deficient(n: int, feature_dim: int) -> None:
+    """Warn when ``n`` samples give FID a rank-deficient covariance of ``feature_dim``-dimensional features."""
+    if n < feature_dim:
         warnings.warn(
-            f"{min(len(fake), len(real))} samples for {feature_dim}-dimensional features: the FID estimate is "
+            f"{n} samples for {feature_dim}-dimensional features: the FID estimate is "
             "biased (rank-deficient covariance); use more samples than feature dimensions",
             UserWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
 
 
@@ -110,25 +186,18 @@ def _geometry(x: torch.Tensor) -> str:
     return f"{x.shape[-2]}×{x.shape[-1]} with {x.shape[1]} channel(s)"
 
 
-# --------------------------------------------------------------------------- protocol
+# --------------------------------------------------------------------------- image sets and folders
 
 
-def base_protocol(extractor: FeatureExtractor, n_fake: int, n_real: int, image_size: int, channels: int, seed: int):
-    """The protocol fields every result has."""
-    return {
-        "n_generated": n_fake,
-        "n_reference": n_real,
-        **extractor.protocol(),
-        **extractor.preprocessing(image_size, channels),
-        "kid": f"{KID_SUBSETS} subsets of min({KID_SUBSET_SIZE}, n) samples, cubic polynomial kernel",
-        "precision_recall_k": PR_K,
-        "density_coverage_k": DC_K,
-        "seed": seed,
-        "genlab_version": __version__,
-    }
-
-
-# --------------------------------------------------------------------------- folders
+def sample_metrics(
+    real: torch.Tensor, fake: torch.Tensor, metrics: list[str], extractor: FeatureExtractor, seed: int = 0
+) -> dict[str, float]:
+    """The requested sample metrics of fake vs real images (N, C, H, W) in [-1, 1]; model metrics are ignored."""
+    available = task_metrics(TASK, needs_no_model)
+    specs = [available[k] for k in dict.fromkeys(m.replace("-", "_") for m in metrics) if k in available]
+    ctx = sets_context(real, fake, ImageEvalRequest(seed=seed))
+    ctx.cache["extractor"] = extractor
+    return run_metrics(specs, ctx)[0]
 
 
 def evaluate_folders(
@@ -136,14 +205,16 @@ def evaluate_folders(
 ) -> dict[str, Any]:
     """Compare two image folders: ``{"metrics", "protocol"}``.
 
-    Options: ``n`` (at most this many images per folder, a seeded choice), ``seed``,
-    ``extractor``, ``inception_weights``. Both folders must hold images of the same size
-    and channel count.
+    Options: ``n`` (at most this many images per folder, a seeded choice; default all), ``seed``,
+    ``extractor``, ``inception_weights`` (the fields of :class:`ImageEvalRequest`; model-only ones
+    are ignored). Both folders must hold images of the same size and channel count.
     """
     from genlab.image.data import ImageDataConfig, load_image_data, to_pixels
 
-    chosen = parse_metrics(metrics, SAMPLE_METRICS, DEFAULT_METRICS)
-    seed, n = int(options.get("seed", 0)), options.get("n")
+    options = {k: v for k, v in options.items() if v is not None}
+    request = ImageEvalRequest.build(options, where="eval")
+    chosen = select_metrics(TASK, metrics, where=needs_no_model)
+    seed, n = request.seed, options.get("n")
     sets = {}
     for what, folder in (("generated", Path(fake)), ("reference", Path(real))):
         if not folder.is_dir():
@@ -153,11 +224,11 @@ def evaluate_folders(
         data, _, info = load_image_data(ImageDataConfig.build({**cfg, "max_images": n, "split_seed": seed}))
         sets[what] = (to_pixels(data.images), info)
     (x_fake, info_fake), (x_real, _) = sets["generated"], sets["reference"]
-    extractor = _extractor(options, str(real), x_real.shape[-1], x_real.shape[1])
-    check_sets(x_fake, x_real, chosen, _feature_dim(extractor))
-    values = sample_metrics(x_real, x_fake, chosen, extractor, seed)
-    protocol = base_protocol(extractor, len(x_fake), len(x_real), x_real.shape[-1], x_real.shape[1], seed)
+    ctx = sets_context(x_real, x_fake, request, str(real), "all images of the folder")
+    values, fragments = run_metrics(chosen, ctx)
+    protocol = {"n_generated": len(x_fake), "n_reference": len(x_real), **fragments}
     protocol |= {"generated": str(fake), "reference": str(real), "reference_split": "all images of the folder"}
+    protocol |= {"seed": seed, "genlab_version": __version__}
     if info_fake.skipped:
         protocol["skipped_files"] = len(info_fake.skipped)
     return {"metrics": values, "protocol": protocol}
@@ -191,96 +262,58 @@ def folder_geometry(folder: Path) -> tuple[int, int]:
     return width, channels
 
 
-def _extractor(options: dict[str, Any], source: str | None, image_size: int, channels: int) -> FeatureExtractor:
-    name = options.get("extractor") or default_extractor(source, image_size, channels)
-    return get_extractor(name, inception_weights=options.get("inception_weights"))
-
-
-def _feature_dim(extractor: FeatureExtractor) -> int | None:
-    probe = torch.zeros(2, extractor.channels, extractor.input_size, extractor.input_size)
-    return int(extractor.features(probe).shape[1])
-
-
-# --------------------------------------------------------------------------- models
-
-
-def evaluate_model(model, metrics: list[str] | None, options: dict[str, Any]) -> dict[str, Any]:
-    """Evaluate an image generator: metrics, baselines (floor, gaussian, gmm) and the protocol.
-
-    Options: ``n`` (generated and reference images, default 10,000), ``seed``, ``ref``
-    (reference dataset, default the test split of the training data), ``data_dir``,
-    ``extractor``, ``inception_weights``, ``k`` (importance samples for ``nll``),
-    ``baselines`` (False to skip them).
-    """
-    allowed = SAMPLE_METRICS + MODEL_METRICS
-    default = DEFAULT_METRICS + (["label_accuracy"] if model.conditional else [])
-    chosen = parse_metrics(metrics, allowed, default)
-    seed, n = int(options.get("seed", 0)), int(options.get("n", DEFAULT_N))
-    if n < 1:
-        raise BadInputError(f"--n must be positive, got {n}")
-    cfg = model.config
-    ref = resolve_reference(model, options.get("ref"), cfg.image_size, cfg.channels, n, options.get("data_dir"), seed)
-    values: dict[str, float] = {}
-    protocol = {"n_generated": 0, "n_reference": len(ref.images), "model": model.registry_name, **ref.protocol()}
-    if weights := model.provenance.weights_sha256:
-        protocol["model_sha256"] = weights
-    baselines: dict[str, dict[str, float]] = {}
-    if any(m in SAMPLE_METRICS or m == "label_accuracy" for m in chosen):
-        extractor = _extractor(options, ref.source, cfg.image_size, cfg.channels)
-        protocol = base_protocol(extractor, 0, len(ref.images), cfg.image_size, cfg.channels, seed) | protocol
-    fake = None
-    if any(m in SAMPLE_METRICS for m in chosen):
-        fake = generate(model, n, seed)
-        protocol["n_generated"] = len(fake)
-        check_sets(fake, ref.images, chosen, _feature_dim(extractor))
-        values |= sample_metrics(ref.images, fake, chosen, extractor, seed)
-        if options.get("baselines", True):
-            baselines = baseline_metrics(ref, chosen, extractor, n, seed)
-    if "label_accuracy" in chosen:
-        classifier = extractor if extractor.num_classes else get_extractor(default_extractor(ref.source, 28, 1))
-        values["label_accuracy"] = label_accuracy(model, n, classifier, options, seed, images=fake)
-        protocol |= {"label_classifier": classifier.name, "label_classifier_sha256": classifier.sha256}
-    if "nll" in chosen:
-        k = int(options.get("k", DEFAULT_IW_SAMPLES))
-        nll, nll_protocol = vae_nll(model, ref, k, seed)
-        values["nll_nats"] = nll
-        protocol |= nll_protocol
-    if "recon" in chosen:
-        values |= vae_reconstruction(model, ref)
-        protocol |= {"recon_images": len(ref.images), "recon_scale": "pixels in [0, 1]"}
-    protocol |= {"seed": seed, "genlab_version": __version__}
-    return {"metrics": values, "baselines": baselines, "protocol": protocol}
+# --------------------------------------------------------------------------- sampling
 
 
 @torch.no_grad()
-def generate(model, n: int, seed: int, batch_size: int | None = None, **sample_options: Any) -> torch.Tensor:
+def generate(
+    model, n: int, seed: int, batch_size: int | None = None, *, progress: str | None = None, **sample_options: Any
+) -> torch.Tensor:
     """``n`` samples (n, C, H, W) on the CPU, seeded; conditional models cycle through their classes.
 
     Batches default to the model's ``sample_batch_size`` (UNets run faster per image in small
     batches on a CPU than in large ones). ``sample_options`` (``sampler``, ``steps``,
     ``guidance_scale`` of diffusion models) go to ``model.generate``; the same ``seed`` gives
-    every option the same starting noise.
+    every option the same starting noise. ``progress``: a label to show progress under
+    (a bar on a terminal, a line every few seconds otherwise); None is silent.
     """
     batch_size = batch_size or model.sample_batch_size
     g = make_generator(seed)
     out = []
-    for i in range(0, n, batch_size):
-        m = min(batch_size, n - i)
-        labels = (torch.arange(i, i + m) % model.config.num_classes) if model.conditional else None
-        out.append(model.generate(m, labels=labels, generator=g, **sample_options).float().cpu())
+    with _progress(progress, n) as advance:
+        for i in range(0, n, batch_size):
+            m = min(batch_size, n - i)
+            labels = (torch.arange(i, i + m) % model.config.num_classes) if model.conditional else None
+            out.append(model.generate(m, labels=labels, generator=g, **sample_options).float().cpu())
+            advance(m)
     return torch.cat(out)
 
 
-def baseline_metrics(ref, metrics: list[str], extractor: FeatureExtractor, n: int, seed: int) -> dict[str, dict]:
-    """The same sample metrics for the floor (real vs real) and the Gaussian/GMM pixel baselines."""
-    from genlab.image.baselines import fit_baseline
+@contextmanager
+def _progress(label: str | None, total: int) -> Iterator[Callable[[int], None]]:
+    """Yield ``advance(count)``: a transient rich bar on a terminal, throttled lines in logs, or nothing."""
+    if label is None or not is_rank_zero():
+        yield lambda count: None
+        return
+    if console.is_terminal:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    wanted = [m for m in metrics if m in SAMPLE_METRICS]
-    out = {"floor": sample_metrics(ref.images, ref.other[:n], wanted, extractor, seed)}
-    for name, (model_name, config) in BASELINE_CONFIGS.items():
-        baseline = fit_baseline(model_name, ref.other, **config)
-        out[name] = sample_metrics(ref.images, generate(baseline, n, seed), wanted, extractor, seed)
-    return out
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns, console=console, transient=True) as bar:
+            task = bar.add_task(label, total=total)
+            yield lambda count: bar.advance(task, count)
+        return
+    start = last = time.monotonic()
+    done = 0
+
+    def advance(count: int) -> None:
+        nonlocal done, last
+        done, now = done + count, time.monotonic()
+        if now - last >= PROGRESS_SECONDS and done < total:
+            last = now
+            info(f"{label}: {done}/{total} images [{now - start:.0f}s]")
+
+    yield advance
 
 
 @torch.no_grad()
@@ -364,8 +397,15 @@ def resolve_reference(
 # --------------------------------------------------------------------------- VAEs
 
 
+def not_a_vae(model, metric: str) -> str | None:
+    """Why ``metric`` (nll, recon) cannot score ``model``, or None for a VAE."""
+    if model.can_reconstruct and hasattr(model, "log_likelihood_iw"):
+        return None
+    return f"{metric} needs a VAE (vae, conv-vae, cvae); {model.registry_name} has no encoder"
+
+
 def _require_vae(model, metric: str) -> None:
-    if not model.can_reconstruct or not hasattr(model, "log_likelihood_iw"):
+    if not_a_vae(model, metric):
         raise BadInputError(f"{metric} needs a VAE; {model.registry_name} has no encoder", "use vae, conv-vae or cvae")
 
 

@@ -8,11 +8,14 @@ from typing import Any
 import torch
 
 from genlab.core.errors import ConfigError
+from genlab.core.evaluation import EvalContext, MetricSpec
 from genlab.core.model import GenerativeModel
 from genlab.core.registry import TASKS
 from genlab.core.seeding import make_generator
 from genlab.core.task import Task
+from genlab.image import evaluation
 from genlab.image.data import ImageDataConfig, ImageDataInfo, load_image_data
+from genlab.image.evaluation import ImageEvalRequest
 from genlab.image.io import save_grid
 from genlab.image.pipelines import ImageGenerationPipeline
 
@@ -64,12 +67,24 @@ class ImageGenerationTask(Task):
         scale = 2 if model.config.image_size <= 32 else 1
         return save_grid(images, stem.with_suffix(".png"), nrow=nrow, scale=scale)
 
-    def evaluate(self, model: GenerativeModel, metrics: list[str] | None, options: dict[str, Any]) -> dict[str, Any]:
-        """Sample metrics (FID, KID, IS, precision/recall, density/coverage) with floor and Gaussian/GMM baselines,
-        ``label_accuracy`` for conditional models, ``nll``/``recon`` for VAEs; see :mod:`genlab.image.evaluation`."""
-        from genlab.image.evaluation import evaluate_model
+    # Evaluation: sample metrics (FID, KID, IS, precision/recall, density/coverage) with floor and Gaussian/GMM
+    # baselines, label_accuracy for conditional models, nll/recon for VAEs; see genlab.image.evaluation.
+    eval_request_class = ImageEvalRequest
 
-        return evaluate_model(model, metrics, options)
+    def eval_context(self, model: GenerativeModel, request: ImageEvalRequest) -> EvalContext:
+        return evaluation.model_context(self, model, request)
+
+    def eval_protocol(self, ctx: EvalContext) -> dict[str, Any]:
+        return evaluation.model_protocol(ctx)
+
+    def eval_baselines(self, ctx: EvalContext, specs: list[MetricSpec]) -> dict[str, EvalContext]:
+        return evaluation.baseline_contexts(ctx)
+
+    def evaluate_files(
+        self, fake: str | Path, real: str | Path, metrics: list[str] | str | None, options: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Compare a folder of generated images with a folder of real ones (:func:`evaluate_folders`)."""
+        return evaluation.evaluate_folders(fake, real, metrics, **options)
 
     def describe_data(self, info: ImageDataInfo) -> str:
         labels = f"{info.num_classes} classes" if info.num_classes else "unlabelled"
