@@ -52,8 +52,8 @@ def test_gpt_continuation_is_pinned(tmp_path):
     text = "ROMEO:\nBut soft, what light through yonder window breaks?\n" * 4
     tok = CharTokenizer.train([text])
     config = {"n_layer": 2, "n_head": 2, "n_embd": 16, "block_size": 16}
-    build("text/gpt", {**config, "vocab_size": tok.vocab_size, "tokenizer": tok.to_dict()}, nudge=False).save_pretrained(
-        tmp_path
-    )
+    build(
+        "text/gpt", {**config, "vocab_size": tok.vocab_size, "tokenizer": tok.to_dict()}, nudge=False
+    ).save_pretrained(tmp_path)
     out = genlab.load(tmp_path)("ROMEO", max_new_tokens=20, temperature=0.8, seed=1)
     assert out == ["\ndtd y B?ldrrkotooEs"]
