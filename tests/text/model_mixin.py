@@ -38,7 +38,7 @@ class TextModelTesterMixin(ModelTesterMixin):
     # --- hooks ----------------------------------------------------------------
     def build(self, **overrides: Any) -> TextLanguageModel:
         tok = CharTokenizer.train([self.text])
-        return super().build(vocab_size=tok.vocab_size, tokenizer=tok.to_dict(), **overrides)
+        return super().build(**{"vocab_size": tok.vocab_size, "tokenizer": tok.to_dict(), **overrides})
 
     def batch(self, model: TextLanguageModel, n: int = 4) -> torch.Tensor:
         """``n`` windows (n, block_size + 1) of the text's ids, starting 7 tokens apart."""
