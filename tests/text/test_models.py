@@ -1,4 +1,4 @@
-"""Language models: save/load, determinism, loss going down, KV-cache equivalence, n-gram probabilities."""
+"""Language models: the shared model suite for each, then weight tying, scoring, n-gram probabilities, streaming."""
 
 import math
 
@@ -6,65 +6,35 @@ import numpy as np
 import pytest
 import torch
 
-from genlab.core.model import GenerativeModel
 from genlab.text.pipelines import TextGenerationPipeline
 
-from .helpers import ENGLISH, Stream, tiny_model
+from .helpers import ENGLISH, TINY, Stream, tiny_model
+from .model_mixin import TextModelTesterMixin
 
-NEURAL = ["text/gpt", "text/char-rnn"]
+
+class TestGPT(TextModelTesterMixin):
+    model_name = "text/gpt"
+    config = {**TINY["text/gpt"], "lr": 1e-2}
+    optimizer_steps = 10
+    min_loss_drop = 0.3
+
+
+class TestCharRNN(TextModelTesterMixin):
+    model_name = "text/char-rnn"
+    config = {**TINY["text/char-rnn"], "lr": 1e-2}
+    optimizer_steps = 10
+    min_loss_drop = 0.3
+
+
+class TestKneserNey(TextModelTesterMixin):
+    model_name = "text/ngram"
+    config = TINY["text/ngram"]
 
 
 def fitted_ngram(order=3):
     model = tiny_model("text/ngram", order=order)
     model.fit(Stream(model.tokenizer.encode(ENGLISH)))
     return model
-
-
-def batch(model, n=4):
-    ids = torch.tensor(model.tokenizer.encode(ENGLISH))
-    t = model.config.block_size + 1
-    return torch.stack([ids[i * 7 : i * 7 + t] for i in range(n)])
-
-
-@pytest.mark.parametrize("name", NEURAL)
-def test_a_few_steps_lower_the_loss(name):
-    model = tiny_model(name).train()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    b = batch(model)
-    before = model.training_losses(b, "model")["loss"].item()
-    assert before == pytest.approx(math.log(model.config.vocab_size), rel=0.2)  # starts near uniform
-    for _ in range(10):
-        opt.zero_grad()
-        model.training_losses(b, "model")["loss"].backward()
-        opt.step()
-    assert model.training_losses(b, "model")["loss"].item() < before - 0.3
-
-
-@pytest.mark.parametrize("name", [*NEURAL, "text/ngram"])
-def test_save_load_round_trip_and_seeded_generation(name, tmp_path):
-    model = fitted_ngram() if name == "text/ngram" else tiny_model(name)
-    model.save_pretrained(tmp_path)
-    loaded = GenerativeModel.from_pretrained(tmp_path)
-    assert type(loaded) is type(model) and loaded.config == model.config
-    a = TextGenerationPipeline(model)("ROMEO", max_new_tokens=30, seed=1, n=2)
-    b = TextGenerationPipeline(loaded)("ROMEO", max_new_tokens=30, seed=1, n=2)
-    c = TextGenerationPipeline(loaded)("ROMEO", max_new_tokens=30, seed=2, n=2)
-    assert a == b and a != c and all(len(t) == 30 for t in a)
-
-
-def test_gpt_kv_cache_gives_the_same_logits_as_recomputation():
-    model = tiny_model("text/gpt", block_size=32)
-    ids = torch.tensor([model.tokenizer.encode(ENGLISH[:20])] * 2)
-    cached, recomputed = model.init_state(2, use_cache=True), model.init_state(2, use_cache=False)
-    la, cached = model.step(ids[:, :5], cached)
-    lb, recomputed = model.step(ids[:, :5], recomputed)
-    assert torch.allclose(la, lb, atol=1e-5)
-    for t in range(5, 20):
-        la, cached = model.step(ids[:, t : t + 1], cached)
-        lb, recomputed = model.step(ids[:, t : t + 1], recomputed)
-        assert torch.allclose(la, lb, atol=1e-5), t
-    full = model.logits(ids)[:, -1]
-    assert torch.allclose(la, full, atol=1e-5)
 
 
 def test_gpt_greedy_text_is_identical_with_and_without_cache():

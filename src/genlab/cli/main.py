@@ -66,8 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in args
     try:
         code = command.main(args=args, prog_name="genlab", standalone_mode=False)
-        if isinstance(code, int) and code:
-            sys.exit(code)
+        sys.exit(code if isinstance(code, int) else 0)
     except click.ClickException as e:  # usage errors: unknown option, missing argument, bad value
         console.print(f"[bold red]error:[/] {e.format_message()}", soft_wrap=True)
         command_path = e.ctx.command_path if getattr(e, "ctx", None) else "genlab"
