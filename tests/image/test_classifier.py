@@ -23,6 +23,7 @@ from genlab.image.classifier import (
 from genlab.image.classifier import main as classifier_main
 from genlab.image.data import load_images
 from genlab.image.extractors import get_extractor
+from tests.model_mixin import ModelTesterMixin
 
 #: name -> (dataset, recorded test accuracy, sha256 of the weights as first shipped in X.safetensors + X.json)
 SHIPPED = {
@@ -189,3 +190,27 @@ def test_classifier_command_is_reproducible(tmp_path):
     assert "--dataset builtin:digits" in meta["command"] and meta["model"] == "image/lenet-classifier"
     ext = get_extractor(str(tmp_path / "a" / "digits"))
     assert ext.input_size == 32 and ext.num_classes == 10 and ext.name == "digits"
+
+
+class TestLeNetClassifierContract(ModelTesterMixin):
+    """The shared model suite; a classifier's output is its logits on a fixed input, which ignore the seed."""
+
+    model_name = "image/lenet-classifier"
+    config = {"image_size": 16, "num_classes": 3, "conv_widths": (4, 4), "feature_dim": 8}
+    validation_keys = {"loss", "accuracy"}
+    seeded_outputs = False
+    optimizer_steps = 10
+
+    def batch(self, model):
+        g = torch.Generator().manual_seed(123)
+        images = torch.rand(12, 1, 16, 16, generator=g) * 2 - 1
+        labels = torch.arange(12) % 3
+        images[labels == 1, :, :8] = 1.0  # classes differ by a bright half
+        return images, labels
+
+    def sample(self, model, seed):
+        with torch.no_grad():
+            return model.eval()(self.batch(model)[0])
+
+    def check_output(self, model, out):
+        assert out.shape == (12, 3) and out.dtype == torch.float32 and torch.isfinite(out).all()
