@@ -5,6 +5,7 @@ with no file under ``src/`` naming it.
 """
 
 import csv
+import json
 import sys
 
 import pytest
@@ -42,6 +43,7 @@ def test_toy_modality_is_not_there_without_its_entry_point():
 
 def test_toy_modality_trains_samples_and_evaluates_through_the_cli(toy_modality, tmp_path, capsys):
     assert "toy" in registry.modality_names()
+    assert registry.DATASETS.names(modality="toy") == ["builtin:toy-normal"]
     code, out = cli_ok(["models"], capsys)
     assert code == 0 and "gaussian" in out and "toy-numbers" in out
     code, out = cli_ok(["train", "toy-numbers", "--help"], capsys)
@@ -65,3 +67,13 @@ def test_toy_modality_trains_samples_and_evaluates_through_the_cli(toy_modality,
     assert code == 0 and "how many numbers" in out and "--guidance" not in out
     code, out = cli_ok(["generate", str(run)], capsys)
     assert code == 2 and "toy-numbers" in out and "genlab sample" in out
+
+    code, out = cli_ok(["eval", str(run), "--help"], capsys)
+    assert code == 0 and "numbers to draw for evaluation" in out
+    result_json = tmp_path / "eval.json"
+    code, out = cli_ok(["eval", str(run), "--n", "2000", "--out", str(result_json)], capsys)
+    assert code == 0, out
+    result = json.loads(result_json.read_text())
+    assert result["metrics"]["mean_error"] < 0.3 < result["baselines"]["zero"]["mean_error"]
+    assert result["protocol"]["n_generated"] == 2000 and "mean_error" in result["protocol"]
+    assert (run / "eval.json").is_file()

@@ -121,7 +121,7 @@ def evaluate(
     save: bool = True,
     **options: Any,
 ) -> dict[str, Any]:
-    """Evaluate a trained model with its task's metrics; returns ``{"metrics", "protocol"}``.
+    """Evaluate a trained model with its task's metrics; returns ``{"metrics", "baselines", "protocol"}``.
 
     ``metrics`` is a list or a comma-separated string (None: the task's defaults); ``options``
     go to the task (``n=10000``, ``seed=0``, ``ref="mnist:test"``, ``data_dir=...``, ...).

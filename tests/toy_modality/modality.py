@@ -14,7 +14,9 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from genlab.core.config import Config
+from genlab.core.data import DatasetSpec, register_dataset
 from genlab.core.errors import DataError
+from genlab.core.evaluation import EvalContext, register_metric
 from genlab.core.io import atomic_write_text
 from genlab.core.model import GenerativeModel, ModelConfig, OptimizerSpec, register_model
 from genlab.core.pipeline import Output, Pipeline, Request, register_pipeline
@@ -27,10 +29,12 @@ TRUE_MEAN, TRUE_STD = 3.0, 0.5
 
 
 # --- data -----------------------------------------------------------------------
-@DATASETS.register("builtin:toy-normal")
 def toy_normal(n: int = 512, seed: int = 0) -> torch.Tensor:
     """``n`` draws of N(3, 0.5²)."""
     return TRUE_MEAN + TRUE_STD * torch.randn(n, 1, generator=torch.Generator().manual_seed(seed))
+
+
+register_dataset(DatasetSpec("builtin:toy-normal", "toy", toy_normal, description="draws of N(3, 0.5²)"))
 
 
 class ToyDataConfig(Config):
@@ -119,6 +123,19 @@ class ToySamplingPipeline(Pipeline):
         return NumbersOutput(self.model.generate(request.n, make_generator(request.seed)))
 
 
+# --- metric ---------------------------------------------------------------------
+@register_metric("toy/mean_error", task=TASK, outputs=("mean_error",), needs=("samples",), default=True,
+                 on_baselines=True, protocol=lambda ctx: {"mean_error": "|mean of samples - 3.0|"})  # fmt: skip
+def mean_error(ctx: EvalContext) -> dict[str, float]:
+    """Distance between the samples' mean and the data's true mean."""
+    return {"mean_error": abs(float(ctx.samples.mean()) - TRUE_MEAN)}
+
+
+class ToyEvalRequest(Config):
+    n: int = Field(1000, ge=1, description="numbers to draw for evaluation")
+    seed: int = Field(0, description="random seed of the draws")
+
+
 # --- task -----------------------------------------------------------------------
 class ToyTask(Task):
     name = TASK
@@ -134,6 +151,17 @@ class ToyTask(Task):
             raise DataError(f"unknown toy data '{data_cfg.source}'", "use builtin:toy-normal")
         x = DATASETS.get(data_cfg.source)(data_cfg.n)
         return TensorDataset(x), None, ToyDataInfo(data_cfg.source, len(x))
+
+    eval_request_class = ToyEvalRequest
+
+    def eval_context(self, model: GenerativeModel, request: ToyEvalRequest) -> EvalContext:
+        return EvalContext(model, self, request, draw_samples=lambda ctx: ctx.model.generate(request.n))
+
+    def eval_protocol(self, ctx: EvalContext) -> dict[str, Any]:
+        return {"n_generated": ctx.request.n, "seed": ctx.request.seed}
+
+    def eval_baselines(self, ctx: EvalContext, specs) -> dict[str, EvalContext]:
+        return {"zero": ctx.derive("zero", samples=torch.zeros(ctx.request.n, 1))}
 
     def write_samples(self, model: GenerativeModel, stem: Path, seed: int) -> Path:
         return NumbersOutput(model.generate(16, make_generator(seed))).save(stem.with_suffix(".csv"))
