@@ -81,3 +81,24 @@ def test_train_help_lists_task_options(capsys):
 def test_top_p_out_of_range_is_a_clear_error(runs, capsys):
     code, out = cli_ok(["generate", str(runs["text-generation"]), "--top-p", "1.5"], capsys)
     assert code == 2 and "top_p" in out and "internal error" not in out
+
+
+def test_every_option_of_every_command_has_help_text():
+    import click
+    import typer
+
+    from genlab.cli.evaluate import eval_command
+    from genlab.cli.infer import pipeline_command
+    from genlab.cli.main import app
+    from genlab.cli.train import task_command
+
+    group = typer.main.get_command(app)
+    ctx = click.Context(group)
+    commands = [group.get_command(ctx, name) for name in ("models", "runs", "info")]
+    commands += [pipeline_command(cls, None) for _, cls in PIPELINES.items()]
+    commands += [task_command(None), *(task_command(t) for _, t in TASKS.items())]
+    commands += [eval_command(None), *(eval_command(t) for _, t in TASKS.items())]
+    for command in commands:
+        for param in command.params:
+            if isinstance(param, click.Option):
+                assert (param.help or "").strip(), f"{command.name} {param.opts} has no help text"
