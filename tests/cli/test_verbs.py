@@ -102,3 +102,51 @@ def test_every_option_of_every_command_has_help_text():
         for param in command.params:
             if isinstance(param, click.Option):
                 assert (param.help or "").strip(), f"{command.name} {param.opts} has no help text"
+
+
+def test_user_mistakes_get_an_error_and_a_hint(runs, tmp_path, capsys):
+    image, text = str(runs["image-generation"]), str(runs["text-generation"])
+    for args, expected in [
+        (["sample", image, "--out", "/proc/no-such-dir/grid.png"], "cannot write"),
+        (["generate", text, "--n", "0"], "generate.n"),
+        (["sample", image, "--n", "-3"], "sample.n"),
+        (["poem", text, "--form", "sonnet"], "sonnet"),
+    ]:
+        code, out = cli_ok(args, capsys)
+        assert code == 2 and expected in out and "internal error" not in out, out
+
+
+def test_many_samples_are_drawn_in_bounded_batches(runs, monkeypatch):
+    import torch
+
+    import genlab
+
+    pipe = genlab.load(runs["image-generation"])
+    sizes = []
+    generate = pipe.model.generate
+    monkeypatch.setattr(pipe.model, "sample_batch_size", 4)
+    monkeypatch.setattr(pipe.model, "generate", lambda n, **kw: sizes.append(n) or generate(n, **kw))
+    images = pipe(n=10, seed=0, output_type="pt")
+    assert images.shape[0] == 10 and sizes == [4, 4, 2]
+    assert torch.equal(images, pipe(n=10, seed=0, output_type="pt"))  # still seeded
+
+
+def test_runs_lists_every_run_when_one_metrics_file_is_unreadable(runs, tmp_path, capsys):
+    import shutil
+
+    root = tmp_path / "runs"
+    shutil.copytree(runs["image-generation"].parents[1], root)
+    (root / "image-generation" / "v" / "metrics.csv").write_bytes(b"\xff\xfe\x00garbage\x00" * 50)
+    code, out = cli_ok(["runs", "--runs-dir", str(root)], capsys)
+    assert code == 0 and "image-generation/v" in out and "text-generation/t" in out
+
+
+def test_several_devices_pick_a_ddp_that_finds_unused_parameters():
+    from lightning.pytorch.strategies import DDPStrategy
+
+    from genlab.engine.config import TrainConfig
+    from genlab.engine.trainer import _strategy
+
+    assert _strategy(TrainConfig(devices=1)) == "auto"
+    strategy = _strategy(TrainConfig(devices=2))
+    assert isinstance(strategy, DDPStrategy) and strategy._ddp_kwargs.get("find_unused_parameters")

@@ -230,3 +230,16 @@ def test_evaluate_run_with_baselines_and_protocol(runs_dir, monkeypatch):
     vae = VAE(VAEConfig(image_size=8, hidden_dims=[16])).eval()
     with pytest.raises(BadInputError, match="conditional"):
         evaluation.label_accuracy(vae, 10, get_extractor("mnist-lenet"), {}, 0)
+
+
+def test_gray_against_rgb_folders_is_refused_before_any_extractor_is_needed(tmp_path, capsys):
+    from PIL import Image
+
+    from tests.cli_helpers import cli_ok
+
+    for name, mode in (("gray", "L"), ("rgb", "RGB")):
+        (tmp_path / name).mkdir()
+        for i in range(8):
+            Image.new(mode, (64, 64), 30 * i if mode == "L" else (30 * i, 0, 0)).save(tmp_path / name / f"{i}.png")
+    code, out = cli_ok(["eval", "--fake", str(tmp_path / "gray"), "--real", str(tmp_path / "rgb")], capsys)
+    assert code == 2 and "channel" in out and "nception" not in out, out

@@ -108,5 +108,8 @@ def _evaluate(task, values: dict) -> None:
     else:
         result = genlab.evaluate(run, metrics, **options)
     if out is not None:
-        atomic_write_json(out, result)
+        try:
+            atomic_write_json(out, result)
+        except OSError as e:
+            raise BadInputError(f"cannot write {out}: {e.strerror or e}", "choose a writable --out path") from None
     render.eval_result(result, run)

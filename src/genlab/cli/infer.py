@@ -17,6 +17,7 @@ import click
 from genlab.cli import render
 from genlab.cli.options import given, model_options
 from genlab.core.console import console
+from genlab.core.errors import BadInputError
 
 OUT_HELP = "where to write the output (a file; for images a grid PNG, or a folder for one PNG per image)"
 
@@ -96,7 +97,17 @@ def _run(pipeline_cls, model, values: dict) -> None:
     if out is None and text is not None:
         console.print(text, end="", markup=False, highlight=False, soft_wrap=True)
         return
-    render.saved(output.save(out or default_out(run, pipe.default_filename(request))))
+    render.saved(save_output(output, out or default_out(run, pipe.default_filename(request))))
+
+
+def save_output(output, path: Path) -> Path:
+    """``output.save(path)``; a path that cannot be written is a user error, not an internal one."""
+    try:
+        return output.save(path)
+    except OSError as e:
+        raise BadInputError(
+            f"cannot write {path}: {e.strerror or e}", "choose an --out path in a folder you can write to"
+        ) from None
 
 
 def _stream(pipe, request) -> None:

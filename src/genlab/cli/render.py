@@ -39,10 +39,17 @@ def runs_table(runs, root: Path) -> None:
     for run in runs:
         st = run.status()
         metrics = run.last_metrics()
-        losses = ", ".join(f"{k}={float(v):.4g}" for k, v in metrics.items() if k not in ("step", "epoch", "time_s"))
+        losses = ", ".join(f"{k}={_number(v)}" for k, v in metrics.items() if k not in ("step", "epoch", "time_s"))
         steps = st.get("step", metrics.get("step", ""))
         table.add_row(f"{run.task}/{run.name}", st.get("status", "?"), str(steps), losses, st.get("updated", ""))
     console.print(table)
+
+
+def _number(value: str) -> str:
+    try:
+        return f"{float(value):.4g}"
+    except (TypeError, ValueError):
+        return str(value)
 
 
 def run_info(run) -> None:

@@ -72,11 +72,14 @@ class Run:
         atomic_write_json(self.status_path, {**self.status(), "status": status, "updated": now_iso(), **fields})
 
     def last_metrics(self) -> dict[str, str]:
-        """The last row of ``metrics.csv`` with empty cells dropped ({} when there is none)."""
+        """The last row of ``metrics.csv`` with empty cells dropped ({} when there is none or it cannot be read)."""
         if not self.metrics_path.is_file():
             return {}
-        with open(self.metrics_path, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
+        try:
+            with open(self.metrics_path, newline="", encoding="utf-8") as f:
+                rows = [r for r in csv.DictReader(f) if None not in r]  # a torn last line has too many cells
+        except (OSError, UnicodeDecodeError, csv.Error):
+            return {}
         merged: dict[str, str] = {}
         for row in rows[-20:]:  # losses of several groups may sit on neighbouring rows
             merged.update({k: v for k, v in row.items() if v not in ("", None)})

@@ -225,9 +225,10 @@ def _strategy(t):
     """Lightning strategy for ``train.strategy``.
 
     Manual optimisation steps one parameter group at a time (a GAN's discriminator step leaves the
-    generator unused), so DDP must look for unused parameters.
+    generator unused), so DDP must look for unused parameters; ``auto`` with several devices means
+    this DDP too (Lightning's own choice would not look for them).
     """
-    if t.strategy == "auto":
+    if t.strategy == "auto" and t.devices == 1:
         return "auto"
     from lightning.pytorch.strategies import DDPStrategy
 

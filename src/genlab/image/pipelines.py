@@ -70,8 +70,21 @@ class ImageGenerationPipeline(Pipeline):
                 )
             images = self._walk(request.n, labels, request.seed)
             return ImagesOutput(images, nrow=request.nrow or request.n)
-        images = self.model.generate(request.n, labels=labels, generator=make_generator(request.seed), **sampling)
-        return ImagesOutput(images, nrow=request.nrow)
+        return ImagesOutput(self._draw(request.n, labels, request.seed, sampling), nrow=request.nrow)
+
+    @torch.no_grad()
+    def _draw(self, n: int, labels: torch.Tensor | None, seed: int | None, sampling: dict) -> torch.Tensor:
+        """``n`` images drawn ``sample_batch_size`` at a time (memory stays bounded for any ``n``), on the CPU."""
+        g, step = make_generator(seed), self.model.sample_batch_size
+        if n <= step:
+            return self.model.generate(n, labels=labels, generator=g, **sampling).cpu()
+        labels = self.model.check_labels(labels, n)  # one label or one per image, checked once for all n
+        chunks = []
+        for i in range(0, n, step):
+            m = min(step, n - i)
+            chunk_labels = None if labels is None else labels[i : i + m]
+            chunks.append(self.model.generate(m, labels=chunk_labels, generator=g, **sampling).cpu())
+        return torch.cat(chunks)
 
     def default_filename(self, request: ImageSampling) -> str:
         return f"sample{'-walk' if request.interpolate else ''}-seed{request.seed}.png"
