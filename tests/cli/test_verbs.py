@@ -150,3 +150,18 @@ def test_several_devices_pick_a_ddp_that_finds_unused_parameters():
     assert _strategy(TrainConfig(devices=1)) == "auto"
     strategy = _strategy(TrainConfig(devices=2))
     assert isinstance(strategy, DDPStrategy) and strategy._ddp_kwargs.get("find_unused_parameters")
+
+
+def test_a_verb_on_a_run_imports_only_that_runs_modality(runs, tmp_path):
+    import subprocess
+    import sys
+
+    args = ["sample", str(runs["image-generation"]), "--n", "2", "--out", str(tmp_path / "g.png")]
+    code = (
+        "import sys\nfrom genlab.cli.main import main\n"
+        f"try:\n    main({args!r})\n"
+        "except SystemExit as e:\n    assert not e.code, e.code\n"
+        "print(sorted(m for m in ('genlab.image', 'genlab.text') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "['genlab.image']"

@@ -22,14 +22,31 @@ from genlab.core.errors import BadInputError
 OUT_HELP = "where to write the output (a file; for images a grid PNG, or a folder for one PNG per image)"
 
 
-def verbs() -> dict[str, list]:
-    """Registered pipelines by verb."""
-    from genlab.core.registry import PIPELINES
+def verbs(run: str | None = None) -> dict[str, list]:
+    """Registered pipelines by verb. With the path of a run, only its modality is imported when it has
+    pipelines (the cold start of `genlab sample RUN` does not grow with the number of modalities)."""
+    from genlab.core.registry import PIPELINES, load_modality
 
+    items = None
+    if run is not None and (modality := _modality_of(run)) and load_modality(modality):
+        items = [(n, c) for n, c in PIPELINES.loaded() if n.startswith(f"{modality}/")]
     out: dict[str, list] = {}
-    for _, cls in PIPELINES.items():
+    for _, cls in items or PIPELINES.items():
         out.setdefault(cls.verb, []).append(cls)
     return out
+
+
+def _modality_of(run: str) -> str | None:
+    """The modality prefix of the model recorded in a run or model directory (``image/dcgan`` → image)."""
+    import json
+
+    for config in (Path(run) / "model" / "config.json", Path(run) / "config.json"):
+        try:
+            name = json.loads(config.read_text(encoding="utf-8"))["model"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        return name.split("/", 1)[0] if isinstance(name, str) and "/" in name else None
+    return None
 
 
 class VerbCommand(click.Command):
@@ -62,7 +79,7 @@ class VerbCommand(click.Command):
         from genlab.core.runs import resolve_model_dir
 
         model = GenerativeModel.from_pretrained(resolve_model_dir(run))
-        pipeline_cls = pipeline_for(model, self.verb)
+        pipeline_cls = pipeline_for(model, self.verb, self.pipelines)
         command = pipeline_command(pipeline_cls, callback=lambda **values: _run(pipeline_cls, model, values))
         command.main(args, prog_name=f"genlab {self.verb}", standalone_mode=False)
 

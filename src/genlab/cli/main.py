@@ -32,12 +32,23 @@ class GenlabGroup(TyperGroup):
         return sorted({*super().list_commands(ctx), *self.FIXED, *verbs()})
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        return self._command(ctx, name, None)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        # `genlab VERB RUN …`: the run's modality alone is imported to find VERB
+        run = next((a for a in args[1:] if not a.startswith("-")), None) if args else None
+        command = self._command(ctx, args[0], run) if args else None
+        if command is None:
+            return super().resolve_command(ctx, args)
+        return command.name, command, args[1:]
+
+    def _command(self, ctx: click.Context, name: str, run: str | None) -> click.Command | None:
         if name in self.FIXED:
             return self.FIXED[name]()
         command = super().get_command(ctx, name)
         if command is not None:
             return command
-        pipelines = verbs().get(name)
+        pipelines = verbs(run).get(name) or verbs().get(name)
         return VerbCommand(name, pipelines) if pipelines else None
 
 

@@ -154,8 +154,15 @@ def pipelines_for(model: GenerativeModel) -> list[type[Pipeline]]:
     return out
 
 
-def pipeline_for(model: GenerativeModel, verb: str) -> type[Pipeline]:
-    """The pipeline answering ``verb`` for ``model``; a verb that does not fit raises with the verbs that do."""
+def pipeline_for(model: GenerativeModel, verb: str, candidates: list[type[Pipeline]] | None = None) -> type[Pipeline]:
+    """The pipeline answering ``verb`` for ``model``; a verb that does not fit raises with the verbs that do.
+
+    ``candidates``: pipelines to try first (those already imported); every registered one is looked at
+    only when none of them fits.
+    """
+    for cls in candidates or ():
+        if cls.verb == verb and cls.unsupported(model) is None:
+            return cls
     candidates = [cls for _, cls in PIPELINES.items() if cls.verb == verb]
     if not candidates:
         verbs = sorted({cls.verb for _, cls in PIPELINES.items()})

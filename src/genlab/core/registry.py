@@ -72,6 +72,10 @@ class Registry(Generic[T]):
             if n.startswith(prefix) and all(getattr(obj, k, _MISSING) == v for k, v in filters.items())
         )
 
+    def loaded(self) -> list[tuple[str, T]]:
+        """What is registered so far, without importing further modalities (sorted by name)."""
+        return sorted(self._items.items())
+
     def __contains__(self, name: str) -> bool:
         load_all()
         return name in self._items
