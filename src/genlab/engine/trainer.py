@@ -82,9 +82,9 @@ def _train(cfg: RunConfig, runs_dir: str | Path | None, stop: StopSignals) -> Tr
     lock = _lock(run) if is_rank_zero() else None  # one writer per run, before anything is written
     try:
         return _train_locked(cfg, run, task, data_cfg, model_cls, model_values, stop)
-    except TrainingInterrupted as e:  # stopped before training began: nothing new to save
+    except TrainingInterrupted as e:  # stopped outside the fit (loading data, setting up): nothing new to save
         _end_status(run, "interrupted", signal=stop.name)
-        info(f"{stop.name}: stopped before training began")
+        info(f"{stop.name}: stopped; the run's files are as its last checkpoint left them")
         return TrainResult(run, "interrupted", int(run.status().get("step") or 0), 0.0, signal=stop.name or str(e))
     except BaseException:
         _end_status(run, "failed")
