@@ -40,6 +40,7 @@ bench: setup
 	$(PY) -m benchmarks.text_generation
 	$(PY) -m benchmarks.vae_likelihood
 	$(PY) -m benchmarks.diffusion
+	$(PY) -m benchmarks.reliability --threads 1
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

@@ -7,7 +7,7 @@ import pytest
 
 from benchmarks import common
 
-BENCHMARKS = ["image_generation", "text_generation", "vae_likelihood", "diffusion"]
+BENCHMARKS = ["image_generation", "text_generation", "vae_likelihood", "diffusion", "reliability"]
 
 
 @pytest.mark.parametrize("name", BENCHMARKS)

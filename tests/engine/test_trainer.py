@@ -147,4 +147,4 @@ def test_adam_is_fused_on_cpu_and_bar_shows_latest_losses():
     assert isinstance(opt, torch.optim.Adam) and opt.defaults["fused"]
     module.last_losses = {"loss": 1.5, "kl": 0.25}
     trainer = SimpleNamespace(loggers=[], progress_bar_metrics={"val_loss": 2.0})
-    assert LossBar().get_metrics(trainer, module) == {"val_loss": 2.0, "loss": 1.5, "kl": 0.25}
+    assert LossBar().get_metrics(trainer, module) == {"step": "0", "val_loss": 2.0, "loss": 1.5, "kl": 0.25}

@@ -18,9 +18,15 @@ def models_table(rows: list[dict[str, str]]) -> None:
 
 
 def train_summary(result) -> None:
+    if result.status == "interrupted":
+        by = f" by {result.signal}" if getattr(result, "signal", None) else ""
+        verb = f"interrupted{by} — run the same command again to resume"
+    else:
+        verb = "done"
     if not result.files:
+        if result.status == "interrupted":
+            console.print(f"[bold yellow]{verb}[/]: {result.steps} steps")
         return
-    verb = "interrupted — run the same command again to resume" if result.status == "interrupted" else "done"
     console.print(f"[bold green]{verb}[/]: {result.steps} steps in {result.minutes:.1f} min")
     for what, path in result.files.items():
         console.print(f"  {what:11s} {path}")

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import click
@@ -113,5 +114,5 @@ def _train(task, task_keys: dict[str, str], values: dict) -> None:
         **train_options,
     )
     render.train_summary(result)
-    if result.status == "interrupted":
-        raise SystemExit(130)
+    if result.status == "interrupted":  # the shell's convention: 128 + the signal's number (130 for Ctrl-C)
+        raise SystemExit(128 + getattr(signal.Signals, result.signal or "SIGINT", signal.SIGINT).value)

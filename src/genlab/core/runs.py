@@ -15,6 +15,7 @@ from typing import Any
 
 from genlab.core.errors import CheckpointError
 from genlab.core.io import atomic_write_json
+from genlab.core.locks import process_alive, process_record
 
 STATUS_NAME = "status.json"
 
@@ -61,15 +62,34 @@ class Run:
         return self.path.parent.name
 
     def status(self) -> dict[str, Any]:
-        """The run's status record (``{}`` when none was written)."""
+        """The run's status record (``{}`` when none was written).
+
+        A run recorded as ``running`` whose training process is gone (killed, machine rebooted) is
+        reported ``interrupted``, with ``"process": "gone"``; the file itself is left as it is.
+        """
+        record = self._status_record()
+        if record.get("status") == "running" and process_alive(record) is False:
+            record |= {"status": "interrupted", "process": "gone"}
+        return record
+
+    def _status_record(self) -> dict[str, Any]:
         try:
-            return json.loads(self.status_path.read_text(encoding="utf-8"))
+            record = json.loads(self.status_path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
             return {}
+        return record if isinstance(record, dict) else {}
 
     def set_status(self, status: str, **fields: Any) -> None:
-        """Record ``status`` (running/completed/interrupted/diverged/failed) and extra fields."""
-        atomic_write_json(self.status_path, {**self.status(), "status": status, "updated": now_iso(), **fields})
+        """Record ``status`` (running/completed/interrupted/diverged/failed) and extra fields (a field
+        given as None is removed)."""
+        record = {**self._status_record(), "status": status, "updated": now_iso(), **fields}
+        atomic_write_json(self.status_path, {k: v for k, v in record.items() if v is not None})
+
+    def set_running(self, **fields: Any) -> None:
+        """Record ``running`` with this process's PID, host and start time (see :meth:`status`)."""
+        proc = process_record()
+        proc |= {"signal": None, "since": None}  # what stopped an earlier call no longer holds
+        self.set_status("running", **proc, **fields)
 
     def last_metrics(self) -> dict[str, str]:
         """The last row of ``metrics.csv`` with empty cells dropped ({} when there is none or it cannot be read)."""
@@ -93,6 +113,11 @@ def resolve_model_dir(path: str | Path) -> Path:
         return path / "model"
     if (path / "config.json").is_file():
         return path
+    from genlab.core.checkpoint import previous_export  # torch: only when loading
+
+    backup = previous_export(path / "model") or previous_export(path)  # an export killed mid-swap
+    if backup is not None:
+        return backup
     if (path / "config.yaml").is_file():
         raise CheckpointError(
             f"run {path} has no exported model yet",

@@ -20,6 +20,7 @@ from genlab.core.io import atomic_write
 from genlab.core.metrics_log import MetricsCSV
 from genlab.core.plots import plot_losses
 from genlab.core.runs import Run
+from genlab.engine.checkpoints import CheckpointFiles
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -33,16 +34,25 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 
 class PeriodicCheckpoint(L.Callback):
-    """Save ``checkpoints/last.ckpt`` every N iterations, at the end, and on Ctrl-C."""
+    """Save a checkpoint every N iterations, at the end, and when stopped by a signal (Ctrl-C, SIGTERM,
+    SIGHUP): ``checkpoints/step-NNNNNNN.ckpt``, the newest ``keep`` of them kept, ``last.ckpt`` the newest."""
 
-    def __init__(self, run: Run, every: int):
+    def __init__(self, run: Run, every: int, keep: int = 3):
         self.run, self.every = run, every
+        self.files = CheckpointFiles(run.checkpoints_dir, keep)
         self.interrupted = False
+        self.started = False  # set once the run's state is restored and stepping begins
+
+    def on_train_start(self, trainer, module) -> None:
+        self.started = True
 
     def save(self, trainer: L.Trainer, module: L.LightningModule) -> bool:
         if module.diverged or not module.weights_are_finite():
             return False  # never overwrite the last good checkpoint with broken weights
-        trainer.save_checkpoint(self.run.last_checkpoint, weights_only=False)  # full state: resume needs optimizers
+        path = self.files.path_for(module.iteration)
+        trainer.save_checkpoint(path, weights_only=False)  # full state: resume needs optimizers
+        if trainer.is_global_zero:
+            self.files.commit(path)
         return True
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
@@ -55,11 +65,14 @@ class PeriodicCheckpoint(L.Callback):
     def on_exception(self, trainer, module, exception: BaseException) -> None:
         if isinstance(exception, KeyboardInterrupt) and trainer.is_global_zero:
             self.interrupted = True
-            if module.diverged or not module.weights_are_finite():
+            # Before stepping began the weights may not be restored yet: the files on disk are newer.
+            if not self.started or module.diverged or not module.weights_are_finite():
                 return
             # No barrier here: other ranks may already be gone.
             ckpt = trainer._checkpoint_connector.dump_checkpoint(weights_only=False)
-            trainer.strategy.checkpoint_io.save_checkpoint(ckpt, self.run.last_checkpoint)
+            path = self.files.path_for(module.iteration)
+            trainer.strategy.checkpoint_io.save_checkpoint(ckpt, path)
+            self.files.commit(path)
 
 
 class MetricsLogger(L.Callback):

@@ -24,7 +24,10 @@ class TrainConfig(Config):
     grad_clip: float | None = Field(None, gt=0, description="clip gradient norm of every optimizer group")
     ema_decay: float | None = Field(None, gt=0, lt=1, description="keep an EMA of weights; it is what gets exported")
     sample_every: int = Field(500, ge=0, description="write a sample grid every N steps (0: only at the end)")
-    checkpoint_every: int = Field(500, ge=1, description="save checkpoints/last.ckpt every N steps")
+    checkpoint_every: int = Field(500, ge=1, description="save a checkpoint (checkpoints/last.ckpt) every N steps")
+    keep_checkpoints: int = Field(
+        3, ge=1, description="checkpoints kept; a resume skips a damaged newest one for the one before"
+    )
     log_every: int = Field(10, ge=1)
     val_batches: int = Field(20, ge=0, description="validation batches per epoch (0: no validation)")
     num_workers: int = Field(0, ge=0)

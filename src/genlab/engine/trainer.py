@@ -1,13 +1,15 @@
 """``train(run_config)``: resolve configs, load data, build the model, fit with Lightning, export.
 
-Re-running with the same task and name resumes from ``checkpoints/last.ckpt``
-(the iteration count continues); Ctrl-C saves a checkpoint first; a NaN/Inf
-loss stops the run and keeps the last good checkpoint.
+Re-running with the same task and name resumes from the newest good checkpoint
+in ``checkpoints/`` (the iteration count continues); Ctrl-C, SIGTERM and SIGHUP
+save a checkpoint and the model first; a NaN/Inf loss stops the run and keeps the
+last good checkpoint. One process writes a run at a time (``<run>/.lock``).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -20,21 +22,25 @@ import yaml
 from lightning.pytorch.callbacks import ProgressBar
 from torch.utils.data import DataLoader
 
+from genlab.core.checkpoint import recover_export
 from genlab.core.config import save_yaml
-from genlab.core.console import info, is_rank_zero
+from genlab.core.console import console, info, is_rank_zero
 from genlab.core.devices import cpu_threads, flush_denormals, lightning_accelerator
 from genlab.core.errors import BadInputError, TrainingDivergedError
-from genlab.core.io import atomic_write_json
+from genlab.core.io import atomic_write_json, remove_temp_files
+from genlab.core.locks import RunLock
 from genlab.core.metrics_log import read_rows
 from genlab.core.registry import TASKS
 from genlab.core.runs import Run, now_iso, runs_root
 from genlab.core.seeding import seed_everything
 from genlab.engine import callbacks as cb
 from genlab.engine.card import model_card
+from genlab.engine.checkpoints import CheckpointFiles
 from genlab.engine.config import RunConfig
 from genlab.engine.env import write_env
 from genlab.engine.module import GenerativeModule
 from genlab.engine.progress import progress_callbacks
+from genlab.engine.signals import StopSignals, TrainingInterrupted
 
 
 @dataclass
@@ -46,6 +52,7 @@ class TrainResult:
     steps: int
     minutes: float
     files: dict[str, Path] = field(default_factory=dict)
+    signal: str | None = None  # what stopped an interrupted run: SIGINT, SIGTERM or SIGHUP
 
 
 def train(cfg: RunConfig, runs_dir: str | Path | None = None) -> TrainResult:
@@ -54,13 +61,15 @@ def train(cfg: RunConfig, runs_dir: str | Path | None = None) -> TrainResult:
     ``train.threads`` sets torch's CPU threads for the run (recorded in ``env.json``): small
     models on a machine that other processes keep busy train several times faster on one
     thread than on all cores, whose threads wait on each other. Subnormal floats are flushed to
-    zero while it trains (:func:`genlab.core.devices.flush_denormals`).
+    zero while it trains (:func:`genlab.core.devices.flush_denormals`). SIGINT, SIGTERM and SIGHUP
+    stop it after saving a checkpoint and the model (:mod:`genlab.engine.signals`); the result then
+    has status ``interrupted`` and names the signal.
     """
-    with cpu_threads(cfg.train.threads), flush_denormals():
-        return _train(cfg, runs_dir)
+    with cpu_threads(cfg.train.threads), flush_denormals(), StopSignals() as stop:
+        return _train(cfg, runs_dir, stop)
 
 
-def _train(cfg: RunConfig, runs_dir: str | Path | None) -> TrainResult:
+def _train(cfg: RunConfig, runs_dir: str | Path | None, stop: StopSignals) -> TrainResult:
     task = TASKS.get(cfg.task)
     data_cfg = task.data_config_class.build(cfg.data, where="data")
     model_values = dict(cfg.model)
@@ -70,8 +79,42 @@ def _train(cfg: RunConfig, runs_dir: str | Path | None) -> TrainResult:
     if cfg.train.ema_decay is None and default_ema:
         cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"ema_decay": default_ema})})
     run = Run(runs_root(runs_dir) / task.name / cfg.name)
-    resume = run.last_checkpoint.is_file()
-    if resume:
+    lock = _lock(run) if is_rank_zero() else None  # one writer per run, before anything is written
+    try:
+        return _train_locked(cfg, run, task, data_cfg, model_cls, model_values, stop)
+    except TrainingInterrupted as e:  # stopped outside the fit (loading data, setting up): nothing new to save
+        _end_status(run, "interrupted", signal=stop.name)
+        info(f"{stop.name}: stopped; the run's files are as its last checkpoint left them")
+        return TrainResult(run, "interrupted", int(run.status().get("step") or 0), 0.0, signal=stop.name or str(e))
+    except BaseException:
+        _end_status(run, "failed")
+        raise
+    finally:
+        if lock is not None:
+            lock.release()
+            if run.path.is_dir() and not any(run.path.iterdir()):
+                run.path.rmdir()  # a run that failed before writing anything leaves no empty folder
+
+
+def _end_status(run: Run, status: str, **fields) -> None:
+    """Record how this process's call ended, unless it recorded that already (or never started)."""
+    record = run.status()
+    if is_rank_zero() and record.get("status") == "running" and record.get("pid") == os.getpid():
+        run.set_status(status, **fields)
+
+
+def _lock(run: Run) -> RunLock:
+    lock = RunLock(run.path)
+    lock.acquire()
+    old = lock.taken_over
+    if old:
+        _warn(f"taking over the lock of {run.path}: the process that held it (PID {old.get('pid', '?')}) is gone")
+    return lock
+
+
+def _train_locked(cfg, run, task, data_cfg, model_cls, model_values, stop: StopSignals) -> TrainResult:
+    chosen = _resume_checkpoint(run, cfg)
+    if chosen is not None:
         _check_same_run(run, cfg, model_cls.registry_name)
 
     train_ds, val_ds, data_info = task.load_data(data_cfg)
@@ -88,17 +131,21 @@ def _train(cfg: RunConfig, runs_dir: str | Path | None) -> TrainResult:
     seed_everything(cfg.train.seed)
     model = model_cls(model_cfg)
     if is_rank_zero():
-        run = Run.create(runs_dir, task.name, cfg.name)
+        run = Run.create(run.path.parents[1], task.name, cfg.name)
         save_yaml(resolved.to_dict(), run.config_path)
         write_env(run, cfg.train.seed, lightning_accelerator(cfg.train.device))
         atomic_write_json(run.path / "data.json", data_info.to_dict())
-        run.set_status("running", started=now_iso())
-    info(f"{'resuming' if resume else 'training'} {model_cls.registry_name} → {run.path}")
+        run.set_running(started=now_iso())
+    info(f"{'resuming' if chosen else 'training'} {model_cls.registry_name} → {run.path}")
     if model_cls.fits_in_closed_form:
         return _fit_closed_form(run, task, model, train_ds, val_ds, resolved, data_info, cfg)
+    return _fit(run, task, model, train_ds, val_ds, resolved, data_info, cfg, chosen, stop)
 
+
+def _fit(run, task, model, train_ds, val_ds, resolved, data_info, cfg: RunConfig, chosen, stop) -> TrainResult:
+    """Fit with Lightning from ``chosen`` (a checkpoint and its iteration, or None), then export."""
     module = GenerativeModule(model, grad_clip=cfg.train.grad_clip, max_steps=cfg.train.max_steps)
-    resume_step = _checkpoint_iteration(run) if resume else None
+    resume_step = chosen[1] if chosen else None
     earlier = _trained_seconds(run, resume_step) if resume_step is not None else 0.0
     callbacks, ckpt = _callbacks(run, task, cfg, resume_step, earlier)
     trainer = _trainer(cfg, callbacks)
@@ -108,18 +155,45 @@ def _train(cfg: RunConfig, runs_dir: str | Path | None) -> TrainResult:
             module,
             _loader(train_ds, cfg, shuffle=True),
             _loader(val_ds, cfg, shuffle=False) if val_ds is not None and cfg.train.val_batches else None,
-            ckpt_path=str(run.last_checkpoint) if resume else None,
+            ckpt_path=str(chosen[0]) if chosen else None,
             weights_only=True,
         )
     except SystemExit:
         if not ckpt.interrupted:
             raise
+    stop.defer()  # a signal from here on lets the export finish
     minutes = (time.monotonic() - t0) / 60
     if module.diverged:
         _report_divergence(run, module)
-    status = "interrupted" if ckpt.interrupted else "completed"
-    files = _finish(run, task, module, callbacks, resolved, data_info, status, minutes) if is_rank_zero() else {}
-    return TrainResult(run, status, module.iteration, minutes, files)
+    if not ckpt.interrupted:
+        done = is_rank_zero()
+        files = _finish(run, task, module, callbacks, resolved, data_info, "completed", minutes) if done else {}
+        return TrainResult(run, "completed", module.iteration, minutes, files)
+    if not ckpt.started:  # stopped while Lightning set up: the weights may not be restored, keep the files
+        if is_rank_zero():
+            run.set_status("interrupted", signal=stop.name, step=resume_step or 0)
+        return TrainResult(run, "interrupted", resume_step or 0, minutes, signal=stop.name)
+    files = (
+        _finish(run, task, module, callbacks, resolved, data_info, "interrupted", minutes, signal=stop.name)
+        if is_rank_zero()
+        else {}
+    )
+    return TrainResult(run, "interrupted", module.iteration, minutes, files, signal=stop.name)
+
+
+def _resume_checkpoint(run: Run, cfg: RunConfig) -> tuple[Path, int] | None:
+    """Tidy what a killed process left in the run folder (temporary files, a half-swapped export) and
+    pick the newest good checkpoint; None for a new run."""
+    if is_rank_zero() and run.path.is_dir():
+        remove_temp_files(run.path)
+        recover_export(run.model_dir)
+    files = CheckpointFiles(run.checkpoints_dir, cfg.train.keep_checkpoints)
+    return files.choose(_warn, set_aside=is_rank_zero())
+
+
+def _warn(message: str) -> None:
+    if is_rank_zero():
+        console.print(f"[bold yellow]warning:[/] {message}", soft_wrap=True)
 
 
 def _fit_closed_form(run, task, model, train_ds, val_ds, resolved, data_info, cfg: RunConfig) -> TrainResult:
@@ -163,7 +237,7 @@ def _callbacks(
 ) -> tuple[list[L.Callback], cb.PeriodicCheckpoint]:
     t = cfg.train
     ema = cb.EMA(t.ema_decay) if t.ema_decay else None
-    ckpt = cb.PeriodicCheckpoint(run, t.checkpoint_every)
+    ckpt = cb.PeriodicCheckpoint(run, t.checkpoint_every, t.keep_checkpoints)
     callbacks: list[L.Callback] = [ema] if ema else []  # EMA first: checkpoints then hold the updated average
     callbacks += [
         ckpt,
@@ -181,13 +255,6 @@ def _trained_seconds(run: Run, resume_step: int) -> float:
     rows = read_rows(run.metrics_path)
     times = [float(r["time_s"]) for r in rows if r.get("time_s") and int(r["step"]) <= resume_step]
     return max([*times, 60 * float(run.status().get("minutes") or 0)])
-
-
-def _checkpoint_iteration(run: Run) -> int:
-    import torch
-
-    state = torch.load(run.last_checkpoint, map_location="cpu", weights_only=True)
-    return int(state.get("genlab", {}).get("iteration", 0))
 
 
 class _NoAdvertising(logging.Filter):
@@ -256,7 +323,7 @@ def _report_divergence(run: Run, module: GenerativeModule) -> None:
     )
 
 
-def _finish(run, task, module, callbacks, resolved, data_info, status, minutes) -> dict[str, Path]:
+def _finish(run, task, module, callbacks, resolved, data_info, status, minutes, **status_fields) -> dict[str, Path]:
     """Export the model (EMA weights when enabled), write final samples, record status."""
     writer = next(c for c in callbacks if isinstance(c, cb.SampleWriter))
     ema = next((c for c in callbacks if isinstance(c, cb.EMA)), None)
@@ -268,5 +335,5 @@ def _finish(run, task, module, callbacks, resolved, data_info, status, minutes) 
     loss_png = run.plots_dir / "loss.png"
     if loss_png.is_file():
         files["loss_curve"] = loss_png
-    run.set_status(status, step=module.iteration, minutes=round(minutes, 2))
+    run.set_status(status, step=module.iteration, minutes=round(minutes, 2), **status_fields)
     return files
