@@ -124,7 +124,8 @@ class ModelTesterMixin:
     def test_save_pretrained_roundtrip(self, tmp_path):
         model = self.trained_a_little(self.build())
         model.save_pretrained(tmp_path)
-        assert {"config.json", "model.safetensors"} <= {p.name for p in tmp_path.iterdir()}
+        assert {"config.json", "model.safetensors", "README.md"} <= {p.name for p in tmp_path.iterdir()}
+        assert self.model_name in (tmp_path / "README.md").read_text(encoding="utf-8")  # a card even without a run
         loaded = GenerativeModel.from_pretrained(tmp_path)
         assert type(loaded) is type(model) and loaded.config == model.config
         assert self.same(self.sample(loaded, 0), self.sample(model, 0))

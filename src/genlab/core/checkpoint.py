@@ -49,8 +49,10 @@ def save_checkpoint(
     state_dict: dict[str, torch.Tensor],
     meta: dict[str, Any],
     card: str | None = None,
+    files: dict[str, str] | None = None,
 ) -> Path:
-    """Write weights, ``config.json`` (``meta`` + version + weights sha256) and a model card.
+    """Write weights, ``config.json`` (``meta`` + version + weights sha256), a model card and ``files``
+    (name → text, e.g. a tokenizer for other tools), all part of one export.
 
     A folder that does not exist yet or holds only files (an earlier export, perhaps with files of
     the user's beside it, which are kept) is replaced as a whole; a folder with sub-folders is
@@ -62,12 +64,12 @@ def save_checkpoint(
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in state_dict.items()}
     if not _swappable(directory):
         directory.mkdir(parents=True, exist_ok=True)
-        _write_files(directory, tensors, meta, card)
+        _write_files(directory, tensors, meta, card, files)
         return directory
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = _new_sibling(directory, "tmp")
     try:
-        _write_files(staging, tensors, meta, card)
+        _write_files(staging, tensors, meta, card, files)
         _carry_over(directory, staging)
         fsync_path(staging, directory=True)
         fault_point("export:before_swap")
@@ -78,13 +80,17 @@ def save_checkpoint(
     return directory
 
 
-def _write_files(directory: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any], card: str | None) -> None:
+def _write_files(
+    directory: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any], card: str | None, files: dict | None
+) -> None:
     atomic_write(directory / WEIGHTS_NAME, lambda tmp: save_file(tensors, tmp))
     fault_point("export:after_weights")
     meta = {**meta, "genlab_version": __version__, "weights_sha256": sha256_file(directory / WEIGHTS_NAME)}
     atomic_write_json(directory / CONFIG_NAME, meta)
     if card is not None:
         atomic_write_text(directory / CARD_NAME, card)
+    for name, text in (files or {}).items():
+        atomic_write_text(directory / name, text)
 
 
 def _swappable(directory: Path) -> bool:

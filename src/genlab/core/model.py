@@ -43,6 +43,17 @@ class OptimizerSpec:
     every: int = 1
 
 
+def minimal_card(meta: dict[str, Any]) -> str:
+    """The model card of a model saved outside a training run: what it is, without a training record."""
+    import json
+
+    return (
+        f"# {meta['model']}\n\nTask: {meta['task']}. Saved with `save_pretrained` outside a genlab training run, "
+        "so this card has no data, budget or measured metrics (a model trained by `genlab train` gets them).\n\n"
+        f"## Config\n\n```json\n{json.dumps(meta['config'], indent=2, ensure_ascii=False)}\n```\n"
+    )
+
+
 def register_model(name: str):
     """Class decorator: register a model under ``name`` (e.g. ``image/dcgan``)."""
 
@@ -98,7 +109,12 @@ class GenerativeModel(nn.Module):
             "config": self.config.to_dict(),
             **(extra or {}),
         }
-        return checkpoint.save_checkpoint(directory, self.state_dict(), meta, card)
+        card = card if card is not None else minimal_card(meta)
+        return checkpoint.save_checkpoint(directory, self.state_dict(), meta, card, self.extra_files())
+
+    def extra_files(self) -> dict[str, str]:
+        """Files (name → text) exported beside the weights, e.g. a tokenizer in another tool's format."""
+        return {}
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, map_location: str = "cpu") -> GenerativeModel:

@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import itertools
 import math
-from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from genlab.core.io import atomic_write_text
 from genlab.core.model import GenerativeModel, ModelConfig, OptimizerSpec
 from genlab.text.tokenizers import TextTokenizer, tokenizer_from_dict
 
@@ -123,14 +121,13 @@ class TextLanguageModel(GenerativeModel):
         raise NotImplementedError
 
     # --- checkpoint ---------------------------------------------------------------
-    def save_pretrained(self, directory: str | Path, card: str | None = None, extra: dict | None = None) -> Path:
-        """The checkpoint contract, plus ``tokenizer.json`` for BPE tokenizers (readable by Hugging Face tools)."""
-        out = super().save_pretrained(directory, card, extra)
-        if self.config.tokenizer.get("type") == "bpe":
-            import json
+    def extra_files(self) -> dict[str, str]:
+        """``tokenizer.json`` for BPE tokenizers (readable by Hugging Face tools), exported with the weights."""
+        if self.config.tokenizer.get("type") != "bpe":
+            return {}
+        import json
 
-            atomic_write_text(Path(out) / TOKENIZER_FILE, json.dumps(self.config.tokenizer["json"], ensure_ascii=False))
-        return out
+        return {TOKENIZER_FILE: json.dumps(self.config.tokenizer["json"], ensure_ascii=False)}
 
 
 def bits_per_token(nll_nats: float, count: int) -> float:
