@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader
 from genlab.core.config import save_yaml
 from genlab.core.console import info, is_rank_zero
 from genlab.core.devices import cpu_threads, flush_denormals, lightning_accelerator
-from genlab.core.errors import BadInputError, TrainingDivergedError
+from genlab.core.errors import BadInputError, ConfigError, TrainingDivergedError
 from genlab.core.io import atomic_write_json
 from genlab.core.metrics_log import read_rows
 from genlab.core.registry import TASKS
@@ -33,7 +33,7 @@ from genlab.engine import callbacks as cb
 from genlab.engine.card import model_card
 from genlab.engine.config import RunConfig
 from genlab.engine.env import write_env
-from genlab.engine.module import GenerativeModule
+from genlab.engine.module import GenerativeModule, needs_run_length
 from genlab.engine.progress import progress_callbacks
 
 
@@ -87,6 +87,8 @@ def _train(cfg: RunConfig, runs_dir: str | Path | None) -> TrainResult:
     )
     seed_everything(cfg.train.seed)
     model = model_cls(model_cfg)
+    if not model_cls.fits_in_closed_form:
+        _check_run_length(model, cfg)
     if is_rank_zero():
         run = Run.create(runs_dir, task.name, cfg.name)
         save_yaml(resolved.to_dict(), run.config_path)
@@ -136,6 +138,19 @@ def _fit_closed_form(run, task, model, train_ds, val_ds, resolved, data_info, cf
     files = {"model": run.model_dir, "samples": task.write_samples(model, run.samples_dir / "final", cfg.train.seed)}
     run.set_status("completed", step=0, minutes=round(minutes, 2))
     return TrainResult(run, "completed", 0, minutes, files)
+
+
+def _check_run_length(model: Any, cfg: RunConfig) -> None:
+    """A learning-rate schedule that spans the run (cosine) needs a step or epoch budget, not only a time one."""
+    groups = needs_run_length(model.optimizer_groups())
+    if groups and cfg.train.max_steps is None and cfg.train.max_epochs is None:
+        switch = " (--set model.schedule=constant)" if "schedule" in type(model.config).model_fields else ""
+        raise ConfigError(
+            f"{model.registry_name} decays its learning rate over the run ({', '.join(groups)}), "
+            "but only a time budget bounds this run",
+            f"set --max-steps or --epochs as well (--max-minutes still stops it earlier), "
+            f"or train with a constant learning rate{switch}",
+        )
 
 
 def _check_same_run(run: Run, cfg: RunConfig, model_name: str) -> None:
