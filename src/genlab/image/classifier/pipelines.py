@@ -110,6 +110,9 @@ class ImageClassification(Request):
     """Options of ``genlab classify``."""
 
     image: str = Field(description="an image file, or a folder of images (searched recursively)")
+    seed: int | None = Field(
+        None, description="unused: classifying draws nothing at random", json_schema_extra={"cli": False}
+    )
 
 
 @register_pipeline("image/classify")
