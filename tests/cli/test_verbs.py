@@ -10,7 +10,8 @@ ENGLISH = "ROMEO:\nBut soft, what light through yonder window breaks?\nIt is the
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """One tiny finished run per task: a VAE (image-generation) and a character n-gram (text-generation)."""
+    """One tiny finished run per task: a VAE (image-generation), a LeNet (image-classification) and a
+    character n-gram (text-generation)."""
     import genlab
 
     root = tmp_path_factory.mktemp("runs")
@@ -20,11 +21,19 @@ def runs(tmp_path_factory):
         "image-generation", "vae", "builtin:digits", "v", max_steps=3, runs_dir=root, progress=False,
         data_options={"image_size": 8, "max_images": 64}, model_options={"latent_dim": 2, "hidden_dims": [8]},
     )  # fmt: skip
+    classifier = genlab.train(
+        "image-classification", "lenet-classifier", "builtin:digits", "c", max_steps=3, runs_dir=root,
+        progress=False, data_options={"image_size": 16},
+    )  # fmt: skip
     ngram = genlab.train(
         "text-generation", "ngram", str(text), "t", runs_dir=root, progress=False,
         data_options={"tokenizer": "char", "block_size": 16}, model_options={"order": 3},
     )  # fmt: skip
-    return {"image-generation": image.run.path, "text-generation": ngram.run.path}
+    return {
+        "image-generation": image.run.path,
+        "image-classification": classifier.run.path,
+        "text-generation": ngram.run.path,
+    }
 
 
 VERB_ARGS = {
@@ -34,7 +43,9 @@ VERB_ARGS = {
     "img2img": ["--image", "{png}", "--n", "1", "--steps", "2"],
     "generate": ["--max-new-tokens", "5", "--seed", "0"],
     "poem": ["--seed", "0"],
+    "classify": ["--image", "{png}"],
 }
+OUT_NAMES = {"image-generation": "out.png", "image-classification": "out.csv", "text-generation": "out.txt"}
 
 
 def test_every_verb_has_arguments_here():
@@ -42,14 +53,14 @@ def test_every_verb_has_arguments_here():
 
 
 @pytest.mark.parametrize("verb", sorted(VERB_ARGS))
-@pytest.mark.parametrize("task", ["image-generation", "text-generation"])
+@pytest.mark.parametrize("task", ["image-generation", "image-classification", "text-generation"])
 def test_verb_on_run_of_task(verb, task, runs, tmp_path, capsys):
     from PIL import Image
 
     png = tmp_path / "in.png"
     Image.new("L", (8, 8), 128).save(png)
     args = [a.replace("{png}", str(png)) for a in VERB_ARGS[verb]]
-    out_path = tmp_path / ("out.png" if task == "image-generation" else "out.txt")
+    out_path = tmp_path / OUT_NAMES[task]
     code, out = cli_ok([verb, str(runs[task]), *args, "--out", str(out_path)], capsys)
     assert "internal error" not in out
     fits = [cls for _, cls in PIPELINES.items() if cls.verb == verb and cls.task == task]

@@ -210,6 +210,15 @@ def _image_context():
     return task.eval_context(model, request)
 
 
+def _classifier_context():
+    from genlab.image.classifier import ClassifierConfig, LeNetClassifier
+
+    torch.manual_seed(0)
+    model = LeNetClassifier(ClassifierConfig(image_size=28, conv_widths=(4, 4), feature_dim=8)).eval()
+    task = TASKS.get("image-classification")
+    return task.eval_context(model, task.eval_request_class.build({"n": 20, "ref": "builtin:mnist-5k"}))
+
+
 def _text_contexts(tmp_path, monkeypatch):
     from tests.text.helpers import ENGLISH, POEM_TEXT, tiny_model
 
@@ -237,13 +246,13 @@ def test_every_image_and_text_metric_records_its_protocol(tmp_path, monkeypatch)
     monkeypatch.setattr(
         image_eval, "generate", lambda m, *a, **kw: drawn.append(m.registry_name) or generate(m, *a, **kw)
     )
-    image_ctx = _image_context()
+    image_ctx, classifier_ctx = _image_context(), _classifier_context()
     english_ctx, poem_ctx = _text_contexts(tmp_path, monkeypatch)
     checked = []
     for name, spec in METRICS.items():
         if name == "text/fbd" and not _have_minilm():
             continue
-        ctx = {"image": image_ctx, "text": english_ctx}[name.split("/")[0]]
+        ctx = {"image-generation": image_ctx, "image-classification": classifier_ctx}.get(spec.task, english_ctx)
         ctx = poem_ctx if spec.applies(ctx.model) else ctx
         assert spec.applies(ctx.model) is None, name
         with warnings.catch_warnings():
@@ -253,5 +262,5 @@ def test_every_image_and_text_metric_records_its_protocol(tmp_path, monkeypatch)
         fragment = spec.protocol(ctx)
         assert fragment and all(v is not None for v in fragment.values()), name
         checked.append(name)
-    assert {"image/recon", "image/nll", "text/form_compliance", "text/bpc"} <= set(checked)
+    assert {"image/recon", "image/nll", "image/accuracy", "text/form_compliance", "text/bpc"} <= set(checked)
     assert drawn == ["image/cvae"]  # fid, kid, is, precision, …, label_accuracy: one draw

@@ -181,13 +181,19 @@ def test_earlier_single_file_format_still_loads(tmp_path):
 @pytest.mark.slow
 def test_classifier_command_is_reproducible(tmp_path):
     # builtin:digits has one split: 10% is held out for the accuracy; the same command gives the same weights.
+    # The command trains through the engine (genlab.train); --runs-dir keeps the run.
     args = ["--dataset", "builtin:digits", "--epochs", "4", "--batch-size", "64", "--threads", "1"]
     for out in ("a", "b"):
-        classifier_main([*args, "--out", str(tmp_path / out), "--name", "digits"])
+        classifier_main(
+            [*args, "--out", str(tmp_path / out), "--name", "digits", "--runs-dir", str(tmp_path / "r" / out)]
+        )
+    assert (tmp_path / "r" / "a" / "image-classification" / "digits" / "eval.json").is_file()
     meta, again = (json.loads((tmp_path / out / "digits" / "config.json").read_text()) for out in ("a", "b"))
     assert meta["weights_sha256"] == again["weights_sha256"]
-    assert meta["test_accuracy"] > 0.8 and "hold-out" in meta["test_split"] and meta["n_test"] == 179
+    assert meta["test_accuracy"] > 0.8 and "hold-out" in meta["test_split"] and meta["n_test"] == 180
     assert "--dataset builtin:digits" in meta["command"] and meta["model"] == "image/lenet-classifier"
+    assert meta["recipe"]["schedule"] == "cosine" and meta["steps"] == 4 * (1617 // 64)
+    assert meta["data"]["split"]["n_val"] == 180  # the hold-out it was scored on is recorded with the model
     ext = get_extractor(str(tmp_path / "a" / "digits"))
     assert ext.input_size == 32 and ext.num_classes == 10 and ext.name == "digits"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import nn
@@ -33,6 +33,9 @@ class OptimizerSpec:
 
     ``every``: step this optimizer on every ``every``-th training batch
     (WGAN-GP's generator uses ``every=n_critic``).
+    ``schedule``: the learning rate over the run. ``"constant"`` keeps ``lr``; ``"cosine"`` decays it
+    to 0 as ``lr · ½(1 + cos(π·min(s, S)/S))`` after ``s`` of this optimizer's ``S`` steps in the run,
+    so the run needs a length (``train.max_steps`` or ``train.max_epochs``).
     """
 
     name: str
@@ -41,6 +44,7 @@ class OptimizerSpec:
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
     every: int = 1
+    schedule: Literal["constant", "cosine"] = "constant"
 
 
 def minimal_card(meta: dict[str, Any]) -> str:

@@ -3,16 +3,37 @@
 The model declares its optimizer groups (with step ratios) and its losses; this
 module turns that into manual optimisation so GANs (two optimizers, WGAN-GP's
 ``n_critic``) and single-loss models (VAEs, diffusion) share one recipe.
+
+Learning-rate schedules (``OptimizerSpec.schedule``) are torch schedulers returned from
+``configure_optimizers``, so Lightning saves them in ``checkpoints/last.ckpt`` and restores
+them on resume; with manual optimisation each one is stepped right after its optimizer.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any
 
 import lightning as L
 import torch
 
-from genlab.core.model import GenerativeModel
+from genlab.core.errors import ConfigError
+from genlab.core.model import GenerativeModel, OptimizerSpec
+
+
+def cosine_factor(step: int, total: int) -> float:
+    """Cosine decay from 1 to 0 over ``total`` steps: ``½(1 + cos(π·min(step, total)/total))``."""
+    return 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
+
+
+#: Schedule name → factor of the learning rate after ``step`` of ``total`` optimizer steps (None: constant).
+SCHEDULES: dict[str, Callable[[int, int], float] | None] = {"constant": None, "cosine": cosine_factor}
+
+
+def needs_run_length(specs: list[OptimizerSpec]) -> list[str]:
+    """Names of the groups whose schedule depends on the run's total number of steps."""
+    return [s.name for s in specs if SCHEDULES[s.schedule] is not None]
 
 
 class GenerativeModule(L.LightningModule):
@@ -25,12 +46,36 @@ class GenerativeModule(L.LightningModule):
         self.max_steps = max_steps
         self.automatic_optimization = False
         self.specs = model.optimizer_groups()
+        self.scheduled: dict[int, int] = {}  # optimizer index → index of its scheduler
         self.iteration = 0  # training batches done over the whole run (restored on resume)
         self.last_losses: dict[str, float] = {}
         self.diverged: dict[str, Any] | None = None  # {"loss": name, "value": v, "step": i} when a loss blew up
 
     def configure_optimizers(self):
-        return [_adam(s) for s in self.model.optimizer_groups()]
+        specs = self.model.optimizer_groups()
+        optimizers = [_adam(s) for s in specs]
+        schedulers = []
+        for i, (spec, opt) in enumerate(zip(specs, optimizers, strict=True)):
+            factor = SCHEDULES[spec.schedule]
+            if factor is None:
+                continue
+            total = math.ceil(self.total_steps() / spec.every)  # this optimizer's steps in the run
+            self.scheduled[i] = len(schedulers)
+            # A closure, not an object: the scheduler's saved state holds its step, not the run length, so a
+            # resumed run with a longer budget stretches the rest of the schedule over it.
+            schedulers.append(torch.optim.lr_scheduler.LambdaLR(opt, lambda s, f=factor, n=total: f(s, n)))
+        return (optimizers, schedulers) if schedulers else optimizers
+
+    def total_steps(self) -> int:
+        """Training batches in the whole run: ``max_steps``, or ``max_epochs`` × batches per epoch if fewer."""
+        estimated = self.trainer.estimated_stepping_batches  # inf when only a time budget bounds the run
+        lengths = [n for n in (self.max_steps, estimated) if n is not None and math.isfinite(n)]
+        if not lengths:
+            raise ConfigError(
+                f"the learning-rate schedule of {', '.join(needs_run_length(self.specs))} needs the run's length",
+                "set --max-steps or --epochs (--max-minutes may still stop the run earlier)",
+            )
+        return max(1, int(min(lengths)))
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> int | None:
         if self.max_steps is not None and self.iteration >= self.max_steps:
@@ -41,8 +86,10 @@ class GenerativeModule(L.LightningModule):
     def training_step(self, batch: Any, batch_idx: int) -> None:
         optimizers = self.optimizers()
         optimizers = optimizers if isinstance(optimizers, list) else [optimizers]
+        schedulers = self.lr_schedulers() if self.scheduled else []
+        schedulers = schedulers if isinstance(schedulers, list) else [schedulers]
         logged: dict[str, float] = {}
-        for spec, opt in zip(self.specs, optimizers, strict=False):
+        for i, (spec, opt) in enumerate(zip(self.specs, optimizers, strict=False)):
             if self.iteration % spec.every:
                 continue
             losses = self.model.training_losses(batch, spec.name)
@@ -57,6 +104,8 @@ class GenerativeModule(L.LightningModule):
             if self.grad_clip:
                 self.clip_gradients(opt, gradient_clip_val=self.grad_clip, gradient_clip_algorithm="norm")
             opt.step()
+            if i in self.scheduled:
+                schedulers[self.scheduled[i]].step()
             logged.update(_loggable(losses, single=len(self.specs) == 1))
         self.iteration += 1
         self.last_losses.update(logged)  # groups stepping every k batches keep their last value

@@ -24,7 +24,7 @@ from torch.utils.data import Dataset
 from genlab.core.config import Config
 from genlab.core.console import console, is_rank_zero
 from genlab.core.data import DataInfo
-from genlab.core.errors import DataError, unknown_name
+from genlab.core.errors import ConfigError, DataError, unknown_name
 from genlab.core.registry import DATASETS
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,33 @@ class ImageDataInfo(DataInfo):
     n_val: int = 0
     skipped: list[str] = field(default_factory=list)
     split: dict[str, Any] = field(default_factory=dict)
+
+
+def describe_image_data(info: ImageDataInfo) -> str:
+    """One console line (two with skipped files) describing loaded image data."""
+    labels = f"{info.num_classes} classes" if info.num_classes else "unlabelled"
+    line = (
+        f"data {info.source}: {info.n_train} train / {info.n_val} val images, "
+        f"{info.image_size}×{info.image_size}×{info.channels}, {labels}"
+    )
+    if info.skipped:
+        line += f"\n[yellow]skipped {len(info.skipped)} unreadable file(s)[/], e.g. {info.skipped[0]}"
+    return line
+
+
+def fill_from_data(values: dict[str, Any], extra: dict[str, Any], info: ImageDataInfo) -> dict[str, Any]:
+    """Model config ``values`` with the data's ``image_size`` and ``channels`` (and ``extra``) filled in.
+
+    An explicit model size or channel count that differs from the data is refused: it is set on the data.
+    """
+    from_data = {"image_size": info.image_size, "channels": info.channels}
+    for key, value in from_data.items():
+        if key in values and values[key] != value:
+            raise ConfigError(
+                f"model.{key}={values[key]} does not match the data ({key}={value})",
+                f"set it on the data instead (--{key.replace('_', '-')} {values[key]}) or drop the override",
+            )
+    return {**values, **from_data, **extra}
 
 
 def to_pixels(images: torch.Tensor) -> torch.Tensor:
@@ -170,6 +197,38 @@ def load_images(
     values |= {"max_images": n, "data_dir": data_dir, "split_seed": seed, "download": download}
     train, _, _ = load_image_data(ImageDataConfig.build(values, where="data"))
     return to_pixels(train.images), train.labels.clone()
+
+
+def load_image_files(path: str | Path, image_size: int, channels: Literal[1, 3]) -> tuple[torch.Tensor, list[str]]:
+    """An image file, or every image under a folder (sorted, searched recursively), in file order.
+
+    Returns images as float (N, C, H, W) in [-1, 1], resized and centre-cropped to ``image_size`` with
+    ``channels``, and their paths (relative to the folder; the file name for one file). Unreadable files
+    are left out; none readable raises a DataError.
+    """
+    root = Path(path).expanduser()
+    if not root.exists():
+        raise DataError(f"path not found: {path}", f"give an image file or a folder of images ({root.absolute()})")
+    if root.is_file() and root.suffix.lower() not in IMAGE_EXTENSIONS:
+        raise DataError(f"{root} is not an image file", f"supported extensions: {', '.join(IMAGE_EXTENSIONS)}")
+    files, _, _ = _scan_folder(root)
+    mode = "L" if channels == 1 else "RGB"
+    arrays, names, first_error = [], [], ""
+    for file in files:
+        try:
+            arrays.append(_read_image(file, image_size, mode))
+        except Exception as e:  # Pillow raises many types on bad files
+            first_error = first_error or f"{file.name}: {e}"
+            continue
+        names.append(file.name if root.is_file() else file.relative_to(root).as_posix())
+    if not arrays:
+        raise DataError(
+            f"none of the {len(files)} image file(s) in {root} could be read", f"first error: {first_error}"
+        )
+    if len(arrays) < len(files):
+        log.warning("skipped %d unreadable image file(s) in %s", len(files) - len(arrays), root)
+    images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2)  # (N, H, W, C) -> (N, C, H, W)
+    return to_pixels(images), names
 
 
 def _load(cfg: ImageDataConfig) -> _Loaded:

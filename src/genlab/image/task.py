@@ -14,7 +14,13 @@ from genlab.core.registry import TASKS
 from genlab.core.seeding import make_generator
 from genlab.core.task import Task
 from genlab.image import evaluation
-from genlab.image.data import ImageDataConfig, ImageDataInfo, load_image_data
+from genlab.image.data import (
+    ImageDataConfig,
+    ImageDataInfo,
+    describe_image_data,
+    fill_from_data,
+    load_image_data,
+)
 from genlab.image.evaluation import ImageEvalRequest
 from genlab.image.io import save_grid
 from genlab.image.pipelines import ImageGenerationPipeline
@@ -40,14 +46,7 @@ class ImageGenerationTask(Task):
         return load_image_data(data_cfg)
 
     def fill_model_config(self, values: dict[str, Any], info: ImageDataInfo) -> dict[str, Any]:
-        from_data = {"image_size": info.image_size, "channels": info.channels, "num_classes": info.num_classes}
-        for key, value in from_data.items():
-            if key in values and values[key] != value and key != "num_classes":
-                raise ConfigError(
-                    f"model.{key}={values[key]} does not match the data ({key}={value})",
-                    f"set it on the data instead (--{key.replace('_', '-')} {values[key]}) or drop the override",
-                )
-        return {**values, **from_data}
+        return fill_from_data(values, {"num_classes": info.num_classes}, info)
 
     def check_model_fits_data(self, model_cls: type[GenerativeModel], info: ImageDataInfo) -> None:
         if getattr(model_cls, "conditional", False) and info.num_classes < 2:
@@ -87,14 +86,7 @@ class ImageGenerationTask(Task):
         return evaluation.evaluate_folders(fake, real, metrics, **options)
 
     def describe_data(self, info: ImageDataInfo) -> str:
-        labels = f"{info.num_classes} classes" if info.num_classes else "unlabelled"
-        line = (
-            f"data {info.source}: {info.n_train} train / {info.n_val} val images, "
-            f"{info.image_size}×{info.image_size}×{info.channels}, {labels}"
-        )
-        if info.skipped:
-            line += f"\n[yellow]skipped {len(info.skipped)} unreadable file(s)[/], e.g. {info.skipped[0]}"
-        return line
+        return describe_image_data(info)
 
 
 TASKS.register(ImageGenerationTask.name)(ImageGenerationTask())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -30,6 +30,10 @@ class ClassifierConfig(ModelConfig):
     feature_dim: int = Field(128, ge=8, description="size of the feature layer used by FID/KID/PR")
     class_names: list[str] = Field(default_factory=list)
     lr: float = Field(2e-3, gt=0, le=1, description="Adam learning rate (peak of the cosine schedule)")
+    schedule: Literal["constant", "cosine"] = Field(
+        "cosine",
+        description="learning rate over the run: cosine decay to 0 (needs --max-steps or --epochs) or constant",
+    )
 
 
 @register_model("image/lenet-classifier")
@@ -63,8 +67,8 @@ class LeNetClassifier(GenerativeModel):
 
     # --- model contract -------------------------------------------------------
     def optimizer_groups(self) -> list[OptimizerSpec]:
-        """One Adam group over every parameter."""
-        return [OptimizerSpec("classifier", list(self.parameters()), lr=self.config.lr)]
+        """One Adam group over every parameter; cosine decay by default (the recipe of the shipped weights)."""
+        return [OptimizerSpec("classifier", list(self.parameters()), lr=self.config.lr, schedule=self.config.schedule)]
 
     def training_losses(self, batch: tuple[torch.Tensor, torch.Tensor], group: str = "classifier") -> dict:
         """Cross-entropy of a batch ``(images (B, C, H, W) in [-1, 1], labels (B,))``, and its accuracy."""
@@ -72,6 +76,18 @@ class LeNetClassifier(GenerativeModel):
         logits = self(images)
         accuracy = (logits.argmax(1) == labels).float().mean().detach()
         return {"loss": F.cross_entropy(logits, labels), "accuracy": accuracy}
+
+
+@torch.no_grad()
+def evaluate_accuracy(model: LeNetClassifier, images: torch.Tensor, labels: torch.Tensor, batch: int = 1000) -> float:
+    """Top-1 accuracy of ``model`` (put in eval mode) on images (N, C, H, W) in [-1, 1] with labels (N,)."""
+    model.eval()
+    device = next(model.parameters()).device
+    correct = 0
+    for i in range(0, len(images), batch):
+        predicted = model(images[i : i + batch].to(device)).argmax(1).cpu()
+        correct += int((predicted == labels[i : i + batch]).sum())
+    return correct / len(images)
 
 
 # --------------------------------------------------------------------------- files

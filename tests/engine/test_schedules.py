@@ -1,0 +1,82 @@
+"""Learning-rate schedules of optimizer groups: cosine values, stepping with the optimizer, resume, budgets."""
+
+import dataclasses
+import math
+
+import pytest
+import torch
+
+from genlab.core.errors import ConfigError
+from genlab.core.registry import MODELS
+from genlab.engine.module import GenerativeModule, cosine_factor
+from tests.engine.test_trainer import tiny_train
+
+LR = 1e-3  # the VAE's default learning rate
+
+
+@pytest.fixture
+def cosine_vae(monkeypatch):
+    """The VAE with its one optimizer group on the cosine schedule."""
+    cls = MODELS.get("image/vae")
+    original = cls.optimizer_groups
+    monkeypatch.setattr(
+        cls, "optimizer_groups", lambda self: [dataclasses.replace(s, schedule="cosine") for s in original(self)]
+    )
+
+
+def scheduler_state(run) -> tuple[int, float]:
+    """(scheduler steps, optimizer learning rate) saved in the run's last checkpoint."""
+    state = torch.load(run.last_checkpoint, weights_only=True)
+    (scheduler,) = state["lr_schedulers"]
+    return scheduler["last_epoch"], state["optimizer_states"][0]["param_groups"][0]["lr"]
+
+
+def test_cosine_factor_at_start_middle_and_end():
+    assert cosine_factor(0, 10) == 1.0
+    assert cosine_factor(5, 10) == pytest.approx(0.5)
+    assert cosine_factor(10, 10) == pytest.approx(0.0)
+    assert cosine_factor(25, 10) == pytest.approx(0.0)  # past the end it stays at 0
+    assert cosine_factor(2, 10) == pytest.approx(0.5 * (1 + math.cos(math.pi * 0.2)))
+
+
+def test_constant_is_the_default_and_saves_no_scheduler(runs_dir):
+    res = tiny_train(runs_dir, "constant", max_steps=4)
+    state = torch.load(res.run.last_checkpoint, weights_only=True)
+    assert state["lr_schedulers"] == [] and state["optimizer_states"][0]["param_groups"][0]["lr"] == LR
+
+
+def test_cosine_steps_with_the_optimizer_and_resume_continues_it(runs_dir, cosine_vae, monkeypatch):
+    stop = {"at": 4}
+    training_step = GenerativeModule.training_step
+
+    def stopping(self, batch, batch_idx):  # an interruption after 4 of the 10 steps, which a re-run resumes
+        training_step(self, batch, batch_idx)
+        if stop["at"] is not None and self.iteration >= stop["at"]:
+            self.trainer.should_stop = True
+
+    monkeypatch.setattr(GenerativeModule, "training_step", stopping)
+    first = tiny_train(runs_dir, "cosine", max_steps=10)
+    assert first.steps == 4
+    steps, lr = scheduler_state(first.run)
+    assert steps == 4 and lr == pytest.approx(LR * cosine_factor(4, 10))
+    stop["at"] = None
+    again = tiny_train(runs_dir, "cosine", max_steps=10)
+    assert again.steps == 10
+    steps, lr = scheduler_state(again.run)
+    assert steps == 10 and lr == pytest.approx(0.0, abs=1e-12)  # restarted at 0 it would end at lr·f(6/10)
+
+
+def test_cosine_spans_the_epochs_of_the_run(runs_dir, cosine_vae):
+    # 256 images, 5% held out: 243 train images give 7 full batches of 32 per epoch
+    res = tiny_train(runs_dir, "epochs", epochs=2)
+    assert res.steps == 14
+    steps, lr = scheduler_state(res.run)
+    assert steps == 14 and lr == pytest.approx(0.0, abs=1e-12)
+
+
+def test_cosine_with_only_a_time_budget_is_refused(runs_dir, cosine_vae):
+    with pytest.raises(ConfigError, match="decays its learning rate") as e:
+        tiny_train(runs_dir, "minutes", max_minutes=0.05)
+    assert "--max-steps or --epochs" in e.value.hint
+    assert not (runs_dir / "image-generation" / "minutes" / "checkpoints").exists()
+    assert tiny_train(runs_dir, "both", max_minutes=1, max_steps=3).steps == 3
