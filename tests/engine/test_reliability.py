@@ -124,7 +124,10 @@ def test_stop_signal_saves_exports_and_resumes(signum, tmp_path):
     final = json.loads((run / "status.json").read_text())
     assert final["status"] == "completed" and final["step"] == 600 and "signal" not in final
     steps = logged_steps(run)
-    assert steps == sorted(set(steps)) and steps[-1] == 600 and status["step"] - status["step"] % 10 in steps, (status, steps)
+    assert steps == sorted(set(steps)) and steps[-1] == 600 and status["step"] - status["step"] % 10 in steps, (
+        status,
+        steps,
+    )
     assert GenerativeModel.from_pretrained(run / "model").provenance.steps == 600
 
 

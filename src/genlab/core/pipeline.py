@@ -100,16 +100,26 @@ class Pipeline:
             raise BadInputError(reason, self.hint_for(model))
         self.model = model.eval()
 
+    #: What a model of the right task needs for this pipeline, said when :meth:`model_problem` finds it missing.
+    model_hint: ClassVar[str] = ""
+
     @classmethod
-    def unsupported(cls, model: GenerativeModel) -> str | None:
-        """Why this pipeline cannot serve ``model`` (None when it can)."""
-        if cls.task and model.task != cls.task:
-            return f"`genlab {cls.verb}` does not apply to {model.task} models ({model.registry_name})"
+    def model_problem(cls, model: GenerativeModel) -> str | None:
+        """Why a model of this pipeline's task cannot be served (a GAN has no encoder); None when it can."""
         return None
 
     @classmethod
+    def unsupported(cls, model: GenerativeModel) -> str | None:
+        """Why this pipeline cannot serve ``model`` (None when it can): another task, or :meth:`model_problem`."""
+        if cls.task and model.task != cls.task:
+            return f"`genlab {cls.verb}` does not apply to {model.task} models ({model.registry_name})"
+        return cls.model_problem(model)
+
+    @classmethod
     def hint_for(cls, model: GenerativeModel) -> str:
-        """Which verbs do apply to ``model``."""
+        """What to do instead: :attr:`model_hint` for a model of the right task, else the verbs that apply."""
+        if cls.model_hint and model.task == cls.task:
+            return cls.model_hint
         verbs = [p.verb for p in pipelines_for(model) if p is not cls]
         if not verbs:
             return "see `genlab models` for what each model can do"

@@ -150,18 +150,11 @@ class ImageReconstructionPipeline(Pipeline):
     request_class = ImageReconstruction
     output_class = ImagesOutput
 
-    @classmethod
-    def unsupported(cls, model) -> str | None:
-        reason = super().unsupported(model)
-        if reason is None and not getattr(model, "can_reconstruct", False):
-            return f"{model.registry_name} cannot reconstruct images"
-        return reason
+    model_hint = "reconstruction needs a VAE (vae, conv-vae, cvae)"
 
     @classmethod
-    def hint_for(cls, model) -> str:
-        if model.task == cls.task:
-            return "reconstruction needs a VAE (vae, conv-vae, cvae)"
-        return super().hint_for(model)
+    def model_problem(cls, model) -> str | None:
+        return None if getattr(model, "can_reconstruct", False) else f"{model.registry_name} cannot reconstruct images"
 
     @torch.no_grad()
     def run(self, request: ImageReconstruction) -> ImagesOutput:

@@ -241,12 +241,13 @@ class PoemPipeline(Pipeline):
     request_class = PoemRequest
     output_class = TextOutput
 
+    model_hint = "train a character-level model on poems (--tokenizer char, builtin:tang-poems)"
+
     @classmethod
-    def unsupported(cls, model) -> str | None:
-        reason = super().unsupported(model)
-        if reason is None and model.config.tokenizer.get("type") != "char":
+    def model_problem(cls, model) -> str | None:
+        if model.config.tokenizer.get("type") != "char":
             return f"`genlab poem` needs a character-level model; {model.registry_name} uses a subword tokenizer"
-        return reason
+        return None
 
     def run(self, request: PoemRequest) -> TextOutput:
         from genlab.text.poems import get_form, split_lines

@@ -93,18 +93,11 @@ class _EditingPipeline(Pipeline):
     task = TASK
     output_class = ImagesOutput
 
-    @classmethod
-    def unsupported(cls, model) -> str | None:
-        reason = super().unsupported(model)
-        if reason is None and not hasattr(model, "prepare_sampling"):
-            return f"{model.registry_name} cannot edit images"
-        return reason
+    model_hint = "editing needs a diffusion or flow model (ddpm, flow)"
 
     @classmethod
-    def hint_for(cls, model) -> str:
-        if model.task == cls.task:
-            return "editing needs a diffusion or flow model (ddpm, flow)"
-        return super().hint_for(model)
+    def model_problem(cls, model) -> str | None:
+        return None if hasattr(model, "prepare_sampling") else f"{model.registry_name} cannot edit images"
 
     def default_filename(self, request: EditRequest) -> str:
         return f"{self.verb}-seed{request.seed}.png"
