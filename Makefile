@@ -11,11 +11,11 @@ EXTRAS ?= image,text,text-embed,dev
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@# The CPU build of torch: a plain `pip install torch` would pull several GB of CUDA packages.
-	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet "torch==2.13.0"
-	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]"
+	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet -c constraints.txt torch
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[$(EXTRAS)]"
 	@touch $(STAMP)
 
 demo: setup
