@@ -30,7 +30,7 @@ class GenerativeModule(L.LightningModule):
         self.diverged: dict[str, Any] | None = None  # {"loss": name, "value": v, "step": i} when a loss blew up
 
     def configure_optimizers(self):
-        return [_adam(s) for s in self.model.optimizer_groups()]
+        return [make_optimizer(s) for s in self.model.optimizer_groups()]
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> int | None:
         if self.max_steps is not None and self.iteration >= self.max_steps:
@@ -81,7 +81,7 @@ class GenerativeModule(L.LightningModule):
         return all(torch.isfinite(p).all() for p in self.model.parameters())
 
 
-def _adam(spec) -> torch.optim.Adam:
+def make_optimizer(spec) -> torch.optim.Adam:
     """Adam for one optimizer group; the fused kernel where torch has it (CPU and CUDA): one pass
     over all parameters instead of a dozen tensor operations per parameter."""
     params = list(spec.params)
