@@ -350,10 +350,11 @@ def main(argv: list[str] | None = None) -> None:
         for build in contests(wanted, args.quick, args.data_dir):
             rows.append(measure(build(), pairs))
     measured_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    commit = common.git_commit()  # rows of several runs share the file: each names its code
     for row in rows:
         flops = row.pop("flops_per_unit", None)
         fields = common.mfu(flops * row["genlab_per_s"], peak) if flops else {"mfu": None} | peak.fields()
-        row |= fields | {"load_average": load, "quick": args.quick, "measured_at": measured_at}
+        row |= fields | {"load_average": load, "quick": args.quick, "measured_at": measured_at, "commit": commit}
         if flops:
             print(f"{row['model']:>5}: mfu {row['mfu']} (peak {row['matmul_peak_gflops']} GFLOP/s)")
     if peak.moved:
