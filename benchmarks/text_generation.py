@@ -252,13 +252,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     common.set_threads(args.threads)
     wanted = {r.strip() for r in args.rows.split(",") if r.strip()}
+    load = common.load_average()  # before this process adds its own load
     rows: list[dict] = []
     with common.runs_folder(args.runs_dir) as runs:
         gpt_run = None
         if "gpt" in wanted:
             with common.MatmulPeak(args.threads) as peak:
                 row, gpt_run = gpt_row(runs, args.quick)
-            row |= common.mfu(row.pop("model_flops_per_s"), peak) | {"load_average": common.load_average()}
+            row |= common.mfu(row.pop("model_flops_per_s"), peak) | {"load_average": load}
             rows.append(row | {"row": "gpt"})
         earlier = runs / "text-generation" / "gpt-nanogpt"
         if gpt_run is None and args.runs_dir and (earlier / "model").is_dir():
