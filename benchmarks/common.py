@@ -146,12 +146,94 @@ def best_time(fn: Callable[[], Any], repeats: int, warmup: Callable[[], Any] | N
     return best
 
 
-def matmul_peak_gflops(n: int = 1024, repeats: int = 10) -> float:
-    """Measured fp32 ``torch.mm`` throughput of this machine (GFLOP/s, best of ``repeats``)."""
+#: Square matrix sizes of the matmul peak: small enough to take a second, large enough to reach the peak.
+PEAK_SIZES = (512, 1024, 2048)
+#: Start and end peaks further apart than this share of the larger one mean the machine changed speed.
+PEAK_TOLERANCE = 0.15
+
+
+def matmul_peak_gflops(sizes: Sequence[int] = PEAK_SIZES, repeats: int = 5, threads: int | None = None) -> float:
+    """Measured fp32 throughput of square ``torch.mm`` on this machine (GFLOP/s): the best over ``sizes``,
+    each the best of ``repeats`` timed runs, at ``threads`` torch threads (default: the current setting).
+
+    One timed product is at the mercy of the scheduler; the best of several is the least disturbed.
+    """
     import torch
 
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    return 2 * n**3 / best_time(lambda: torch.mm(a, b), repeats) / 1e9
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        best = 0.0
+        for n in sizes:
+            a, b = torch.randn(n, n), torch.randn(n, n)
+            best = max(best, 2 * n**3 / best_time(lambda a=a, b=b: torch.mm(a, b), repeats) / 1e9)
+        return best
+    finally:
+        torch.set_num_threads(before)
+
+
+class MatmulPeak:
+    """The matmul peak at the start and at the end of a measurement.
+
+    ``with MatmulPeak(threads) as peak: ...`` measures before and after the block; ``peak.gflops`` is
+    the larger of the two (the machine's speed when undisturbed) and ``peak.moved`` says whether they
+    differ by more than :data:`PEAK_TOLERANCE`: then the machine was busy or changed clock during the
+    block, and its timings deserve less trust.
+    """
+
+    def __init__(self, threads: int | None = None, sizes: Sequence[int] = PEAK_SIZES, repeats: int = 5):
+        self.threads, self.sizes, self.repeats = threads, sizes, repeats
+        self.start = self.end = float("nan")
+
+    def __enter__(self) -> MatmulPeak:
+        self.start = matmul_peak_gflops(self.sizes, self.repeats, self.threads)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.end = matmul_peak_gflops(self.sizes, self.repeats, self.threads)
+
+    @property
+    def gflops(self) -> float:
+        """The larger of the start and end peaks (the start alone while the block runs)."""
+        return max(self.start, self.end) if self.end == self.end else self.start
+
+    @property
+    def moved(self) -> bool:
+        """True when the start and end peaks differ by more than :data:`PEAK_TOLERANCE` of the larger."""
+        return self.end == self.end and abs(self.start - self.end) > PEAK_TOLERANCE * self.gflops
+
+    def fields(self) -> dict[str, Any]:
+        """The row fields: ``matmul_peak_gflops`` (start, end and the one used) and ``peak_moved``."""
+        return {
+            "matmul_peak_gflops": round(self.gflops, 1),
+            "matmul_peak_start_gflops": round(self.start, 1),
+            "matmul_peak_end_gflops": round(self.end, 1),
+            "peak_moved": self.moved,
+        }
+
+
+def mfu(achieved_flops_per_s: float, peak: MatmulPeak | float) -> dict[str, Any]:
+    """Model FLOPs utilisation: achieved FLOP/s over the matmul peak (GFLOP/s, or a :class:`MatmulPeak`).
+
+    Returns ``{"mfu", "mfu_capped", "model_gflops_per_s"}`` (plus the peak fields of a
+    :class:`MatmulPeak`). A value above 1 cannot be true — the peak was measured while the machine
+    was slower than during the step — so it is reported as 1.0 with ``mfu_capped: true``.
+    """
+    gflops = peak.gflops if isinstance(peak, MatmulPeak) else float(peak)
+    ratio = achieved_flops_per_s / 1e9 / gflops
+    out = {"model_gflops_per_s": round(achieved_flops_per_s / 1e9, 1), "mfu": round(min(ratio, 1.0), 3)}
+    out["mfu_capped"] = ratio > 1.0
+    return out | (peak.fields() if isinstance(peak, MatmulPeak) else {"matmul_peak_gflops": round(gflops, 1)})
+
+
+def load_average() -> float | None:
+    """The 1-minute load average of this machine (None where the OS has none): rows record it, since a
+    timing taken while other processes run is slower by an unknown amount."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (OSError, AttributeError):
+        return None
 
 
 # --------------------------------------------------------------------------- options

@@ -86,28 +86,18 @@ def speed_rows(model, label: str, dataset: str, steps_list: list[int], batch: in
 
 def diffusers_peer_rows(steps_list: list[int], batch: int, repeats: int, device: str) -> list[dict]:
     """The ANCHORS.md peer: diffusers UNet2DModel (32, 64, 64) + DDIMScheduler, timed like ours."""
+    from benchmarks.peers import diffusers_ddim
+
     try:
-        from diffusers import DDIMScheduler, UNet2DModel
+        unet, scheduler = diffusers_ddim.build(device)
     except ImportError:
         print("diffusers not installed: no peer rows")
         return []
-    torch.manual_seed(0)
-    unet = UNet2DModel(
-        sample_size=28, in_channels=1, out_channels=1, block_out_channels=(32, 64, 64), layers_per_block=1,
-        down_block_types=("DownBlock2D", "AttnDownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "AttnUpBlock2D", "UpBlock2D"),
-    ).to(device).eval()  # fmt: skip
-    scheduler = DDIMScheduler(num_train_timesteps=1000)
     rows = []
     for steps in steps_list:
 
-        @torch.no_grad()
         def run(k=steps):
-            scheduler.set_timesteps(k)
-            x = torch.randn(batch, 1, 28, 28, device=device)
-            for t in scheduler.timesteps:
-                x = scheduler.step(unet(x, t).sample, t, x).prev_sample
-            return x
+            return diffusers_ddim.sample(unet, scheduler, batch, k)
 
         seconds = common.best_time(run, repeats, warmup=lambda: run(3))
         rows.append(

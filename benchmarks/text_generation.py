@@ -5,7 +5,9 @@ Rows:
 * ``gpt`` on tiny Shakespeare with nanoGPT's CPU recipe (char-level; 4 layers, 4 heads, 128 dims,
   block 64, batch 12, 2000 iterations, dropout 0, lr 1e-3; nanoGPT's README reports val loss 1.88):
   validation loss over the whole validation split, wall time of the whole ``genlab.train`` call,
-  training tokens/s and model FLOPs utilisation against this machine's measured fp32 matmul peak.
+  training tokens/s and model FLOPs utilisation (MFU) against this machine's fp32 matmul peak, measured
+  before and after the training run (best of several sizes and repetitions, :class:`common.MatmulPeak`);
+  MFU is capped at 1 (``mfu_capped``) and ``peak_moved`` flags a peak that changed during the run.
 * ``gpt-generation``: tokens/s generating 256 new tokens with and without the KV cache (the trained
   model, and GPTs of nanoGPT's CPU and shakespeare-char sizes with a 320-token block).
 * ``ngram`` (Kneser-Ney) and ``char-rnn`` on the same split.
@@ -92,7 +94,9 @@ def train_time(run_path: Path) -> float:
     return float(rows[-1]["time_s"]) if rows else float("nan")
 
 
-def gpt_row(runs: Path, quick: bool, peak: float) -> tuple[dict, Path]:
+def gpt_row(runs: Path, quick: bool) -> tuple[dict, Path]:
+    """nanoGPT's CPU recipe trained and scored; ``model_flops_per_s`` (training FLOPs per token,
+    :meth:`GPT.flops_per_token`, times tokens/s) is turned into MFU by the caller, which knows the peak."""
     steps = 20 if quick else 2000
     res, wall = train("gpt", "builtin:tinyshakespeare", "gpt-nanogpt", runs, steps, None, model_overrides(NANOGPT))
     pipe = genlab.load(res.run.path)
@@ -111,8 +115,7 @@ def gpt_row(runs: Path, quick: bool, peak: float) -> tuple[dict, Path]:
         "train_loop_s": round(loop_s, 1),
         "ms_per_step": round(1000 * loop_s / max(res.steps, 1), 1),
         "tokens_per_s": round(tokens_per_s),
-        "model_gflops_per_s": round(flops / 1e9, 1),
-        "mfu": round(flops / 1e9 / peak, 3),
+        "model_flops_per_s": flops,
         "nanogpt_reference": NANOGPT_REFERENCE,
         "sample": pipe("ROMEO:", max_new_tokens=200, temperature=0.8, top_p=0.9, seed=1)[0],
     }
@@ -249,12 +252,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     common.set_threads(args.threads)
     wanted = {r.strip() for r in args.rows.split(",") if r.strip()}
-    peak = common.matmul_peak_gflops()
+    load = common.load_average()  # before this process adds its own load
     rows: list[dict] = []
     with common.runs_folder(args.runs_dir) as runs:
         gpt_run = None
         if "gpt" in wanted:
-            row, gpt_run = gpt_row(runs, args.quick, peak)
+            with common.MatmulPeak(args.threads) as peak:
+                row, gpt_run = gpt_row(runs, args.quick)
+            row |= common.mfu(row.pop("model_flops_per_s"), peak) | {"load_average": load}
             rows.append(row | {"row": "gpt"})
         earlier = runs / "text-generation" / "gpt-nanogpt"
         if gpt_run is None and args.runs_dir and (earlier / "model").is_dir():
@@ -270,7 +275,7 @@ def main(argv: list[str] | None = None) -> None:
         if "poems" in wanted:
             rows.append(poem_row(runs, args.quick) | {"row": "poems"})
     measured_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    rows = [r | {"quick": args.quick, "matmul_peak_gflops": round(peak, 1), "measured_at": measured_at} for r in rows]
+    rows = [r | {"quick": args.quick, "measured_at": measured_at} for r in rows]
     out = common.save_rows(results_name(args.quick), rows, MODULE, argv, row_key, args.out_dir)
     print(f"wrote {out}")
 

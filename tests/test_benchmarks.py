@@ -7,7 +7,7 @@ import pytest
 
 from benchmarks import common
 
-BENCHMARKS = ["image_generation", "text_generation", "vae_likelihood", "diffusion", "reliability"]
+BENCHMARKS = ["image_generation", "text_generation", "vae_likelihood", "diffusion", "reliability", "speed"]
 
 
 @pytest.mark.parametrize("name", BENCHMARKS)
@@ -48,3 +48,46 @@ def test_best_time_takes_the_fastest_of_the_repeats():
     calls = []
     seconds = common.best_time(lambda: calls.append("run"), 3, warmup=lambda: calls.append("warm-up"))
     assert calls == ["warm-up", "run", "run", "run"] and 0 <= seconds < 1
+
+
+def test_mfu_above_one_is_capped_and_flagged():
+    assert common.mfu(50e9, 100.0) == {
+        "model_gflops_per_s": 50.0,
+        "mfu": 0.5,
+        "mfu_capped": False,
+        "matmul_peak_gflops": 100.0,
+    }
+    capped = common.mfu(150e9, 100.0)
+    assert capped["mfu"] == 1.0 and capped["mfu_capped"] is True
+
+
+def test_matmul_peak_uses_the_larger_of_start_and_end_and_flags_a_move():
+    peak = common.MatmulPeak()
+    peak.start, peak.end = 90.0, 100.0
+    assert peak.gflops == 100.0 and not peak.moved  # 10 % apart: within the tolerance
+    peak.start = 60.0
+    assert peak.moved and common.mfu(80e9, peak)["peak_moved"] is True
+    assert common.mfu(80e9, peak)["mfu"] == 0.8  # against the larger peak, not the disturbed one
+
+
+def test_matmul_peak_is_measured_at_the_given_threads_and_restores_the_setting():
+    import torch
+
+    before = torch.get_num_threads()
+    assert common.matmul_peak_gflops(sizes=(64,), repeats=2, threads=1) > 0
+    assert torch.get_num_threads() == before
+
+
+def test_speed_alternates_genlab_and_peer_after_the_warm_up():
+    from benchmarks import speed
+
+    calls = []
+    contest = speed.Contest(
+        model="m", peer_name="p", unit="images", units=10,
+        genlab=lambda: calls.append("genlab"), peer=lambda: calls.append("peer"),
+        warmup=lambda: calls.append("warm-up"),
+    )  # fmt: skip
+    ours, theirs = speed.interleaved(contest, pairs=3)
+    assert calls == ["warm-up"] + ["genlab", "peer"] * 3 and len(ours) == len(theirs) == 3
+    row = speed.measure(contest, pairs=2)
+    assert row["pairs"] == 2 and row["ratio"] > 0 and row["genlab_per_s"] > 0 and row["peer_per_s"] > 0

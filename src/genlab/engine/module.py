@@ -53,7 +53,7 @@ class GenerativeModule(L.LightningModule):
 
     def configure_optimizers(self):
         specs = self.model.optimizer_groups()
-        optimizers = [_adam(s) for s in specs]
+        optimizers = [make_optimizer(s) for s in specs]
         schedulers = []
         for i, (spec, opt) in enumerate(zip(specs, optimizers, strict=True)):
             factor = SCHEDULES[spec.schedule]
@@ -130,7 +130,7 @@ class GenerativeModule(L.LightningModule):
         return all(torch.isfinite(p).all() for p in self.model.parameters())
 
 
-def _adam(spec) -> torch.optim.Adam:
+def make_optimizer(spec) -> torch.optim.Adam:
     """Adam for one optimizer group; the fused kernel where torch has it (CPU and CUDA): one pass
     over all parameters instead of a dozen tensor operations per parameter."""
     params = list(spec.params)

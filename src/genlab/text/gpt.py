@@ -74,7 +74,13 @@ class GPT(TextLanguageModel):
         return sum(p.numel() for p in self.parameters())
 
     def flops_per_token(self, context: int | None = None) -> float:
-        """Training FLOPs per token, ``6N + 12 L C T`` (Chowdhery et al. 2022, PaLM, appendix B)."""
+        """Training FLOPs per token at ``context`` tokens (default ``block_size``): ``6N + 12 L C T``.
+
+        6N counts the matmuls with the N weights (2 FLOPs per multiply-add, forward plus a backward
+        twice as costly; Kaplan et al. 2020, section 2.1); ``12 L C T`` adds attention's two
+        T-long products per layer (Chowdhery et al. 2022, PaLM, appendix B). Embedding lookups cost
+        no FLOPs, but the tied output projection does, so N includes the shared embedding.
+        """
         c = self.config
         t = context or c.block_size
         return 6 * self.num_parameters() + 12 * c.n_layer * c.n_embd * t
