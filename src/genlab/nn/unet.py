@@ -130,7 +130,9 @@ class SelfAttention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
         qkv = self.qkv(self.norm(x)).reshape(b, 3, self.heads, c // self.heads, h * w)
-        q, k, v = (qkv[:, i].transpose(-1, -2) for i in range(3))  # each (B, heads, HW, C/heads)
+        # (B, 3, heads, C/heads, HW) -> 3 × (B, heads, HW, C/heads); contiguous, because the CPU attention
+        # kernel is several times slower on the strided views (~190 vs ~50 ms per call for 8-channel heads)
+        q, k, v = qkv.transpose(-1, -2).contiguous().unbind(1)
         out = F.scaled_dot_product_attention(q, k, v)
         out = out.transpose(-1, -2).reshape(b, c, h, w)  # (B, heads, HW, C/heads) -> (B, C, H, W)
         return x + self.proj(out)
