@@ -11,27 +11,23 @@ from pathlib import Path
 import click
 
 from genlab.cli import render
-from genlab.cli.options import given, model_options
+from genlab.cli.options import DeferredCommand, given, model_options
 from genlab.core.errors import BadInputError
 
 
-class EvalCommand(click.Command):
+class EvalCommand(DeferredCommand):
     """``genlab eval``: the task (from RUN or ``--task``) decides the options."""
 
     def __init__(self):
         super().__init__(
             "eval",
-            params=[click.Argument(["args"], nargs=-1, type=click.UNPROCESSED)],
-            callback=self._dispatch,
             help="Evaluate a trained model (or two folders of outputs) and record the protocol in eval.json; "
             "`genlab eval RUN --help` lists the task's options.",
             short_help="evaluate a model or two folders; the protocol is recorded",
-            context_settings={"ignore_unknown_options": True, "allow_interspersed_args": True},
-            add_help_option=False,
+            interspersed=True,
         )
 
-    def _dispatch(self, args: tuple[str, ...]) -> None:
-        args = list(args)
+    def dispatch(self, args: list[str]) -> None:
         task = _task_of(args)
         eval_command(task).main(args, prog_name="genlab eval", standalone_mode=False)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from genlab.cli import render
-from genlab.cli.options import given, model_options
+from genlab.cli.options import DeferredCommand, first_positional, given, model_options
 from genlab.core.console import console
 from genlab.core.errors import BadInputError
 
@@ -37,19 +37,20 @@ def verbs(run: str | None = None) -> dict[str, list]:
 
 
 def _modality_of(run: str) -> str | None:
-    """The modality prefix of the model recorded in a run or model directory (``image/dcgan`` → image)."""
-    import json
+    """The modality prefix of the model recorded in a run or model directory (``image/dcgan`` → image);
+    None when RUN is not one (the error is reported when the command loads it)."""
+    from genlab.core.checkpoint import read_meta
+    from genlab.core.errors import GenlabError
+    from genlab.core.runs import resolve_model_dir
 
-    for config in (Path(run) / "model" / "config.json", Path(run) / "config.json"):
-        try:
-            name = json.loads(config.read_text(encoding="utf-8"))["model"]
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        return name.split("/", 1)[0] if isinstance(name, str) and "/" in name else None
-    return None
+    try:
+        name = read_meta(resolve_model_dir(run)).get("model")
+    except GenlabError:
+        return None
+    return name.split("/", 1)[0] if isinstance(name, str) and "/" in name else None
 
 
-class VerbCommand(click.Command):
+class VerbCommand(DeferredCommand):
     """One inference verb; its options depend on the run it is given, so parsing happens in two stages."""
 
     def __init__(self, verb: str, pipelines: list):
@@ -58,20 +59,13 @@ class VerbCommand(click.Command):
         summary = pipelines[0].description
         super().__init__(
             verb,
-            params=[click.Argument(["args"], nargs=-1, type=click.UNPROCESSED)],
-            callback=self._dispatch,
             help=f"{summary[0].upper()}{summary[1:]} ({tasks} runs). Options: `genlab {verb} RUN --help`.",
             short_help=f"{summary} ({tasks})",
-            context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
-            add_help_option=False,
         )
 
-    def _dispatch(self, args: tuple[str, ...]) -> None:
-        args = list(args)
-        run = next((a for a in args if not a.startswith("-")), None)
+    def dispatch(self, args: list[str]) -> None:
+        run = first_positional(args, "RUN", f"genlab {self.verb} RUN [OPTIONS]")
         if run is None:
-            if args and not {"--help", "-h"} & set(args):
-                raise click.UsageError(f"missing RUN: `genlab {self.verb} RUN [OPTIONS]`")
             click.echo(self._overview())
             return
         from genlab.core.model import GenerativeModel

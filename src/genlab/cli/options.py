@@ -83,3 +83,30 @@ def model_options(model_cls: type[BaseModel], exclude: set[str] = frozenset()) -
 def given(values: dict[str, Any]) -> dict[str, Any]:
     """The options the user gave: drops unset (None) values and empty repeatable options."""
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in values.items() if v is not None and v != ()}
+
+
+class DeferredCommand(click.Command):
+    """A command whose options depend on its first argument (a task, a run): it takes the raw arguments
+    and :meth:`dispatch` builds and runs the concrete command once that argument is known."""
+
+    def __init__(self, name: str, help: str, short_help: str, interspersed: bool = False):
+        super().__init__(
+            name,
+            params=[click.Argument(["args"], nargs=-1, type=click.UNPROCESSED)],
+            callback=lambda args: self.dispatch(list(args)),
+            help=help,
+            short_help=short_help,
+            context_settings={"ignore_unknown_options": True, "allow_interspersed_args": interspersed},
+            add_help_option=False,
+        )
+
+    def dispatch(self, args: list[str]) -> None:
+        raise NotImplementedError
+
+
+def first_positional(args: list[str], name: str, usage: str) -> str | None:
+    """The first argument that is not an option; None when only help was asked for (a usage error otherwise)."""
+    found = next((a for a in args if not a.startswith("-")), None)
+    if found is None and args and not {"--help", "-h"} & set(args):
+        raise click.UsageError(f"missing {name}: `{usage}`")
+    return found

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from genlab.cli import render
-from genlab.cli.options import field_option, given
+from genlab.cli.options import DeferredCommand, field_option, first_positional, given
 
 RUNS_DIR_HELP = "where runs live (default ./runs or $GENLAB_RUNS_DIR)"
 
@@ -34,28 +34,21 @@ COMMON = [
 ]
 
 
-class TrainCommand(click.Command):
+class TrainCommand(DeferredCommand):
     """``genlab train``: TASK is read first, then the options of that task are parsed."""
 
     def __init__(self):
         super().__init__(
             "train",
-            params=[click.Argument(["args"], nargs=-1, type=click.UNPROCESSED)],
-            callback=self._dispatch,
             help="Train a model of TASK; `genlab train TASK --help` lists the task's own options.",
             short_help="train a model (resumes a run of the same name)",
-            context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
-            add_help_option=False,
         )
 
-    def _dispatch(self, args: tuple[str, ...]) -> None:
+    def dispatch(self, args: list[str]) -> None:
         from genlab.core.registry import TASKS
 
-        args = list(args)
-        task_name = next((a for a in args if not a.startswith("-")), None)
+        task_name = first_positional(args, "TASK", "genlab train TASK [OPTIONS]")
         if task_name is None:
-            if args and not {"--help", "-h"} & set(args):
-                raise click.UsageError("missing TASK: `genlab train TASK [OPTIONS]`")
             names = ", ".join(TASKS.names())
             command = task_command(None)
             help_text = command.get_help(click.Context(command, info_name="genlab train"))
