@@ -53,8 +53,10 @@ def command(name: str, args) -> list[str]:
             str(args.threads or 1), *TINY]  # fmt: skip
 
 
-def start(args: list[str], runs: Path) -> subprocess.Popen:
-    """``python -m genlab ARGS`` with this checkout's package and default signal dispositions."""
+def start(args: list[str], runs: Path, env: dict[str, str] | None = None, capture: bool = False) -> subprocess.Popen:
+    """``python -m genlab ARGS`` with this checkout's package and default signal dispositions (a process
+    started in the background may inherit SIGINT or SIGHUP as ignored); ``capture``: stdout and stderr
+    together as text on ``proc.stdout``, else discarded."""
     src = str(Path(genlab.__file__).resolve().parents[1])
     path = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p)
 
@@ -62,13 +64,14 @@ def start(args: list[str], runs: Path) -> subprocess.Popen:
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, signal.SIG_DFL)
 
-    env = {**os.environ, "GENLAB_RUNS_DIR": str(runs), "PYTHONPATH": path}
+    output = subprocess.PIPE if capture else subprocess.DEVNULL
     return subprocess.Popen(
         [sys.executable, "-m", "genlab", *args],
-        env=env,
+        env={**os.environ, "GENLAB_RUNS_DIR": str(runs), "PYTHONPATH": path, **(env or {})},
         preexec_fn=default_signals,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=output,
+        stderr=subprocess.STDOUT if capture else subprocess.DEVNULL,
+        text=capture,
     )
 
 

@@ -21,7 +21,7 @@ import pytest
 import torch
 
 import genlab
-from genlab.cli.main import main
+from benchmarks.reliability import start
 from genlab.core.checkpoint import FAULT_ENV, recover_export
 from genlab.core.errors import BadInputError, CheckpointError
 from genlab.core.io import atomic_write_text
@@ -31,6 +31,7 @@ from genlab.core.model import GenerativeModel
 from genlab.core.runs import Run, resolve_model_dir
 from genlab.engine.checkpoints import CheckpointFiles
 from genlab.engine.progress import epoch_text, step_text
+from tests.cli_helpers import cli_ok
 
 TINY = ["--set", "data.image_size=8", "--set", "data.max_images=128", "--no-progress", "--threads", "1",
         "--set", "model.latent_dim=2", "--set", "model.hidden_dims=[16]"]  # fmt: skip
@@ -45,23 +46,8 @@ def train_args(name, max_steps=600, *extra):
 
 
 def genlab_process(args, runs, env=None):
-    """``python -m genlab ARGS`` with this checkout's package and default signal dispositions (a test
-    runner in the background may inherit SIGINT or SIGHUP as ignored)."""
-    path = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
-    env = {**os.environ, "GENLAB_RUNS_DIR": str(runs), "PYTHONPATH": path, **(env or {})}
-
-    def default_signals():
-        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(signum, signal.SIG_DFL)
-
-    return subprocess.Popen(
-        [sys.executable, "-m", "genlab", *args],
-        env=env,
-        preexec_fn=default_signals,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    """``python -m genlab ARGS`` with this checkout's package, its output captured."""
+    return start(args, runs, env, capture=True)
 
 
 def wait_for_steps(proc, run: Path, rows: int = 2, timeout: float = 120) -> None:
@@ -79,16 +65,6 @@ def tiny_train(runs_dir, name, **kw):
     args |= {"runs_dir": runs_dir, "progress": False, "overrides": TINY_OVERRIDES, "batch_size": 16}
     args |= {"sample_every": 0, "log_every": 1, "checkpoint_every": 5, "threads": 1} | kw
     return genlab.train(**args)
-
-
-def cli(args, capsys):
-    try:
-        main(args)
-        code = 0
-    except SystemExit as e:
-        code = e.code or 0
-    out = capsys.readouterr()
-    return code, out.out + out.err
 
 
 def logged_steps(run: Path) -> list[int]:
@@ -207,7 +183,7 @@ def test_running_status_of_a_dead_process_reads_interrupted(tmp_path, capsys):
     atomic_write_text(run.status_path, json.dumps(record))
     assert run.status()["status"] == "interrupted" and run.status()["process"] == "gone"
     assert json.loads(run.status_path.read_text())["status"] == "running"  # reading changes nothing
-    code, out = cli(["runs", "--runs-dir", str(tmp_path)], capsys)
+    code, out = cli_ok(["runs", "--runs-dir", str(tmp_path)], capsys)
     assert code == 0 and "│ interrupted │" in out and "│ running" not in out
 
     me = process_record()
@@ -256,7 +232,7 @@ def test_no_good_checkpoint_is_a_clear_error(runs_dir, capsys):
     ckpts = CheckpointFiles(runs_dir / "image-generation" / "nogood" / "checkpoints")
     for path in ckpts.candidates():
         path.write_bytes(os.urandom(300))
-    code, out = cli(train_args("nogood", 20), capsys)
+    code, out = cli_ok(train_args("nogood", 20), capsys)
     assert code == 2, out
     assert "no usable checkpoint" in out and "another --name" in out and "hint:" in out
     for bad in ("weights_only", "internal error", "Traceback", "Aborted"):

@@ -109,8 +109,6 @@ class ImageGenerationPipeline(Pipeline):
         self, n: int = 8, label: int | None = None, seed: int | None = None, output_type: OutputType = "pil"
     ):
         """A latent walk of ``n`` images between two random latents (spherical interpolation)."""
-        if n < 2:
-            raise BadInputError(f"--n must be at least 2 for a latent walk, got {n}")
         return _output(self.run(self.request(n=n, label=label, seed=seed, interpolate=True)).images, output_type)
 
     @torch.no_grad()
