@@ -128,6 +128,8 @@ def test_sigterm_in_process_returns_an_interrupted_result(runs_dir, monkeypatch)
     assert res.run.status()["status"] == "interrupted" and res.run.status()["signal"] == "SIGTERM"
     assert CheckpointFiles(res.run.checkpoints_dir).choose(print)[1] == 7
     assert GenerativeModel.from_pretrained(res.run.model_dir).provenance.steps == 7
+    # the signal came before the batch-end logging: the stopped step's row is still written
+    assert logged_steps(res.run.metrics_path.parent) == list(range(1, 8))
 
 
 # --------------------------------------------------------------------------- one writer per run

@@ -82,6 +82,7 @@ class MetricsLogger(L.Callback):
         self.run, self.every, self.resume_step = run, every, resume_step
         self.writer: MetricsCSV | None = None
         self.t0 = time.monotonic() - earlier_seconds  # ``time_s`` continues across resumes
+        self.logged_step: int | None = None  # the last training step written
 
     def on_train_start(self, trainer, module) -> None:
         if trainer.is_global_zero:
@@ -95,8 +96,19 @@ class MetricsLogger(L.Callback):
         } | {k: round(v, 6) for k, v in values.items()}
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
-        if self.writer and module.last_losses and module.iteration % self.every == 0:
+        if module.iteration % self.every == 0:
+            self._log_step(trainer, module)
+
+    def on_exception(self, trainer, module, exception: BaseException) -> None:
+        # A stop signal can land between the optimizer step and the batch-end hooks: the checkpoint
+        # then holds that step, so its row is written now (a resume starts after it).
+        if isinstance(exception, KeyboardInterrupt) and module.iteration % self.every == 0:
+            self._log_step(trainer, module)
+
+    def _log_step(self, trainer, module) -> None:
+        if self.writer and module.last_losses and self.logged_step != module.iteration:
             self.writer.append(self._row(trainer, module, module.last_losses))
+            self.logged_step = module.iteration
 
     def on_validation_epoch_end(self, trainer, module) -> None:
         vals = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val_")}

@@ -107,8 +107,8 @@ class GenerativeModule(L.LightningModule):
             if i in self.scheduled:
                 schedulers[self.scheduled[i]].step()
             logged.update(_loggable(losses, single=len(self.specs) == 1))
-        self.iteration += 1
         self.last_losses.update(logged)  # groups stepping every k batches keep their last value
+        self.iteration += 1
         if self.max_steps is not None and self.iteration >= self.max_steps:
             self.trainer.should_stop = True
         # No self.log here: Lightning's per-step logging costs milliseconds a step; the metrics
