@@ -152,9 +152,12 @@ PEAK_SIZES = (512, 1024, 2048)
 PEAK_TOLERANCE = 0.15
 
 
-def matmul_peak_gflops(sizes: Sequence[int] = PEAK_SIZES, repeats: int = 5, threads: int | None = None) -> float:
-    """Measured fp32 throughput of square ``torch.mm`` on this machine (GFLOP/s): the best over ``sizes``,
-    each the best of ``repeats`` timed runs, at ``threads`` torch threads (default: the current setting).
+def matmul_peak_gflops(
+    sizes: Sequence[int] = PEAK_SIZES, repeats: int = 5, threads: int | None = None, dtype: str = "float32"
+) -> float:
+    """Measured throughput of square ``torch.mm`` on this machine (GFLOP/s) in ``dtype`` (float32 or
+    bfloat16): the best over ``sizes``, each the best of ``repeats`` timed runs, at ``threads`` torch
+    threads (default: the current setting).
 
     One timed product is at the mercy of the scheduler; the best of several is the least disturbed.
     """
@@ -166,7 +169,7 @@ def matmul_peak_gflops(sizes: Sequence[int] = PEAK_SIZES, repeats: int = 5, thre
     try:
         best = 0.0
         for n in sizes:
-            a, b = torch.randn(n, n), torch.randn(n, n)
+            a, b = torch.randn(n, n, dtype=getattr(torch, dtype)), torch.randn(n, n, dtype=getattr(torch, dtype))
             best = max(best, 2 * n**3 / best_time(lambda a=a, b=b: torch.mm(a, b), repeats) / 1e9)
         return best
     finally:
@@ -182,16 +185,18 @@ class MatmulPeak:
     block, and its timings deserve less trust.
     """
 
-    def __init__(self, threads: int | None = None, sizes: Sequence[int] = PEAK_SIZES, repeats: int = 5):
-        self.threads, self.sizes, self.repeats = threads, sizes, repeats
+    def __init__(
+        self, threads: int | None = None, sizes: Sequence[int] = PEAK_SIZES, repeats: int = 5, dtype: str = "float32"
+    ):
+        self.threads, self.sizes, self.repeats, self.dtype = threads, sizes, repeats, dtype
         self.start = self.end = float("nan")
 
     def __enter__(self) -> MatmulPeak:
-        self.start = matmul_peak_gflops(self.sizes, self.repeats, self.threads)
+        self.start = matmul_peak_gflops(self.sizes, self.repeats, self.threads, self.dtype)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.end = matmul_peak_gflops(self.sizes, self.repeats, self.threads)
+        self.end = matmul_peak_gflops(self.sizes, self.repeats, self.threads, self.dtype)
 
     @property
     def gflops(self) -> float:
@@ -206,6 +211,7 @@ class MatmulPeak:
     def fields(self) -> dict[str, Any]:
         """The row fields: ``matmul_peak_gflops`` (start, end and the one used) and ``peak_moved``."""
         return {
+            "matmul_peak_dtype": self.dtype,
             "matmul_peak_gflops": round(self.gflops, 1),
             "matmul_peak_start_gflops": round(self.start, 1),
             "matmul_peak_end_gflops": round(self.end, 1),

@@ -42,6 +42,7 @@ from typing import Any
 import torch
 
 from benchmarks import common
+from genlab.nn.precision import compute_precision, native_bf16
 
 MODULE = "benchmarks.speed"
 ROWS = ("gpt", "vae", "ddim")
@@ -119,14 +120,38 @@ def measure(contest: Contest, pairs: int) -> dict[str, Any]:
     return row | contest.fields
 
 
-def engine_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: Any, grad_clip: float | None) -> None:
-    """The engine's training step for a one-group model, without Lightning's loop around it."""
-    losses = model.training_losses(batch, model.optimizer_groups()[0].name)
+def engine_step(
+    model: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: Any, grad_clip: float | None, precision: str = "32"
+) -> float:
+    """The engine's training step for a one-group model, without Lightning's loop around it; returns the loss.
+    ``precision`` ``"bf16"`` is what ``--precision bf16-mixed`` does: the forward under bfloat16 autocast,
+    float32 weights, gradients and optimizer."""
+    with compute_precision(precision, "cpu"):
+        losses = model.training_losses(batch, model.optimizer_groups()[0].name)
     optimizer.zero_grad(set_to_none=True)
     losses["loss"].backward()
     if grad_clip:
         torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
     optimizer.step()
+    return float(losses["loss"].detach())
+
+
+def training_fidelity(
+    build: Callable[[], tuple[torch.nn.Module, torch.optim.Optimizer]],
+    batches: list[Any],
+    grad_clip: float | None,
+    steps: int,
+) -> dict[str, float]:
+    """The mean training loss of the last tenth of ``steps`` steps at float32 and at bf16, from the same
+    initial weights on the same batches: what bfloat16 costs (or not) in what the model learns."""  # fmt: skip
+    out = {}
+    for precision in ("32", "bf16"):
+        model, optimizer = build()
+        losses = [engine_step(model, optimizer, batches[i % len(batches)], grad_clip, precision) for i in range(steps)]
+        tail = losses[-max(1, steps // 10) :]
+        out[f"loss_{'fp32' if precision == '32' else precision}"] = round(sum(tail) / len(tail), 4)
+    out["fidelity_steps"] = steps
+    return out
 
 
 def cycle(fn: Callable[[Any], Any], batches: list[Any]) -> Callable[[], None]:
@@ -142,7 +167,7 @@ def cycle(fn: Callable[[Any], Any], batches: list[Any]) -> Callable[[], None]:
 # --------------------------------------------------------------------------- gpt
 
 
-def gpt_contest(steps: int) -> Contest:
+def gpt_contest(steps: int, precision: str = "32", fidelity_steps: int = 0) -> Contest:
     """genlab's GPT and the recipe's reference GPT, stepping on the same tiny-Shakespeare batches."""
     from benchmarks.peers import nanogpt_recipe
     from genlab.engine.module import make_optimizer
@@ -158,18 +183,24 @@ def gpt_contest(steps: int) -> Contest:
     starts = torch.randint(len(data) - block - 1, (steps, batch), generator=gen)
     batches = [torch.stack([data[s : s + block + 1] for s in row.tolist()]) for row in starts]  # (B, T + 1)
 
-    torch.manual_seed(0)
     config = GPTConfig(vocab_size=tok.vocab_size, block_size=block, tokenizer=tok.to_dict(), dropout=0.0, lr=1e-3)
-    ours = GPT(config).train()
-    our_opt = make_optimizer(ours.optimizer_groups()[0])
+
+    def build():
+        torch.manual_seed(0)
+        model = GPT(config).train()
+        return model, make_optimizer(model.optimizer_groups()[0])
+
+    ours, our_opt = build()
     ref = nanogpt_recipe.RecipeGPT(nanogpt_recipe.RecipeConfig(vocab_size=tok.vocab_size, block_size=block)).train()
     ref_opt = nanogpt_recipe.adamw(ref)
 
     def genlab_step(b):
-        return engine_step(ours, our_opt, b, grad_clip=1.0)
+        return engine_step(ours, our_opt, b, grad_clip=1.0, precision=precision)
 
     def peer_step(b):
         return nanogpt_recipe.train_step(ref, ref_opt, b[:, :-1], b[:, 1:])
+
+    fidelity = training_fidelity(build, batches, 1.0, fidelity_steps) if fidelity_steps else {}
 
     def warmup():
         cycle(genlab_step, batches[:5])()
@@ -192,7 +223,8 @@ def gpt_contest(steps: int) -> Contest:
             "peer_params": ref.num_parameters(non_embedding=False),
             "timed": "training steps (forward, backward, clip, optimizer) on pre-built batches; no data "
             "loading, no Lightning loop",
-        },
+        }
+        | fidelity,
     )
 
 
@@ -212,7 +244,7 @@ def mnist_images(n: int, data_dir: str | None) -> tuple[torch.Tensor, str]:
     return torch.rand(n, 1, 28, 28, generator=torch.Generator().manual_seed(0)), "random 28×28 images"
 
 
-def vae_contest(steps: int, data_dir: str | None) -> Contest:
+def vae_contest(steps: int, data_dir: str | None, precision: str = "32", fidelity_steps: int = 0) -> Contest:
     """genlab's MLP VAE at Pythae's default MNIST architecture and Pythae's VAE, on the same tensors."""
     from benchmarks.peers import pythae_vae
     from genlab.engine.module import make_optimizer
@@ -223,13 +255,19 @@ def vae_contest(steps: int, data_dir: str | None) -> Contest:
     batches01 = list(images01.split(batch))
     batches = [(x * 2 - 1, torch.zeros(len(x), dtype=torch.long)) for x in batches01]  # genlab: [-1, 1], labels
 
-    torch.manual_seed(0)
     config = VAEConfig(image_size=28, channels=1, latent_dim=16, hidden_dims=[512], likelihood="bernoulli", lr=1e-4)
-    ours = VAE(config).train()
-    our_opt = make_optimizer(ours.optimizer_groups()[0])
+
+    def build():
+        torch.manual_seed(0)
+        model = VAE(config).train()
+        return model, make_optimizer(model.optimizer_groups()[0])
+
+    ours, our_opt = build()
 
     def genlab_step(b):
-        return engine_step(ours, our_opt, b, grad_clip=None)
+        return engine_step(ours, our_opt, b, grad_clip=None, precision=precision)
+
+    fidelity = training_fidelity(build, batches, None, fidelity_steps) if fidelity_steps else {}
 
     try:
         peer_model, peer_opt = pythae_vae.build(latent_dim=16, reconstruction_loss="bce", lr=1e-4)
@@ -260,14 +298,15 @@ def vae_contest(steps: int, data_dir: str | None) -> Contest:
             "peer_params": sum(p.numel() for p in peer_model.parameters()) if peer_model is not None else None,
             "timed": "training steps (loss, backward, optimizer) on pre-built batches; no data loading, "
             "no Lightning loop (genlab) or Pythae trainer loop",
-        },
+        }
+        | fidelity,
     )
 
 
 # --------------------------------------------------------------------------- ddim
 
 
-def ddim_contest(batch: int, steps: int) -> Contest:
+def ddim_contest(batch: int, steps: int, precision: str = "32", fidelity: bool = False) -> Contest:
     """genlab's DDIM sampling and diffusers' DDIM loop with UNets of the same layout."""
     from benchmarks.peers import diffusers_ddim
     from genlab.image.diffusion.models import DDPM, DDPMConfig
@@ -282,8 +321,10 @@ def ddim_contest(batch: int, steps: int) -> Contest:
         unet = scheduler = None
 
     @torch.no_grad()
-    def genlab_sample(k: int = steps) -> None:
-        ours.generate(batch, generator=torch.Generator().manual_seed(0), sampler="ddim", steps=k)
+    def genlab_sample(k: int = steps, at: str = precision) -> torch.Tensor:
+        return ours.generate(batch, generator=torch.Generator().manual_seed(0), sampler="ddim", steps=k, precision=at)
+
+    deviation = sampling_deviation(ours, genlab_sample) if fidelity else {}
 
     def peer_sample(k: int = steps) -> None:
         diffusers_ddim.sample(unet, scheduler, batch, k, generator=torch.Generator().manual_seed(0))
@@ -309,26 +350,49 @@ def ddim_contest(batch: int, steps: int) -> Contest:
             "genlab_params": sum(p.numel() for p in ours.parameters()),
             "peer_params": sum(p.numel() for p in unet.parameters()) if unet is not None else None,
             "timed": "the whole sampling loop of one batch",
-        },
+        }
+        | deviation,
     )
+
+
+def sampling_deviation(model: torch.nn.Module, sample: Callable[..., torch.Tensor]) -> dict[str, Any]:
+    """How far bf16 samples lie from float32 ones drawn from the same noise, on a copy of ``model`` whose
+    zero-initialised output layer gets random weights (untrained, the output would not depend on the rest)."""
+    saved = {k: v.clone() for k, v in model.state_dict().items()}
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() > 1 and not p.any():
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.02)
+        fp32, bf16 = sample(at="32"), sample(at="bf16")
+    model.load_state_dict(saved)
+    diff = (fp32 - bf16).abs()
+    return {
+        "bf16_mean_abs_diff": round(float(diff.mean()), 5),  # images in [-1, 1]
+        "bf16_p99_abs_diff": round(float(diff.flatten().quantile(0.99)), 4),
+        "fidelity_weights": "untrained UNet, output layer randomised",
+    }
 
 
 # --------------------------------------------------------------------------- main
 
 
-def contests(wanted: set[str], quick: bool, data_dir: str | None) -> list[Callable[[], Contest]]:
-    """Builders of the chosen rows' contests, in :data:`ROWS` order."""
+def contests(wanted: set[str], quick: bool, data_dir: str | None, precision: str) -> list[Callable[[], Contest]]:
+    """Builders of the chosen rows' contests, in :data:`ROWS` order. At bf16 the rows also measure what
+    bfloat16 changes: training losses (gpt, vae) and sample deviation (ddim) against float32."""
+    check = precision != "32"
+    fidelity = (20 if quick else 300) if check else 0
     builders = {
-        "gpt": lambda: gpt_contest(steps=3 if quick else 25),
-        "vae": lambda: vae_contest(steps=5 if quick else 100, data_dir=data_dir),
-        "ddim": lambda: ddim_contest(batch=8 if quick else 64, steps=5 if quick else 25),
+        "gpt": lambda: gpt_contest(3 if quick else 25, precision, fidelity),
+        "vae": lambda: vae_contest(5 if quick else 100, data_dir, precision, fidelity),
+        "ddim": lambda: ddim_contest(8 if quick else 64, 5 if quick else 25, precision, check),
     }
     return [builders[r] for r in ROWS if r in wanted]
 
 
 def row_key(r: dict[str, Any]) -> tuple:
-    """A row is one model at one thread count."""
-    return (r.get("model"), r.get("threads"))
+    """A row is one model at one thread count and one precision."""
+    return (r.get("model"), r.get("threads"), r.get("precision", "32"))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -338,6 +402,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated subset of {', '.join(ROWS)}")
     parser.add_argument("--pairs", type=int, default=7, help="interleaved genlab/peer measurements per row")
     parser.add_argument("--data-dir", default=None, help="folder holding mnist/ (default: genlab's data folder)")
+    parser.add_argument(
+        "--precision",
+        choices=("32", "bf16"),
+        default="32",
+        help="genlab's precision (training: bf16-mixed autocast; sampling: the UNet in bf16); the peers stay fp32",
+    )
     args = parser.parse_args(argv)
     wanted = {r.strip() for r in args.rows.split(",") if r.strip()}
     if wanted - set(ROWS):
@@ -346,15 +416,17 @@ def main(argv: list[str] | None = None) -> None:
     common.set_threads(args.threads)
     pairs = 2 if args.quick else args.pairs
     rows = []
-    with common.MatmulPeak(args.threads) as peak:
-        for build in contests(wanted, args.quick, args.data_dir):
-            rows.append(measure(build(), pairs))
+    # MFU is against the peak of the precision genlab computes in
+    with common.MatmulPeak(args.threads, dtype="bfloat16" if args.precision == "bf16" else "float32") as peak:
+        for build in contests(wanted, args.quick, args.data_dir, args.precision):
+            rows.append(measure(build(), pairs) | {"precision": args.precision, "peer_precision": "32"})
     measured_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     commit = common.git_commit()  # rows of several runs share the file: each names its code
     for row in rows:
         flops = row.pop("flops_per_unit", None)
         fields = common.mfu(flops * row["genlab_per_s"], peak) if flops else {"mfu": None} | peak.fields()
         row |= fields | {"load_average": load, "quick": args.quick, "measured_at": measured_at, "commit": commit}
+        row["native_bf16"] = native_bf16("cpu")
         if flops:
             print(f"{row['model']:>5}: mfu {row['mfu']} (peak {row['matmul_peak_gflops']} GFLOP/s)")
     if peak.moved:

@@ -115,6 +115,32 @@ def test_same_seed_same_result(runs_dir):
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
+def test_bf16_mixed_training_computes_in_bf16_and_keeps_float32_weights(runs_dir, monkeypatch):
+    from genlab.image.vae import VAE
+
+    seen = []
+    original = VAE.training_losses
+
+    def spy(self, batch, group):
+        seen.append(torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16)
+        return original(self, batch, group)
+
+    monkeypatch.setattr(VAE, "training_losses", spy)
+    fp32 = tiny_train(runs_dir, "fp32", max_steps=30)
+    assert seen and not any(seen)
+    seen.clear()
+    res = tiny_train(runs_dir, "bf16", max_steps=30, precision="bf16-mixed")
+    assert seen and all(seen)
+    model = genlab.load(res.run.path).model
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert yaml.safe_load(res.run.config_path.read_text())["train"]["precision"] == "bf16-mixed"
+    losses = {
+        r.run.name: [float(x["loss"]) for x in read_rows(r.run.metrics_path) if x.get("loss")] for r in (fp32, res)
+    }
+    assert losses["bf16"][-1] < losses["bf16"][0]  # it learns
+    assert abs(losses["bf16"][-1] - losses["fp32"][-1]) < 0.05 * losses["fp32"][-1]  # as float32 does
+
+
 def test_threads_option_sets_and_restores_torch_threads(runs_dir):
     before = torch.get_num_threads()
     target = 1 if before != 1 else 2

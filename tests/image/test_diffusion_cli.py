@@ -59,6 +59,10 @@ def test_sample_with_sampler_options(runs, tmp_path, capsys):
     assert code == 0 and out.is_file(), text
     code, text = cli([*args, "--sampler", "heun"], capsys)
     assert code == 2 and "does not work with diffusion" in text and "hint:" in text
+    code, text = cli([*args, "--precision", "bf16", "--steps", 2], capsys)
+    assert code == 0 and out.is_file(), text
+    code, text = cli([*args, "--precision", "fp16"], capsys)
+    assert code == 2 and "'fp16' is not one of '32', 'bf16'" in text
     code, text = cli(["sample", runs["flow"], "--n", 2, "--eta", 0.5, "--out", out], capsys)
     assert code == 2 and "no η" in text
     code, text = cli(["sample", runs["flow"], "--n", 2, "--guidance", 3, "--out", out], capsys)
@@ -93,6 +97,8 @@ def test_inpaint_and_img2img_commands(runs, tmp_path, capsys):
         assert code == 0 and Image.open(out).size == (2 * (4 * 10 + 2), 2 * 12), text
     out = tmp_path / "edited.png"
     code, text = cli(["img2img", runs["flow"], "--image", digit, "--strength", 0.5, "--n", 2, "--out", out], capsys)
+    assert code == 0 and out.is_file(), text
+    code, text = cli(["img2img", runs["flow"], "--image", digit, "--precision", "bf16", "--out", out], capsys)
     assert code == 0 and out.is_file(), text
     code, text = cli(["img2img", runs["flow"], "--image", tmp_path / "missing.png", "--out", out], capsys)
     assert code == 2 and "not found" in text

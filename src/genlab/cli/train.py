@@ -30,6 +30,12 @@ COMMON = [
     (["--strategy"], "strategy", click.Choice(["auto", "ddp", "ddp_spawn"]), "distributed strategy"),
     (["--ema"], "ema_decay", float, "keep an EMA of the weights with this decay (e.g. 0.999); it is exported"),
     (["--threads"], "threads", int, "torch CPU threads (1 is faster on a busy machine)"),
+    (
+        ["--precision"],
+        "precision",
+        click.Choice(["32", "bf16-mixed", "16-mixed"]),
+        "bf16-mixed: compute in bfloat16, weights in float32 (faster on CPUs with AVX-512 BF16/AMX and recent GPUs)",
+    ),
     (["--data-dir"], "data_dir", str, "folder of standard datasets"),
 ]
 

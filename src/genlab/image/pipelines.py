@@ -33,10 +33,16 @@ class ImageSampling(Request):
         None, ge=0, description="classifier-free guidance scale (1 = none)", json_schema_extra={"flag": "--guidance"}
     )
     eta: float | None = Field(None, ge=0, description="DDIM stochasticity η (0 = deterministic)")
+    precision: Literal["32", "bf16"] | None = Field(
+        None,
+        description="diffusion/flow: bf16 runs the UNet in bfloat16, about 1.6× faster on CPUs with AVX-512 BF16 "
+        "or AMX (samples differ slightly from float32)",
+    )
 
     def sampling_options(self) -> dict:
         """The diffusion/flow options that were given."""
         values = {"sampler": self.sampler, "steps": self.steps, "guidance_scale": self.guidance_scale, "eta": self.eta}
+        values["precision"] = self.precision
         return {k: v for k, v in values.items() if v is not None}
 
 

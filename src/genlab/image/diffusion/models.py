@@ -34,6 +34,7 @@ from genlab.core.model import OptimizerSpec, register_model
 from genlab.image.base import ImageGenerativeModel, ImageModelConfig
 from genlab.nn.diffusion.samplers import Family, Sampler, make_sampler, sample_loop
 from genlab.nn.diffusion.schedules import BetaSchedule, FlowPath, NoiseSchedule, PredictionType
+from genlab.nn.precision import Precision, check_precision, compute_precision
 from genlab.nn.unet import UNet, UNetConfig
 
 # --------------------------------------------------------------------------- configs
@@ -136,20 +137,29 @@ class DenoisingImageModel(ImageGenerativeModel):
         raise NotImplementedError
 
     def guided_output(
-        self, x: torch.Tensor, time: float, labels: torch.Tensor | None, guidance_scale: float | None
+        self,
+        x: torch.Tensor,
+        time: float,
+        labels: torch.Tensor | None,
+        guidance_scale: float | None,
+        precision: Precision = "32",
     ) -> torch.Tensor:
-        """The UNet's output at ``time`` (its own time units), with classifier-free guidance when conditional."""
+        """The UNet's output at ``time`` (its own time units), with classifier-free guidance when conditional;
+        float32 whatever ``precision`` the UNet ran at."""
         t = torch.full((x.shape[0],), float(time), device=x.device)
-        if labels is None or guidance_scale is None or guidance_scale == 1:
-            return self.unet(x, t, labels)
-        null = torch.full_like(labels, self.config.num_classes)
-        if guidance_scale == 0:
-            return self.unet(x, t, null)
-        both = self.unet(torch.cat([x, x]), torch.cat([t, t]), torch.cat([labels, null]))  # one batched pass
+        with compute_precision(precision, x.device):
+            if labels is None or guidance_scale is None or guidance_scale == 1:
+                return self.unet(x, t, labels).float()
+            null = torch.full_like(labels, self.config.num_classes)
+            if guidance_scale == 0:
+                return self.unet(x, t, null).float()
+            both = self.unet(torch.cat([x, x]), torch.cat([t, t]), torch.cat([labels, null])).float()  # one pass
         cond, uncond = both.chunk(2)
         return uncond + guidance_scale * (cond - uncond)
 
-    def predictor(self, labels: torch.Tensor | None, guidance_scale: float | None) -> Callable:
+    def predictor(
+        self, labels: torch.Tensor | None, guidance_scale: float | None, precision: Precision = "32"
+    ) -> Callable:
         """The ``predict(x, t)`` function the samplers of this family call."""
         raise NotImplementedError
 
@@ -160,8 +170,10 @@ class DenoisingImageModel(ImageGenerativeModel):
         steps: int | None = None,
         guidance_scale: float | None = None,
         eta: float | None = None,
+        precision: Precision | None = None,
     ) -> tuple[Sampler, Callable]:
-        """Resolve sampling options against the config defaults; returns (sampler, predict)."""
+        """Resolve sampling options against the config defaults; returns (sampler, predict). ``precision``
+        ``"bf16"`` runs the UNet in bfloat16 (the sampler's arithmetic stays float32)."""
         c = self.config
         if guidance_scale is not None and not self.conditional:
             raise BadInputError(
@@ -179,7 +191,7 @@ class DenoisingImageModel(ImageGenerativeModel):
             c.sample_steps if steps is None else steps,
             default_eta if eta is None else eta,
         )
-        return chosen, self.predictor(labels, guidance)
+        return chosen, self.predictor(labels, guidance, check_precision(precision, self.device))
 
     @torch.no_grad()
     def sample(
@@ -189,7 +201,7 @@ class DenoisingImageModel(ImageGenerativeModel):
         generator: torch.Generator | None = None,
         **options: Any,
     ) -> torch.Tensor:
-        """Run a sampler from ``noise`` (B, C, H, W); ``options``: sampler, steps, guidance_scale, eta."""
+        """Run a sampler from ``noise`` (B, C, H, W); ``options``: sampler, steps, guidance_scale, eta, precision."""
         sampler, predict = self.prepare_sampling(labels, **options)
         images = sample_loop(sampler, predict, noise.to(self.device), generator)
         # with clip_sample every step already works with a clamped clean image; this only removes rounding
@@ -210,11 +222,13 @@ class DenoisingImageModel(ImageGenerativeModel):
         steps: int | None = None,
         guidance_scale: float | None = None,
         eta: float | None = None,
+        precision: Precision | None = None,
     ) -> torch.Tensor:
         """Sample ``n`` images (n, C, H, W) in [-1, 1]; sampling options default to the config's."""
         labels = self.check_labels(labels, n)
         noise = self.sample_latent(n, generator)
         options = {"sampler": sampler, "steps": steps, "guidance_scale": guidance_scale, "eta": eta}
+        options["precision"] = precision
         return self.sample(noise, labels, generator, **options).clamp(-1, 1)
 
 
@@ -255,11 +269,13 @@ class DDPM(DenoisingImageModel):
         weight = self.schedule.min_snr_weight(t.cpu(), c.min_snr_gamma, c.prediction_type).to(mse.device)
         return {"loss": (weight * mse).mean(), "mse": mse.mean()}
 
-    def predictor(self, labels: torch.Tensor | None, guidance_scale: float | None) -> Callable:
+    def predictor(
+        self, labels: torch.Tensor | None, guidance_scale: float | None, precision: Precision = "32"
+    ) -> Callable:
         c = self.config
 
         def predict(x: torch.Tensor, t: int) -> tuple[torch.Tensor, torch.Tensor]:
-            out = self.guided_output(x, t, labels, guidance_scale)
+            out = self.guided_output(x, t, labels, guidance_scale, precision)
             return self.schedule.split_prediction(out, x, t, c.prediction_type, c.clip_sample)
 
         return predict
@@ -295,11 +311,13 @@ class RectifiedFlow(DenoisingImageModel):
         mse = per_image_mse(self.unet(x_t, t * FLOW_TIME_SCALE, labels), FlowPath.target(images, noise))
         return {"loss": mse.mean(), "mse": mse.mean()}
 
-    def predictor(self, labels: torch.Tensor | None, guidance_scale: float | None) -> Callable:
+    def predictor(
+        self, labels: torch.Tensor | None, guidance_scale: float | None, precision: Precision = "32"
+    ) -> Callable:
         clip = self.config.clip_sample
 
         def predict(x: torch.Tensor, t: float) -> torch.Tensor:
-            v = self.guided_output(x, t * FLOW_TIME_SCALE, labels, guidance_scale)
+            v = self.guided_output(x, t * FLOW_TIME_SCALE, labels, guidance_scale, precision)
             if not clip:
                 return v
             x1 = (x + (1 - t) * v).clamp(-1, 1)  # the implied clean image, clamped like DDPM's x̂_0
