@@ -211,7 +211,7 @@ def load_image_files(path: str | Path, image_size: int, channels: Literal[1, 3])
         raise DataError(f"path not found: {path}", f"give an image file or a folder of images ({root.absolute()})")
     if root.is_file() and root.suffix.lower() not in IMAGE_EXTENSIONS:
         raise DataError(f"{root} is not an image file", f"supported extensions: {', '.join(IMAGE_EXTENSIONS)}")
-    files, _, _ = _scan_folder(root)
+    files, _, _ = scan_folder(root)
     mode = "L" if channels == 1 else "RGB"
     arrays, names, first_error = [], [], ""
     for file in files:
@@ -297,7 +297,7 @@ def _convert_channels(images: np.ndarray, channels: int) -> np.ndarray:
 # ---------------------------------------------------------------- image folders
 
 
-def _scan_folder(root: Path) -> tuple[list[Path], list[int], list[str]]:
+def scan_folder(root: Path) -> tuple[list[Path], list[int], list[str]]:
     """Image files under ``root`` (sorted, hidden paths ignored), their labels, and the class names.
 
     Labels come from first-level sub-folders when every image is in one and there are at least two.
@@ -328,7 +328,7 @@ def _scan_folder(root: Path) -> tuple[list[Path], list[int], list[str]]:
 
 def _load_folder(root: Path, cfg: ImageDataConfig) -> _Loaded:
     """Read an image folder (or one image file); unreadable files are skipped and listed."""
-    files, labels, class_names = _scan_folder(root)
+    files, labels, class_names = scan_folder(root)
     size = cfg.image_size or FOLDER_IMAGE_SIZE
     mode = {1: "L", 3: "RGB", None: None}[cfg.channels]
     target = min(len(files), cfg.max_images or len(files))
@@ -367,13 +367,20 @@ def _read_image(path: Path, size: int, mode: str | None) -> np.ndarray:
 
     ``mode`` is "L" or "RGB", or None to keep the file's own (gray stays gray, everything else is RGB).
     """
-    with Image.open(path) as img:
-        img.draft(mode, (2 * size, 2 * size))  # JPEG: decode at a reduced scale, still ≥ 2× the target
-        img = ImageOps.exif_transpose(img)
-        img = _flatten(img, mode or ("L" if img.mode in GRAY_MODES else "RGB"))
-        img = ImageOps.fit(img, (size, size), method=Image.Resampling.BICUBIC)
+    img = open_image(path, mode, draft=(2 * size, 2 * size))  # JPEG: decoded at ≥ 2× the target only
+    img = ImageOps.fit(img, (size, size), method=Image.Resampling.BICUBIC)
     array = np.asarray(img, dtype=np.uint8)
     return array[..., None] if array.ndim == 2 else array
+
+
+def open_image(path: str | Path, mode: str | None = None, draft: tuple[int, int] | None = None) -> Image.Image:
+    """An image file as an 8-bit "L" or "RGB" PIL image (``mode`` None: gray stays gray, anything else is
+    RGB), EXIF-rotated, at full size (``draft``: a JPEG may be decoded at a reduced scale down to that size)."""
+    with Image.open(path) as img:
+        if draft:
+            img.draft(mode, draft)
+        img = ImageOps.exif_transpose(img)
+        return _flatten(img, mode or ("L" if img.mode in GRAY_MODES else "RGB"))
 
 
 def _flatten(img: Image.Image, mode: str) -> Image.Image:

@@ -238,9 +238,9 @@ def folder_geometry(folder: Path) -> tuple[int, int]:
     """(size, channels) shared by the images of a folder; mixed sizes or modes are refused."""
     from PIL import Image
 
-    from genlab.image.data import GRAY_MODES, _scan_folder
+    from genlab.image.data import GRAY_MODES, scan_folder
 
-    files, _, _ = _scan_folder(folder)  # raises a DataError for a folder without images
+    files, _, _ = scan_folder(folder)  # raises a DataError for a folder without images
     seen: set[tuple[int, int, int]] = set()
     for path in files:
         try:
