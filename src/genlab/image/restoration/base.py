@@ -43,6 +43,10 @@ class RestorationModel(GenerativeModel):
         """The upscaling factor of this model instance (super-resolution models read it from their config)."""
         return getattr(self.config, "scale", self.scale)
 
+    #: networks that downsample (an encoder-decoder) need input sides that are multiples of this; tiles and
+    #: their overlap are then aligned to it too, so tiled and untiled results agree
+    size_multiple: ClassVar[int] = 1
+
     @property
     def receptive_radius(self) -> int:
         """Input pixels each output pixel depends on, on each side: the overlap tiling needs to be exact."""
@@ -91,7 +95,12 @@ class RestorationModel(GenerativeModel):
         device = next(self.parameters(), torch.empty(0)).device
         try:
             run = lambda t: self(t.to(device)).cpu()  # noqa: E731
-            out = run(x) if tile is None else tiled(run, x, tile, self.receptive_radius, self.output_scale)
+            if tile is None:
+                out = run(x)
+            else:
+                m = self.size_multiple
+                tile, overlap = -(-tile // m) * m, -(-self.receptive_radius // m) * m  # rounded up to multiples
+                out = tiled(run, x, tile, overlap, self.output_scale)
         finally:
             self.train(was_training)
         return out.clamp(0, 1)
