@@ -33,7 +33,7 @@ class MetricSpec:
     """A registered metric: its function, the result keys it writes and when it applies."""
 
     name: str  # registry name, "image/fid"
-    task: str  # the task it evaluates, "image-generation"
+    task: str | tuple[str, ...]  # the task(s) it evaluates, "image-generation"
     outputs: tuple[str, ...]  # result keys written, ("kid", "kid_std")
     fn: Callable[[EvalContext], dict[str, float]] = field(repr=False)
     needs: tuple[str, ...] = ()  # what it reads from the context: "samples", "reference", "model", …
@@ -52,6 +52,10 @@ class MetricSpec:
     def description(self) -> str:
         """First line of the metric function's docstring."""
         return (self.fn.__doc__ or "").strip().splitlines()[0] if self.fn.__doc__ else ""
+
+    def serves(self, task: str) -> bool:
+        """True when this metric evaluates models of ``task``."""
+        return task == self.task if isinstance(self.task, str) else task in self.task
 
     def applies(self, model: Any) -> str | None:
         """None when the metric can score ``model``, else the reason it cannot."""
@@ -72,7 +76,7 @@ class MetricSpec:
 def register_metric(
     name: str,
     *,
-    task: str,
+    task: str | tuple[str, ...],
     outputs: tuple[str, ...],
     needs: tuple[str, ...] = (),
     default: bool = False,
@@ -80,7 +84,8 @@ def register_metric(
     applies: Callable[[Any], str | None] | None = None,
     protocol: Callable[[EvalContext], dict[str, Any]] | None = None,
 ) -> Callable[[Callable[[EvalContext], dict[str, float]]], Callable[[EvalContext], dict[str, float]]]:
-    """Decorator: register ``fn(ctx) -> {output key: value}`` as metric ``name`` (``image/fid``) of ``task``.
+    """Decorator: register ``fn(ctx) -> {output key: value}`` as metric ``name`` (``image/fid``) of ``task``
+    (or of each of several tasks that score the same way, e.g. PSNR of super-resolution and denoising).
 
     ``applies(model)`` returns the reason a model cannot be scored (an unconditional model for
     label accuracy): the metric then leaves the default set, and asking for it raises that reason.
@@ -99,7 +104,7 @@ def register_metric(
 
 def task_metrics(task: str, where: Callable[[MetricSpec], bool] | None = None) -> dict[str, MetricSpec]:
     """``{key: spec}`` of the metrics registered for ``task`` in declaration order, optionally filtered."""
-    specs = sorted((s for _, s in METRICS.items() if s.task == task), key=lambda s: s.order)
+    specs = sorted((s for _, s in METRICS.items() if s.serves(task)), key=lambda s: s.order)
     return {s.key: s for s in specs if where is None or where(s)}
 
 

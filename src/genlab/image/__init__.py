@@ -1,4 +1,5 @@
-"""Image generation: data, models (VAE, GAN, diffusion, flow, Gaussian/GMM baselines), pipelines, evaluation."""
+"""Images: generation (VAE, GAN, diffusion, flow, Gaussian/GMM baselines), classification and restoration
+(super-resolution, denoising): data, models, pipelines, evaluation."""
 
 from genlab.image import (  # noqa: F401  (registers models, datasets, metrics, task)
     baselines,
@@ -9,6 +10,7 @@ from genlab.image import (  # noqa: F401  (registers models, datasets, metrics, 
     evaluation_metrics,
     gan,
     pipelines,
+    restoration,
     task,
     vae,
 )

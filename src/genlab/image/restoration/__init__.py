@@ -1,2 +1,8 @@
-"""Image restoration: super-resolution, denoising and inpainting of photos (degradations, patch data,
-PSNR/SSIM with the SR conventions, tiled inference, the restoration model base)."""
+"""Image restoration: super-resolution and denoising of photos (degradations, patch data, PSNR/SSIM with
+the SR conventions, tiled inference, the restoration model base, tasks, pipelines and models)."""
+
+from genlab.image.restoration import (  # noqa: F401  (registers the tasks, metrics and pipelines)
+    evaluation,
+    pipelines,
+    task,
+)

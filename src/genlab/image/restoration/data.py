@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 #: scikit-image's bundled photographs (offline; grayscale ones stay grayscale)
 SKIMAGE_PHOTOS = (
     "astronaut", "brick", "camera", "cat", "coffee", "coins", "grass", "gravel", "hubble_deep_field",
-    "immunohistochemistry", "moon", "page", "rocket", "text", "horse", "clock",
+    "immunohistochemistry", "moon", "page", "rocket", "text", "clock",
 )  # fmt: skip
 BUILTIN = "builtin:photos"
 
@@ -71,6 +71,8 @@ class RestorationDataInfo(DataInfo):
     patch_size: int = 0
     skipped: list[str] = field(default_factory=list)
     val_source: str | None = None
+    val_images: list[str] = field(default_factory=list)  # the held-out photos (paths, or built-in names)
+    extra: dict[str, Any] = field(default_factory=dict)  # the task's degradation settings (scale, sigma)
 
 
 def channels_of(color: str) -> int:
@@ -78,10 +80,11 @@ def channels_of(color: str) -> int:
 
 
 def to_tensor(img, color: str) -> torch.Tensor:
-    """A PIL image → float (C, H, W) in [0, 1] in the chosen ``color`` (y: BT.601 luma of RGB)."""
+    """A PIL image → float (C, H, W) in [0, 1] in the chosen ``color`` (y: BT.601 luma of RGB; auto: gray
+    images stay gray, the others are RGB)."""
     if color == "gray":
         img = img.convert("L")
-    elif img.mode != "RGB":
+    elif img.mode != "RGB" and not (color == "auto" and img.mode == "L"):
         img = img.convert("RGB")
     array = np.asarray(img, dtype=np.uint8)
     x = torch.from_numpy(array.copy()).float().div(255)
@@ -216,18 +219,18 @@ def load_restoration_data(cfg: RestorationDataConfig, degrade: Degradation, mult
     photos, names, skipped = load_photos(cfg.source, cfg.color, cfg.max_images, cfg.split_seed)
     size = cfg.patch_size - cfg.patch_size % multiple
     if cfg.val_source:
-        val_photos, _, _ = load_photos(cfg.val_source, cfg.color, None, cfg.split_seed)
+        val_photos, val_names, _ = load_photos(cfg.val_source, cfg.color, None, cfg.split_seed)
         train_photos = photos
     else:
         n_val = int(round(len(photos) * cfg.val_fraction)) if len(photos) > 1 and cfg.val_patches else 0
-        val_photos, train_photos = photos[:n_val], photos[n_val:]
+        val_photos, train_photos, val_names = photos[:n_val], photos[n_val:], names[:n_val]
     train = PatchDataset(train_photos, size, degrade, cfg.patches_per_epoch, cfg.augment)
     val = FixedPatches(val_photos, size, degrade, cfg.val_patches, cfg.split_seed) if val_photos else None
     if val is not None and len(val) == 0:
         val = None
     info = RestorationDataInfo(
         source=cfg.source, channels=channels_of(cfg.color), color=cfg.color, n_train=len(train.photos),
-        n_val=len(val_photos), patch_size=size, skipped=skipped, val_source=cfg.val_source,
+        n_val=len(val_photos), patch_size=size, skipped=skipped, val_source=cfg.val_source, val_images=val_names,
     )  # fmt: skip
     return train, val, info
 
