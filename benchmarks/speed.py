@@ -120,6 +120,34 @@ def measure(contest: Contest, pairs: int) -> dict[str, Any]:
     return row | contest.fields
 
 
+def profile(contest: Contest, top: int = 8) -> list[dict[str, Any]]:
+    """Where the time of one genlab call and one peer call goes: the ``top`` operators by self CPU time
+    (torch profiler), each with its share of the call, after the warm-up."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    contest.warmup()
+    rows = []
+    for who, fn in (("genlab", contest.genlab), ("peer", contest.peer)):
+        if fn is None:
+            continue
+        with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+            fn()
+        events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+        total = sum(e.self_cpu_time_total for e in events)
+        ops = [
+            {"op": e.key, "share": round(e.self_cpu_time_total / total, 3), "ms": round(e.self_cpu_time_total / 1e3, 1),
+             "calls": e.count}
+            for e in events[:top]
+        ]  # fmt: skip
+        rows.append({"model": contest.model, "who": who, "total_ms": round(total / 1e3, 1), "ops": ops})
+        print(
+            f"{contest.model:>5} {who}: {total / 1e3:.0f} ms; "
+            + ", ".join(f"{o['op']} {o['share']:.0%}" for o in ops[:4])
+        )
+    return rows
+
+
 def engine_step(
     model: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: Any, grad_clip: float | None, precision: str = "32"
 ) -> float:
@@ -377,10 +405,12 @@ def sampling_deviation(model: torch.nn.Module, sample: Callable[..., torch.Tenso
 # --------------------------------------------------------------------------- main
 
 
-def contests(wanted: set[str], quick: bool, data_dir: str | None, precision: str) -> list[Callable[[], Contest]]:
+def contests(
+    wanted: set[str], quick: bool, data_dir: str | None, precision: str, fidelity_checks: bool = True
+) -> list[Callable[[], Contest]]:
     """Builders of the chosen rows' contests, in :data:`ROWS` order. At bf16 the rows also measure what
     bfloat16 changes: training losses (gpt, vae) and sample deviation (ddim) against float32."""
-    check = precision != "32"
+    check = precision != "32" and fidelity_checks
     fidelity = (20 if quick else 300) if check else 0
     builders = {
         "gpt": lambda: gpt_contest(3 if quick else 25, precision, fidelity),
@@ -403,6 +433,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pairs", type=int, default=7, help="interleaved genlab/peer measurements per row")
     parser.add_argument("--data-dir", default=None, help="folder holding mnist/ (default: genlab's data folder)")
     parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="instead of timing: profile one genlab and one peer call per row (→ speed-profile.json)",
+    )
+    parser.add_argument(
         "--precision",
         choices=("32", "bf16"),
         default="32",
@@ -414,6 +449,16 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"unknown rows {sorted(wanted - set(ROWS))}; choose from {', '.join(ROWS)}")
     load = common.load_average()  # before this process adds its own load
     common.set_threads(args.threads)
+    if args.profile:
+        builders = contests(wanted, args.quick, args.data_dir, args.precision, fidelity_checks=False)
+        rows = [r for build in builders for r in profile(build())]
+        for row in rows:
+            row |= {"threads": torch.get_num_threads(), "precision": args.precision, "load_average": load}
+            row["commit"] = common.git_commit()
+        key = lambda r: (r.get("model"), r.get("who"), r.get("threads"), r.get("precision"))  # noqa: E731
+        path = common.save_rows("speed-profile", rows, MODULE, argv, key, args.out_dir, order=key)
+        print(f"wrote {path}")
+        return
     pairs = 2 if args.quick else args.pairs
     rows = []
     # MFU is against the peak of the precision genlab computes in
