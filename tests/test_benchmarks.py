@@ -4,6 +4,7 @@ import importlib
 import json
 
 import pytest
+import torch
 
 from benchmarks import common
 
@@ -91,3 +92,43 @@ def test_speed_alternates_genlab_and_peer_after_the_warm_up():
     assert calls == ["warm-up"] + ["genlab", "peer"] * 3 and len(ours) == len(theirs) == 3
     row = speed.measure(contest, pairs=2)
     assert row["pairs"] == 2 and row["ratio"] > 0 and row["genlab_per_s"] > 0 and row["peer_per_s"] > 0
+
+
+def test_speed_profile_names_the_operators_where_the_time_goes():
+    from benchmarks import speed
+
+    net = torch.nn.Linear(64, 64)
+    contest = speed.Contest(
+        model="m", peer_name="p", unit="images", units=1,
+        genlab=lambda: net(torch.randn(32, 64)).relu_(), peer=None, warmup=lambda: None,
+    )  # fmt: skip
+    (row,) = speed.profile(contest)
+    assert row["who"] == "genlab" and row["total_ms"] > 0
+    assert any("addmm" in op["op"] for op in row["ops"]) and 0 < sum(op["share"] for op in row["ops"]) <= 1.001
+
+
+def test_speed_bf16_step_trains_like_float32():
+    from benchmarks import speed
+
+    torch.manual_seed(0)
+    batches = [(torch.randn(8, 4), torch.randn(8, 1)) for _ in range(3)]
+
+    class Tiny(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(4, 1)
+
+        def optimizer_groups(self):
+            return [type("G", (), {"name": "model"})()]
+
+        def training_losses(self, batch, group):
+            x, y = batch
+            return {"loss": torch.nn.functional.mse_loss(self.lin(x).float(), y)}
+
+    def build():
+        torch.manual_seed(0)
+        model = Tiny()
+        return model, torch.optim.SGD(model.parameters(), lr=0.1)
+
+    out = speed.training_fidelity(build, batches, grad_clip=None, steps=20)
+    assert out["fidelity_steps"] == 20 and abs(out["loss_fp32"] - out["loss_bf16"]) < 0.05 * out["loss_fp32"] + 0.01
