@@ -27,9 +27,10 @@ from genlab.image.restoration.data import (
     load_restoration_data,
 )
 from genlab.image.restoration.degrade import add_noise, downscale
+from genlab.image.restoration.denoise import TASK as DENOISE_TASK
+from genlab.image.restoration.pipelines import DenoisingPipeline, SuperResolutionPipeline
 
 SR_TASK = "super-resolution"
-DENOISE_TASK = "denoising"
 PREVIEW = 4  # patches in the sample report
 
 
@@ -145,6 +146,7 @@ class SuperResolutionTask(RestorationTask):
     description = "upscale photos (×2, ×3, ×4) with models trained on bicubic-downscaled patches"
     data_config_class = SuperResolutionDataConfig
     default_model = "espcn"
+    pipeline_class = SuperResolutionPipeline
     cli_options = {
         "--scale": "data.scale",
         "--patch-size": "data.patch_size",
@@ -172,6 +174,7 @@ class DenoisingTask(RestorationTask):
     description = "remove Gaussian noise from photos with models trained on noisy/clean patch pairs"
     data_config_class = DenoisingDataConfig
     default_model = "dncnn"
+    pipeline_class = DenoisingPipeline
     cli_options = {
         "--sigma": "data.sigma",
         "--sigma-max": "data.sigma_max",
