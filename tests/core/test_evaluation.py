@@ -196,7 +196,8 @@ def test_registered_metrics_are_well_formed():
     assert {"image/fid", "image/kid", "image/label_accuracy", "text/perplexity", "text/self_bleu"} <= set(names)
     for name, spec in METRICS.items():
         assert spec.key == spec.key.lower() and "-" not in spec.key and spec.outputs, name
-        assert spec.task in TASKS and name.split("/")[0] == TASKS.get(spec.task).modality, name
+        tasks = (spec.task,) if isinstance(spec.task, str) else spec.task
+        assert all(t in TASKS and name.split("/")[0] == TASKS.get(t).modality for t in tasks), name
         assert spec.description, f"{name} has no docstring"
 
 
@@ -217,6 +218,19 @@ def _classifier_context():
     model = LeNetClassifier(ClassifierConfig(image_size=28, conv_widths=(4, 4), feature_dim=8)).eval()
     task = TASKS.get("image-classification")
     return task.eval_context(model, task.eval_request_class.build({"n": 20, "ref": "builtin:mnist-5k"}))
+
+
+def _restoration_context(tmp_path):
+    from genlab.image.restoration.dncnn import DnCNN, DnCNNConfig
+    from tests.image.restoration.test_tasks import save_photo
+
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    for i in range(2):
+        save_photo(tmp_path / f"clean{i}.png", seed=i)
+    torch.manual_seed(0)
+    model = DnCNN(DnCNNConfig(channels=1, color="gray", depth=3, width=4)).eval()
+    task = TASKS.get("denoising")
+    return task.eval_context(model, task.eval_request_class.build({"ref": str(tmp_path)}))
 
 
 def _text_contexts(tmp_path, monkeypatch):
@@ -247,12 +261,17 @@ def test_every_image_and_text_metric_records_its_protocol(tmp_path, monkeypatch)
         image_eval, "generate", lambda m, *a, **kw: drawn.append(m.registry_name) or generate(m, *a, **kw)
     )
     image_ctx, classifier_ctx = _image_context(), _classifier_context()
+    restoration_ctx = _restoration_context(tmp_path / "photos")
     english_ctx, poem_ctx = _text_contexts(tmp_path, monkeypatch)
     checked = []
     for name, spec in METRICS.items():
         if name == "text/fbd" and not _have_minilm():
             continue
-        ctx = {"image-generation": image_ctx, "image-classification": classifier_ctx}.get(spec.task, english_ctx)
+        if not isinstance(spec.task, str):  # PSNR/SSIM score super-resolution and denoising alike
+            assert spec.serves("denoising"), name
+            ctx = restoration_ctx
+        else:
+            ctx = {"image-generation": image_ctx, "image-classification": classifier_ctx}.get(spec.task, english_ctx)
         ctx = poem_ctx if spec.applies(ctx.model) else ctx
         assert spec.applies(ctx.model) is None, name
         with warnings.catch_warnings():
@@ -262,5 +281,7 @@ def test_every_image_and_text_metric_records_its_protocol(tmp_path, monkeypatch)
         fragment = spec.protocol(ctx)
         assert fragment and all(v is not None for v in fragment.values()), name
         checked.append(name)
-    assert {"image/recon", "image/nll", "image/accuracy", "text/form_compliance", "text/bpc"} <= set(checked)
+    assert {"image/recon", "image/nll", "image/accuracy", "image/psnr", "text/form_compliance", "text/bpc"} <= set(
+        checked
+    )
     assert drawn == ["image/cvae"]  # fid, kid, is, precision, …, label_accuracy: one draw
