@@ -8,7 +8,7 @@ import torch
 
 from benchmarks import common
 
-BENCHMARKS = ["image_generation", "text_generation", "vae_likelihood", "diffusion", "reliability", "speed"]
+BENCHMARKS = ["image_generation", "text_generation", "vae_likelihood", "diffusion", "reliability", "speed", "restoration"]
 
 
 @pytest.mark.parametrize("name", BENCHMARKS)

@@ -63,7 +63,7 @@ def test_registered_names_tasks_and_defaults():
         True,
         "mse",
         1e-3,
-        "cosine",
+        "constant",
     )
     assert (dncnn.sigma, dncnn.sigma_max) == (25.0, None)
     dae = DenoisingAutoencoder.config_class()

@@ -27,7 +27,9 @@ class RestorationConfig(ModelConfig):
     loss: Literal["l1", "mse"] = Field("l1", description="pixel loss between the restored and the clean image")
     lr: float = Field(1e-3, gt=0, le=1, description="Adam learning rate")
     schedule: Literal["constant", "cosine"] = Field(
-        "cosine", description="learning rate over the run (cosine needs --max-steps or --epochs)"
+        "constant",
+        description="learning rate over the run: constant (a --max-minutes budget alone will do) or cosine decay "
+        "to 0 (needs --max-steps or --epochs)",
     )
 
 

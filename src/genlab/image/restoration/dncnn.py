@@ -5,7 +5,7 @@ ReLU]; conv → C channels. With residual learning it estimates the noise ``v = 
 ``y`` and returns ``y − R(y)``; the paper's loss ½‖R(y) − (y − x)‖² is then the squared error of the
 restored image, so the default pixel loss is the MSE. Padding keeps the size, so any H × W goes in.
 
-Training follows the common PyTorch re-implementation (Adam, lr 1e-3, here with a cosine decay) rather
+Training follows the common PyTorch re-implementation (Adam, lr 1e-3; constant, or cosine decay) rather
 than the paper's SGD with an exponentially decaying lr from 1e-1; the weights start from He et al.'s
 initialisation, as in the paper.
 
