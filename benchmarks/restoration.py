@@ -50,7 +50,7 @@ PUBLISHED_DENOISE = {"bm3d": {15: 31.07, 25: 28.57, 50: 25.62}, "dncnn": {15: 31
 
 
 def row_key(r: dict[str, Any]) -> tuple:
-    return r["model"], r["dataset"], r.get("scale"), r.get("sigma"), r.get("budget_minutes")
+    return r["model"], r["dataset"], r.get("scale"), r.get("sigma"), r.get("budget_minutes"), str(r.get("overrides"))
 
 
 def megapixels_per_s(restore, channels: int, scale: int = 1, size: int = 512) -> float:
@@ -107,7 +107,7 @@ def sr_rows(args, runs_dir: Path) -> list[dict[str, Any]]:
             overrides = [f"data.scale={scale}"] + (
                 ["data.patches_per_epoch=64", "data.val_patches=4"] if args.quick else []
             )
-            res, minutes = train("super-resolution", model, data, name, args, runs_dir, overrides)
+            res, minutes = train("super-resolution", model, data, name, args, runs_dir, overrides + args.overrides)
             result = genlab.evaluate(res.run.path, ref=str(set5), crop_border=scale, y_channel=True)
             pipe = genlab.load(res.run.path)
             m = pipe.model
@@ -198,7 +198,7 @@ def denoise_rows(args, runs_dir: Path, work: Path) -> list[dict[str, Any]]:
             overrides = [f"data.sigma={sigma}", "data.val_fraction=0.05"]
             if args.quick:
                 overrides += ["data.patches_per_epoch=64", "data.val_patches=4", "model.depth=5", "model.width=16"]
-            res, minutes = train("denoising", model, train_dir, name, args, runs_dir, overrides)
+            res, minutes = train("denoising", model, train_dir, name, args, runs_dir, overrides + args.overrides)
             limit = 4 if args.quick else None
             result = genlab.evaluate(res.run.path, ref=str(test_dir), sigma=sigma, n=limit)
             m = genlab.load(res.run.path).model
@@ -226,6 +226,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--scales", nargs="+", type=int, default=[3], help="super-resolution scales")
     p.add_argument("--sigmas", nargs="+", type=float, default=[25.0], help="denoising noise levels (0–255)")
     p.add_argument("--budget", type=float, default=60.0, help="training minutes per model")
+    p.add_argument("--set", dest="overrides", action="append", default=[], help="config override for every run, "
+                   "e.g. model.depth=10 (recorded in the rows)")  # fmt: skip
     args = p.parse_args(argv)
     if not (SHARED / "sr" / "set5").is_dir() or not (SHARED / "denoise-train").is_dir():
         p.error(f"needs Set5 and denoise-train under {SHARED} (../shared/data beside the repository)")
@@ -242,6 +244,8 @@ def main(argv: list[str] | None = None) -> None:
             rows += denoise_rows(dn_args, runs_dir, Path(work))
     for r in rows:
         r |= {"threads": torch.get_num_threads(), "load_average": common.load_average()}
+        if r.get("train_minutes"):
+            r["overrides"] = list(args.overrides)
     name = "restoration-quick" if args.quick else "restoration"
     out = common.save_rows(name, rows, MODULE, argv, row_key, args.out_dir, quick=args.quick)
     print(f"wrote {out}")
