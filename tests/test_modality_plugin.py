@@ -1,39 +1,16 @@
 """A modality defined only in the test suite plugs in through the ``genlab.modalities`` entry point.
 
 It trains, samples (saving its own CSV output type) and evaluates through the generic CLI,
-with no file under ``src/`` naming it.
+with no file under ``src/`` naming it. The ``toy_modality`` fixture is in ``tests/conftest.py``.
 """
 
 import csv
 import json
-import sys
 
 import pytest
 
 from genlab.core import registry
 from tests.cli_helpers import cli_ok
-
-REGISTRIES = (registry.MODELS, registry.DATASETS, registry.METRICS, registry.PIPELINES, registry.TASKS)
-
-
-@pytest.fixture
-def toy_modality(tmp_path, monkeypatch):
-    """Declare the toy modality as an installed distribution's entry point, then remove every trace."""
-    dist = tmp_path / "site" / "genlab_toy-0.1.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: genlab-toy\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[genlab.modalities]\ntoy = tests.toy_modality\n")
-    before = [dict(r._items) for r in REGISTRIES]
-    monkeypatch.syspath_prepend(str(tmp_path / "site"))
-    registry.rescan_modalities()
-    yield
-    for reg, items in zip(REGISTRIES, before, strict=True):
-        reg._items.clear()
-        reg._items.update(items)
-    registry._imported.discard("toy")
-    for name in [m for m in sys.modules if m.startswith("tests.toy_modality")]:
-        del sys.modules[name]
-    registry.rescan_modalities()
 
 
 def test_toy_modality_is_not_there_without_its_entry_point():

@@ -123,6 +123,32 @@ class ToySamplingPipeline(Pipeline):
         return NumbersOutput(self.model.generate(request.n, make_generator(request.seed)))
 
 
+class ToyShift(Request):
+    source: Path = Field(description="CSV file of numbers (a `value` column)", json_schema_extra={"positional": True})
+    offset: float = Field(description="amount added to every number", json_schema_extra={"positional": True})
+    scale: float = Field(1.0, description="factor every number is multiplied by before the offset is added")
+
+
+@register_pipeline("toy/shift")
+class ToyShiftPipeline(Pipeline):
+    """A file-to-file pipeline: ``genlab shift RUN numbers.csv 2.5 shifted.csv`` or ``… --model RUN``."""
+
+    task = TASK
+    verb = "shift"
+    description = "scale and shift the numbers of a CSV file"
+    request_class = ToyShift
+    output_class = NumbersOutput
+    positional_out = True
+
+    def run(self, request: ToyShift) -> NumbersOutput:
+        try:
+            with open(request.source, newline="") as f:
+                values = [float(row["value"]) for row in csv.DictReader(f)]
+        except (OSError, KeyError, ValueError) as e:
+            raise DataError(f"cannot read {request.source}: {e}", "give a CSV with a `value` column") from None
+        return NumbersOutput(torch.tensor(values) * request.scale + request.offset)
+
+
 # --- metric ---------------------------------------------------------------------
 @register_metric("toy/mean_error", task=TASK, outputs=("mean_error",), needs=("samples",), default=True,
                  on_baselines=True, protocol=lambda ctx: {"mean_error": "|mean of samples - 3.0|"})  # fmt: skip

@@ -1,10 +1,17 @@
 """Inference verbs (``genlab sample``, ``generate``, ``inpaint``, ``poem``, …), generated from registered pipelines.
 
-``genlab VERB RUN [options]`` loads RUN's model, finds the pipeline that answers VERB for it
-(a verb that does not fit the run's task names the verbs that do), parses the options that
-pipeline's ``Request`` declares, runs it, and saves the ``Output`` (``--out``, else a file in the
+``genlab VERB RUN [ARGS]... [OPTIONS]`` loads RUN's model, finds the pipeline that answers VERB for it
+(a verb that does not fit the run's task names the verbs that do), parses the arguments and options
+that pipeline's ``Request`` declares, runs it, and saves the ``Output`` (``--out``, else a file in the
 run's ``samples/``) or prints it (text) — streaming when the pipeline streams.
-``genlab VERB RUN --help`` lists that pipeline's own options.
+
+The run can also be given with ``--model RUN`` (``-m``), anywhere on the line; then every positional
+argument belongs to the pipeline: ``genlab upscale photo.jpg photo_x3.png --model RUN --scale 3``.
+Request fields declared ``json_schema_extra={"positional": True}`` are positional arguments after RUN,
+in declaration order (required when the field has no default); a pipeline with ``positional_out``
+takes an optional ``OUT`` argument after them, the same as ``--out`` (giving both is a usage error).
+``genlab VERB RUN --help`` lists that pipeline's arguments and options; ``genlab VERB --help`` those of
+every pipeline answering VERB.
 """
 
 from __future__ import annotations
@@ -15,11 +22,21 @@ from pathlib import Path
 import click
 
 from genlab.cli import render
-from genlab.cli.options import DeferredCommand, first_positional, given, model_options
+from genlab.cli.options import (
+    DeferredCommand,
+    HelpArgument,
+    first_positional,
+    given,
+    model_arguments,
+    model_flag_value,
+    model_options,
+)
 from genlab.core.console import console
-from genlab.core.errors import BadInputError
+from genlab.core.errors import BadInputError, GenlabError
 
 OUT_HELP = "where to write the output (a file; for images a grid PNG, or a folder for one PNG per image)"
+RUN_HELP = "the run (runs/TASK/NAME) or model directory to use; or give it with --model"
+MODEL_HELP = "the run (or model directory) to use, instead of giving it as the first argument"
 
 
 def verbs(run: str | None = None) -> dict[str, list]:
@@ -64,7 +81,11 @@ class VerbCommand(DeferredCommand):
         )
 
     def dispatch(self, args: list[str]) -> None:
-        run = first_positional(args, "RUN", f"genlab {self.verb} RUN [OPTIONS]")
+        run = model_flag_value(args)
+        as_option = run is not None
+        if run is None:
+            usage = [f"genlab {self.verb} RUN [OPTIONS]", f"genlab {self.verb} --model RUN [OPTIONS]"]
+            run = first_positional(args, "RUN", usage)
         if run is None:
             click.echo(self._overview())
             return
@@ -72,28 +93,126 @@ class VerbCommand(DeferredCommand):
         from genlab.core.pipeline import pipeline_for
         from genlab.core.runs import resolve_model_dir
 
-        model = GenerativeModel.from_pretrained(resolve_model_dir(run))
+        try:
+            model_dir = resolve_model_dir(run)
+        except GenlabError as e:
+            if not as_option and not Path(run).exists() and any(_takes_arguments(p) for p in self.pipelines):
+                e.hint = f"give the run first (`genlab {self.verb} RUN …`) or with `--model RUN`; {e.hint}"
+            raise
+        model = GenerativeModel.from_pretrained(model_dir)
         pipeline_cls = pipeline_for(model, self.verb, self.pipelines)
-        command = pipeline_command(pipeline_cls, callback=lambda **values: _run(pipeline_cls, model, values))
+        command = pipeline_command(
+            pipeline_cls, callback=lambda **values: _run(pipeline_cls, model, values), run_as_option=as_option
+        )
         command.main(args, prog_name=f"genlab {self.verb}", standalone_mode=False)
 
     def _overview(self) -> str:
-        parts = [f"Usage: genlab {self.verb} RUN [OPTIONS]\n"]
-        for cls in self.pipelines:
-            command = pipeline_command(cls, callback=None)
-            ctx = click.Context(command, info_name=f"genlab {self.verb}")
-            parts.append(f"For {cls.task} runs ({cls.name}):\n" + command.get_help(ctx).split("\n", 1)[1])
+        info_name = f"genlab {self.verb}"
+        commands = [(cls, pipeline_command(cls, callback=None)) for cls in self.pipelines]
+        forms = list(dict.fromkeys(f"{info_name} {form}" for _, c in commands for form in c.usage_forms()))
+        parts = ["Usage: " + "\n       ".join(forms) + "\n"]
+        for cls, command in commands:
+            ctx = click.Context(command, info_name=info_name)
+            formatter = ctx.make_formatter()
+            command.format_body(ctx, formatter)
+            parts.append(f"For {cls.task} runs ({cls.name}):\n" + formatter.getvalue())
         return "\n".join(parts)
 
 
-def pipeline_command(pipeline_cls, callback) -> click.Command:
-    """The concrete command of one pipeline: RUN, the request's options and --out."""
-    params = [
-        click.Argument(["run"], type=click.Path(path_type=Path)),
-        *model_options(pipeline_cls.request_class),
-        click.Option(["--out", "-o"], type=click.Path(path_type=Path), default=None, help=OUT_HELP),
-    ]
-    return click.Command(pipeline_cls.verb, params=params, callback=callback, help=pipeline_cls.description)
+def _takes_arguments(pipeline_cls) -> bool:
+    return pipeline_cls.positional_out or bool(model_arguments(pipeline_cls.request_class))
+
+
+class PipelineCommand(click.Command):
+    """The command of one pipeline. Its usage shows both ways of giving the run, its help lists the
+    positional arguments with their help (under "Arguments:"), and a missing argument is a usage error
+    that names it and shows the usage line."""
+
+    def __init__(self, *args, run_as_option: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.run_as_option = run_as_option
+
+    def _arguments(self) -> list[click.Argument]:
+        return [p for p in self.params if isinstance(p, click.Argument)]
+
+    def usage_forms(self) -> list[str]:
+        """``RUN ARGS [OPTIONS]`` and ``ARGS --model RUN [OPTIONS]`` (after the command's name)."""
+        pieces = [
+            a.human_readable_name if a.required else f"[{a.human_readable_name}]"
+            for a in self._arguments()
+            if a.name != "run"
+        ]
+        return [" ".join(["RUN", *pieces, "[OPTIONS]"]), " ".join([*pieces, "--model RUN [OPTIONS]"])]
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        first, second = self.usage_forms()
+        formatter.write_usage(ctx.command_path, first)
+        formatter.write_usage(ctx.command_path, second, prefix="       ")
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self.format_usage(ctx, formatter)
+        self.format_body(ctx, formatter)
+
+    def format_body(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The help without the usage line: description, arguments, options, epilog."""
+        self.format_help_text(ctx, formatter)
+        rows = [(a.human_readable_name, getattr(a, "help_text", "")) for a in self._arguments()]
+        if rows:
+            with formatter.section("Arguments"):
+                formatter.write_dl(rows)
+        self.format_options(ctx, formatter)
+        self.format_epilog(ctx, formatter)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.MissingParameter as e:
+            if not isinstance(e.param, click.Argument):
+                raise
+            usage = f"{ctx.command_path} {self.usage_forms()[1 if self.run_as_option else 0]}"
+            raise click.UsageError(f"missing {e.param.human_readable_name}: `{usage}`", ctx) from None
+
+
+def pipeline_command(pipeline_cls, callback, run_as_option: bool = False) -> PipelineCommand:
+    """The concrete command of one pipeline: RUN (or ``--model RUN`` when ``run_as_option``), the request's
+    positional fields, OUT when the pipeline has ``positional_out``, the request's options and --out.
+
+    ``callback`` receives ``run``, ``out`` (from ``--out`` or OUT) and the request's fields."""
+    request_class = pipeline_cls.request_class
+    params: list[click.Parameter] = []
+    if not run_as_option:
+        params.append(HelpArgument(["run"], help_text=RUN_HELP, metavar="RUN", type=click.Path(path_type=Path)))
+    params += model_arguments(request_class)
+    if pipeline_cls.positional_out:
+        out_arg = HelpArgument(
+            ["out_arg"], help_text=f"{OUT_HELP}; the same as --out", metavar="OUT", required=False,
+            type=click.Path(path_type=Path),
+        )  # fmt: skip
+        params.append(out_arg)
+    model = click.Option(
+        ["--model", "-m", "run" if run_as_option else "model"], metavar="RUN", required=run_as_option,
+        type=click.Path(path_type=Path), help=MODEL_HELP,
+    )  # fmt: skip
+    out = click.Option(["--out", "-o"], type=click.Path(path_type=Path), default=None, help=OUT_HELP)
+    params += [*model_options(request_class), model, out]
+
+    def invoke(**values):
+        ctx = click.get_current_context()
+        if values.pop("model", None) is not None:  # only reachable when this command is used directly
+            raise click.UsageError("the run is given twice: as the first argument and with --model", ctx)
+        out_arg = values.pop("out_arg", None)
+        if out_arg is not None:
+            if values.get("out") is not None:
+                raise click.UsageError(
+                    f"the output is given twice: OUT ({out_arg}) and --out ({values['out']}); give one of them", ctx
+                )
+            values["out"] = out_arg
+        return callback(**values)
+
+    return PipelineCommand(
+        pipeline_cls.verb, params=params, callback=invoke if callback is not None else None,
+        help=pipeline_cls.description, run_as_option=run_as_option,
+    )  # fmt: skip
 
 
 def _run(pipeline_cls, model, values: dict) -> None:

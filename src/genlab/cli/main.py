@@ -17,6 +17,7 @@ from typer.core import TyperGroup
 
 from genlab.cli.evaluate import EvalCommand
 from genlab.cli.infer import VerbCommand, verbs
+from genlab.cli.options import model_flag_value
 from genlab.cli.runs import register as register_run_commands
 from genlab.cli.train import TrainCommand
 from genlab.core.console import console
@@ -35,8 +36,10 @@ class GenlabGroup(TyperGroup):
         return self._command(ctx, name, None)
 
     def resolve_command(self, ctx: click.Context, args: list[str]):
-        # `genlab VERB RUN …`: the run's modality alone is imported to find VERB
-        run = next((a for a in args[1:] if not a.startswith("-")), None) if args else None
+        # `genlab VERB RUN …` or `genlab VERB … --model RUN`: the run's modality alone is imported to find VERB
+        run = None
+        if args:
+            run = model_flag_value(args[1:], strict=False) or next((a for a in args[1:] if not a.startswith("-")), None)
         command = self._command(ctx, args[0], run) if args else None
         if command is None:
             return super().resolve_command(ctx, args)

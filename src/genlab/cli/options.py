@@ -5,6 +5,11 @@ help; booleans become flags (``--rhyme``; ``--x/--no-x`` when the default is tru
 fields a choice, ``list[str]`` a repeatable option. Options the user does not give stay unset, so the
 declaration's own defaults apply. ``json_schema_extra={"flag": "--guidance"}`` renames a flag and
 ``{"cli": False}`` keeps a field off the command line.
+
+``json_schema_extra={"positional": True}`` makes a field a positional argument instead (``IMAGE``, in
+declaration order; required when the field has no default): :func:`model_arguments` builds those,
+:func:`model_options` leaves them out. Click shows no help for arguments on every version, so each
+carries its help text in :class:`HelpArgument` for the command to list under "Arguments:".
 """
 
 from __future__ import annotations
@@ -36,6 +41,20 @@ def field_flag(name: str, field: FieldInfo) -> str:
 def on_cli(field: FieldInfo) -> bool:
     extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
     return extra.get("cli", True) is not False
+
+
+def is_positional(field: FieldInfo) -> bool:
+    """Whether a field is a positional argument (``json_schema_extra={"positional": True}``)."""
+    extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+    return extra.get("positional", False) is True and on_cli(field)
+
+
+class HelpArgument(click.Argument):
+    """A positional argument with help text (``help_text``), which the command lists under "Arguments:"."""
+
+    def __init__(self, param_decls: list[str], help_text: str = "", **attrs: Any):
+        super().__init__(param_decls, **attrs)
+        self.help_text = help_text
 
 
 def field_option(
@@ -71,12 +90,38 @@ def field_option(
     return click.Option([flag, name], type=scalar, default=None, required=required, help=help_text)
 
 
+def field_argument(name: str, field: FieldInfo) -> HelpArgument:
+    """A positional argument (metavar ``NAME``) for one single-valued pydantic field; optional when it has a default."""
+    kinds = _without_none(field.annotation)
+    kind = kinds[0]
+    if kind is bool or typing.get_origin(kind) in (list, tuple, set, dict):
+        raise TypeError(f"field '{name}' cannot be positional: only single values (not {kind}) can")
+    help_text = field.description or name.replace("_", " ")
+    default = None if field.is_required() else field.default
+    if default not in (None, [], ()):
+        help_text += f" [default: {default}]"
+    attrs: dict[str, Any] = {"required": field.is_required(), "metavar": name.upper()}
+    if typing.get_origin(kind) is Literal:
+        by_text = {str(v): v for v in typing.get_args(kind)}
+        help_text += f" (one of: {', '.join(by_text)})"
+        attrs["type"] = click.Choice(list(by_text))
+        attrs["callback"] = lambda ctx, param, value: None if value is None else by_text[value]
+    else:
+        attrs["type"] = next((_SCALARS[k] for k in kinds if k in _SCALARS), click.STRING)
+    return HelpArgument([name], help_text=help_text, **attrs)
+
+
+def model_arguments(model_cls: type[BaseModel]) -> list[HelpArgument]:
+    """Positional arguments for the positional CLI fields of ``model_cls``, in declaration order."""
+    return [field_argument(name, field) for name, field in model_cls.model_fields.items() if is_positional(field)]
+
+
 def model_options(model_cls: type[BaseModel], exclude: set[str] = frozenset()) -> list[click.Option]:
-    """Options for every CLI field of ``model_cls`` except ``exclude``."""
+    """Options for every CLI field of ``model_cls`` except ``exclude`` and the positional ones."""
     return [
         field_option(name, field)
         for name, field in model_cls.model_fields.items()
-        if name not in exclude and on_cli(field)
+        if name not in exclude and on_cli(field) and not is_positional(field)
     ]
 
 
@@ -104,9 +149,37 @@ class DeferredCommand(click.Command):
         raise NotImplementedError
 
 
-def first_positional(args: list[str], name: str, usage: str) -> str | None:
-    """The first argument that is not an option; None when only help was asked for (a usage error otherwise)."""
+def first_positional(args: list[str], name: str, usage: str | list[str]) -> str | None:
+    """The first argument that is not an option; None when only help was asked for (a usage error otherwise).
+
+    ``usage``: the command line(s) the error shows (several: the forms a command accepts)."""
     found = next((a for a in args if not a.startswith("-")), None)
     if found is None and args and not {"--help", "-h"} & set(args):
-        raise click.UsageError(f"missing {name}: `{usage}`")
+        forms = [usage] if isinstance(usage, str) else usage
+        raise click.UsageError(f"missing {name}: " + " or ".join(f"`{form}`" for form in forms))
     return found
+
+
+MODEL_FLAGS = ("--model", "-m")
+
+
+def model_flag_value(args: list[str], strict: bool = True) -> str | None:
+    """The value of ``--model``/``-m`` in raw arguments (``--model X``, ``--model=X``, ``-m X``, ``-mX``, as
+    click reads them); None when it is not there. A flag without a value is a usage error (None unless ``strict``).
+    """
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        value = None
+        if arg in MODEL_FLAGS:
+            value = args[i + 1] if i + 1 < len(args) and not args[i + 1].startswith("-") else ""
+        elif arg.startswith("--model="):
+            value = arg.split("=", 1)[1]
+        elif arg.startswith("-m") and not arg.startswith("--"):
+            value = arg[2:]
+        if value is None:
+            continue
+        if not value and strict:
+            raise click.UsageError("--model needs a value: `--model RUN` (a run or model directory)")
+        return value or None
+    return None

@@ -32,7 +32,9 @@ class Request(Config):
 
     A field's ``json_schema_extra={"flag": "--guidance"}`` names its command-line flag when that
     differs from the field name (``guidance_scale``); ``{"cli": False}`` keeps a field off the CLI
-    (tensors passed from Python).
+    (tensors passed from Python); ``{"positional": True}`` makes a single-valued field a positional
+    argument after RUN (``genlab upscale RUN IMAGE``), in declaration order, required when the field
+    has no default. The REST API and Python callers pass it by name like any other field.
     """
 
     seed: int | None = Field(None, description="random seed: the same seed gives the same output")
@@ -84,6 +86,8 @@ class Pipeline:
     Subclasses set ``task``, ``verb``, ``request_class`` and ``description``, implement :meth:`run`,
     and may refuse models they cannot serve in :meth:`unsupported` (a VAE-only reconstruction).
     Pipelines that produce output piece by piece set ``streams`` and implement :meth:`stream_request`.
+    Pipelines that turn an input file into an output file set ``positional_out`` (and usually declare
+    the input as a positional request field): ``genlab denoise noisy.png clean.png --model RUN``.
     """
 
     name: ClassVar[str] = ""
@@ -93,6 +97,10 @@ class Pipeline:
     request_class: ClassVar[type[Request]] = Request
     output_class: ClassVar[type[Output]] = Output
     streams: ClassVar[bool] = False
+    #: The command takes an optional ``OUT`` argument after the positional request fields, the same as
+    #: ``--out`` (giving both is a usage error). An optional positional field before it must then be
+    #: given whenever OUT is, since arguments are filled in order.
+    positional_out: ClassVar[bool] = False
 
     def __init__(self, model: GenerativeModel):
         reason = self.unsupported(model)
