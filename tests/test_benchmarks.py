@@ -8,7 +8,9 @@ import torch
 
 from benchmarks import common
 
-BENCHMARKS = ["image_generation", "text_generation", "vae_likelihood", "diffusion", "reliability", "speed", "restoration"]
+BENCHMARKS = [
+    "image_generation", "text_generation", "vae_likelihood", "diffusion", "reliability", "speed", "restoration",
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("name", BENCHMARKS)

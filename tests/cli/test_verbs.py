@@ -44,6 +44,8 @@ VERB_ARGS = {
     "generate": ["--max-new-tokens", "5", "--seed", "0"],
     "poem": ["--seed", "0"],
     "classify": ["--image", "{png}"],
+    "upscale": ["{png}"],
+    "denoise": ["{png}"],
 }
 OUT_NAMES = {"image-generation": "out.png", "image-classification": "out.csv", "text-generation": "out.txt"}
 
