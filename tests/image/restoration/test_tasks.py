@@ -77,15 +77,15 @@ def test_denoise_command_restores_a_photo_at_full_size(denoiser, tmp_path, capsy
     src = save_photo(tmp_path / "in.png", h=70, w=90)
     out = tmp_path / "out.png"
     code, text = cli(
-        ["denoise", denoiser.run.path, "--image", src, "--add-noise", 25, "--out", out, "--tile", 32], capsys
+        ["denoise", denoiser.run.path, src, "--add-noise", 25, "--out", out, "--tile", 32], capsys
     )
     assert code == 0 and Image.open(out).size == (90, 70) and Image.open(out).mode == "RGB", text
-    code, text = cli(["denoise", denoiser.run.path, "--image", tmp_path / "missing.png", "--out", out], capsys)
+    code, text = cli(["denoise", denoiser.run.path, tmp_path / "missing.png", "--out", out], capsys)
     assert code == 2 and "not found" in text
     (tmp_path / "notes.txt").write_text("hello")
-    code, text = cli(["denoise", denoiser.run.path, "--image", tmp_path / "notes.txt", "--out", out], capsys)
+    code, text = cli(["denoise", denoiser.run.path, tmp_path / "notes.txt", "--out", out], capsys)
     assert code == 2 and "cannot read" in text and "hint:" in text
-    code, text = cli(["denoise", denoiser.run.path, "--image", src, "--out", tmp_path / "x.gif"], capsys)
+    code, text = cli(["denoise", denoiser.run.path, src, "--out", tmp_path / "x.gif"], capsys)
     assert code == 2 and "cannot save" in text
 
 
@@ -100,3 +100,51 @@ def test_pipeline_tiles_give_the_untiled_photo(denoiser):
 def test_pipeline_refuses_a_tensor_that_is_not_an_image(denoiser):
     with pytest.raises(BadInputError, match="1 or 3 channels"):
         genlab.load(denoiser.run.path)(torch.rand(4, 10, 10))
+
+
+@pytest.fixture(scope="module")
+def upscaler(tmp_path_factory, photos):
+    runs = tmp_path_factory.mktemp("runs")
+    return genlab.train(
+        "super-resolution", model="espcn", data=str(photos), name="sr", runs_dir=runs, max_steps=4, batch_size=4,
+        sample_every=0, progress=False,
+        overrides=["data.scale=2", "data.patch_size=16", "data.patches_per_epoch=16", "data.val_patches=2",
+                   "data.val_fraction=0.4", "model.width1=8", "model.width2=4"],
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_sr_model_learns_the_data_scale_and_luma(upscaler):
+    model = genlab.load(upscaler.run.path).model
+    assert model.output_scale == 2 and model.config.color == "y" and model.config.channels == 1
+
+
+@pytest.mark.slow
+def test_sr_evaluation_follows_the_papers_protocol_with_a_bicubic_baseline(upscaler, photos):
+    result = genlab.evaluate(upscaler.run.path, ref=str(photos))
+    p = result["protocol"]
+    assert p["y_channel"] is True and p["crop_border"] == 2 and p["scale"] == 2 and p["n_reference"] == 5
+    assert set(result["baselines"]) == {"bicubic"} and result["baselines"]["bicubic"]["psnr"] > 20
+
+
+def test_bicubic_sr_scores_exactly_its_own_baseline(tmp_path, photos):
+    res = genlab.train(
+        "super-resolution", model="bicubic-sr", data=str(photos), name="bicubic", runs_dir=tmp_path, progress=False,
+        max_steps=1, overrides=["data.scale=2", "data.patch_size=16", "data.val_fraction=0.4"],
+    )  # fmt: skip
+    result = genlab.evaluate(res.run.path)
+    assert result["metrics"] == result["baselines"]["bicubic"]
+
+
+@pytest.mark.slow
+def test_upscale_command_positional_and_model_forms(upscaler, tmp_path, capsys):
+    src = save_photo(tmp_path / "in.jpg", h=30, w=40)
+    out = tmp_path / "big.png"
+    code, text = cli(["upscale", src, out, "--model", upscaler.run.path, "--scale", 2], capsys)
+    assert code == 0 and Image.open(out).size == (80, 60) and Image.open(out).mode == "RGB", text
+    code, text = cli(["upscale", upscaler.run.path, src, tmp_path / "b2.png", "--tile", 16], capsys)
+    assert code == 0 and np.array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(tmp_path / "b2.png")))
+    code, text = cli(["upscale", src, out, "--model", upscaler.run.path, "--scale", 3], capsys)
+    assert code == 2 and "upscales ×2, not ×3" in text and "--scale 3" in text
+    code, text = cli(["upscale", "--model", upscaler.run.path], capsys)
+    assert code == 2 and "missing IMAGE" in text

@@ -29,8 +29,8 @@ from genlab.image.restoration.data import (
 from genlab.image.restoration.degrade import add_noise, downscale
 from genlab.image.restoration.denoise import TASK as DENOISE_TASK
 from genlab.image.restoration.pipelines import DenoisingPipeline, SuperResolutionPipeline
+from genlab.image.restoration.sr import TASK as SR_TASK
 
-SR_TASK = "super-resolution"
 PREVIEW = 4  # patches in the sample report
 
 
