@@ -76,9 +76,7 @@ def test_denoiser_evaluates_on_its_held_out_photos_with_the_noisy_input_baseline
 def test_denoise_command_restores_a_photo_at_full_size(denoiser, tmp_path, capsys):
     src = save_photo(tmp_path / "in.png", h=70, w=90)
     out = tmp_path / "out.png"
-    code, text = cli(
-        ["denoise", denoiser.run.path, src, "--add-noise", 25, "--out", out, "--tile", 32], capsys
-    )
+    code, text = cli(["denoise", denoiser.run.path, src, "--add-noise", 25, "--out", out, "--tile", 32], capsys)
     assert code == 0 and Image.open(out).size == (90, 70) and Image.open(out).mode == "RGB", text
     code, text = cli(["denoise", denoiser.run.path, tmp_path / "missing.png", "--out", out], capsys)
     assert code == 2 and "not found" in text
