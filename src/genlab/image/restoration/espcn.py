@@ -6,7 +6,7 @@ pixels). The network of the paper: conv 5×5 → n1 = 64, tanh; conv 3×3 → n2
 C·r²; pixel shuffle r. Padding keeps the size, so any h × w goes in.
 
 The paper trains on the luma channel with the MSE (the default loss here), lowering the learning rate
-from 0.01 to 0.0001 as the loss stops improving; here Adam at 1e-3 with a cosine decay, as in common
+from 0.01 to 0.0001 as the loss stops improving; here Adam at 1e-3 (constant, or cosine decay), as in common
 re-implementations.
 
 References:
