@@ -233,6 +233,19 @@ def _restoration_context(tmp_path):
     return task.eval_context(model, task.eval_request_class.build({"ref": str(tmp_path)}))
 
 
+def _inpainting_context(tmp_path):
+    from genlab.image.inpainting import InpaintConfig, UNetInpaint
+    from tests.image.restoration.test_tasks import save_photo
+
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    for i in range(2):
+        save_photo(tmp_path / f"clean{i}.png", seed=i)
+    torch.manual_seed(0)
+    model = UNetInpaint(InpaintConfig(width=4, levels=1)).eval()
+    task = TASKS.get("inpainting")
+    return task.eval_context(model, task.eval_request_class.build({"ref": str(tmp_path)}))
+
+
 def _text_contexts(tmp_path, monkeypatch):
     from tests.text.helpers import ENGLISH, POEM_TEXT, tiny_model
 
@@ -262,6 +275,7 @@ def test_every_image_and_text_metric_records_its_protocol(tmp_path, monkeypatch)
     )
     image_ctx, classifier_ctx = _image_context(), _classifier_context()
     restoration_ctx = _restoration_context(tmp_path / "photos")
+    inpainting_ctx = _inpainting_context(tmp_path / "inpainting")
     english_ctx, poem_ctx = _text_contexts(tmp_path, monkeypatch)
     checked = []
     for name, spec in METRICS.items():
@@ -271,7 +285,12 @@ def test_every_image_and_text_metric_records_its_protocol(tmp_path, monkeypatch)
             assert spec.serves("denoising"), name
             ctx = restoration_ctx
         else:
-            ctx = {"image-generation": image_ctx, "image-classification": classifier_ctx}.get(spec.task, english_ctx)
+            by_task = {
+                "image-generation": image_ctx,
+                "image-classification": classifier_ctx,
+                "inpainting": inpainting_ctx,
+            }
+            ctx = by_task.get(spec.task, english_ctx)
         ctx = poem_ctx if spec.applies(ctx.model) else ctx
         assert spec.applies(ctx.model) is None, name
         with warnings.catch_warnings():
@@ -281,7 +300,6 @@ def test_every_image_and_text_metric_records_its_protocol(tmp_path, monkeypatch)
         fragment = spec.protocol(ctx)
         assert fragment and all(v is not None for v in fragment.values()), name
         checked.append(name)
-    assert {"image/recon", "image/nll", "image/accuracy", "image/psnr", "text/form_compliance", "text/bpc"} <= set(
-        checked
-    )
+    assert {"image/recon", "image/nll", "image/accuracy", "image/psnr", "image/psnr_hole", "text/form_compliance",
+            "text/bpc"} <= set(checked)  # fmt: skip
     assert drawn == ["image/cvae"]  # fid, kid, is, precision, …, label_accuracy: one draw
