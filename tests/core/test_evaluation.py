@@ -233,6 +233,15 @@ def _restoration_context(tmp_path):
     return task.eval_context(model, task.eval_request_class.build({"ref": str(tmp_path)}))
 
 
+def _translation_context():
+    from genlab.image.translation.cyclegan import CycleGAN, CycleGANConfig
+
+    torch.manual_seed(0)
+    model = CycleGAN(CycleGANConfig(width=4, num_blocks=1, d_width=4)).eval()  # the thin → thick stroke domains
+    task = TASKS.get("translation")
+    return task.eval_context(model, task.eval_request_class.build({"n": 20}))
+
+
 def _text_contexts(tmp_path, monkeypatch):
     from tests.text.helpers import ENGLISH, POEM_TEXT, tiny_model
 
@@ -262,6 +271,7 @@ def test_every_image_and_text_metric_records_its_protocol(tmp_path, monkeypatch)
     )
     image_ctx, classifier_ctx = _image_context(), _classifier_context()
     restoration_ctx = _restoration_context(tmp_path / "photos")
+    translation_ctx = _translation_context()
     english_ctx, poem_ctx = _text_contexts(tmp_path, monkeypatch)
     checked = []
     for name, spec in METRICS.items():
@@ -271,7 +281,8 @@ def test_every_image_and_text_metric_records_its_protocol(tmp_path, monkeypatch)
             assert spec.serves("denoising"), name
             ctx = restoration_ctx
         else:
-            ctx = {"image-generation": image_ctx, "image-classification": classifier_ctx}.get(spec.task, english_ctx)
+            contexts = {"image-generation": image_ctx, "image-classification": classifier_ctx}
+            ctx = (contexts | {"translation": translation_ctx}).get(spec.task, english_ctx)
         ctx = poem_ctx if spec.applies(ctx.model) else ctx
         assert spec.applies(ctx.model) is None, name
         with warnings.catch_warnings():
@@ -284,4 +295,5 @@ def test_every_image_and_text_metric_records_its_protocol(tmp_path, monkeypatch)
     assert {"image/recon", "image/nll", "image/accuracy", "image/psnr", "text/form_compliance", "text/bpc"} <= set(
         checked
     )
+    assert {"image/psnr_truth", "image/label_kept"} <= set(checked)
     assert drawn == ["image/cvae"]  # fid, kid, is, precision, …, label_accuracy: one draw
