@@ -47,6 +47,7 @@ VERB_ARGS = {
     "upscale": ["{png}"],
     "denoise": ["{png}"],
     "inpaint-image": ["{png}", "{png}"],
+    "translate": ["{png}"],
 }
 OUT_NAMES = {"image-generation": "out.png", "image-classification": "out.csv", "text-generation": "out.txt"}
 

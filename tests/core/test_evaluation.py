@@ -246,6 +246,15 @@ def _inpainting_context(tmp_path):
     return task.eval_context(model, task.eval_request_class.build({"ref": str(tmp_path)}))
 
 
+def _translation_context():
+    from genlab.image.translation.cyclegan import CycleGAN, CycleGANConfig
+
+    torch.manual_seed(0)
+    model = CycleGAN(CycleGANConfig(width=4, num_blocks=1, d_width=4)).eval()  # the thin → thick stroke domains
+    task = TASKS.get("translation")
+    return task.eval_context(model, task.eval_request_class.build({"n": 20}))
+
+
 def _text_contexts(tmp_path, monkeypatch):
     from tests.text.helpers import ENGLISH, POEM_TEXT, tiny_model
 
@@ -276,6 +285,7 @@ def test_every_image_and_text_metric_records_its_protocol(tmp_path, monkeypatch)
     image_ctx, classifier_ctx = _image_context(), _classifier_context()
     restoration_ctx = _restoration_context(tmp_path / "photos")
     inpainting_ctx = _inpainting_context(tmp_path / "inpainting")
+    translation_ctx = _translation_context()
     english_ctx, poem_ctx = _text_contexts(tmp_path, monkeypatch)
     checked = []
     for name, spec in METRICS.items():
@@ -289,6 +299,7 @@ def test_every_image_and_text_metric_records_its_protocol(tmp_path, monkeypatch)
                 "image-generation": image_ctx,
                 "image-classification": classifier_ctx,
                 "inpainting": inpainting_ctx,
+                "translation": translation_ctx,
             }
             ctx = by_task.get(spec.task, english_ctx)
         ctx = poem_ctx if spec.applies(ctx.model) else ctx
@@ -302,4 +313,5 @@ def test_every_image_and_text_metric_records_its_protocol(tmp_path, monkeypatch)
         checked.append(name)
     assert {"image/recon", "image/nll", "image/accuracy", "image/psnr", "image/psnr_hole", "text/form_compliance",
             "text/bpc"} <= set(checked)  # fmt: skip
+    assert {"image/psnr_truth", "image/label_kept"} <= set(checked)
     assert drawn == ["image/cvae"]  # fid, kid, is, precision, …, label_accuracy: one draw

@@ -13,5 +13,6 @@ from genlab.image import (  # noqa: F401  (registers models, datasets, metrics, 
     pipelines,
     restoration,
     task,
+    translation,
     vae,
 )
