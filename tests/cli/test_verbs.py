@@ -46,6 +46,7 @@ VERB_ARGS = {
     "classify": ["--image", "{png}"],
     "upscale": ["{png}"],
     "denoise": ["{png}"],
+    "stylize": ["{png}", "{png}"],
 }
 OUT_NAMES = {"image-generation": "out.png", "image-classification": "out.csv", "text-generation": "out.txt"}
 

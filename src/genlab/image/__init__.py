@@ -11,6 +11,7 @@ from genlab.image import (  # noqa: F401  (registers models, datasets, metrics, 
     gan,
     pipelines,
     restoration,
+    style,
     task,
     vae,
 )
