@@ -48,6 +48,7 @@ VERB_ARGS = {
     "denoise": ["{png}"],
     "inpaint-image": ["{png}", "{png}"],
     "translate": ["{png}"],
+    "stylize": ["{png}", "{png}"],
 }
 OUT_NAMES = {"image-generation": "out.png", "image-classification": "out.csv", "text-generation": "out.txt"}
 
