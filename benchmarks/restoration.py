@@ -232,6 +232,7 @@ def main(argv: list[str] | None = None) -> None:
     if not (SHARED / "sr" / "set5").is_dir() or not (SHARED / "denoise-train").is_dir():
         p.error(f"needs Set5 and denoise-train under {SHARED} (../shared/data beside the repository)")
     common.set_threads(args.threads)
+    commit = common.git_commit()  # the code the runs start with (the tree may change during hours of training)
     if args.quick:
         args.budget = 0.05
     rows = []
@@ -243,7 +244,7 @@ def main(argv: list[str] | None = None) -> None:
             dn_args = argparse.Namespace(**{**vars(args), "models": args.models or ["dncnn"]})
             rows += denoise_rows(dn_args, runs_dir, Path(work))
     for r in rows:
-        r |= {"threads": torch.get_num_threads(), "load_average": common.load_average()}
+        r |= {"threads": torch.get_num_threads(), "load_average": common.load_average(), "commit": commit}
         if r.get("train_minutes"):
             r["overrides"] = list(args.overrides)
     name = "restoration-quick" if args.quick else "restoration"
