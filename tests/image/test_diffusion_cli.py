@@ -6,8 +6,8 @@ import yaml
 from PIL import Image
 
 import genlab
-from genlab.cli.main import main
 from genlab.image.diffusion import Image2ImagePipeline, ImageInpaintingPipeline
+from tests.cli_helpers import cli_ok
 
 TINY_UNET = ["model.base_channels=8", "model.channel_mult=[1,2]", "model.attention_levels=[1]"]
 TINY_DATA = ["data.image_size=8", "data.max_images=128"]
@@ -29,13 +29,7 @@ def runs(tmp_path_factory):
 
 
 def cli(args, capsys):
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as e:
-        code = e.code or 0
-    out = capsys.readouterr()
-    return code, out.out + out.err
+    return cli_ok([str(a) for a in args], capsys)
 
 
 @pytest.mark.slow

@@ -20,14 +20,6 @@ TINY = ["model.width=4", "model.levels=2", "data.patch_size=16", "data.patches_p
 
 
 @pytest.fixture(scope="module")
-def photos(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("photos")
-    for i in range(5):
-        save_photo(folder / f"p{i}.png", seed=i)
-    return folder
-
-
-@pytest.fixture(scope="module")
 def inpainter(tmp_path_factory, photos):
     runs = tmp_path_factory.mktemp("runs")
     return genlab.train(

@@ -9,8 +9,8 @@ import torch
 from PIL import Image
 
 import genlab
-from genlab.cli.main import main
 from genlab.core.errors import BadInputError
+from tests.cli_helpers import cli_ok
 from tests.image.restoration.test_foundation import photo
 
 TINY_DNCNN = ["model.depth=3", "model.width=8", "data.patches_per_epoch=64", "data.val_patches=4"]
@@ -23,14 +23,6 @@ def save_photo(path, c=3, h=48, w=64, seed=0):
 
 
 @pytest.fixture(scope="module")
-def photos(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("photos")
-    for i in range(5):
-        save_photo(folder / f"p{i}.png", seed=i)
-    return folder
-
-
-@pytest.fixture(scope="module")
 def denoiser(tmp_path_factory, photos):
     runs = tmp_path_factory.mktemp("runs")
     return genlab.train(
@@ -40,13 +32,7 @@ def denoiser(tmp_path_factory, photos):
 
 
 def cli(args, capsys):
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as e:
-        code = e.code or 0
-    out = capsys.readouterr()
-    return code, out.out + out.err
+    return cli_ok([str(a) for a in args], capsys)
 
 
 @pytest.mark.slow

@@ -23,46 +23,34 @@ References:
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from genlab.__about__ import __version__
-from genlab.core.config import Config
 from genlab.core.errors import BadInputError
 from genlab.core.evaluation import EvalContext, register_metric
 from genlab.core.optional import require
 from genlab.image.inpainting.model import TASK
-from genlab.image.restoration.data import BUILTIN, builtin_photos, load_photos, read_photo
 from genlab.image.restoration.degrade import quantize, random_mask
+from genlab.image.restoration.evaluation import PhotoEvalRequest, reference_photos
 from genlab.image.restoration.quality import ssim
 
 #: PSNR of a perfect fill (the MSE is floored at 1e-10)
 MAX_PSNR = 100.0
 
 
-class InpaintingEvalRequest(Config):
+class InpaintingEvalRequest(PhotoEvalRequest):
     """Options of ``genlab eval`` for inpainting models."""
 
-    ref: str | None = Field(
-        None, description="clean photos to score on: a folder, an image file or builtin:photos "
-        "(default: the photos held out when the model was trained)",
-    )  # fmt: skip
-    n: int | None = Field(None, ge=1, description="score at most this many photos")
     mask_kind: Literal["box", "stroke", "mixed"] = Field(
         "mixed", description="holes to fill: one box, free-form strokes, or mixed (box or strokes per photo, ½ each)"
     )
     seed: int = Field(0, description="seed of the masks (one per photo, drawn in the order of the photos)")
     tile: int = Field(512, ge=16, description="pixels per tile when filling large photos")
-
-    @field_validator("ref", mode="before")
-    @classmethod
-    def _path_to_str(cls, value: Any) -> Any:
-        return os.fspath(value) if isinstance(value, os.PathLike) else value
 
 
 @dataclass
@@ -80,28 +68,6 @@ class Reference:
     def protocol(self) -> dict[str, Any]:
         hole = float(np.mean([float(m.mean()) for m in self.masks])) if self.masks else 0.0
         return {"reference": self.source, "n_reference": len(self.clean), "mean_hole_fraction": round(hole, 4)}
-
-
-def reference_photos(ctx: EvalContext) -> tuple[list[torch.Tensor], str]:
-    """The clean photos of ``--ref`` or of the model's held-out split, and where they come from."""
-    model, request = ctx.model, ctx.request
-    color = model.config.color
-    if request.ref:
-        photos, _, _ = load_photos(request.ref, color, request.n)
-        return photos, request.ref
-    data = model.provenance.data
-    names = data.get("val_images") or []
-    if not names:
-        raise BadInputError(
-            "no reference photos: the model records no held-out photos",
-            "pass --ref with clean photos the model has not seen (a folder, a file or builtin:photos)",
-        )
-    if data.get("source") == BUILTIN and not data.get("val_source"):
-        everything, all_names = builtin_photos(color)
-        photos = [everything[all_names.index(n)] for n in names]
-    else:
-        photos = [read_photo(n, color) for n in names]
-    return photos[: request.n], f"held-out photos of {data.get('val_source') or data.get('source')}"
 
 
 def load_reference(ctx: EvalContext) -> Reference:

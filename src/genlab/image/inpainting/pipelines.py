@@ -19,7 +19,7 @@ from genlab.core.errors import BadInputError, DataError
 from genlab.core.pipeline import Pipeline, Request, register_pipeline
 from genlab.image.inpainting.model import TASK
 from genlab.image.restoration.data import read_photo
-from genlab.image.restoration.photo import PhotoOutput, restore_photo
+from genlab.image.restoration.photo import PhotoOutput, photo_input, restore_photo
 
 ImageInput = str | Path | torch.Tensor
 
@@ -37,16 +37,6 @@ class InpaintImage(Request):
         512, ge=16, le=4096, description="pixels per tile: bounds memory on large photos (tiles overlap by the "
         "model's receptive radius, so larger tiles waste less work)",
     )  # fmt: skip
-
-
-def read_image(image: ImageInput) -> torch.Tensor:
-    """A photo (C, H, W) in [0, 1] from a path or a tensor (gray stays gray)."""
-    if isinstance(image, torch.Tensor):
-        x = image.detach().float()
-        if x.dim() != 3 or x.shape[0] not in (1, 3):
-            raise BadInputError(f"expected an image tensor (C, H, W) with 1 or 3 channels, got {tuple(x.shape)}")
-        return x
-    return read_photo(image, "auto")
 
 
 def read_mask(mask: ImageInput) -> torch.Tensor:
@@ -82,7 +72,7 @@ class InpaintingPipeline(Pipeline):
         return f"{Path(request.image).stem}_filled.png"
 
     def __call__(self, image: ImageInput, mask: ImageInput, tile: int = 512) -> PhotoOutput:
-        photo, holes = read_image(image), read_mask(mask)
+        photo, holes = photo_input(image), read_mask(mask)
         (h, w), (mh, mw) = photo.shape[-2:], holes.shape[-2:]
         if (mh, mw) != (h, w):
             raise BadInputError(

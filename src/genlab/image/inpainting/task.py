@@ -10,7 +10,6 @@ mask), clean patch), the masked pixels set to 0. The sample report shows held-ou
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -21,7 +20,6 @@ from genlab.core.registry import TASKS
 from genlab.image.inpainting import evaluation
 from genlab.image.inpainting.model import TASK
 from genlab.image.inpainting.pipelines import InpaintingPipeline
-from genlab.image.io import save_grid
 from genlab.image.restoration.data import RestorationDataConfig
 from genlab.image.restoration.degrade import random_mask
 from genlab.image.restoration.task import RestorationTask
@@ -71,31 +69,12 @@ class InpaintingTask(RestorationTask):
     def degradation_settings(self, cfg: InpaintingDataConfig) -> dict[str, Any]:
         return {"mask": cfg.mask}
 
-    def write_samples(self, model: GenerativeModel, stem: Path, seed: int) -> Path:
-        """Rows of held-out patches: masked (holes white) | filled | clean."""
-        path = stem.with_suffix(".png")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not self._preview:
-            path = stem.with_suffix(".txt")
-            path.write_text("no data loaded in this process to preview inpainting on\n", encoding="utf-8")
-            return path
-        inputs = torch.stack([p[0][0] for p in self._preview])
-        masks = torch.stack([p[0][1] for p in self._preview])
-        targets = torch.stack([p[1] for p in self._preview])
-        outputs = model.restore(inputs, masks, tile=None)
-        shown = inputs * (1 - masks) + masks  # holes white
-        rows = torch.stack([shown, outputs, targets], 1).flatten(0, 1)  # (n·3, C, H, W)
-        scale = max(1, 96 // targets.shape[-1])
-        return save_grid(rows * 2 - 1, path, nrow=3, scale=scale)
+    evaluation = evaluation
 
-    def eval_context(self, model, request):
-        return evaluation.model_context(self, model, request)
-
-    def eval_protocol(self, ctx):
-        return evaluation.model_protocol(ctx)
-
-    def eval_baselines(self, ctx, specs):
-        return evaluation.baselines(ctx)
+    def preview_columns(self, model: GenerativeModel, inputs: list[Any], targets: torch.Tensor):
+        """(masked with the holes white, filled)."""
+        images, masks = torch.stack([x[0] for x in inputs]), torch.stack([x[1] for x in inputs])
+        return images * (1 - masks) + masks, model.restore(images, masks, tile=None)
 
 
 TASKS.register(TASK)(InpaintingTask())

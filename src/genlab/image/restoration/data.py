@@ -106,20 +106,32 @@ def read_photo(path: str | Path, color: str = "rgb") -> torch.Tensor:
     return to_tensor(img, color)
 
 
+def _skimage_array(name: str) -> np.ndarray:
+    """scikit-image's bundled photograph ``name`` as uint8 (H, W) or (H, W, 3)."""
+    require("skimage", "image")
+    import skimage.data
+
+    array = np.asarray(getattr(skimage.data, name)())
+    if array.dtype != np.uint8:
+        array = (array / max(array.max(), 1) * 255).round().astype(np.uint8)
+    return array[..., :3] if array.ndim == 3 and array.shape[2] == 4 else array
+
+
+def skimage_photo(name: str, color: str = "rgb") -> torch.Tensor:
+    """One of scikit-image's bundled photographs as (C, H, W) in [0, 1] in ``color`` (no download)."""
+    from PIL import Image
+
+    return to_tensor(Image.fromarray(_skimage_array(name)), color)
+
+
 def builtin_photos(color: str) -> tuple[list[torch.Tensor], list[str]]:
     """scikit-image's bundled photographs (color ones converted to ``color``; gray ones kept gray for
     ``gray``/``y``, and skipped for ``rgb``)."""
-    require("skimage", "image")
-    import skimage.data
     from PIL import Image
 
     photos, names = [], []
     for name in SKIMAGE_PHOTOS:
-        array = np.asarray(getattr(skimage.data, name)())
-        if array.dtype != np.uint8:
-            array = (array / max(array.max(), 1) * 255).round().astype(np.uint8)
-        if array.ndim == 3 and array.shape[2] == 4:
-            array = array[..., :3]
+        array = _skimage_array(name)
         if array.ndim == 2 and color == "rgb":
             continue
         photos.append(to_tensor(Image.fromarray(array), color))

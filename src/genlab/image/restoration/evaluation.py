@@ -32,14 +32,24 @@ from genlab.image.restoration.quality import psnr, ssim
 TASKS = ("super-resolution", "denoising")
 
 
-class RestorationEvalRequest(Config):
-    """Options of ``genlab eval`` for super-resolution and denoising models."""
+class PhotoEvalRequest(Config):
+    """The eval options of every task scored on clean photos: which photos (:func:`reference_photos`)."""
 
     ref: str | None = Field(
         None, description="clean photos to score on: a folder, an image file or builtin:photos "
         "(default: the photos held out when the model was trained)",
     )  # fmt: skip
     n: int | None = Field(None, ge=1, description="score at most this many photos")
+
+    @field_validator("ref", mode="before")
+    @classmethod
+    def _path_to_str(cls, value: Any) -> Any:
+        return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+
+class RestorationEvalRequest(PhotoEvalRequest):
+    """Options of ``genlab eval`` for super-resolution and denoising models."""
+
     y_channel: bool | None = Field(
         None, description="score the luma (BT.601 Y) of colour images (default: yes for super-resolution)"
     )
@@ -49,11 +59,6 @@ class RestorationEvalRequest(Config):
     sigma: float | None = Field(None, ge=0, le=255, description="denoising: noise σ (default: the model's)")
     tile: int = Field(256, ge=16, description="input pixels per tile when restoring large photos")
     seed: int = Field(0, description="seed of the added noise")
-
-    @field_validator("ref", mode="before")
-    @classmethod
-    def _path_to_str(cls, value: Any) -> Any:
-        return os.fspath(value) if isinstance(value, os.PathLike) else value
 
 
 @dataclass
@@ -84,28 +89,33 @@ def settings(ctx: EvalContext) -> dict[str, Any]:
     }
 
 
-def load_reference(ctx: EvalContext) -> Reference:
-    """The clean photos of ``--ref`` or of the model's held-out split, and their degraded inputs."""
+def reference_photos(ctx: EvalContext) -> tuple[list[torch.Tensor], str]:
+    """The clean photos of ``--ref`` (at most ``--n``) or of the model's held-out split, in the model's colour,
+    and where they come from."""
     model, request = ctx.model, ctx.request
     color = model.config.color
     if request.ref:
         photos, _, _ = load_photos(request.ref, color, request.n)
-        source = request.ref
+        return photos, request.ref
+    data = model.provenance.data
+    names = data.get("val_images") or []
+    if not names:
+        raise BadInputError(
+            "no reference photos: the model records no held-out photos",
+            "pass --ref with clean photos the model has not seen (a folder, a file or builtin:photos)",
+        )
+    if data.get("source") == BUILTIN and not data.get("val_source"):
+        everything, all_names = builtin_photos(color)
+        photos = [everything[all_names.index(n)] for n in names]
     else:
-        data = model.provenance.data
-        names = data.get("val_images") or []
-        if not names:
-            raise BadInputError(
-                "no reference photos: the model records no held-out photos",
-                "pass --ref with clean photos the model has not seen (a folder, a file or builtin:photos)",
-            )
-        if data.get("source") == BUILTIN and not data.get("val_source"):
-            everything, all_names = builtin_photos(color)
-            photos = [everything[all_names.index(n)] for n in names]
-        else:
-            photos = [read_photo(n, color) for n in names]
-        photos = photos[: request.n]
-        source = f"held-out photos of {data.get('val_source') or data.get('source')}"
+        photos = [read_photo(n, color) for n in names]
+    return photos[: request.n], f"held-out photos of {data.get('val_source') or data.get('source')}"
+
+
+def load_reference(ctx: EvalContext) -> Reference:
+    """The clean photos of ``--ref`` or of the model's held-out split, and their degraded inputs."""
+    model, request = ctx.model, ctx.request
+    photos, source = reference_photos(ctx)
     scale = model.output_scale
     clean = [modcrop(p, scale) for p in photos]
     if any(min(p.shape[-2:]) < 11 * scale for p in clean):

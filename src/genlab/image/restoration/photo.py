@@ -19,6 +19,7 @@ from PIL import Image
 from genlab.core.errors import BadInputError
 from genlab.core.pipeline import Output
 from genlab.image.restoration.color import rgb_to_ycbcr, ycbcr_to_rgb
+from genlab.image.restoration.data import read_photo
 from genlab.image.restoration.degrade import bicubic_resize
 
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP", ".tif": "TIFF",
@@ -60,6 +61,19 @@ class PhotoOutput(Output):
         buffer = io.BytesIO()
         self.pil().save(buffer, format=format.upper(), **({"quality": 95} if format == "jpeg" else {}))
         return buffer.getvalue()
+
+
+PhotoInput = str | Path | torch.Tensor
+
+
+def photo_input(image: PhotoInput) -> torch.Tensor:
+    """A photo (C, H, W) in [0, 1] from a path (gray stays gray, anything else is RGB) or a tensor."""
+    if isinstance(image, torch.Tensor):
+        x = image.detach().float()
+        if x.dim() != 3 or x.shape[0] not in (1, 3):
+            raise BadInputError(f"expected an image tensor (C, H, W) with 1 or 3 channels, got {tuple(x.shape)}")
+        return x
+    return read_photo(image, "auto")
 
 
 def restore_photo(

@@ -14,11 +14,8 @@ from pydantic import Field
 from genlab.core.errors import BadInputError
 from genlab.core.pipeline import Pipeline, Request, register_pipeline
 from genlab.core.seeding import make_generator
-from genlab.image.restoration.data import read_photo
 from genlab.image.restoration.degrade import add_noise
-from genlab.image.restoration.photo import PhotoOutput, restore_photo
-
-PhotoInput = str | Path | torch.Tensor
+from genlab.image.restoration.photo import PhotoInput, PhotoOutput, photo_input, restore_photo
 
 
 class RestoreRequest(Request):
@@ -42,16 +39,6 @@ class Denoising(RestoreRequest):
     add_noise: float | None = Field(
         None, ge=0, le=255, description="first add Gaussian noise of this σ (0–255 scale): a demo on a clean photo"
     )
-
-
-def _photo(image: PhotoInput) -> torch.Tensor:
-    """A photo (C, H, W) in [0, 1] from a path or a tensor."""
-    if isinstance(image, torch.Tensor):
-        x = image.detach().float()
-        if x.dim() != 3 or x.shape[0] not in (1, 3):
-            raise BadInputError(f"expected an image tensor (C, H, W) with 1 or 3 channels, got {tuple(x.shape)}")
-        return x
-    return read_photo(image, "auto")
 
 
 class _RestorationPipeline(Pipeline):
@@ -82,7 +69,7 @@ class SuperResolutionPipeline(_RestorationPipeline):
                 f"this model upscales ×{own}, not ×{scale}",
                 f"use --scale {own}, or train a ×{scale} model (genlab train super-resolution --scale {scale})",
             )
-        photo = _photo(image)
+        photo = photo_input(image)
         out = self._restore(photo, tile)
         return PhotoOutput(out, {"scale": own, "input_size": list(photo.shape[-2:]), "size": list(out.shape[-2:])})
 
@@ -105,7 +92,7 @@ class DenoisingPipeline(_RestorationPipeline):
     def __call__(
         self, image: PhotoInput, add_noise_sigma: float | None = None, tile: int = 256, seed: int | None = None
     ) -> PhotoOutput:
-        photo = _photo(image)
+        photo = photo_input(image)
         if add_noise_sigma:
             photo = add_noise(photo, add_noise_sigma, make_generator(seed)).clamp(0, 1)
         return PhotoOutput(self._restore(photo, tile), {"added_noise_sigma": add_noise_sigma})

@@ -113,29 +113,37 @@ class RestorationTask(Task):
         return values | {"channels": info.channels, "color": info.color}
 
     def write_samples(self, model: GenerativeModel, stem: Path, seed: int) -> Path:
-        """Rows of held-out patches: degraded input (enlarged to the output size) | restored | clean."""
+        """Rows of held-out patches: degraded input (as :meth:`preview_columns` shows it) | restored | clean."""
         path = stem.with_suffix(".png")
         path.parent.mkdir(parents=True, exist_ok=True)
         if not self._preview:
             path = stem.with_suffix(".txt")
             path.write_text("no data loaded in this process to preview restorations on\n", encoding="utf-8")
             return path
-        inputs = torch.stack([p[0] for p in self._preview])
         targets = torch.stack([p[1] for p in self._preview])
-        outputs = model.restore(inputs, tile=None)
-        shown = F.interpolate(inputs, size=targets.shape[-2:], mode="nearest")
+        shown, outputs = self.preview_columns(model, [p[0] for p in self._preview], targets)
         rows = torch.stack([shown, outputs, targets], 1).flatten(0, 1)  # (n·3, C, H, W)
         scale = max(1, 96 // targets.shape[-1])
         return save_grid(rows * 2 - 1, path, nrow=3, scale=scale)
 
+    def preview_columns(
+        self, model: GenerativeModel, inputs: list[Any], targets: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(input as shown, restored) for the preview's degraded inputs; the input enlarged to the output size."""
+        x = torch.stack(inputs)
+        return F.interpolate(x, size=targets.shape[-2:], mode="nearest"), model.restore(x, tile=None)
+
+    #: the task's evaluation module: its ``model_context``, ``model_protocol`` and ``baselines``
+    evaluation: ClassVar[Any] = evaluation
+
     def eval_context(self, model, request):
-        return evaluation.model_context(self, model, request)
+        return self.evaluation.model_context(self, model, request)
 
     def eval_protocol(self, ctx):
-        return evaluation.model_protocol(ctx)
+        return self.evaluation.model_protocol(ctx)
 
     def eval_baselines(self, ctx, specs):
-        return evaluation.baselines(ctx)
+        return self.evaluation.baselines(ctx)
 
     def describe_data(self, info: RestorationDataInfo) -> str:
         return describe(info)

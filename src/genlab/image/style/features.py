@@ -27,9 +27,9 @@ sha256>.pth`` and ``torch.hub`` checks exactly that prefix when it downloads one
 ``vgg19-dcbb9e9d.pth`` could not be derived here (the file cannot be fetched offline, and a digest
 copied from elsewhere would be unverified), so :func:`load_vgg19_state` verifies the 8-digit prefix
 :data:`VGG19_SHA256_PREFIX` — the same guarantee ``torch.hub`` gives — and the full digest of the file
-actually used is printed and recorded with the run. The file is read with ``torch.load(...,
-weights_only=True)``, which never runs code from the file, and its tensors must carry torchvision's
-names and shapes (``features.0.weight`` …).
+actually used is printed and recorded with the run. The file is read with
+``torch.load(path, weights_only=True)``, which never runs code from the file, and its tensors must
+carry torchvision's names and shapes (``features.0.weight`` …).
 
 References:
     K. Simonyan, A. Zisserman, "Very Deep Convolutional Networks for Large-Scale Image Recognition",

@@ -11,13 +11,11 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 
 from genlab.core.errors import BadInputError, DataError, unknown_name
-from genlab.core.optional import require
-from genlab.image.restoration.data import SKIMAGE_PHOTOS, read_photo, to_tensor
+from genlab.image.restoration.data import SKIMAGE_PHOTOS, read_photo, skimage_photo
+from genlab.image.restoration.degrade import bicubic_resize, quantize
 
 BUILTIN_PREFIX = "builtin:"
 
@@ -35,16 +33,7 @@ def builtin_image(name: str) -> torch.Tensor:
     """One of scikit-image's bundled photographs as RGB (3, H, W) in [0, 1]."""
     if name not in SKIMAGE_PHOTOS:
         raise unknown_name("built-in image", name, [BUILTIN_PREFIX + n for n in SKIMAGE_PHOTOS])
-    require("skimage", "image")
-    import skimage.data
-    from PIL import Image
-
-    array = np.asarray(getattr(skimage.data, name)())
-    if array.dtype != np.uint8:
-        array = (array / max(array.max(), 1) * 255).round().astype(np.uint8)
-    if array.ndim == 3 and array.shape[2] == 4:
-        array = array[..., :3]
-    return to_tensor(Image.fromarray(array), "rgb")
+    return skimage_photo(name, "rgb")
 
 
 def as_image(x: torch.Tensor, what: str = "image") -> torch.Tensor:
@@ -66,22 +55,12 @@ def longest_side_shape(shape: tuple[int, int], longest: int, enlarge: bool = Tru
 
 def resize(x: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
     """``x`` (…, H, W) resized to ``shape`` with antialiased bicubic interpolation, clamped to [0, 1]."""
-    if tuple(x.shape[-2:]) == tuple(shape):
-        return x
-    batch = x.unsqueeze(0) if x.dim() == 3 else x
-    out = F.interpolate(batch.float(), size=tuple(shape), mode="bicubic", align_corners=False, antialias=True)
-    out = out.clamp(0, 1)
-    return out[0] if x.dim() == 3 else out
+    return x if tuple(x.shape[-2:]) == tuple(shape) else bicubic_resize(x, tuple(shape)).clamp(0, 1)
 
 
 def resize_longest(x: torch.Tensor, longest: int, enlarge: bool = True) -> torch.Tensor:
     """``x`` resized so that its longest side is ``longest`` pixels."""
     return resize(x, longest_side_shape(tuple(x.shape[-2:]), longest, enlarge))
-
-
-def quantize(x: torch.Tensor) -> torch.Tensor:
-    """Rounded to the 256 levels of an 8-bit image (what a saved image holds)."""
-    return (x.clamp(0, 1) * 255).round() / 255
 
 
 def pixel_digest(x: torch.Tensor) -> str:

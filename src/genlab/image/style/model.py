@@ -20,8 +20,9 @@ from pydantic import Field, model_validator
 
 from genlab.core.errors import DataError
 from genlab.core.model import GenerativeModel, ModelConfig
+from genlab.image.restoration.degrade import quantize
 from genlab.image.style.features import FeatureNet, feature_network, resolve_features
-from genlab.image.style.images import longest_side_shape, pixel_digest, quantize, read_image, resize
+from genlab.image.style.images import longest_side_shape, pixel_digest, read_image, resize
 from genlab.image.style.loss import PerceptualLoss
 
 TASK = "style-transfer"
