@@ -75,7 +75,7 @@ def train(task: str, model: str, data: Path, name: str, args, runs_dir: Path, ov
     with common.Stopwatch() as clock:
         res = genlab.train(
             task, model=model, data=str(data), name=name, runs_dir=runs_dir, max_minutes=args.budget,
-            progress=False, overrides=overrides,
+            max_steps=args.max_steps, progress=False, overrides=overrides,
         )  # fmt: skip
     return res, round(clock.seconds / 60, 2)
 
@@ -218,14 +218,52 @@ def denoise_rows(args, runs_dir: Path, work: Path) -> list[dict[str, Any]]:
     return rows
 
 
+# --------------------------------------------------------------------------- inpainting
+
+
+def inpaint_rows(args, runs_dir: Path, work: Path) -> list[dict[str, Any]]:
+    """Inpainters trained on the 360 training photos of ``denoise-train``, scored on the 40 held-out ones
+    (grayscale, seeded mixed box/stroke holes) against scikit-image's biharmonic fill."""
+    train_dir, test_dir = work / "train", work / "test"
+    if not train_dir.is_dir():
+        train_dir, test_dir = held_out_split(SHARED / "denoise-train", work)
+    fields = {"dataset": "denoise-train held-out (40 photos, every 10th)", "color": "gray", "mask_kind": "mixed"}
+    rows = []
+    for i, model in enumerate(args.models):
+        overrides = ["data.color=gray", "data.val_fraction=0.05"]
+        if args.quick:
+            overrides += ["data.patches_per_epoch=64", "data.val_patches=4", "model.width=8", "model.levels=2"]
+        res, minutes = train("inpainting", model, train_dir, f"{model}-{args.budget:g}m", args, runs_dir,
+                             overrides + args.overrides)  # fmt: skip
+        result = genlab.evaluate(res.run.path, ref=str(test_dir), mask_kind="mixed", n=4 if args.quick else None)
+        m = genlab.load(res.run.path).model
+        x = torch.rand(1, 1, 512, 512)
+        mask = torch.zeros(1, 1, 512, 512)
+        mask[..., 200:300, 200:300] = 1
+        speed = megapixels_per_s(lambda _x, m=m: m.restore(x, mask, tile=None), 1)
+        rows.append({
+            "model": model, **fields, "budget_minutes": args.budget, "train_minutes": minutes, "steps": res.steps,
+            "psnr_hole": result["metrics"]["psnr_hole"], "ssim_whole": result["metrics"]["ssim_whole"],
+            "megapixels_per_s": speed,
+        })  # fmt: skip
+        print(f"inpainting {model}: hole PSNR {rows[-1]['psnr_hole']}", flush=True)
+        if i == 0:
+            b = result["baselines"]["biharmonic"]
+            rows.append({"model": "biharmonic", **fields, "budget_minutes": None, "train_minutes": 0,
+                         "psnr_hole": b["psnr_hole"], "ssim_whole": b["ssim_whole"]})  # fmt: skip
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog=f"python -m {MODULE}", description=__doc__.split("\n\n")[0])
     common.add_common_arguments(p, "tiny budgets and data: a smoke check, not a result")
-    p.add_argument("--part", choices=("sr", "denoise", "all"), default="all")
+    p.add_argument("--part", choices=("sr", "denoise", "inpaint", "all"), default="all")
     p.add_argument("--models", nargs="+", default=None, help="models (default: espcn for sr, dncnn for denoise)")
     p.add_argument("--scales", nargs="+", type=int, default=[3], help="super-resolution scales")
     p.add_argument("--sigmas", nargs="+", type=float, default=[25.0], help="denoising noise levels (0–255)")
     p.add_argument("--budget", type=float, default=60.0, help="training minutes per model")
+    p.add_argument("--max-steps", type=int, default=None, help="also stop after this many updates (the horizon of "
+                   "a cosine schedule: --set model.schedule=cosine)")  # fmt: skip
     p.add_argument("--set", dest="overrides", action="append", default=[], help="config override for every run, "
                    "e.g. model.depth=10 (recorded in the rows)")  # fmt: skip
     args = p.parse_args(argv)
@@ -243,10 +281,14 @@ def main(argv: list[str] | None = None) -> None:
         if args.part in ("denoise", "all"):
             dn_args = argparse.Namespace(**{**vars(args), "models": args.models or ["dncnn"]})
             rows += denoise_rows(dn_args, runs_dir, Path(work))
+        if args.part in ("inpaint", "all"):
+            in_args = argparse.Namespace(**{**vars(args), "models": args.models or ["unet-inpaint"]})
+            rows += inpaint_rows(in_args, runs_dir, Path(work))
     for r in rows:
         r |= {"threads": torch.get_num_threads(), "load_average": common.load_average(), "commit": commit}
         if r.get("train_minutes"):
             r["overrides"] = list(args.overrides)
+            r["max_steps"] = args.max_steps
     name = "restoration-quick" if args.quick else "restoration"
     out = common.save_rows(name, rows, MODULE, argv, row_key, args.out_dir, quick=args.quick)
     print(f"wrote {out}")
