@@ -1,0 +1,3 @@
+from genlab.audio.classifier.train import main
+
+main()
