@@ -49,6 +49,7 @@ VERB_ARGS = {
     "inpaint-image": ["{png}", "{png}"],
     "translate": ["{png}"],
     "stylize": ["{png}", "{png}"],
+    "voice": ["{png}"],
 }
 OUT_NAMES = {"image-generation": "out.png", "image-classification": "out.csv", "text-generation": "out.txt"}
 

@@ -44,6 +44,10 @@ class AudioDataConfig(Config):
         "auto", description="where labels come from in a folder: file names, class sub-folders, a CSV, or none"
     )
     labels_csv: str | None = Field(None, description="CSV with columns file,label[,speaker] (with labels=csv)")
+    pattern: str | None = Field(
+        None, description="regular expression over file stems with groups label and speaker "
+        "(default: LABEL_SPEAKER_TAKE, as FSDD's 7_theo_12.wav)",
+    )  # fmt: skip
     label_field: Literal["label", "speaker"] = Field(
         "label", description="what a clip's class is: its label (the digit) or its speaker"
     )
@@ -118,7 +122,8 @@ def load_clips(cfg: AudioDataConfig, split: str | None = None):
         if spec.modality != "audio":
             raise DataError(f"{name} is a {spec.modality} dataset", "pick an audio dataset: genlab datasets audio")
         return spec(spec.check_split(split or named_split), data_dir=cfg.data_dir, sample_rate=cfg.sample_rate)
-    return load_audio_folder(cfg.source, cfg.sample_rate, labels=cfg.labels, csv=cfg.labels_csv)
+    extra = {"pattern": cfg.pattern} if cfg.pattern else {}
+    return load_audio_folder(cfg.source, cfg.sample_rate, labels=cfg.labels, csv=cfg.labels_csv, **extra)
 
 
 def class_labels(clips, label_field: str) -> tuple[list[int], list[str]]:

@@ -83,6 +83,12 @@ class VerbCommand(DeferredCommand):
     def dispatch(self, args: list[str]) -> None:
         run = model_flag_value(args)
         as_option = run is not None
+        builtin = next((p for p in self.pipelines if p.builtin_model), None)
+        if run is None and builtin is not None and args and not {"--help", "-h"} & set(args):
+            first = next((a for a in args if not a.startswith("-")), None)
+            if first is None or not _names_a_run(first):
+                self._run_builtin(builtin, args)
+                return
         if run is None:
             usage = [f"genlab {self.verb} RUN [OPTIONS]", f"genlab {self.verb} --model RUN [OPTIONS]"]
             run = first_positional(args, "RUN", usage)
@@ -106,6 +112,15 @@ class VerbCommand(DeferredCommand):
         )
         command.main(args, prog_name=f"genlab {self.verb}", standalone_mode=False)
 
+    def _run_builtin(self, pipeline_cls, args: list[str]) -> None:
+        """``genlab VERB ARGS`` with no run: the pipeline over its built-in model (see Pipeline.builtin_model)."""
+        pipe = pipeline_cls.without_run()
+        command = pipeline_command(
+            pipeline_cls, callback=lambda **values: _run(pipeline_cls, pipe.model, values), run_as_option=True,
+            run_optional=True,
+        )  # fmt: skip
+        command.main(args, prog_name=f"genlab {self.verb}", standalone_mode=False)
+
     def _overview(self) -> str:
         info_name = f"genlab {self.verb}"
         commands = [(cls, pipeline_command(cls, callback=None)) for cls in self.pipelines]
@@ -117,6 +132,17 @@ class VerbCommand(DeferredCommand):
             command.format_body(ctx, formatter)
             parts.append(f"For {cls.task} runs ({cls.name}):\n" + formatter.getvalue())
         return "\n".join(parts)
+
+
+def _names_a_run(path: str) -> bool:
+    """True when ``path`` is a run or model directory."""
+    from genlab.core.runs import resolve_model_dir
+
+    try:
+        resolve_model_dir(path)
+    except GenlabError:
+        return False
+    return True
 
 
 def _takes_arguments(pipeline_cls) -> bool:
@@ -173,9 +199,12 @@ class PipelineCommand(click.Command):
             raise click.UsageError(f"missing {e.param.human_readable_name}: `{usage}`", ctx) from None
 
 
-def pipeline_command(pipeline_cls, callback, run_as_option: bool = False) -> PipelineCommand:
-    """The concrete command of one pipeline: RUN (or ``--model RUN`` when ``run_as_option``), the request's
-    positional fields, OUT when the pipeline has ``positional_out``, the request's options and --out.
+def pipeline_command(
+    pipeline_cls, callback, run_as_option: bool = False, run_optional: bool = False
+) -> PipelineCommand:
+    """The concrete command of one pipeline: RUN (or ``--model RUN`` when ``run_as_option``; optional with
+    ``run_optional``), the request's positional fields, OUT when the pipeline has ``positional_out``, the
+    request's options and --out.
 
     ``callback`` receives ``run``, ``out`` (from ``--out`` or OUT) and the request's fields."""
     request_class = pipeline_cls.request_class
@@ -190,8 +219,8 @@ def pipeline_command(pipeline_cls, callback, run_as_option: bool = False) -> Pip
         )  # fmt: skip
         params.append(out_arg)
     model = click.Option(
-        ["--model", "-m", "run" if run_as_option else "model"], metavar="RUN", required=run_as_option,
-        type=click.Path(path_type=Path), help=MODEL_HELP,
+        ["--model", "-m", "run" if run_as_option else "model"], metavar="RUN",
+        required=run_as_option and not run_optional, type=click.Path(path_type=Path), help=MODEL_HELP,
     )  # fmt: skip
     out = click.Option(["--out", "-o"], type=click.Path(path_type=Path), default=None, help=OUT_HELP)
     params += [*model_options(request_class), model, out]
@@ -250,6 +279,6 @@ def _stream(pipe, request) -> None:
         sys.stdout.flush()
 
 
-def default_out(run: Path, filename: str) -> Path:
+def default_out(run: Path | None, filename: str) -> Path:
     """``RUN/samples/<filename>`` for a run directory, else ``filename`` in the working directory."""
-    return run / "samples" / filename if (run / "config.yaml").is_file() else Path(filename)
+    return run / "samples" / filename if run is not None and (run / "config.yaml").is_file() else Path(filename)

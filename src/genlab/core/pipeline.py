@@ -101,6 +101,9 @@ class Pipeline:
     #: ``--out`` (giving both is a usage error). An optional positional field before it must then be
     #: given whenever OUT is, since arguments are filled in order.
     positional_out: ClassVar[bool] = False
+    #: A registered model (``audio/world``) built with its default config when the command is given no run:
+    #: a method that works untrained (training may still add to it). ``genlab VERB ARGS`` then runs it.
+    builtin_model: ClassVar[str] = ""
 
     def __init__(self, model: GenerativeModel):
         reason = self.unsupported(model)
@@ -132,6 +135,16 @@ class Pipeline:
         if not verbs:
             return "see `genlab models` for what each model can do"
         return f"this is a {model.task} model; use " + " or ".join(f"`genlab {v}`" for v in verbs)
+
+    @classmethod
+    def without_run(cls) -> Pipeline:
+        """This pipeline over its :attr:`builtin_model`, built with the default config (no trained weights)."""
+        from genlab.core.registry import MODELS
+
+        if not cls.builtin_model:
+            raise BadInputError(f"`genlab {cls.verb}` needs a trained model", f"give one: genlab {cls.verb} RUN …")
+        model_cls = MODELS.get(cls.builtin_model)
+        return cls(model_cls(model_cls.config_class.build({}, where=cls.builtin_model)))
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str = "cpu") -> Pipeline:

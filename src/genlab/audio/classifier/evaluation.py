@@ -82,7 +82,7 @@ def load_reference(ctx: EvalContext) -> LabelledClips:
     options = dict(data.get("config") or {})
     trained_on = data.get("source") or model.provenance.raw.get("dataset")
     base = {
-        **{k: v for k, v in options.items() if k in ("labels", "labels_csv", "label_field", "data_dir")},
+        **{k: v for k, v in options.items() if k in ("labels", "labels_csv", "label_field", "data_dir", "pattern")},
         "sample_rate": model.config.sample_rate,
         "clip_seconds": model.config.clip_samples / model.config.sample_rate,
         "augment": False,

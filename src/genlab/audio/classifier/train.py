@@ -88,7 +88,7 @@ def train_classifier(
             "lr": lr,
             "schedule": model.config.schedule,
             "seed": seed,
-            "threads": torch.get_num_threads(),
+            "threads": threads or torch.get_num_threads(),
         },  # fmt: skip
         "train_seconds": round(seconds, 1),
         "torch_version": torch.__version__,
