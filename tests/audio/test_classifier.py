@@ -114,3 +114,29 @@ def test_speaker_labels_and_unlabelled_folders(tone_folder, tmp_path, runs_dir):
     with pytest.raises(DataError, match="fewer than two classes"):
         genlab.train("audio-classification", data=str(tmp_path), max_steps=1, progress=False,
                      data_options={"sample_rate": RATE, "labels": "none"})  # fmt: skip
+
+
+@pytest.mark.parametrize("name,classes", [("fsdd-digits", 10), ("fsdd-speakers", 6)])
+def test_shipped_judges_load_verified(name, classes):
+    from genlab.audio.classifier.train import WEIGHTS_DIR, load_audio_classifier
+    from genlab.core.checkpoint import sha256_file
+
+    model = load_audio_classifier(name)
+    assert model.config.num_classes == classes and model.config.sample_rate == 8000
+    assert model.provenance.weights_sha256 == sha256_file(WEIGHTS_DIR / name / "model.safetensors")
+    assert model.provenance.raw["test_accuracy"] >= 0.95
+    with pytest.raises(Exception, match="no audio classifier"):
+        load_audio_classifier("no-such-judge")
+
+
+def test_shipped_digit_judge_on_the_fsdd_test_split(shared_data):
+    from genlab.audio.classifier.evaluation import stack
+    from genlab.audio.classifier.train import load_audio_classifier
+    from genlab.audio.loading import AudioDataConfig, load_audio_data
+
+    model = load_audio_classifier("fsdd-digits")
+    cfg = AudioDataConfig.build({"source": "fsdd:test", "data_dir": str(shared_data / "fsdd"), "val_fraction": 0,
+                                 "augment": False})  # fmt: skip
+    waves, labels = stack(load_audio_data(cfg)[0])
+    assert len(waves) == 300
+    assert float((model.probabilities(waves).argmax(1) == labels).float().mean()) >= 0.95
