@@ -195,10 +195,10 @@ class VoiceConversionTask(Task):
         return {**values, "speakers": list(info.class_names), "sample_rate": info.sample_rate}
 
     def write_samples(self, model: GenerativeModel, stem: Path, seed: int) -> Path:
-        """A table of the fitted speakers' median F0 and log-F0 spread."""
+        """A table of the fitted speakers' geometric-mean F0 (exp of the mean log F0) and log-F0 spread."""
         path = stem.with_suffix(".txt")
         path.parent.mkdir(parents=True, exist_ok=True)
-        lines = ["speaker  median_f0_hz  log_f0_std"]
+        lines = ["speaker  f0_geometric_mean_hz  log_f0_std"]
         for name, (mean, std) in zip(model.config.speakers, model.speaker_log_f0.tolist(), strict=True):
             lines.append(f"{name}  {torch.tensor(mean).exp():.1f}  {std:.3f}")
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
