@@ -7,11 +7,17 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.genlab-installed
 EXTRAS ?= image,text,text-embed,audio,dev
 
-.PHONY: setup demo test test-fast lint format bench clean
+.PHONY: setup system-deps demo test test-fast lint format bench clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt
+# pyworld and pesq build from source: a C compiler and Python's headers (installed when missing, as root).
+system-deps:
+	@command -v gcc >/dev/null && $(PYTHON) -c "import os, sys, sysconfig; \
+	sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h')))" \
+	|| { apt-get update -qq && apt-get install -y -qq build-essential python3-dev; }
+
+$(STAMP): pyproject.toml constraints.txt | system-deps
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@# The CPU build of torch: a plain `pip install torch` would pull several GB of CUDA packages.
 	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet -c constraints.txt torch
