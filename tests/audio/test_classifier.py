@@ -16,6 +16,7 @@ from genlab.core.classification import ClassificationOutput  # noqa: E402
 from genlab.core.errors import BadInputError, DataError  # noqa: E402
 from genlab.core.registry import TASKS  # noqa: E402
 from tests.cli_helpers import cli_ok  # noqa: E402
+from tests.model_mixin import ModelTesterMixin  # noqa: E402
 
 RATE = 4000
 FREQS = {"low": 300.0, "mid": 700.0, "high": 1300.0}
@@ -130,9 +131,9 @@ def test_shipped_judges_load_verified(name, classes):
 
 
 def test_shipped_digit_judge_on_the_fsdd_test_split(shared_data):
-    from genlab.audio.classifier.evaluation import stack
     from genlab.audio.classifier.train import load_audio_classifier
     from genlab.audio.loading import AudioDataConfig, load_audio_data
+    from genlab.audio.loading import stack_clips as stack
 
     model = load_audio_classifier("fsdd-digits")
     cfg = AudioDataConfig.build({"source": "fsdd:test", "data_dir": str(shared_data / "fsdd"), "val_fraction": 0,
@@ -140,3 +141,25 @@ def test_shipped_digit_judge_on_the_fsdd_test_split(shared_data):
     waves, labels = stack(load_audio_data(cfg)[0])
     assert len(waves) == 300
     assert float((model.probabilities(waves).argmax(1) == labels).float().mean()) >= 0.95
+
+
+class TestMelCNNContract(ModelTesterMixin):
+    """The shared model suite; a classifier's output is its logits on fixed clips, which ignore the seed."""
+
+    model_name = "audio/mel-cnn"
+    config = {"sample_rate": RATE, "clip_samples": 2000, "num_classes": 3, "widths": (4, 4, 8, 8), "feature_dim": 8}
+    validation_keys = {"loss", "accuracy"}
+    seeded_outputs = False
+    optimizer_steps = 10
+
+    def batch(self, model):
+        labels = torch.arange(12) % 3
+        waves = torch.stack([tone(list(FREQS.values())[int(y)], 0.5, float(i), 0.3) for i, y in enumerate(labels)])
+        return waves, labels
+
+    def sample(self, model, seed):
+        with torch.no_grad():
+            return model.eval()(self.batch(model)[0])
+
+    def check_output(self, model, out):
+        assert out.shape == (12, 3) and out.dtype == torch.float32 and torch.isfinite(out).all()

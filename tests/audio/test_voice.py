@@ -14,6 +14,7 @@ from genlab.audio import voice, world  # noqa: E402
 from genlab.audio.io import read_audio, write_audio  # noqa: E402
 from genlab.core.errors import BadInputError, UnknownNameError  # noqa: E402
 from tests.cli_helpers import cli_ok  # noqa: E402
+from tests.model_mixin import ModelTesterMixin  # noqa: E402
 
 RATE = 16000
 
@@ -137,3 +138,28 @@ def test_long_recordings_are_refused_with_a_hint(tmp_path, monkeypatch):
     with pytest.raises(BadInputError, match="voice conversion takes up to") as e:
         voice.VoicePipeline.without_run()(tmp_path / "long.wav", pitch=2)
     assert "split it" in e.value.hint
+
+
+class TestWorldContract(ModelTesterMixin):
+    """The shared model suite for the closed-form WORLD model: its output is the fitted log-F0 table."""
+
+    model_name = "audio/world"
+    config = {"speakers": ["high", "low"], "f0_method": "dio"}
+    validation_keys = None
+    seeded_outputs = False
+
+    def fit_data(self, model):
+        from genlab.audio.loading import ClipDataset
+
+        waves = [vowel(220.0), vowel(110.0), vowel(230.0)]
+        return ClipDataset(waves, [0, 1, 0], len(waves[0])), None
+
+    def batch(self, model):
+        return self.fit_data(model)[0][0]
+
+    def sample(self, model, seed):
+        return model.speaker_log_f0.clone()
+
+    def check_output(self, model, out):
+        assert out.shape == (2, 2) and torch.isfinite(out).all()
+        assert float(out[0, 0].exp()) > float(out[1, 0].exp())  # the high speaker's pitch is higher

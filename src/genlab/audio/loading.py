@@ -23,7 +23,7 @@ from torch.utils.data import Dataset
 
 from genlab.core.config import Config
 from genlab.core.data import DataInfo
-from genlab.core.errors import DataError
+from genlab.core.errors import ConfigError, DataError
 from genlab.core.registry import DATASETS
 
 BUILTIN = "builtin:espeak-digits"
@@ -184,3 +184,23 @@ def describe_audio_data(info: AudioDataInfo) -> str:
     if info.skipped:
         line += f"\n[yellow]skipped {len(info.skipped)} unreadable file(s)[/], e.g. {info.skipped[0]}"
     return line
+
+
+def stack_clips(dataset) -> tuple[torch.Tensor, torch.Tensor]:
+    """All items of a :class:`~genlab.audio.loading.ClipDataset` as (N, samples) clips and (N,) labels."""
+    items = [dataset[i] for i in range(len(dataset))]
+    if not items:
+        return torch.empty(0), torch.empty(0, dtype=torch.long)
+    return torch.stack([w for w, _ in items]), torch.tensor([y for _, y in items], dtype=torch.long)
+
+
+def fill_audio_config(values: dict[str, Any], info: AudioDataInfo, extra: dict[str, Any]) -> dict[str, Any]:
+    """Model config ``values`` with the data's ``sample_rate`` and ``clip_samples`` (and ``extra``) filled in;
+    an explicit model value that differs from the data is refused (it is set on the data)."""
+    from_data = {"sample_rate": info.sample_rate, "clip_samples": info.clip_samples}
+    for key, value in from_data.items():
+        if key in values and values[key] != value:
+            flag = "--sample-rate" if key == "sample_rate" else "--clip-seconds"
+            raise ConfigError(f"model.{key}={values[key]} does not match the data ({key}={value})",
+                              f"set it on the data instead ({flag}) or drop the override")  # fmt: skip
+    return {**values, **from_data, **extra}

@@ -18,7 +18,7 @@ from pydantic import Field, field_validator
 
 from genlab.audio.loading import AudioDataConfig, AudioDataInfo, describe_audio_data, load_audio_data
 from genlab.audio.output import AudioOutput
-from genlab.core.errors import BadInputError, DataError, unknown_name
+from genlab.core.errors import BadInputError, DataError, GenlabError, unknown_name
 from genlab.core.model import GenerativeModel, ModelConfig, register_model
 from genlab.core.pipeline import Pipeline, Request, register_pipeline
 from genlab.core.registry import TASKS
@@ -71,6 +71,9 @@ class WorldVoice(GenerativeModel):
         super().__init__(config)
         # (mean, std) of log F0 over each speaker's voiced frames; filled by fit()
         self.register_buffer("speaker_log_f0", torch.zeros(len(config.speakers), 2))
+
+    def optimizer_groups(self):
+        raise GenlabError(f"{self.registry_name} is fitted in closed form, not by gradient steps")
 
     def fit(self, train_dataset, val_dataset=None) -> dict[str, float]:
         """Log-F0 mean and standard deviation of each speaker, from WORLD analyses of their recordings."""

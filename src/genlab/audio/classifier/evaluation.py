@@ -64,17 +64,9 @@ def model_protocol(ctx: EvalContext) -> dict[str, Any]:
     return protocol | {"seed": ctx.request.seed, "genlab_version": __version__}
 
 
-def stack(dataset) -> tuple[torch.Tensor, torch.Tensor]:
-    """All items of a :class:`~genlab.audio.loading.ClipDataset` as (N, samples) clips and (N,) labels."""
-    items = [dataset[i] for i in range(len(dataset))]
-    if not items:
-        return torch.empty(0), torch.empty(0, dtype=torch.long)
-    return torch.stack([w for w, _ in items]), torch.tensor([y for _, y in items], dtype=torch.long)
-
-
 def load_reference(ctx: EvalContext) -> LabelledClips:
     """The labelled clips to score (see the module docstring), at the model's rate and clip length."""
-    from genlab.audio.loading import AudioDataConfig, load_audio_data, parse_source
+    from genlab.audio.loading import AudioDataConfig, load_audio_data, parse_source, stack_clips
     from genlab.core.registry import DATASETS
 
     model, request = ctx.model, ctx.request
@@ -113,7 +105,7 @@ def load_reference(ctx: EvalContext) -> LabelledClips:
                       "split_seed": split_info.get("seed", 0), "max_files": options.get("max_files")}  # fmt: skip
             clips = load_audio_data(AudioDataConfig.build(values, where="eval"))[1]
             split = f"validation split of {trained_on} (seed {split_info.get('seed', 0)})"
-    waves, labels = stack(clips)
+    waves, labels = stack_clips(clips)
     if request.n is not None and request.n < len(waves):
         pick = torch.randperm(len(waves), generator=torch.Generator().manual_seed(request.seed))[: request.n]
         waves, labels = waves[pick], labels[pick]

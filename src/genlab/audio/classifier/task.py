@@ -16,26 +16,21 @@ import torch
 from genlab.audio.classifier import evaluation
 from genlab.audio.classifier.model import TASK
 from genlab.audio.classifier.pipelines import AudioClassificationPipeline
-from genlab.audio.loading import AudioDataConfig, AudioDataInfo, describe_audio_data, load_audio_data
-from genlab.core.errors import ConfigError, DataError
+from genlab.audio.loading import (
+    AudioDataConfig,
+    AudioDataInfo,
+    describe_audio_data,
+    fill_audio_config,
+    load_audio_data,
+    stack_clips,
+)
+from genlab.core.errors import DataError
 from genlab.core.evaluation import EvalContext
 from genlab.core.model import GenerativeModel
 from genlab.core.registry import TASKS
 from genlab.core.task import Task
 
 PREVIEW_CLIPS = 16  # clips drawn, with their predicted labels, in the sample sheet
-
-
-def fill_audio_config(values: dict[str, Any], info: AudioDataInfo, extra: dict[str, Any]) -> dict[str, Any]:
-    """Model config ``values`` with the data's ``sample_rate`` and ``clip_samples`` (and ``extra``) filled in;
-    an explicit model value that differs from the data is refused (it is set on the data)."""
-    from_data = {"sample_rate": info.sample_rate, "clip_samples": info.clip_samples}
-    for key, value in from_data.items():
-        if key in values and values[key] != value:
-            flag = "--sample-rate" if key == "sample_rate" else "--clip-seconds"
-            raise ConfigError(f"model.{key}={values[key]} does not match the data ({key}={value})",
-                              f"set it on the data instead ({flag}) or drop the override")  # fmt: skip
-    return {**values, **from_data, **extra}
 
 
 class AudioClassificationTask(Task):
@@ -65,7 +60,7 @@ class AudioClassificationTask(Task):
                 "name files LABEL_SPEAKER_TAKE.wav, use one sub-folder per class, or pass --labels csv",
             )
         shown, which = (val, "validation") if val is not None else (train, "training")
-        waves, labels = evaluation.stack(torch.utils.data.Subset(shown, range(min(PREVIEW_CLIPS, len(shown)))))
+        waves, labels = stack_clips(torch.utils.data.Subset(shown, range(min(PREVIEW_CLIPS, len(shown)))))
         self._preview = (waves, labels, which, info.sample_rate)
         return train, val, info
 

@@ -49,6 +49,7 @@ from pydantic import Field, field_validator
 
 from genlab.__about__ import __version__
 from genlab.audio.generation.base import TASK
+from genlab.audio.loading import stack_clips
 from genlab.core.config import Config
 from genlab.core.errors import BadInputError, DataError
 from genlab.core.evaluation import EvalContext, register_metric
@@ -157,12 +158,6 @@ def baseline_contexts(ctx: EvalContext) -> dict[str, EvalContext]:
 # --------------------------------------------------------------------------- reference clips
 
 
-def _stack(dataset) -> tuple[torch.Tensor, torch.Tensor]:
-    from genlab.audio.classifier.evaluation import stack
-
-    return stack(dataset)
-
-
 def _subset(waves: torch.Tensor, labels: torch.Tensor, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, bool]:
     if len(waves) <= n:
         return waves, labels, False
@@ -219,8 +214,8 @@ def load_reference(ctx: EvalContext) -> Reference:
         train_source = f"{name}:train" if has_test else trained_on
         other_set = load(train_source, **(split_values if held_out and not has_test else {}))[0]
         what = train_source if has_test else f"the training split of {train_source}"
-        other, other_split = Clips(*_stack(other_set)), what
-    waves, labels = _stack(ref_set)
+        other, other_split = Clips(*stack_clips(other_set)), what
+    waves, labels = stack_clips(ref_set)
     if len(waves) == 0:
         raise DataError(f"no reference clips in {request.ref or trained_on}", "pass --ref with some clips")
     waves, labels, cut = _subset(waves, labels, request.n, request.seed)

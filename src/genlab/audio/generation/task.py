@@ -19,11 +19,16 @@ from typing import Any
 
 import torch
 
-from genlab.audio.classifier.task import fill_audio_config
 from genlab.audio.generation import evaluation
 from genlab.audio.generation.base import TASK, AudioGAN
 from genlab.audio.generation.pipelines import AudioClipsOutput, AudioGenerationPipeline, draw, titles_for
-from genlab.audio.loading import AudioDataConfig, AudioDataInfo, describe_audio_data, load_audio_data
+from genlab.audio.loading import (
+    AudioDataConfig,
+    AudioDataInfo,
+    describe_audio_data,
+    fill_audio_config,
+    load_audio_data,
+)
 from genlab.core.errors import ConfigError
 from genlab.core.evaluation import EvalContext, MetricSpec
 from genlab.core.model import GenerativeModel
