@@ -1,0 +1,214 @@
+"""``genlab denoise-audio``: enhance a recording of any length, rate and channel count, in bounded memory.
+
+``genlab denoise-audio noisy.wav clean.wav --model RUN`` (or ``genlab denoise-audio RUN noisy.wav --out
+clean.wav``; ``pipe = genlab.load(RUN); pipe("noisy.wav").save("clean.wav")`` in Python) reads the input in
+blocks (:func:`genlab.audio.io.iter_blocks`; several channels are averaged to mono, with a warning),
+resamples it to the model's rate as a stream, enhances it chunk by chunk with exact stitching
+(:func:`~genlab.audio.enhancement.streaming.enhance_stream`) and writes the result block by block with
+soundfile into a temporary file renamed into place at the end — so a 3-hour recording never sits in memory.
+
+**Rate of the output**: the input's (``--out-rate input``, the default: the enhanced audio is resampled back,
+so the file replaces the input sample for sample; content above the model's Nyquist frequency is not
+restored) or the model's (``--out-rate model``). The output has the input's duration. A silent input (below
+−70 dBFS RMS) is written back unchanged (mono, at the output rate) with a warning: there is nothing to
+enhance. A missing, empty or undecodable file is a :class:`~genlab.core.errors.BadInputError` with a hint.
+
+The input is read twice, block by block: once when the pipeline is called, to measure its level (and to
+refuse a bad file before anything is written), once to enhance it. That work happens when the output is saved
+or encoded (:class:`EnhancedAudio` holds the recipe, not the samples); ``EnhancedAudio.wave`` gives the samples
+in memory for short inputs.
+"""
+
+from __future__ import annotations
+
+import io as bytes_io
+import math
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from genlab.audio import io
+from genlab.audio.enhancement.streaming import StreamResampler, enhance_stream
+from genlab.audio.enhancement.unet import TASK, UNetMask
+from genlab.core.errors import BadInputError
+from genlab.core.io import atomic_write
+from genlab.core.optional import require
+from genlab.core.pipeline import Output, Pipeline, Request, register_pipeline
+
+BLOCK_SECONDS = 30.0  # read this much of the input at a time
+SILENT_DB = -70.0  # an input quieter than this (RMS over the whole file) is returned unchanged
+
+
+class AudioDenoising(Request):
+    """Options of ``genlab denoise-audio``."""
+
+    audio: str = Field(
+        description="noisy recording (WAV, FLAC, OGG), any length, rate and number of channels",
+        json_schema_extra={"positional": True},
+    )
+    out_rate: Literal["input", "model"] = Field(
+        "input", description="sample rate of the written file: the input's (resampled back) or the model's"
+    )
+    chunk_seconds: float = Field(10.0, ge=0.5, le=600, description="audio enhanced at a time (bounds memory)")
+    seed: int | None = Field(
+        None, description="unused: enhancing draws nothing at random", json_schema_extra={"cli": False}
+    )
+
+
+class EnhancedAudio(Output):
+    """Enhanced mono audio, produced block by block when saved (WAV 16-bit, FLAC or OGG Vorbis by suffix)."""
+
+    formats = {"wav": "audio/wav", "flac": "audio/flac", "ogg": "audio/ogg"}
+    suffix = ".wav"
+
+    def __init__(self, blocks: Callable[[], Iterator[torch.Tensor]], sample_rate: int, info: dict | None = None):
+        self.blocks, self.sample_rate = blocks, int(sample_rate)
+        self.info = dict(info or {})
+        self._wave: torch.Tensor | None = None
+
+    @property
+    def wave(self) -> torch.Tensor:
+        """All the samples (samples,) in memory (enhanced on first use)."""
+        if self._wave is None:
+            self._wave = torch.cat([b.float() for b in self.blocks()] or [torch.zeros(0)])
+        return self._wave
+
+    def _write(self, target, suffix: str) -> None:
+        sf = require("soundfile", "audio", "writing audio files")
+        fmt, subtype = io.WRITE_FORMATS[suffix]
+        with sf.SoundFile(target, "w", samplerate=self.sample_rate, channels=1, format=fmt, subtype=subtype) as f:
+            source = iter([self._wave]) if self._wave is not None else self.blocks()
+            for block in source:
+                f.write(np.clip(np.nan_to_num(block.detach().float().cpu().numpy()), -1.0, 1.0))
+
+    def save(self, path: str | Path) -> Path:
+        """Write to ``path`` (.wav, .flac or .ogg) through a temporary file renamed into place when complete."""
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix not in io.WRITE_FORMATS:
+            raise BadInputError(
+                f"cannot write audio as '{path.suffix or path.name}'", f"use one of {', '.join(io.WRITE_FORMATS)}"
+            )
+        atomic_write(path, lambda tmp: self._write(tmp, suffix))
+        return path
+
+    def encode(self, format: str | None = None) -> bytes:
+        format = self.check_format(format)
+        buffer = bytes_io.BytesIO()
+        self._write(buffer, f".{format}")
+        return buffer.getvalue()
+
+
+def _resampled_length(frames: int, orig_rate: int, new_rate: int) -> int:
+    """Samples :func:`genlab.audio.io.resample` gives for ``frames`` samples (``⌈frames·up/down⌉``)."""
+    g = math.gcd(orig_rate, new_rate)
+    return -(-frames * (new_rate // g) // (orig_rate // g))
+
+
+def _exact_length(blocks: Iterator[torch.Tensor], length: int) -> Iterator[torch.Tensor]:
+    """``blocks`` cut or zero-padded to ``length`` samples in total."""
+    done = 0
+    for block in blocks:
+        block = block[: max(0, length - done)]
+        done += block.shape[0]
+        if block.shape[0]:
+            yield block
+    if done < length:
+        yield torch.zeros(length - done)
+
+
+@register_pipeline("audio/denoise-audio")
+class AudioDenoisingPipeline(Pipeline):
+    """``pipe("noisy.wav")`` / ``pipe(wave, sample_rate)`` → :class:`EnhancedAudio` (module docstring)."""
+
+    task = TASK
+    verb = "denoise-audio"
+    description = "remove noise from a speech recording (any length, rate and channels; processed in chunks)"
+    request_class = AudioDenoising
+    output_class = EnhancedAudio
+    positional_out = True
+    model: UNetMask
+
+    def default_filename(self, request: AudioDenoising) -> str:
+        return f"{Path(request.audio).stem}_denoised.wav"
+
+    def run(self, request: AudioDenoising) -> EnhancedAudio:
+        return self(request.audio, out_rate=request.out_rate, chunk_seconds=request.chunk_seconds)
+
+    def __call__(
+        self,
+        audio: str | Path | torch.Tensor,
+        sample_rate: int | None = None,
+        out_rate: Literal["input", "model"] = "input",
+        chunk_seconds: float = 10.0,
+    ) -> EnhancedAudio:
+        """Enhance an audio file, or a wave (samples,) / (channels, samples) at ``sample_rate``."""
+        if out_rate not in ("input", "model"):
+            raise BadInputError(f"unknown out_rate '{out_rate}'", "use 'input' or 'model'")
+        if isinstance(audio, torch.Tensor):
+            read, rate, frames, channels, name = self._tensor_source(audio, sample_rate)
+        else:
+            read, rate, frames, channels, name = self._file_source(Path(audio))
+        info: dict = {"input": name, "input_rate": rate, "input_channels": channels, "seconds": frames / rate}
+        if channels > 1:
+            warnings.warn(f"{name} has {channels} channels: they are averaged to mono", stacklevel=2)
+            info["note"] = f"{channels} channels averaged to mono"
+        silent = _level_db(read()) < SILENT_DB
+        if silent:
+            warnings.warn(f"{name} is silent: there is nothing to enhance, it is written unchanged", stacklevel=2)
+            info["note"] = "silent input written unchanged"
+        model_rate = self.model.config.sample_rate
+        target = rate if out_rate == "input" else model_rate
+        info |= {"sample_rate": target, "model_rate": model_rate, "enhanced": not silent}
+        frames_per_chunk = max(1, int(round(chunk_seconds * model_rate / self.model.config.hop_length)))
+
+        def blocks() -> Iterator[torch.Tensor]:
+            stream = read()
+            if silent:
+                stream = StreamResampler(rate, target)(stream)
+            else:
+                stream = StreamResampler(rate, model_rate)(stream)
+                stream = enhance_stream(self.model, stream, frames_per_chunk)
+                stream = StreamResampler(model_rate, target)(stream)
+            yield from _exact_length(stream, frames if target == rate else _resampled_length(frames, rate, target))
+
+        return EnhancedAudio(blocks, target, info)
+
+    def _file_source(self, path: Path):
+        header = io.audio_info(path)  # a missing or undecodable file raises with a hint
+        if header.frames == 0:
+            raise BadInputError(f"{path} holds no audio (0 samples)", "record or export the file again")
+        return (
+            (lambda: io.iter_blocks(path, BLOCK_SECONDS)),
+            header.sample_rate,
+            header.frames,
+            header.channels,
+            str(path),
+        )
+
+    def _tensor_source(self, wave: torch.Tensor, sample_rate: int | None):
+        if sample_rate is None:
+            raise BadInputError(
+                "a wave needs its sample_rate", f"pipe(wave, sample_rate={self.model.config.sample_rate})"
+            )
+        wave = wave.detach().float().cpu()
+        if wave.dim() not in (1, 2) or wave.shape[-1] == 0:
+            raise BadInputError(f"expected a wave (samples,) or (channels, samples), got shape {tuple(wave.shape)}")
+        channels = 1 if wave.dim() == 1 else wave.shape[0]
+        mono = wave if wave.dim() == 1 else wave.mean(0)
+        block = int(BLOCK_SECONDS * sample_rate)
+        return (lambda: iter(torch.split(mono, block))), int(sample_rate), mono.shape[0], channels, "the wave"
+
+
+def _level_db(blocks: Iterator[torch.Tensor]) -> float:
+    """RMS level in dBFS of a stream of blocks (read once, nothing kept)."""
+    total, count = 0.0, 0
+    for block in blocks:
+        total += float(block.double().pow(2).sum())
+        count += block.shape[0]
+    return 10 * math.log10(max(total / max(count, 1), 1e-20))
