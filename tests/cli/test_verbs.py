@@ -50,6 +50,7 @@ VERB_ARGS = {
     "translate": ["{png}"],
     "stylize": ["{png}", "{png}"],
     "voice": ["{png}"],
+    "denoise-audio": ["{png}"],
 }
 OUT_NAMES = {"image-generation": "out.png", "image-classification": "out.csv", "text-generation": "out.txt"}
 

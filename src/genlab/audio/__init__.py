@@ -1,3 +1,9 @@
 """Audio: reading and writing sound files, spectral features, signal metrics, audio datasets and classifiers."""
 
-from genlab.audio import classifier, data, generation, voice  # noqa: F401  (registers datasets, tasks, metrics, pipelines)
+from genlab.audio import (  # noqa: F401  (registers datasets, tasks, metrics, pipelines)
+    classifier,
+    data,
+    enhancement,
+    generation,
+    voice,
+)

@@ -6,7 +6,7 @@ import os
 
 from rich.console import Console
 
-console = Console(highlight=False)
+console = Console(highlight=False, emoji=False)  # no emoji codes: "fsdd:train:" is a dataset, not 🚋
 
 
 def global_rank() -> int:

@@ -15,30 +15,27 @@ enhance. A missing, empty or undecodable file is a :class:`~genlab.core.errors.B
 
 The input is read twice, block by block: once when the pipeline is called, to measure its level (and to
 refuse a bad file before anything is written), once to enhance it. That work happens when the output is saved
-or encoded (:class:`EnhancedAudio` holds the recipe, not the samples); ``EnhancedAudio.wave`` gives the samples
+or encoded (:class:`AudioOutput` holds the recipe, not the samples); ``AudioOutput.wave`` gives the samples
 in memory for short inputs.
 """
 
 from __future__ import annotations
 
-import io as bytes_io
 import math
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
 import torch
 from pydantic import Field
 
 from genlab.audio import io
 from genlab.audio.enhancement.streaming import StreamResampler, enhance_stream
 from genlab.audio.enhancement.unet import TASK, UNetMask
+from genlab.audio.output import AudioOutput
 from genlab.core.errors import BadInputError
-from genlab.core.io import atomic_write
-from genlab.core.optional import require
-from genlab.core.pipeline import Output, Pipeline, Request, register_pipeline
+from genlab.core.pipeline import Pipeline, Request, register_pipeline
 
 BLOCK_SECONDS = 30.0  # read this much of the input at a time
 SILENT_DB = -70.0  # an input quieter than this (RMS over the whole file) is returned unchanged
@@ -58,50 +55,6 @@ class AudioDenoising(Request):
     seed: int | None = Field(
         None, description="unused: enhancing draws nothing at random", json_schema_extra={"cli": False}
     )
-
-
-class EnhancedAudio(Output):
-    """Enhanced mono audio, produced block by block when saved (WAV 16-bit, FLAC or OGG Vorbis by suffix)."""
-
-    formats = {"wav": "audio/wav", "flac": "audio/flac", "ogg": "audio/ogg"}
-    suffix = ".wav"
-
-    def __init__(self, blocks: Callable[[], Iterator[torch.Tensor]], sample_rate: int, info: dict | None = None):
-        self.blocks, self.sample_rate = blocks, int(sample_rate)
-        self.info = dict(info or {})
-        self._wave: torch.Tensor | None = None
-
-    @property
-    def wave(self) -> torch.Tensor:
-        """All the samples (samples,) in memory (enhanced on first use)."""
-        if self._wave is None:
-            self._wave = torch.cat([b.float() for b in self.blocks()] or [torch.zeros(0)])
-        return self._wave
-
-    def _write(self, target, suffix: str) -> None:
-        sf = require("soundfile", "audio", "writing audio files")
-        fmt, subtype = io.WRITE_FORMATS[suffix]
-        with sf.SoundFile(target, "w", samplerate=self.sample_rate, channels=1, format=fmt, subtype=subtype) as f:
-            source = iter([self._wave]) if self._wave is not None else self.blocks()
-            for block in source:
-                f.write(np.clip(np.nan_to_num(block.detach().float().cpu().numpy()), -1.0, 1.0))
-
-    def save(self, path: str | Path) -> Path:
-        """Write to ``path`` (.wav, .flac or .ogg) through a temporary file renamed into place when complete."""
-        path = Path(path)
-        suffix = path.suffix.lower()
-        if suffix not in io.WRITE_FORMATS:
-            raise BadInputError(
-                f"cannot write audio as '{path.suffix or path.name}'", f"use one of {', '.join(io.WRITE_FORMATS)}"
-            )
-        atomic_write(path, lambda tmp: self._write(tmp, suffix))
-        return path
-
-    def encode(self, format: str | None = None) -> bytes:
-        format = self.check_format(format)
-        buffer = bytes_io.BytesIO()
-        self._write(buffer, f".{format}")
-        return buffer.getvalue()
 
 
 def _resampled_length(frames: int, orig_rate: int, new_rate: int) -> int:
@@ -124,20 +77,20 @@ def _exact_length(blocks: Iterator[torch.Tensor], length: int) -> Iterator[torch
 
 @register_pipeline("audio/denoise-audio")
 class AudioDenoisingPipeline(Pipeline):
-    """``pipe("noisy.wav")`` / ``pipe(wave, sample_rate)`` → :class:`EnhancedAudio` (module docstring)."""
+    """``pipe("noisy.wav")`` / ``pipe(wave, sample_rate)`` → :class:`AudioOutput` (module docstring)."""
 
     task = TASK
     verb = "denoise-audio"
     description = "remove noise from a speech recording (any length, rate and channels; processed in chunks)"
     request_class = AudioDenoising
-    output_class = EnhancedAudio
+    output_class = AudioOutput
     positional_out = True
     model: UNetMask
 
     def default_filename(self, request: AudioDenoising) -> str:
         return f"{Path(request.audio).stem}_denoised.wav"
 
-    def run(self, request: AudioDenoising) -> EnhancedAudio:
+    def run(self, request: AudioDenoising) -> AudioOutput:
         return self(request.audio, out_rate=request.out_rate, chunk_seconds=request.chunk_seconds)
 
     def __call__(
@@ -146,7 +99,7 @@ class AudioDenoisingPipeline(Pipeline):
         sample_rate: int | None = None,
         out_rate: Literal["input", "model"] = "input",
         chunk_seconds: float = 10.0,
-    ) -> EnhancedAudio:
+    ) -> AudioOutput:
         """Enhance an audio file, or a wave (samples,) / (channels, samples) at ``sample_rate``."""
         if out_rate not in ("input", "model"):
             raise BadInputError(f"unknown out_rate '{out_rate}'", "use 'input' or 'model'")
@@ -177,7 +130,7 @@ class AudioDenoisingPipeline(Pipeline):
                 stream = StreamResampler(model_rate, target)(stream)
             yield from _exact_length(stream, frames if target == rate else _resampled_length(frames, rate, target))
 
-        return EnhancedAudio(blocks, target, info)
+        return AudioOutput(None, target, info, blocks=blocks)
 
     def _file_source(self, path: Path):
         header = io.audio_info(path)  # a missing or undecodable file raises with a hint
