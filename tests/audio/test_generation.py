@@ -108,7 +108,7 @@ class TestConditionalSpecGAN(AudioGANTesterMixin):
 
 def test_registered_names_and_the_papers_recipe():
     assert MODELS.get("audio/wavegan") is WaveGAN and MODELS.get("audio/specgan") is SpecGAN
-    assert TASKS.get("audio-generation").model_names() == ["specgan", "wavegan"]
+    assert TASKS.get("audio-generation").model_names() == ["specgan", "wavegan", "wavenet"]
     assert PIPELINES.get("audio/sample").verb == "sample"
     assert {"audio/label_accuracy", "audio/is", "audio/fd"} <= set(METRICS.names("audio/"))
     d, g = WaveGAN(WaveGANConfig(**TINY)).optimizer_groups()

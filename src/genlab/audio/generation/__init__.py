@@ -9,7 +9,7 @@
 * :mod:`~genlab.audio.generation.task` — the ``audio-generation`` task.
 """
 
-from genlab.audio.generation import evaluation, pipelines, specgan, task, wavegan  # noqa: F401  (registers them)
+from genlab.audio.generation import evaluation, pipelines, specgan, task, wavegan, wavenet  # noqa: F401  (registers)
 from genlab.audio.generation.pipelines import AudioClipsOutput, AudioGenerationPipeline
 from genlab.audio.generation.specgan import SpecGAN, SpecGANConfig
 from genlab.audio.generation.wavegan import PhaseShuffle, WaveGAN, WaveGANConfig

@@ -1,4 +1,6 @@
-"""What WaveGAN and SpecGAN share: the config, label conditioning, WGAN-GP training and ``generate``.
+"""What the audio generators share: :class:`AudioGenerator` (the data-set fields, label checks, class names) for
+every model of the ``audio-generation`` task, and :class:`AudioGAN` (WGAN-GP training, class conditioning,
+``generate``) for WaveGAN and SpecGAN.
 
 Both models of Donahue, McAuley & Puckette (2019) are Wasserstein GANs with a gradient penalty
 (Gulrajani et al. 2017): the critic D is trained ``n_critic`` = 5 times per generator step on
@@ -43,12 +45,19 @@ TASK = "audio-generation"
 WASSERSTEIN = ADVERSARIAL_LOSSES["wasserstein"]
 
 
-class AudioGANConfig(ConditionalConfig):
-    """Fields of both audio GANs; ``sample_rate``, ``clip_samples``, ``num_classes`` and ``class_names`` come
-    from the data."""
+class AudioGeneratorConfig(ConditionalConfig):
+    """Fields of every audio generator; ``sample_rate``, ``clip_samples``, ``num_classes`` and ``class_names``
+    come from the data."""
 
     sample_rate: int = Field(8000, ge=1000, le=48000, description="sample rate of the audio (Hz); set from the data")
     clip_samples: int = Field(8000, ge=256, le=1 << 18, description="length of a generated clip; set from the data")
+    class_names: list[str] = Field(default_factory=list, description="names of the labels; set from the data")
+    conditional: bool = Field(False, description="condition on the labels (needs labelled data); pick them to sample")
+
+
+class AudioGANConfig(AudioGeneratorConfig):
+    """Fields of both audio GANs."""
+
     window_samples: int | None = Field(
         None,
         ge=256,
@@ -56,8 +65,6 @@ class AudioGANConfig(ConditionalConfig):
         description="samples the networks work on: a power of 2 ≥ clip_samples (None: the smallest one; the paper "
         "16384). Training clips are zero-padded to it, generated audio is cropped to clip_samples",
     )
-    class_names: list[str] = Field(default_factory=list, description="names of the labels; set from the data")
-    conditional: bool = Field(False, description="condition on the labels (needs labelled data); pick them to sample")
     latent_dim: int = Field(100, ge=1, le=1024, description="size of z ~ U(-1, 1)^latent_dim (the paper: 100)")
     model_size: int = Field(
         16, ge=1, le=256, description="width d: channels are d, 2d, 4d, … (the paper: 64; 16 trains on a CPU)"
@@ -131,20 +138,18 @@ class ProjectionHead(nn.Module):
         return scores
 
 
-class AudioGAN(LatentGenerativeModel):
-    """Base of the audio GANs: subclasses build ``self.generator`` and ``self.discriminator`` and say how real
-    clips enter the critic (:meth:`to_critic_input`) and how generator outputs become waves (:meth:`to_waves`).
-
-    Optimizer groups: ``discriminator`` (every batch), then ``generator`` (every ``n_critic`` batches).
-    A training batch is ``(waves (B, clip_samples) in [-1, 1], labels (B,))``.
+class AudioGenerator(LatentGenerativeModel):
+    """Base of every model of the ``audio-generation`` task: what the task, the ``sample`` pipeline and the
+    judged metrics use. ``conditional`` comes from the config (refused without labelled data); subclasses
+    implement ``generate(n, labels=None, seed=None, generator=None)`` → clips (n, clip_samples) in [-1, 1] at
+    ``config.sample_rate``. A training batch is ``(waves (B, clip_samples) in [-1, 1], labels (B,))``.
     """
 
     task: ClassVar[str] = TASK
-    sample_batch_size: ClassVar[int] = 250
     conditional_hint: ClassVar[str] = "train with --conditional on labelled data to choose the label of a clip"
-    config: AudioGANConfig
+    config: AudioGeneratorConfig
 
-    def __init__(self, config: AudioGANConfig):
+    def __init__(self, config: AudioGeneratorConfig):
         super().__init__(config)
         who = self.registry_name or type(self).__name__
         if config.conditional and config.num_classes < 2:
@@ -165,6 +170,33 @@ class AudioGAN(LatentGenerativeModel):
         """Names of the labels (from the data), or their indices as text."""
         c = self.config
         return list(c.class_names) if len(c.class_names) == c.num_classes else [str(i) for i in range(c.num_classes)]
+
+    def generate(
+        self,
+        n: int,
+        labels: torch.Tensor | int | list[int] | None = None,
+        seed: int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """``n`` clips (n, clip_samples), float32 in [-1, 1] at ``config.sample_rate``."""
+        raise NotImplementedError
+
+    def _unpack(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """A training batch → (waves (B, clip_samples) float32, labels (B,) when conditional else None)."""
+        waves, labels = batch
+        waves = waves.to(self.device, torch.float32)
+        return waves, (torch.as_tensor(labels).to(self.device) if self.conditional else None)
+
+
+class AudioGAN(AudioGenerator):
+    """Base of the audio GANs: subclasses build ``self.generator`` and ``self.discriminator`` and say how real
+    clips enter the critic (:meth:`to_critic_input`) and how generator outputs become waves (:meth:`to_waves`).
+
+    Optimizer groups: ``discriminator`` (every batch), then ``generator`` (every ``n_critic`` batches).
+    """
+
+    sample_batch_size: ClassVar[int] = 250
+    config: AudioGANConfig
 
     # --- the prior and generation ---------------------------------------------
     def sample_latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -259,11 +291,6 @@ class AudioGAN(LatentGenerativeModel):
         d = self.discriminator_losses(waves, labels, penalty=False)
         g = self.generator_losses(waves.shape[0], labels)
         return {"d_loss": d["d_loss"], "d_real": d["d_real"], "d_fake": d["d_fake"], "g_loss": g["g_loss"]}
-
-    def _unpack(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
-        waves, labels = batch
-        waves = waves.to(self.device, torch.float32)
-        return waves, (torch.as_tensor(labels).to(self.device) if self.conditional else None)
 
 
 def strided_stages(length: int, factor: int, base_sizes: tuple[int, ...], who: str) -> tuple[int, int]:

@@ -1,4 +1,4 @@
-"""The ``audio-generation`` task: clips in, generators of clips out (WaveGAN, SpecGAN).
+"""The ``audio-generation`` task: clips in, generators of clips out (WaveGAN, SpecGAN, WaveNet).
 
 ``genlab train audio-generation --model wavegan --data fsdd --data-dir DIR --conditional --max-minutes 60``
 trains on fixed-length clips (:mod:`genlab.audio.loading`: ``--sample-rate``, ``--clip-seconds``; the
@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from genlab.audio.generation import evaluation
-from genlab.audio.generation.base import TASK, AudioGAN
+from genlab.audio.generation.base import TASK, AudioGenerator
 from genlab.audio.generation.pipelines import AudioClipsOutput, AudioGenerationPipeline, draw, titles_for
 from genlab.audio.loading import (
     AudioDataConfig,
@@ -44,7 +44,7 @@ STATS_BATCH = 256
 class AudioGenerationTask(Task):
     name = TASK
     modality = "audio"
-    description = "train generators of short clips (WaveGAN, SpecGAN) on WAV folders, FSDD or eSpeak digits"
+    description = "train generators of short clips (WaveGAN, SpecGAN, WaveNet) on WAV folders, FSDD or eSpeak digits"
     data_config_class = AudioDataConfig
     default_model = "wavegan"
     pipeline_class = AudioGenerationPipeline
@@ -97,7 +97,7 @@ class AudioGenerationTask(Task):
                    for i in range(0, len(waves), STATS_BATCH))  # fmt: skip
         return cls.statistics(config, batches)
 
-    def write_samples(self, model: AudioGAN, stem: Path, seed: int) -> Path:
+    def write_samples(self, model: AudioGenerator, stem: Path, seed: int) -> Path:
         """A spectrogram sheet ``stem.png`` of generated clips titled with their labels, the WAVs in ``stem/``."""
         labels = torch.arange(min(model.config.num_classes, MAX_PREVIEW_CLASSES)) if model.conditional else None
         n = PREVIEW_CLIPS if labels is None else len(labels)
