@@ -49,6 +49,7 @@ bench: setup
 	$(PY) -m benchmarks.reliability --threads 1
 	$(PY) -m benchmarks.speed --threads 1
 	$(PY) -m benchmarks.restoration --threads 1
+	$(PY) -m benchmarks.audio --threads 1
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache
