@@ -27,9 +27,10 @@ from genlab.audio.enhancement.data import (  # noqa: E402
     split_speech,
 )
 from genlab.audio.enhancement.noise import NoiseSet, babble, load_noise_folder, pink_noise  # noqa: E402
-from genlab.audio.enhancement.streaming import StreamResampler, enhance_stream  # noqa: E402
+from genlab.audio.enhancement.streaming import enhance_stream  # noqa: E402
 from genlab.audio.enhancement.unet import TASK, UNetMask, UNetMaskConfig  # noqa: E402
 from genlab.audio.signal_metrics import si_sdr, snr_db  # noqa: E402
+from genlab.audio.streaming import StreamResampler  # noqa: E402
 from genlab.core.errors import BadInputError, ConfigError, DataError  # noqa: E402
 from genlab.core.evaluation import EvalContext, run_metrics, task_metrics  # noqa: E402
 from genlab.core.registry import PIPELINES, TASKS  # noqa: E402

@@ -51,6 +51,7 @@ VERB_ARGS = {
     "stylize": ["{png}", "{png}"],
     "voice": ["{png}"],
     "denoise-audio": ["{png}"],
+    "vocode": ["{png}"],
 }
 OUT_NAMES = {"image-generation": "out.png", "image-classification": "out.csv", "text-generation": "out.txt"}
 

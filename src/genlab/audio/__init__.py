@@ -5,5 +5,6 @@ from genlab.audio import (  # noqa: F401  (registers datasets, tasks, metrics, p
     data,
     enhancement,
     generation,
+    vocoder,
     voice,
 )

@@ -31,9 +31,10 @@ import torch
 from pydantic import Field
 
 from genlab.audio import io
-from genlab.audio.enhancement.streaming import StreamResampler, enhance_stream
+from genlab.audio.enhancement.streaming import enhance_stream
 from genlab.audio.enhancement.unet import TASK, UNetMask
 from genlab.audio.output import AudioOutput
+from genlab.audio.streaming import StreamResampler, exact_length, resampled_length
 from genlab.core.errors import BadInputError
 from genlab.core.pipeline import Pipeline, Request, register_pipeline
 
@@ -55,24 +56,6 @@ class AudioDenoising(Request):
     seed: int | None = Field(
         None, description="unused: enhancing draws nothing at random", json_schema_extra={"cli": False}
     )
-
-
-def _resampled_length(frames: int, orig_rate: int, new_rate: int) -> int:
-    """Samples :func:`genlab.audio.io.resample` gives for ``frames`` samples (``⌈frames·up/down⌉``)."""
-    g = math.gcd(orig_rate, new_rate)
-    return -(-frames * (new_rate // g) // (orig_rate // g))
-
-
-def _exact_length(blocks: Iterator[torch.Tensor], length: int) -> Iterator[torch.Tensor]:
-    """``blocks`` cut or zero-padded to ``length`` samples in total."""
-    done = 0
-    for block in blocks:
-        block = block[: max(0, length - done)]
-        done += block.shape[0]
-        if block.shape[0]:
-            yield block
-    if done < length:
-        yield torch.zeros(length - done)
 
 
 @register_pipeline("audio/denoise-audio")
@@ -128,7 +111,7 @@ class AudioDenoisingPipeline(Pipeline):
                 stream = StreamResampler(rate, model_rate)(stream)
                 stream = enhance_stream(self.model, stream, frames_per_chunk)
                 stream = StreamResampler(model_rate, target)(stream)
-            yield from _exact_length(stream, frames if target == rate else _resampled_length(frames, rate, target))
+            yield from exact_length(stream, frames if target == rate else resampled_length(frames, rate, target))
 
         return AudioOutput(None, target, info, blocks=blocks)
 

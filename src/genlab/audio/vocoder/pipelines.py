@@ -32,9 +32,8 @@ import torch
 from pydantic import Field
 
 from genlab.audio import io
-from genlab.audio.enhancement.pipelines import _exact_length, _resampled_length
-from genlab.audio.enhancement.streaming import StreamResampler
 from genlab.audio.output import AudioOutput
+from genlab.audio.streaming import StreamResampler, exact_length, resampled_length
 from genlab.audio.vocoder.base import TASK, Vocoder
 from genlab.audio.vocoder.streaming import resynthesize_stream, vocode_stream
 from genlab.core.errors import BadInputError
@@ -111,12 +110,12 @@ class VocodePipeline(Pipeline):
             info["note"] = f"{channels} channels averaged to mono"
         model_rate = self.model.sample_rate
         target = rate if out_rate == "input" else model_rate
-        length = frames if target == rate else _resampled_length(frames, rate, target)
+        length = frames if target == rate else resampled_length(frames, rate, target)
         info |= {"sample_rate": target, "model_rate": model_rate, "front_end": self.model.config.describe()}
         if griffin_lim:
             info |= {"method": f"griffin-lim ({griffin_lim_iters} iterations, seed {seed or 0})"}
             wave = self._griffin_lim(read, rate, frames, name, griffin_lim_iters, seed or 0)
-            wave = torch.cat(list(_exact_length(iter([io.resample(wave, model_rate, target)]), length)))
+            wave = torch.cat(list(exact_length(iter([io.resample(wave, model_rate, target)]), length)))
             return AudioOutput(wave, target, info)
         info["method"] = self.model.registry_name
         chunk = self._chunk_frames(chunk_seconds)
@@ -124,7 +123,7 @@ class VocodePipeline(Pipeline):
         def blocks() -> Iterator[torch.Tensor]:
             stream = StreamResampler(rate, model_rate)(read())
             stream = StreamResampler(model_rate, target)(resynthesize_stream(self.model, stream, chunk))
-            yield from _exact_length(stream, length)
+            yield from exact_length(stream, length)
 
         return AudioOutput(None, target, info, blocks=blocks)
 

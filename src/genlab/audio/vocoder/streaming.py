@@ -26,8 +26,8 @@ from collections.abc import Callable, Iterable, Iterator
 
 import torch
 
-from genlab.audio.enhancement.streaming import _Buffer as SampleBuffer  # samples of a stream from an index on
 from genlab.audio.features import stft
+from genlab.audio.streaming import SampleBuffer  # samples of a stream from an index on
 from genlab.core.errors import BadInputError
 
 DEFAULT_CHUNK_FRAMES = 1024  # frames vocoded at a time (16 s at 16 kHz with a 256-sample hop)
