@@ -22,7 +22,7 @@ from pydantic import Field
 from torch.utils.data import Dataset
 
 from genlab.core.config import Config
-from genlab.core.data import DataInfo
+from genlab.core.data import DataInfo, parse_source  # noqa: F401  (re-exported for the audio tasks)
 from genlab.core.errors import ConfigError, DataError
 from genlab.core.registry import DATASETS
 
@@ -102,16 +102,6 @@ class ClipDataset(Dataset):
         return out.clamp(-1, 1), self.labels[i]
 
 
-def parse_source(source: str) -> tuple[str, str | None]:
-    """Split ``name:split`` when ``name`` is a registered dataset; anything else is ``(source, None)``."""
-    if source in DATASETS:
-        return source, None
-    head, _, tail = source.rpartition(":")
-    if head and tail and head in DATASETS:
-        return head, tail
-    return source, None
-
-
 def load_clips(cfg: AudioDataConfig, split: str | None = None):
     """The :class:`~genlab.audio.data.AudioClips` of ``cfg.source`` (``split`` overrides the one in the name)."""
     from genlab.audio.data import load_audio_folder
@@ -124,6 +114,22 @@ def load_clips(cfg: AudioDataConfig, split: str | None = None):
         return spec(spec.check_split(split or named_split), data_dir=cfg.data_dir, sample_rate=cfg.sample_rate)
     extra = {"pattern": cfg.pattern} if cfg.pattern else {}
     return load_audio_folder(cfg.source, cfg.sample_rate, labels=cfg.labels, csv=cfg.labels_csv, **extra)
+
+
+#: data options that say how clips were found and labelled: evaluation reloads a model's data with them
+LABELLING_OPTIONS = ("labels", "labels_csv", "label_field", "data_dir", "pattern")
+
+
+def recorded_data_options(model, data_dir: str | None = None) -> dict[str, Any]:
+    """Data-config values that reload the clips ``model`` was trained on as they were labelled, at the model's
+    sample rate and clip length, without augmentation (``data_dir`` replaces the recorded one when given)."""
+    options = dict(model.provenance.data.get("config") or {})
+    values = {k: v for k, v in options.items() if k in LABELLING_OPTIONS}
+    values |= {"sample_rate": model.config.sample_rate, "augment": False,
+               "clip_seconds": model.config.clip_samples / model.config.sample_rate}  # fmt: skip
+    if data_dir:
+        values["data_dir"] = data_dir
+    return values
 
 
 def class_labels(clips, label_field: str) -> tuple[list[int], list[str]]:

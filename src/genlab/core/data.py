@@ -58,6 +58,16 @@ class DatasetSpec:
         return split
 
 
+def parse_source(source: str) -> tuple[str, str | None]:
+    """Split ``name:split`` when ``name`` is a registered dataset; anything else is ``(source, None)``."""
+    if source in DATASETS:
+        return source, None
+    head, _, tail = source.rpartition(":")
+    if head and tail and head in DATASETS:
+        return head, tail
+    return source, None
+
+
 def register_dataset(spec: DatasetSpec) -> DatasetSpec:
     """Register ``spec`` in :data:`DATASETS` under its name; returns it."""
     return DATASETS.register(spec.name)(spec)

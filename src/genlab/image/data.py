@@ -23,7 +23,7 @@ from torch.utils.data import Dataset
 
 from genlab.core.config import Config
 from genlab.core.console import console, is_rank_zero
-from genlab.core.data import DataInfo
+from genlab.core.data import DataInfo, parse_source  # noqa: F401  (re-exported: image callers import it here)
 from genlab.core.errors import ConfigError, DataError, unknown_name
 from genlab.core.registry import DATASETS
 
@@ -136,16 +136,6 @@ class _Loaded:
     labels: np.ndarray  # int64 (N,)
     class_names: list[str]
     skipped: list[str] = field(default_factory=list)
-
-
-def parse_source(source: str) -> tuple[str, str | None]:
-    """Split ``name:split`` when ``name`` is a registered dataset; anything else is ``(source, None)``."""
-    if source in DATASETS:
-        return source, None
-    head, _, tail = source.rpartition(":")
-    if head and tail and head in DATASETS:
-        return head, tail
-    return source, None
 
 
 def load_image_data(cfg: ImageDataConfig) -> tuple[ImageTensorDataset, ImageTensorDataset | None, ImageDataInfo]:

@@ -66,21 +66,14 @@ def model_protocol(ctx: EvalContext) -> dict[str, Any]:
 
 def load_reference(ctx: EvalContext) -> LabelledClips:
     """The labelled clips to score (see the module docstring), at the model's rate and clip length."""
-    from genlab.audio.loading import AudioDataConfig, load_audio_data, parse_source, stack_clips
+    from genlab.audio.loading import AudioDataConfig, load_audio_data, parse_source, recorded_data_options, stack_clips
     from genlab.core.registry import DATASETS
 
     model, request = ctx.model, ctx.request
     data = model.provenance.data
     options = dict(data.get("config") or {})
     trained_on = data.get("source") or model.provenance.raw.get("dataset")
-    base = {
-        **{k: v for k, v in options.items() if k in ("labels", "labels_csv", "label_field", "data_dir", "pattern")},
-        "sample_rate": model.config.sample_rate,
-        "clip_seconds": model.config.clip_samples / model.config.sample_rate,
-        "augment": False,
-    }
-    if request.data_dir:
-        base["data_dir"] = request.data_dir
+    base = recorded_data_options(model, request.data_dir)
     if request.ref:
         cfg = AudioDataConfig.build({**base, "source": request.ref, "val_fraction": 0.0}, where="eval")
         clips, split = load_audio_data(cfg)[0], f"all clips of {request.ref}"

@@ -167,21 +167,14 @@ def _subset(waves: torch.Tensor, labels: torch.Tensor, n: int, seed: int) -> tup
 
 def load_reference(ctx: EvalContext) -> Reference:
     """The reference clips and the disjoint real clips (module docstring), at the generator's rate and length."""
-    from genlab.audio.loading import AudioDataConfig, load_audio_data, parse_source
+    from genlab.audio.loading import AudioDataConfig, load_audio_data, parse_source, recorded_data_options
     from genlab.core.registry import DATASETS
 
     model, request = ctx.model, ctx.request
     data = model.provenance.data
     options = dict(data.get("config") or {})
     trained_on = data.get("source") or model.provenance.raw.get("dataset")
-    base = {
-        **{k: v for k, v in options.items() if k in ("labels", "labels_csv", "label_field", "data_dir")},
-        "sample_rate": model.config.sample_rate,
-        "clip_seconds": model.config.clip_samples / model.config.sample_rate,
-        "augment": False,
-    }
-    if request.data_dir:
-        base["data_dir"] = request.data_dir
+    base = recorded_data_options(model, request.data_dir)
 
     def load(source: str, **values: Any):
         return load_audio_data(AudioDataConfig.build({**base, "source": source, "val_fraction": 0.0, **values}, "eval"))
