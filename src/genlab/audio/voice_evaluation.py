@@ -50,7 +50,7 @@ from genlab.__about__ import __version__
 from genlab.audio.vc import TASK
 from genlab.core.config import Config
 from genlab.core.errors import BadInputError, CheckpointError, DataError
-from genlab.core.evaluation import EvalContext, register_metric
+from genlab.core.evaluation import EvalContext, register_metric, weights_field
 from genlab.core.seeding import make_generator
 
 DEFAULT_N = 100
@@ -158,8 +158,7 @@ def model_protocol(ctx: EvalContext) -> dict[str, Any]:
     protocol = {**ctx.reference.protocol(), "n_conversions": 0 if drawn is None else len(drawn.waves)}
     protocol["targets"] = f"every training speaker but the source's ({', '.join(ctx.reference.target_pool)})"
     protocol["model"] = ctx.model.registry_name
-    if weights := ctx.model.provenance.weights_sha256:
-        protocol["model_sha256"] = weights
+    protocol |= weights_field(ctx.model)
     return protocol | {"seed": ctx.request.seed, "genlab_version": __version__}
 
 

@@ -151,6 +151,13 @@ def _model_name(model: Any) -> str:
     return getattr(model, "registry_name", type(model).__name__)
 
 
+def weights_field(model: Any) -> dict[str, str]:
+    """``{"model_sha256": …}`` for a model loaded from saved weights (its protocol names the exact weights
+    scored), ``{}`` for one never saved."""
+    weights = model.provenance.weights_sha256
+    return {"model_sha256": weights} if weights else {}
+
+
 class EvalContext:
     """What metrics read: the model, its task, the validated eval request, samples, reference data.
 

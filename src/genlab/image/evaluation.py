@@ -37,7 +37,7 @@ from genlab.__about__ import __version__
 from genlab.core.config import Config
 from genlab.core.console import console, info, is_rank_zero
 from genlab.core.errors import BadInputError, DataError
-from genlab.core.evaluation import EvalContext, MetricSpec, run_metrics, select_metrics, task_metrics
+from genlab.core.evaluation import EvalContext, MetricSpec, run_metrics, select_metrics, task_metrics, weights_field
 from genlab.core.registry import TASKS
 from genlab.core.seeding import make_generator
 from genlab.image import metrics as M
@@ -123,8 +123,7 @@ def model_protocol(ctx: EvalContext) -> dict[str, Any]:
     drawn = ctx.cache.get("samples")
     protocol = {"n_generated": 0 if drawn is None else len(drawn), "n_reference": len(ref.images)}
     protocol |= {"model": ctx.model.registry_name, **ref.protocol()}
-    if weights := ctx.model.provenance.weights_sha256:
-        protocol["model_sha256"] = weights
+    protocol |= weights_field(ctx.model)
     return protocol | {"seed": ctx.request.seed, "genlab_version": __version__}
 
 

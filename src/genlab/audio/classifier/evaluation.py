@@ -19,7 +19,7 @@ from genlab.__about__ import __version__
 from genlab.audio.classifier.model import TASK
 from genlab.core.config import Config
 from genlab.core.errors import BadInputError, DataError
-from genlab.core.evaluation import EvalContext, register_metric
+from genlab.core.evaluation import EvalContext, register_metric, weights_field
 
 
 class AudioClassificationEvalRequest(Config):
@@ -59,8 +59,7 @@ def model_context(task, model, request: AudioClassificationEvalRequest) -> EvalC
 
 def model_protocol(ctx: EvalContext) -> dict[str, Any]:
     protocol = {**ctx.reference.protocol(), "model": ctx.model.registry_name}
-    if weights := ctx.model.provenance.weights_sha256:
-        protocol["model_sha256"] = weights
+    protocol |= weights_field(ctx.model)
     return protocol | {"seed": ctx.request.seed, "genlab_version": __version__}
 
 

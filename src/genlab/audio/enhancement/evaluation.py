@@ -61,7 +61,7 @@ from genlab.audio.loading import parse_source
 from genlab.audio.signal_metrics import mix_at_snr, pesq_score, si_sdr, snr_db, stoi_score
 from genlab.core.config import Config
 from genlab.core.errors import BadInputError, DataError
-from genlab.core.evaluation import EvalContext, register_metric
+from genlab.core.evaluation import EvalContext, register_metric, weights_field
 from genlab.core.registry import DATASETS
 
 TEST_LEVEL_DB = -25.0  # clean utterances are brought to this RMS level before mixing
@@ -261,8 +261,7 @@ def model_protocol(ctx: EvalContext) -> dict[str, Any]:
         **ctx.reference.protocol(), "snrs": list(request.snrs), "seed": request.seed,
         "max_seconds": request.max_seconds, "model": ctx.model.registry_name,
     }  # fmt: skip
-    if weights := ctx.model.provenance.weights_sha256:
-        protocol["model_sha256"] = weights
+    protocol |= weights_field(ctx.model)
     return protocol | {"genlab_version": __version__}
 
 

@@ -52,7 +52,7 @@ from genlab.audio.generation.base import TASK
 from genlab.audio.loading import stack_clips
 from genlab.core.config import Config
 from genlab.core.errors import BadInputError, DataError
-from genlab.core.evaluation import EvalContext, register_metric
+from genlab.core.evaluation import EvalContext, register_metric, weights_field
 from genlab.core.seeding import make_generator
 
 DEFAULT_N = 1000
@@ -128,8 +128,7 @@ def model_protocol(ctx: EvalContext) -> dict[str, Any]:
     drawn = ctx.cache.get("samples")
     protocol = {"n_generated": 0 if drawn is None else len(drawn.waves), **ctx.reference.protocol()}
     protocol["model"] = ctx.model.registry_name
-    if weights := ctx.model.provenance.weights_sha256:
-        protocol["model_sha256"] = weights
+    protocol |= weights_field(ctx.model)
     if ctx.model.conditional:
         protocol["labels"] = f"in turn over the {ctx.model.config.num_classes} classes"
     return protocol | {"seed": ctx.request.seed, "genlab_version": __version__}

@@ -42,7 +42,7 @@ from genlab.audio.signal_metrics import log_spectral_distance, pesq_score, stoi_
 from genlab.audio.vocoder.base import TASK
 from genlab.core.config import Config
 from genlab.core.errors import BadInputError
-from genlab.core.evaluation import EvalContext, register_metric
+from genlab.core.evaluation import EvalContext, register_metric, weights_field
 
 LSD_FFT, LSD_HOP = 512, 128
 
@@ -174,8 +174,7 @@ def model_protocol(ctx: EvalContext) -> dict[str, Any]:
         "model": model.registry_name, "front_end": model.config.contract(),
         "synthesis": "copy synthesis: vocode(mel(x)) at x's length, whole",
     }  # fmt: skip
-    if weights := model.provenance.weights_sha256:
-        protocol["model_sha256"] = weights
+    protocol |= weights_field(model)
     return protocol | {"genlab_version": __version__}
 
 

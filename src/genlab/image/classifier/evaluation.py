@@ -17,7 +17,7 @@ from pydantic import Field, field_validator
 from genlab.__about__ import __version__
 from genlab.core.config import Config
 from genlab.core.errors import BadInputError, DataError
-from genlab.core.evaluation import EvalContext, register_metric
+from genlab.core.evaluation import EvalContext, register_metric, weights_field
 from genlab.image.classifier.model import TASK, evaluate_accuracy
 
 
@@ -60,8 +60,7 @@ def model_context(task, model, request: ClassificationEvalRequest) -> EvalContex
 def model_protocol(ctx: EvalContext) -> dict[str, Any]:
     """Protocol fields of every classifier evaluation: reference, counts, model and its checksum, version."""
     protocol = {**ctx.reference.protocol(), "model": ctx.model.registry_name}
-    if weights := ctx.model.provenance.weights_sha256:
-        protocol["model_sha256"] = weights
+    protocol |= weights_field(ctx.model)
     return protocol | {"seed": ctx.request.seed, "genlab_version": __version__}
 
 

@@ -32,7 +32,7 @@ from pydantic import Field
 
 from genlab.__about__ import __version__
 from genlab.core.errors import BadInputError
-from genlab.core.evaluation import EvalContext, register_metric
+from genlab.core.evaluation import EvalContext, register_metric, weights_field
 from genlab.core.optional import require
 from genlab.image.inpainting.model import TASK
 from genlab.image.restoration.degrade import quantize, random_mask
@@ -103,8 +103,7 @@ def model_protocol(ctx: EvalContext) -> dict[str, Any]:
         "masks": "genlab random_mask per photo, drawn in photo order; 1 = missing",
         "tile": request.tile,
     }
-    if weights := ctx.model.provenance.weights_sha256:
-        protocol["model_sha256"] = weights
+    protocol |= weights_field(ctx.model)
     return protocol | {"color": ctx.model.config.color, "genlab_version": __version__}
 
 

@@ -24,7 +24,7 @@ from pydantic import Field, field_validator
 from genlab.__about__ import __version__
 from genlab.core.config import Config
 from genlab.core.errors import BadInputError
-from genlab.core.evaluation import EvalContext, register_metric
+from genlab.core.evaluation import EvalContext, register_metric, weights_field
 from genlab.image.restoration.data import BUILTIN, builtin_photos, load_photos, read_photo
 from genlab.image.restoration.degrade import add_noise, bicubic_resize, downscale, modcrop, quantize
 from genlab.image.restoration.quality import psnr, ssim
@@ -146,8 +146,7 @@ def model_protocol(ctx: EvalContext) -> dict[str, Any]:
         protocol |= {"scale": ctx.model.output_scale, "degradation": "bicubic (antialiased, a=-0.5), 8-bit"}
     else:
         protocol |= {"noise": "additive white Gaussian, not clipped", "noise_seed": ctx.request.seed}
-    if weights := ctx.model.provenance.weights_sha256:
-        protocol["model_sha256"] = weights
+    protocol |= weights_field(ctx.model)
     return protocol | {"color": ctx.model.config.color, "genlab_version": __version__}
 
 

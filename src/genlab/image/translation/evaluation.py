@@ -32,7 +32,7 @@ from pydantic import Field, field_validator
 from genlab.__about__ import __version__
 from genlab.core.config import Config
 from genlab.core.errors import BadInputError, DataError
-from genlab.core.evaluation import EvalContext, register_metric
+from genlab.core.evaluation import EvalContext, register_metric, weights_field
 from genlab.image.translation.cyclegan import DIRECTIONS, TASK
 from genlab.image.translation.strokes import HELD_OUT, STROKE_STEPS, THICK, THIN, digit_parts, morph
 
@@ -185,8 +185,7 @@ def model_protocol(ctx: EvalContext) -> dict[str, Any]:
         f"native {ref.native_size} px, then resized (bicubic) to the model's {cfg.image_size} px",
         "seed": ctx.request.seed,
     }
-    if weights := ctx.model.provenance.weights_sha256:
-        protocol["model_sha256"] = weights
+    protocol |= weights_field(ctx.model)
     return protocol | {"genlab_version": __version__}
 
 
