@@ -1,7 +1,11 @@
-"""Audio benchmark: spoken-digit generation judged like the WaveGAN paper, and the judges themselves.
+"""Audio benchmark: spoken-digit generation judged like the WaveGAN paper, speech denoising, the vocoder
+against Griffin-Lim, voice conversion, and the judges themselves.
 
     python -m benchmarks.audio --quick                                        # smoke check, tiny budgets
     python -m benchmarks.audio --part generation --models specgan wavegan --budget 30 --threads 1
+    python -m benchmarks.audio --part denoise --budget 30 --threads 1
+    python -m benchmarks.audio --part vocoder --budget 30 --threads 1
+    python -m benchmarks.audio --part voice --budget 30 --threads 1
     python -m benchmarks.audio --part judges
 
 Generation: each model trains class-conditionally (``genlab train audio-generation --conditional``) for
@@ -15,6 +19,26 @@ clips (the floor of FD, the ceiling of accuracy) and Gaussian noise at speech le
 ``real-clips`` and ``noise``. ``rtf`` is the real-time factor of generation on the run's threads:
 seconds spent per second of audio, generating 16 clips at once (best of 3).
 
+Denoise: ``unet-mask`` trains at 8 kHz on FSDD's training takes of four speakers, with mixtures made on
+the fly (white, pink, babble and the real background recordings of ``speech/noise-speechcommands`` but the
+one its ``test.txt`` holds out, SNR −5…20 dB); two speakers are held out whole. The test set is the held-out
+speakers' test takes (0–4: 100 clips), each mixed with every noise (the held-out recording for the real
+noise) at 0 dB and at 5 dB (``input_snr_db``), scored by ``genlab.evaluate``: ``si_sdr_improvement_db``,
+``si_sdr``, ``pesq`` (narrow band), ``stoi``, for the model and for spectral subtraction, the Wiener filter
+and the noisy input itself. ``rtf``: seconds of compute per second of audio enhancing a 10 s mixture in one
+call (best of 3).
+
+Vocoder: ``vocos`` trains on ``speech/ljspeech-mini`` at 16 kHz (its ``test.txt`` clips held out) and
+resynthesises the held-out clips from their mel spectrograms, beside fast Griffin-Lim (32 and 64
+iterations) on the linear magnitudes those mels imply: ``lsd`` (log-spectral distance, dB), ``mel_l1``,
+``pesq`` (wide band), ``stoi``; again on the VCTK test clips (unseen speakers, ``dataset`` vctk).
+``rtf`` as above, mel → wave of 10 s.
+
+Voice: ``vc-autoencoder`` trains on the FSDD training takes and converts FSDD test clips to each other
+speaker; ``target_speaker_accuracy`` and ``source_speaker_accuracy`` (by the shipped speaker judge
+``fsdd-speakers``) and ``content_accuracy`` (the digit judge), beside WORLD conversion, the unconverted
+source and the model's vocoder alone.
+
 Judges: the shipped classifiers' accuracy on the FSDD test split (``test_accuracy``).
 
 Writes ``benchmarks/results/audio.json`` (``--quick``: ``audio-quick.json``); a row replaces the earlier
@@ -24,6 +48,9 @@ one of the same model, dataset, part and budget.
 from __future__ import annotations
 
 import argparse
+import json
+import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +61,14 @@ from benchmarks import common
 
 MODULE = "benchmarks.audio"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+NOISE = SHARED / "speech" / "noise-speechcommands"
+LJSPEECH, VCTK = SHARED / "speech" / "ljspeech-mini", SHARED / "speech" / "vctk-4spk-mini"
+RTF_SECONDS = 10.0
 
 
 def row_key(r: dict[str, Any]) -> tuple:
-    return r["model"], r["dataset"], r.get("part"), r.get("budget_minutes"), str(r.get("overrides"))
+    return (r["model"], r["dataset"], r.get("part"), r.get("budget_minutes"), str(r.get("overrides")),
+            r.get("input_snr_db"))  # fmt: skip
 
 
 def generation_rtf(model, clips: int = 16) -> float:
@@ -79,6 +110,111 @@ def generation_rows(args, runs_dir: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def wave_rtf(fn, sample_rate: int, seconds: float = RTF_SECONDS) -> float:
+    """Seconds of compute per second of audio of ``fn(wave)`` on ``seconds`` of speech-level noise (best of 3)."""
+    wave = torch.randn(int(seconds * sample_rate), generator=torch.Generator().manual_seed(0)) * 0.05
+    return round(common.best_time(lambda: fn(wave), repeats=3) / seconds, 4)
+
+
+def train_row(res, clock, args) -> dict[str, Any]:
+    return {"budget_minutes": args.budget, "train_minutes": round(clock.seconds / 60, 2), "steps": res.steps}
+
+
+def test_takes_of(speakers: list[str], folder: Path) -> Path:
+    """A temporary folder of links to the FSDD test takes (0–4) of ``speakers``."""
+    out = Path(tempfile.mkdtemp(prefix="genlab-bench-fsdd-"))
+    for path in sorted((folder / "recordings").glob("*.wav")):
+        m = re.fullmatch(r"(\d+)_([a-z]+)_(\d+)", path.stem)
+        if m and m[2] in speakers and int(m[3]) < 5:
+            (out / path.name).symlink_to(path)
+    return out
+
+
+def denoise_rows(args, runs_dir: Path) -> list[dict[str, Any]]:
+    fsdd = SHARED / "fsdd"
+    noises = ["white", "pink", "babble", str(NOISE)]
+    data = {"data_dir": str(fsdd), "sample_rate": 8000, "noise": noises, "val_fraction": 0.34}
+    overrides = list(args.overrides) + (["model.base_channels=4", "data.max_files=64"] if args.quick else [])
+    with common.Stopwatch() as clock:
+        res = genlab.train("audio-denoising", model="unet-mask", data="fsdd:train", name=f"unet-mask-{args.budget:g}m",
+                           runs_dir=runs_dir, max_minutes=args.budget, progress=False, overrides=overrides,
+                           data_options=data)  # fmt: skip
+    held = json.loads((res.run.path / "data.json").read_text())["split"]["val_speakers"]
+    ref = test_takes_of(held, fsdd)
+    pipe = genlab.load(res.run.path)
+    rtf = wave_rtf(pipe.model.enhance, pipe.model.sample_rate)
+    rows = []
+    for snr in args.snrs:
+        result = genlab.evaluate(res.run.path, "si_sdr,si_sdr_improvement,pesq,stoi,snr", ref=str(ref),
+                                 noise=noises, snrs=[snr], n=args.n_test)  # fmt: skip
+        base = {"dataset": "fsdd", "part": "denoise", "input_snr_db": snr, "test_speakers": held,
+                "n_mixtures": result["protocol"].get("n_mixtures")}  # fmt: skip
+        for name, m in {"unet-mask": result["metrics"], **result.get("baselines", {})}.items():
+            row = {"model": name, **base, "si_sdr_improvement_db": m.get("si_sdr_improvement"),
+                   "si_sdr": m.get("si_sdr"), "pesq": m.get("pesq"), "stoi": m.get("stoi"),
+                   "snr_db": m.get("snr")}  # fmt: skip
+            rows.append(
+                row | (train_row(res, clock, args) | {"rtf": rtf} if name == "unet-mask" else {"budget_minutes": None})
+            )
+            print(f"denoise {snr:g} dB {name}: SI-SDRi {m.get('si_sdr_improvement')}, PESQ {m.get('pesq')}, "
+                  f"STOI {m.get('stoi')}", flush=True)  # fmt: skip
+    return rows
+
+
+def vocoder_rows(args, runs_dir: Path) -> list[dict[str, Any]]:
+    overrides = list(args.overrides) + (["model.dim=16", "model.layers=1"] if args.quick else [])
+    with common.Stopwatch() as clock:
+        res = genlab.train("vocoder", model="vocos", data=str(LJSPEECH / "wavs"), name=f"vocos-{args.budget:g}m",
+                           runs_dir=runs_dir, max_minutes=args.budget, progress=False, overrides=overrides)  # fmt: skip
+    pipe = genlab.load(res.run.path)
+    model = pipe.model
+    rtf = wave_rtf(lambda w: model.vocode(model.mel(w)), model.sample_rate)
+    rows = []
+    for dataset, ref in (("ljspeech-mini", None), ("vctk-4spk-mini", VCTK / "wavs")):
+        options = {"ref": str(ref)} if ref else {}
+        if ref:  # VCTK: its held-out clips only
+            options["ref"] = str(test_list_folder(VCTK))
+        result = genlab.evaluate(res.run.path, "lsd,mel_l1,vocoder_pesq,vocoder_stoi", n=args.n_test, **options)
+        base = {"dataset": dataset, "part": "vocoder", "n": result["protocol"].get("n_recordings")}
+        for name, m in {"vocos": result["metrics"], **result.get("baselines", {})}.items():
+            row = {"model": name.replace("_", "-"), **base, "lsd": m.get("lsd"), "mel_l1": m.get("mel_l1"),
+                   "pesq": m.get("vocoder_pesq"), "stoi": m.get("vocoder_stoi")}  # fmt: skip
+            rows.append(
+                row | (train_row(res, clock, args) | {"rtf": rtf} if name == "vocos" else {"budget_minutes": None})
+            )
+            print(f"vocoder {dataset} {name}: LSD {m.get('lsd')}, PESQ {m.get('vocoder_pesq')}", flush=True)
+    return rows
+
+
+def test_list_folder(root: Path) -> Path:
+    """A temporary folder of links to the recordings a speech folder's ``test.txt`` holds out."""
+    out = Path(tempfile.mkdtemp(prefix="genlab-bench-test-"))
+    for name in (root / "test.txt").read_text().split():
+        (out / f"{name}.wav").symlink_to(root / "wavs" / f"{name}.wav")
+    return out
+
+
+def voice_rows(args, runs_dir: Path) -> list[dict[str, Any]]:
+    fsdd = SHARED / "fsdd"
+    overrides = ["data.clip_seconds=1", *args.overrides] + (
+        ["model.channels=8", "data.max_files=64"] if args.quick else []
+    )
+    with common.Stopwatch() as clock:
+        res = genlab.train("voice-conversion", model="vc-autoencoder", data="fsdd:train", runs_dir=runs_dir,
+                           name=f"vc-autoencoder-{args.budget:g}m", max_minutes=args.budget, progress=False,
+                           overrides=overrides, data_options={"data_dir": str(fsdd)})  # fmt: skip
+    result = genlab.evaluate(res.run.path, "target_speaker_accuracy,source_speaker_accuracy,content_accuracy",
+                             n=args.n_test, data_dir=str(fsdd))  # fmt: skip
+    base = {"dataset": "fsdd", "part": "voice", "n_conversions": result["protocol"].get("n_conversions")}
+    rows = []
+    for name, m in {"vc-autoencoder": result["metrics"], **result.get("baselines", {})}.items():
+        row = {"model": name, **base, **{k: m.get(k) for k in
+               ("target_speaker_accuracy", "source_speaker_accuracy", "content_accuracy")}}  # fmt: skip
+        rows.append(row | (train_row(res, clock, args) if name == "vc-autoencoder" else {"budget_minutes": None}))
+        print(f"voice {name}: {row}", flush=True)
+    return rows
+
+
 def judge_rows(args) -> list[dict[str, Any]]:
     from genlab.audio.classifier.train import load_audio_classifier
     from genlab.audio.loading import AudioDataConfig, load_audio_data, stack_clips
@@ -104,10 +240,12 @@ def judge_rows(args) -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog=f"python -m {MODULE}", description=__doc__.split("\n\n")[0])
     common.add_common_arguments(p, "tiny budgets and data: a smoke check, not a result")
-    p.add_argument("--part", choices=("generation", "judges", "all"), default="all")
+    p.add_argument("--part", choices=("generation", "denoise", "vocoder", "voice", "judges", "all"), default="all")
     p.add_argument("--models", nargs="+", default=["specgan", "wavegan"], help="generation models")
-    p.add_argument("--budget", type=float, default=30.0, help="training minutes per generation model")
+    p.add_argument("--budget", type=float, default=30.0, help="training minutes per model")
     p.add_argument("--n", type=int, default=1000, help="generated clips scored per model")
+    p.add_argument("--n-test", type=int, default=None, help="test utterances of denoise/vocoder/voice (default all)")
+    p.add_argument("--snrs", type=float, nargs="+", default=[0.0, 5.0], help="input SNRs of the denoising test, dB")
     p.add_argument("--set", dest="overrides", action="append", default=[], help="config override for every run")
     args = p.parse_args(argv)
     if not (SHARED / "fsdd").is_dir():
@@ -115,13 +253,19 @@ def main(argv: list[str] | None = None) -> None:
     common.set_threads(args.threads)
     commit = common.git_commit()
     if args.quick:
-        args.budget, args.n = 0.1, 40
+        args.budget, args.n, args.n_test = 0.1, 40, 6
     rows = []
     with common.runs_folder(args.runs_dir) as runs_dir:
         if args.part in ("judges", "all"):
             rows += judge_rows(args)
         if args.part in ("generation", "all"):
             rows += generation_rows(args, runs_dir)
+        if args.part in ("denoise", "all"):
+            rows += denoise_rows(args, runs_dir)
+        if args.part in ("vocoder", "all"):
+            rows += vocoder_rows(args, runs_dir)
+        if args.part in ("voice", "all"):
+            rows += voice_rows(args, runs_dir)
     for r in rows:
         r |= {"threads": torch.get_num_threads(), "load_average": common.load_average(), "commit": commit}
         if r.get("budget_minutes"):

@@ -15,6 +15,7 @@ from genlab.audio.io import write_audio  # noqa: E402
 from genlab.core.classification import ClassificationOutput  # noqa: E402
 from genlab.core.errors import BadInputError, DataError  # noqa: E402
 from genlab.core.registry import TASKS  # noqa: E402
+from tests.audio.long_files import long_wav  # noqa: E402
 from tests.cli_helpers import cli_ok  # noqa: E402
 from tests.model_mixin import ModelTesterMixin  # noqa: E402
 
@@ -163,3 +164,10 @@ class TestMelCNNContract(ModelTesterMixin):
 
     def check_output(self, model, out):
         assert out.shape == (12, 3) and out.dtype == torch.float32 and torch.isfinite(out).all()
+
+
+def test_classify_reads_only_the_start_of_a_three_hour_file(trained, tmp_path):
+    path = long_wav(tmp_path / "three-hours.wav", 3, RATE, tone(FREQS["high"], 0.5, 0.0, 0.4))
+    with pytest.warns(UserWarning, match="only their first 60 s were read"):
+        out = genlab.load(trained.run.path)(path)
+    assert out.labels == ["high"]

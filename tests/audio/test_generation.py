@@ -103,6 +103,27 @@ class TestConditionalSpecGAN(AudioGANTesterMixin):
     config = {**TINY, **SPEC_STATS, "griffin_lim_iters": 4, "conditional": True}
 
 
+class TestSpectralNormWaveGAN(AudioGANTesterMixin):
+    """The cheaper CPU recipe: hinge loss, spectral normalisation, one critic step, no penalty."""
+
+    model_name = "audio/wavegan"
+    config = {**TINY, "conditional": True, "loss": "hinge", "spectral_norm": True, "gp_weight": 0, "n_critic": 1}
+
+
+def test_the_cheaper_recipe_constrains_the_critic():
+    model = SpecGAN(SpecGANConfig(**{**TINY, **SPEC_STATS, **TestSpectralNormWaveGAN.config}))
+    convs = [m for m in model.discriminator.features if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(hasattr(m, "parametrizations") for m in convs)
+    assert hasattr(model.discriminator.head.linear, "parametrizations")
+    assert not any(hasattr(m, "parametrizations") for m in model.generator.modules())
+    waves, labels = torch.rand(4, CLIP) * 2 - 1, torch.tensor([0, 1, 2, 0])
+    d = model.training_losses((waves, labels), "discriminator")
+    assert "gp" not in d and float(d["d_loss"]) >= 0  # the hinge loss is never negative
+    with pytest.raises(ConfigError, match="Lipschitz"):
+        SpecGANConfig.build({"gp_weight": 0})
+    assert SpecGANConfig.build({"gp_weight": 0, "spectral_norm": True}).loss == "wasserstein"
+
+
 # --------------------------------------------------------------------------- architecture
 
 

@@ -12,6 +12,7 @@ pytest.importorskip("soundfile")
 
 from genlab.audio import io  # noqa: E402
 from genlab.core.errors import BadInputError  # noqa: E402
+from tests.audio.long_files import long_wav  # noqa: E402
 
 
 def sine(freq=440.0, rate=8000, seconds=0.5, amp=0.5):
@@ -103,3 +104,13 @@ def test_fit_length():
 def test_encode_audio_is_a_wav():
     data = io.encode_audio(sine(), 8000)
     assert data[:4] == b"RIFF" and data[8:12] == b"WAVE"
+
+
+def test_a_three_hour_file_is_read_from_its_header_and_in_blocks(tmp_path):
+    path = long_wav(tmp_path / "three-hours.wav", 3, 8000, sine(seconds=1.0))
+    info = io.audio_info(path)
+    assert info.seconds == 3 * 3600 and info.sample_rate == 8000  # the header, not the samples
+    head, _ = io.read_audio(path, max_seconds=2.0)
+    assert head.shape == (16000,) and float(head[:8000].abs().max()) > 0.1 and float(head[8000:].abs().max()) == 0
+    blocks = io.iter_blocks(path, block_seconds=10.0)
+    assert [next(blocks).shape[0] for _ in range(3)] == [80000] * 3  # one block at a time, whatever the length

@@ -3,11 +3,14 @@
 ``genlab classify RUN clip.wav`` (or a folder of audio files) prints a table and writes a CSV;
 ``genlab.load(RUN)("clip.wav")`` returns the same :class:`~genlab.core.classification.ClassificationOutput`.
 Each file is read as mono at the model's rate (other rates and stereo are converted), its silence
-trimmed, and its central ``clip_samples`` classified (shorter clips are zero-padded).
+trimmed, and its central ``clip_samples`` classified (shorter clips are zero-padded). A file is a clip: of
+a longer recording only the first :data:`MAX_READ_SECONDS` are read (with a warning), so a 3-hour file costs
+no more memory than a minute.
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -17,6 +20,8 @@ from genlab.audio.classifier.model import TASK, MelCNN
 from genlab.core.classification import ClassificationOutput
 from genlab.core.errors import BadInputError
 from genlab.core.pipeline import Pipeline, Request, register_pipeline
+
+MAX_READ_SECONDS = 60.0  # a clip classifier reads at most this much of a file
 
 
 class AudioClassification(Request):
@@ -33,7 +38,7 @@ class AudioClassification(Request):
 
 def read_clips(source: str | Path, sample_rate: int, clip_samples: int) -> tuple[torch.Tensor, list[str]]:
     """Clips (N, clip_samples) and names of an audio file or of every audio file in a folder."""
-    from genlab.audio.io import AUDIO_SUFFIXES, fit_length, read_audio, trim_silence
+    from genlab.audio.io import AUDIO_SUFFIXES, audio_info, fit_length, read_audio, trim_silence
 
     source = Path(source)
     if source.is_dir():
@@ -42,10 +47,19 @@ def read_clips(source: str | Path, sample_rate: int, clip_samples: int) -> tuple
             raise BadInputError(f"no audio files in {source}", f"put {', '.join(AUDIO_SUFFIXES)} files there")
     else:
         files = [source]
-    clips = []
+    clips, longer = [], []
+    limit = max(MAX_READ_SECONDS, 4 * clip_samples / sample_rate)
     for f in files:
-        wave, _ = read_audio(f, sample_rate)
+        if audio_info(f).seconds > limit:
+            longer.append(f.name)
+        wave, _ = read_audio(f, sample_rate, max_seconds=limit)
         clips.append(fit_length(trim_silence(wave, sample_rate), clip_samples))
+    if longer:
+        warnings.warn(
+            f"{len(longer)} file(s) longer than {limit:g} s ({', '.join(longer[:3])}): only their first {limit:g} s "
+            "were read and classified as one clip; cut long recordings into clips to classify each",
+            stacklevel=2,
+        )
     names = [str(f.relative_to(source)) if source.is_dir() else f.name for f in files]
     return torch.stack(clips), names
 

@@ -8,6 +8,12 @@ Both models of Donahue, McAuley & Puckette (2019) are Wasserstein GANs with a gr
     L_D = E[D(G(z))] − E[D(x)] + λ · E[(‖∇D(x̂)‖₂ − 1)²],   x̂ = εx + (1 − ε)G(z),  ε ~ U[0, 1],  λ = 10,
 
 and the generator on ``L_G = −E[D(G(z))]``, both with Adam (lr 1e-4, β = (0.5, 0.9)) as in the paper.
+
+The penalty needs a second backward pass and five critic steps buy one generator step: on a CPU that is
+few generator updates per minute. ``loss`` (hinge, non-saturating, least squares; :mod:`genlab.nn.adversarial`)
+with ``spectral_norm=true`` (every critic weight divided by its largest singular value, Miyato et al. 2018),
+``gp_weight=0`` and ``n_critic=1`` is the cheaper recipe of SNGAN; a Wasserstein critic must keep one of the
+two constraints (penalty or spectral normalisation).
 z ~ U(−1, 1)^100, the paper's prior. The networks work on ``window_samples`` = a power of 2 ≥ the clip
 length (16384 in the paper, for one second at 16 kHz): real clips are zero-padded at the end to it and
 generated audio is cropped back to ``clip_samples``, so the generator learns silence in the padding.
@@ -28,7 +34,7 @@ References:
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -40,9 +46,9 @@ from genlab.core.latent import ConditionalConfig, LatentGenerativeModel
 from genlab.core.model import OptimizerSpec
 from genlab.core.seeding import make_generator
 from genlab.nn.adversarial import ADVERSARIAL_LOSSES, frozen, gradient_penalty
+from genlab.nn.layers import maybe_spectral_norm
 
 TASK = "audio-generation"
-WASSERSTEIN = ADVERSARIAL_LOSSES["wasserstein"]
 
 
 class AudioGeneratorConfig(ConditionalConfig):
@@ -70,6 +76,12 @@ class AudioGANConfig(AudioGeneratorConfig):
         16, ge=1, le=256, description="width d: channels are d, 2d, 4d, … (the paper: 64; 16 trains on a CPU)"
     )
     label_dim: int = Field(16, ge=1, le=512, description="size of the label embedding joined to z (conditional)")
+    loss: Literal["wasserstein", "hinge", "non-saturating", "least-squares"] = Field(
+        "wasserstein", description="adversarial loss (the paper: wasserstein, with the gradient penalty)"
+    )
+    spectral_norm: bool = Field(
+        False, description="spectral normalisation on every critic weight (Miyato et al. 2018; the paper: off)"
+    )
     n_critic: int = Field(5, ge=1, le=100, description="critic steps per generator step (the paper: 5)")
     gp_weight: float = Field(10.0, ge=0, description="weight λ of the gradient penalty (the paper: 10)")
     lr_g: float = Field(1e-4, gt=0, le=1, description="generator Adam learning rate")
@@ -89,6 +101,15 @@ class AudioGANConfig(AudioGeneratorConfig):
         if not all(0 <= b < 1 for b in betas):
             raise ValueError("Adam betas must lie in [0, 1), e.g. [0.5, 0.9]")
         return betas
+
+    @model_validator(mode="after")
+    def _critic_is_constrained(self) -> AudioGANConfig:
+        if self.loss == "wasserstein" and self.gp_weight == 0 and not self.spectral_norm:
+            raise ValueError(
+                "a Wasserstein critic needs a Lipschitz constraint: keep gp_weight > 0, set spectral_norm=true, "
+                "or use loss=hinge"
+            )
+        return self
 
     @model_validator(mode="after")
     def _window_holds_the_clip(self) -> AudioGANConfig:
@@ -124,9 +145,9 @@ class LatentInput(nn.Module):
 class ProjectionHead(nn.Module):
     """Critic features h (B, D) [+ labels (B,)] → scores (B,): ψ(h) [+ ⟨v_y, h⟩] (Miyato & Koyama 2018)."""
 
-    def __init__(self, feature_dim: int, num_classes: int):
+    def __init__(self, feature_dim: int, num_classes: int, spectral_norm: bool = False):
         super().__init__()
-        self.linear = nn.Linear(feature_dim, 1)
+        self.linear = maybe_spectral_norm(nn.Linear(feature_dim, 1), spectral_norm)
         self.embed = nn.Embedding(num_classes, feature_dim) if num_classes else None
         if self.embed is not None:
             nn.init.normal_(self.embed.weight, 0.0, 0.02)  # small at first: the label term must not swamp ψ(h)
@@ -270,7 +291,7 @@ class AudioGAN(AudioGenerator):
             fake = self.generator(self.sample_latent(waves.shape[0]), labels)
         real_scores = self.discriminator(real, labels)
         fake_scores = self.discriminator(fake, labels)
-        d_loss = WASSERSTEIN.discriminator(real_scores, fake_scores)
+        d_loss = ADVERSARIAL_LOSSES[self.config.loss].discriminator(real_scores, fake_scores)
         out = {"loss": d_loss, "d_loss": d_loss, "d_real": real_scores.mean(), "d_fake": fake_scores.mean()}
         if penalty and self.config.gp_weight > 0:
             gp = gradient_penalty(lambda x: self.discriminator(x, labels), real, fake)
@@ -282,7 +303,7 @@ class AudioGAN(AudioGenerator):
         fake = self.generator(self.sample_latent(n), labels)
         with frozen(self.discriminator):
             scores = self.discriminator(fake, labels)
-        g_loss = WASSERSTEIN.generator(scores)
+        g_loss = ADVERSARIAL_LOSSES[self.config.loss].generator(scores)
         return {"loss": g_loss, "g_loss": g_loss}
 
     def validation_losses(self, batch: Any) -> dict[str, torch.Tensor]:

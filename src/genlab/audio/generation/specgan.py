@@ -52,6 +52,7 @@ from genlab.audio.features import griffin_lim, stft
 from genlab.audio.generation.base import AudioGAN, AudioGANConfig, LatentInput, ProjectionHead
 from genlab.core.errors import ConfigError
 from genlab.core.model import register_model
+from genlab.nn.layers import maybe_spectral_norm
 
 LOG_FLOOR = 1e-4  # magnitudes below this count as silence (zero padding): log(1e-4) ≈ −9.2
 MIN_STD = 1e-2  # a bin that never varies (always silent) is not blown up by its tiny σ
@@ -147,9 +148,10 @@ class SpecGANDiscriminator(nn.Module):
         widths = [d * 2**i for i in range(stages)]
         layers: list[nn.Module] = []
         for a, b in zip([1, *widths[:-1]], widths, strict=True):
-            layers += [nn.Conv2d(a, b, KERNEL, STRIDE, padding=PADDING), nn.LeakyReLU(0.2)]
+            conv = nn.Conv2d(a, b, KERNEL, STRIDE, padding=PADDING)
+            layers += [maybe_spectral_norm(conv, config.spectral_norm), nn.LeakyReLU(0.2)]
         self.features = nn.Sequential(*layers)
-        self.head = ProjectionHead(widths[-1] * base[0] * base[1], num_classes)
+        self.head = ProjectionHead(widths[-1] * base[0] * base[1], num_classes, config.spectral_norm)
 
     def forward(self, spectrograms: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.head(self.features(spectrograms).flatten(1), labels)  # (B, C, F/2^k, T/2^k) flattened

@@ -37,6 +37,7 @@ from torch import nn
 
 from genlab.audio.generation.base import AudioGAN, AudioGANConfig, LatentInput, ProjectionHead, strided_stages
 from genlab.core.model import register_model
+from genlab.nn.layers import maybe_spectral_norm
 
 KERNEL, STRIDE, PADDING = 25, 4, 11  # (L − 1)·4 − 22 + 25 + 1 = 4L and ⌊(L + 22 − 25)/4⌋ + 1 = L/4
 
@@ -102,11 +103,12 @@ class WaveGANDiscriminator(nn.Module):
         widths = [d * 2**i for i in range(stages)]  # k = 5, d = 64: [64, 128, 256, 512, 1024]
         layers: list[nn.Module] = []
         for i, (a, b) in enumerate(zip([1, *widths[:-1]], widths, strict=True)):
-            layers += [nn.Conv1d(a, b, KERNEL, STRIDE, padding=PADDING), nn.LeakyReLU(0.2)]
+            conv = nn.Conv1d(a, b, KERNEL, STRIDE, padding=PADDING)
+            layers += [maybe_spectral_norm(conv, config.spectral_norm), nn.LeakyReLU(0.2)]
             if i < stages - 1:
                 layers.append(PhaseShuffle(config.phase_shuffle))
         self.features = nn.Sequential(*layers)
-        self.head = ProjectionHead(widths[-1] * base, num_classes)
+        self.head = ProjectionHead(widths[-1] * base, num_classes, config.spectral_norm)
 
     def forward(self, waves: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         h = self.features(waves).flatten(1)  # (B, 1, window) -> (B, d·2^(k-1), base) -> (B, d·2^(k-1)·base)
