@@ -28,11 +28,12 @@ noise) at 0 dB and at 5 dB (``input_snr_db``), scored by ``genlab.evaluate``: ``
 and the noisy input itself. ``rtf``: seconds of compute per second of audio enhancing a 10 s mixture in one
 call (best of 3).
 
-Vocoder: ``vocos`` trains on ``speech/ljspeech-mini`` at 16 kHz (its ``test.txt`` clips held out) and
+Vocoder: ``vocos`` trains on ``speech/ljspeech-mini`` at 16 kHz (a seeded tenth of its clips held out) and
 resynthesises the held-out clips from their mel spectrograms, beside fast Griffin-Lim (32 and 64
-iterations) on the linear magnitudes those mels imply: ``lsd`` (log-spectral distance, dB), ``mel_l1``,
-``pesq`` (wide band), ``stoi``; again on the VCTK test clips (unseen speakers, ``dataset`` vctk).
-``rtf`` as above, mel → wave of 10 s.
+iterations) from the same mels (the mel projection undone by non-negative least squares): ``lsd``
+(log-spectral distance, dB), ``mel_l1``, ``pesq`` (wide band), ``stoi``; then the same on the ``test.txt``
+clips of ``speech/vctk-4spk-mini`` (four speakers the vocoder never heard). ``rtf`` as above, mel → wave of
+10 s.
 
 Voice: ``vc-autoencoder`` trains on the FSDD training takes and converts FSDD test clips to each other
 speaker; ``target_speaker_accuracy`` and ``source_speaker_accuracy`` (by the shipped speaker judge
@@ -68,7 +69,7 @@ RTF_SECONDS = 10.0
 
 def row_key(r: dict[str, Any]) -> tuple:
     return (r["model"], r["dataset"], r.get("part"), r.get("budget_minutes"), str(r.get("overrides")),
-            r.get("input_snr_db"))  # fmt: skip
+            r.get("input_snr_db"), r.get("noise"))  # fmt: skip
 
 
 def generation_rtf(model, clips: int = 16) -> float:
@@ -84,20 +85,19 @@ def generation_rows(args, runs_dir: Path) -> list[dict[str, Any]]:
         overrides = ["model.conditional=true", *args.overrides]
         if args.quick:
             overrides += ["model.model_size=4", "data.max_files=64"]
-        with common.Stopwatch() as clock:
-            res = genlab.train(
-                "audio-generation", model=model, data="fsdd:train", name=f"{model}-{args.budget:g}m",
-                runs_dir=runs_dir, max_minutes=args.budget, progress=False, overrides=overrides,
-                data_options={"data_dir": str(fsdd)},
-            )  # fmt: skip
+        res = genlab.train(
+            "audio-generation", model=model, data="fsdd:train", name=f"{model}-{args.budget:g}m",
+            runs_dir=runs_dir, max_minutes=args.budget, progress=False, overrides=overrides,
+            data_options={"data_dir": str(fsdd)},
+        )  # fmt: skip
         result = genlab.evaluate(res.run.path, "label_accuracy,is,fd", n=args.n, data_dir=str(fsdd),
                                  baselines=i == 0)  # fmt: skip
         m = result["metrics"]
         pipe = genlab.load(res.run.path)
         base = {"dataset": "fsdd", "part": "generation", "judge": result["protocol"].get("judge")}
         rows.append({
-            "model": model, **base, "budget_minutes": args.budget, "train_minutes": round(clock.seconds / 60, 2),
-            "steps": res.steps, "label_accuracy": m.get("label_accuracy"), "inception_score": m.get("is"),
+            "model": model, **base, **train_row(res, args), "label_accuracy": m.get("label_accuracy"),
+            "inception_score": m.get("is"),
             "frechet_distance": m.get("fd"), "n": args.n, "rtf": generation_rtf(pipe.model),
         })  # fmt: skip
         print(f"{model}: label accuracy {m.get('label_accuracy')}, IS {m.get('is')}, FD {m.get('fd')}", flush=True)
@@ -116,13 +116,15 @@ def wave_rtf(fn, sample_rate: int, seconds: float = RTF_SECONDS) -> float:
     return round(common.best_time(lambda: fn(wave), repeats=3) / seconds, 4)
 
 
-def train_row(res, clock, args) -> dict[str, Any]:
-    return {"budget_minutes": args.budget, "train_minutes": round(clock.seconds / 60, 2), "steps": res.steps}
+def train_row(res, args) -> dict[str, Any]:
+    """Budget, minutes and steps of a training run (the run's own totals: a finished run asked again resumes to
+    find its budget spent, and only evaluates)."""
+    return {"budget_minutes": args.budget, "train_minutes": round(res.minutes, 2), "steps": res.steps}
 
 
-def test_takes_of(speakers: list[str], folder: Path) -> Path:
-    """A temporary folder of links to the FSDD test takes (0–4) of ``speakers``."""
-    out = Path(tempfile.mkdtemp(prefix="genlab-bench-fsdd-"))
+def test_takes_of(speakers: list[str], folder: Path, runs_dir: Path) -> Path:
+    """A folder (under ``runs_dir``) of links to the FSDD test takes (0–4) of ``speakers``."""
+    out = Path(tempfile.mkdtemp(prefix="fsdd-test-takes-", dir=runs_dir))
     for path in sorted((folder / "recordings").glob("*.wav")):
         m = re.fullmatch(r"(\d+)_([a-z]+)_(\d+)", path.stem)
         if m and m[2] in speakers and int(m[3]) < 5:
@@ -135,60 +137,56 @@ def denoise_rows(args, runs_dir: Path) -> list[dict[str, Any]]:
     noises = ["white", "pink", "babble", str(NOISE)]
     data = {"data_dir": str(fsdd), "sample_rate": 8000, "noise": noises, "val_fraction": 0.34}
     overrides = list(args.overrides) + (["model.base_channels=4", "data.max_files=64"] if args.quick else [])
-    with common.Stopwatch() as clock:
-        res = genlab.train("audio-denoising", model="unet-mask", data="fsdd:train", name=f"unet-mask-{args.budget:g}m",
-                           runs_dir=runs_dir, max_minutes=args.budget, progress=False, overrides=overrides,
-                           data_options=data)  # fmt: skip
+    res = genlab.train("audio-denoising", model="unet-mask", data="fsdd:train", name=f"unet-mask-{args.budget:g}m",
+                       runs_dir=runs_dir, max_minutes=args.budget, progress=False, overrides=overrides,
+                       data_options=data)  # fmt: skip
     held = json.loads((res.run.path / "data.json").read_text())["split"]["val_speakers"]
-    ref = test_takes_of(held, fsdd)
+    ref = test_takes_of(held, fsdd, runs_dir)
     pipe = genlab.load(res.run.path)
     rtf = wave_rtf(pipe.model.enhance, pipe.model.sample_rate)
     rows = []
     for snr in args.snrs:
-        result = genlab.evaluate(res.run.path, "si_sdr,si_sdr_improvement,pesq,stoi,snr", ref=str(ref),
-                                 noise=noises, snrs=[snr], n=args.n_test)  # fmt: skip
-        base = {"dataset": "fsdd", "part": "denoise", "input_snr_db": snr, "test_speakers": held,
-                "n_mixtures": result["protocol"].get("n_mixtures")}  # fmt: skip
-        for name, m in {"unet-mask": result["metrics"], **result.get("baselines", {})}.items():
-            row = {"model": name, **base, "si_sdr_improvement_db": m.get("si_sdr_improvement"),
-                   "si_sdr": m.get("si_sdr"), "pesq": m.get("pesq"), "stoi": m.get("stoi"),
-                   "snr_db": m.get("snr")}  # fmt: skip
-            rows.append(
-                row | (train_row(res, clock, args) | {"rtf": rtf} if name == "unet-mask" else {"budget_minutes": None})
-            )
-            print(f"denoise {snr:g} dB {name}: SI-SDRi {m.get('si_sdr_improvement')}, PESQ {m.get('pesq')}, "
-                  f"STOI {m.get('stoi')}", flush=True)  # fmt: skip
+        for noise in ("all", *noises):  # every noise together (the headline), then each alone
+            chosen = noises if noise == "all" else [noise]
+            result = genlab.evaluate(res.run.path, "si_sdr,si_sdr_improvement,pesq,stoi,snr", ref=str(ref),
+                                     noise=chosen, snrs=[snr], n=args.n_test)  # fmt: skip
+            base = {"dataset": "fsdd", "part": "denoise", "input_snr_db": snr, "noise": Path(noise).name,
+                    "test_speakers": held, "n_mixtures": result["protocol"].get("n_mixtures")}  # fmt: skip
+            for name, m in {"unet-mask": result["metrics"], **result.get("baselines", {})}.items():
+                row = {"model": name, **base, "si_sdr_improvement_db": m.get("si_sdr_improvement"),
+                       "si_sdr": m.get("si_sdr"), "pesq": m.get("pesq"), "stoi": m.get("stoi"),
+                       "snr_db": m.get("snr")}  # fmt: skip
+                rows.append(
+                    row | (train_row(res, args) | {"rtf": rtf} if name == "unet-mask" else {"budget_minutes": None})
+                )
+                print(f"denoise {snr:g} dB {Path(noise).name} {name}: SI-SDRi {m.get('si_sdr_improvement')}, "
+                      f"PESQ {m.get('pesq')}, STOI {m.get('stoi')}", flush=True)  # fmt: skip
     return rows
 
 
 def vocoder_rows(args, runs_dir: Path) -> list[dict[str, Any]]:
     overrides = list(args.overrides) + (["model.dim=16", "model.layers=1"] if args.quick else [])
-    with common.Stopwatch() as clock:
-        res = genlab.train("vocoder", model="vocos", data=str(LJSPEECH / "wavs"), name=f"vocos-{args.budget:g}m",
-                           runs_dir=runs_dir, max_minutes=args.budget, progress=False, overrides=overrides)  # fmt: skip
+    res = genlab.train("vocoder", model="vocos", data=str(LJSPEECH / "wavs"), name=f"vocos-{args.budget:g}m",
+                       runs_dir=runs_dir, max_minutes=args.budget, progress=False, overrides=overrides)  # fmt: skip
     pipe = genlab.load(res.run.path)
     model = pipe.model
     rtf = wave_rtf(lambda w: model.vocode(model.mel(w)), model.sample_rate)
     rows = []
-    for dataset, ref in (("ljspeech-mini", None), ("vctk-4spk-mini", VCTK / "wavs")):
-        options = {"ref": str(ref)} if ref else {}
-        if ref:  # VCTK: its held-out clips only
-            options["ref"] = str(test_list_folder(VCTK))
+    for dataset in ("ljspeech-mini", "vctk-4spk-mini"):
+        options = {"ref": str(test_list_folder(VCTK, runs_dir))} if dataset.startswith("vctk") else {}
         result = genlab.evaluate(res.run.path, "lsd,mel_l1,vocoder_pesq,vocoder_stoi", n=args.n_test, **options)
         base = {"dataset": dataset, "part": "vocoder", "n": result["protocol"].get("n_recordings")}
         for name, m in {"vocos": result["metrics"], **result.get("baselines", {})}.items():
             row = {"model": name.replace("_", "-"), **base, "lsd": m.get("lsd"), "mel_l1": m.get("mel_l1"),
                    "pesq": m.get("vocoder_pesq"), "stoi": m.get("vocoder_stoi")}  # fmt: skip
-            rows.append(
-                row | (train_row(res, clock, args) | {"rtf": rtf} if name == "vocos" else {"budget_minutes": None})
-            )
+            rows.append(row | (train_row(res, args) | {"rtf": rtf} if name == "vocos" else {"budget_minutes": None}))
             print(f"vocoder {dataset} {name}: LSD {m.get('lsd')}, PESQ {m.get('vocoder_pesq')}", flush=True)
     return rows
 
 
-def test_list_folder(root: Path) -> Path:
-    """A temporary folder of links to the recordings a speech folder's ``test.txt`` holds out."""
-    out = Path(tempfile.mkdtemp(prefix="genlab-bench-test-"))
+def test_list_folder(root: Path, runs_dir: Path) -> Path:
+    """A folder (under ``runs_dir``) of links to the recordings a speech folder's ``test.txt`` holds out."""
+    out = Path(tempfile.mkdtemp(prefix=f"{root.name}-test-", dir=runs_dir))
     for name in (root / "test.txt").read_text().split():
         (out / f"{name}.wav").symlink_to(root / "wavs" / f"{name}.wav")
     return out
@@ -199,10 +197,9 @@ def voice_rows(args, runs_dir: Path) -> list[dict[str, Any]]:
     overrides = ["data.clip_seconds=1", *args.overrides] + (
         ["model.channels=8", "data.max_files=64"] if args.quick else []
     )
-    with common.Stopwatch() as clock:
-        res = genlab.train("voice-conversion", model="vc-autoencoder", data="fsdd:train", runs_dir=runs_dir,
-                           name=f"vc-autoencoder-{args.budget:g}m", max_minutes=args.budget, progress=False,
-                           overrides=overrides, data_options={"data_dir": str(fsdd)})  # fmt: skip
+    res = genlab.train("voice-conversion", model="vc-autoencoder", data="fsdd:train", runs_dir=runs_dir,
+                       name=f"vc-autoencoder-{args.budget:g}m", max_minutes=args.budget, progress=False,
+                       overrides=overrides, data_options={"data_dir": str(fsdd)})  # fmt: skip
     result = genlab.evaluate(res.run.path, "target_speaker_accuracy,source_speaker_accuracy,content_accuracy",
                              n=args.n_test, data_dir=str(fsdd))  # fmt: skip
     base = {"dataset": "fsdd", "part": "voice", "n_conversions": result["protocol"].get("n_conversions")}
@@ -210,7 +207,7 @@ def voice_rows(args, runs_dir: Path) -> list[dict[str, Any]]:
     for name, m in {"vc-autoencoder": result["metrics"], **result.get("baselines", {})}.items():
         row = {"model": name, **base, **{k: m.get(k) for k in
                ("target_speaker_accuracy", "source_speaker_accuracy", "content_accuracy")}}  # fmt: skip
-        rows.append(row | (train_row(res, clock, args) if name == "vc-autoencoder" else {"budget_minutes": None}))
+        rows.append(row | (train_row(res, args) if name == "vc-autoencoder" else {"budget_minutes": None}))
         print(f"voice {name}: {row}", flush=True)
     return rows
 

@@ -72,7 +72,8 @@ def field_option(
             return click.Option([f"{flag}/--no-{flag[2:]}", name], default=None, help=help_text)
         return click.Option([flag, name], is_flag=True, default=None, help=help_text)
     if show_default and default not in (None, [], ()):
-        help_text += f" [default: {default}]"
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        help_text += f" [default: {extra.get('cli_default', default)}]"  # cli_default: as typed, e.g. -5:20
     if typing.get_origin(kind) is Literal:
         values = typing.get_args(kind)
         by_text = {str(v): v for v in values}  # Literal[1, 3] takes the ints, not "1"

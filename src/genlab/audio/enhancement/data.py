@@ -115,16 +115,18 @@ class EnhancementDataConfig(Config):
     sample_rate: int = Field(16000, ge=8000, le=48000, description="everything is resampled to this rate (Hz)")
     segment_seconds: float = Field(1.0, ge=0.25, le=10, description="length of the training mixtures, seconds")
     snr: tuple[float, float] = Field(
-        (-5.0, 20.0), description="SNR range of the mixtures in dB, drawn uniformly; on the command line low:high"
-    )
+        (-5.0, 20.0), description="SNR range of the mixtures in dB, drawn uniformly; on the command line low:high",
+        json_schema_extra={"cli_default": "-5:20"},
+    )  # fmt: skip
     noise: list[str] = Field(
         list(DEFAULT_NOISE),
         description="noises, each drawn equally often: white, pink, babble (other utterances), or a folder of "
         "recordings; repeat the option for several",
     )
     level_db: tuple[float, float] = Field(
-        (-35.0, -15.0), description="RMS level of the clean speech in a mixture, dBFS, drawn uniformly (low:high)"
-    )
+        (-35.0, -15.0), description="RMS level of the clean speech in a mixture, dBFS, drawn uniformly (low:high)",
+        json_schema_extra={"cli_default": "-35:-15"},
+    )  # fmt: skip
     segments_per_epoch: int = Field(2000, ge=1, description="random mixtures that make one epoch")
     val_fraction: float = Field(
         0.1, ge=0.0, lt=0.9, description="share of the speakers (or files) held out, and of each noise recording "
