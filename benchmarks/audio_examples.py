@@ -8,7 +8,8 @@ Each part writes short WAVs and one spectrogram figure (``<part>.png``) into ``-
 * denoise: three test takes (digits 4, 2, 7) of a speaker the run held out, joined into one phrase and mixed at
   0 dB with the real background recording the noise folder's ``test.txt`` holds out — noisy, enhanced,
   spectral subtraction, clean;
-* vocoder: the first held-out LJ Speech clip (its first 3 s) — original, the trained vocoder, Griffin-Lim 32;
+* vocoder: the first VCTK test clip (its first 3 s; a speaker the LJ Speech-trained vocoder never heard) —
+  original, the trained vocoder, Griffin-Lim 32;
 * voice: an FSDD test take converted to another speaker by the run, and by WORLD's ``--gender`` preset.
 
 Nothing here is scored: the numbers are in ``benchmarks/results/audio.json``.
@@ -32,7 +33,7 @@ from genlab.audio.voice import VoicePipeline
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 FSDD = SHARED / "fsdd" / "recordings"
 NOISE = SHARED / "speech" / "noise-speechcommands"
-LJSPEECH = SHARED / "speech" / "ljspeech-mini"
+VCTK = SHARED / "speech" / "vctk-4spk-mini"
 
 
 def save(out: Path, name: str, waves: dict[str, torch.Tensor], rate: int, ncols: int = 4) -> None:
@@ -69,8 +70,8 @@ def denoise(run: Path, out: Path) -> None:
 def vocoder(run: Path, out: Path) -> None:
     pipe = genlab.load(run)
     rate = pipe.model.sample_rate
-    name = (LJSPEECH / "test.txt").read_text().split()[0]
-    original, _ = io.read_audio(LJSPEECH / "wavs" / f"{name}.wav", rate, max_seconds=3.0)
+    name = (VCTK / "test.txt").read_text().split()[0]
+    original, _ = io.read_audio(VCTK / "wavs" / f"{name}.wav", rate, max_seconds=3.0)
     waves = {"original": original, "vocos": pipe(original, sample_rate=rate).wave,
              "griffin-lim-32": pipe(original, sample_rate=rate, griffin_lim=True, seed=0).wave}  # fmt: skip
     save(out, "vocoder", waves, rate, ncols=3)
