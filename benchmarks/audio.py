@@ -65,6 +65,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 NOISE = SHARED / "speech" / "noise-speechcommands"
 LJSPEECH, VCTK = SHARED / "speech" / "ljspeech-mini", SHARED / "speech" / "vctk-4spk-mini"
 RTF_SECONDS = 10.0
+VOICE_METRICS = ("target_speaker_accuracy", "source_speaker_accuracy", "content_accuracy")
 
 
 def row_key(r: dict[str, Any]) -> tuple:
@@ -116,10 +117,18 @@ def wave_rtf(fn, sample_rate: int, seconds: float = RTF_SECONDS) -> float:
     return round(common.best_time(lambda: fn(wave), repeats=3) / seconds, 4)
 
 
-def train_row(res, args) -> dict[str, Any]:
+def train_row(res, args, rtf: float | None = None) -> dict[str, Any]:
     """Budget, minutes and steps of a training run (the run's own totals: a finished run asked again resumes to
-    find its budget spent, and only evaluates)."""
-    return {"budget_minutes": args.budget, "train_minutes": round(res.minutes, 2), "steps": res.steps}
+    find its budget spent, and only evaluates), and the model's ``rtf`` when given."""
+    row = {"budget_minutes": args.budget, "train_minutes": round(res.minutes, 2), "steps": res.steps}
+    return row | ({"rtf": rtf} if rtf is not None else {})
+
+
+def scored(result: dict[str, Any], model: str, res, args, rtf: float | None = None):
+    """(name, metrics, row fields) of the evaluated model — its training fields — then of each baseline."""
+    yield model, result["metrics"], train_row(res, args, rtf)
+    for name, metrics in result.get("baselines", {}).items():
+        yield name, metrics, {"budget_minutes": None}
 
 
 def test_takes_of(speakers: list[str], folder: Path, runs_dir: Path) -> Path:
@@ -152,13 +161,10 @@ def denoise_rows(args, runs_dir: Path) -> list[dict[str, Any]]:
                                      noise=chosen, snrs=[snr], n=args.n_test)  # fmt: skip
             base = {"dataset": "fsdd", "part": "denoise", "input_snr_db": snr, "noise": Path(noise).name,
                     "test_speakers": held, "n_mixtures": result["protocol"].get("n_mixtures")}  # fmt: skip
-            for name, m in {"unet-mask": result["metrics"], **result.get("baselines", {})}.items():
-                row = {"model": name, **base, "si_sdr_improvement_db": m.get("si_sdr_improvement"),
-                       "si_sdr": m.get("si_sdr"), "pesq": m.get("pesq"), "stoi": m.get("stoi"),
-                       "snr_db": m.get("snr")}  # fmt: skip
-                rows.append(
-                    row | (train_row(res, args) | {"rtf": rtf} if name == "unet-mask" else {"budget_minutes": None})
-                )
+            for name, m, fields in scored(result, "unet-mask", res, args, rtf):
+                rows.append({"model": name, **base, "si_sdr_improvement_db": m.get("si_sdr_improvement"),
+                             "si_sdr": m.get("si_sdr"), "pesq": m.get("pesq"), "stoi": m.get("stoi"),
+                             "snr_db": m.get("snr"), **fields})  # fmt: skip
                 print(f"denoise {snr:g} dB {Path(noise).name} {name}: SI-SDRi {m.get('si_sdr_improvement')}, "
                       f"PESQ {m.get('pesq')}, STOI {m.get('stoi')}", flush=True)  # fmt: skip
     return rows
@@ -176,10 +182,9 @@ def vocoder_rows(args, runs_dir: Path) -> list[dict[str, Any]]:
         options = {"ref": str(test_list_folder(VCTK, runs_dir))} if dataset.startswith("vctk") else {}
         result = genlab.evaluate(res.run.path, "lsd,mel_l1,vocoder_pesq,vocoder_stoi", n=args.n_test, **options)
         base = {"dataset": dataset, "part": "vocoder", "n": result["protocol"].get("n_recordings")}
-        for name, m in {"vocos": result["metrics"], **result.get("baselines", {})}.items():
-            row = {"model": name.replace("_", "-"), **base, "lsd": m.get("lsd"), "mel_l1": m.get("mel_l1"),
-                   "pesq": m.get("vocoder_pesq"), "stoi": m.get("vocoder_stoi")}  # fmt: skip
-            rows.append(row | (train_row(res, args) | {"rtf": rtf} if name == "vocos" else {"budget_minutes": None}))
+        for name, m, fields in scored(result, "vocos", res, args, rtf):
+            rows.append({"model": name.replace("_", "-"), **base, "lsd": m.get("lsd"), "mel_l1": m.get("mel_l1"),
+                         "pesq": m.get("vocoder_pesq"), "stoi": m.get("vocoder_stoi"), **fields})  # fmt: skip
             print(f"vocoder {dataset} {name}: LSD {m.get('lsd')}, PESQ {m.get('vocoder_pesq')}", flush=True)
     return rows
 
@@ -200,15 +205,12 @@ def voice_rows(args, runs_dir: Path) -> list[dict[str, Any]]:
     res = genlab.train("voice-conversion", model="vc-autoencoder", data="fsdd:train", runs_dir=runs_dir,
                        name=f"vc-autoencoder-{args.budget:g}m", max_minutes=args.budget, progress=False,
                        overrides=overrides, data_options={"data_dir": str(fsdd)})  # fmt: skip
-    result = genlab.evaluate(res.run.path, "target_speaker_accuracy,source_speaker_accuracy,content_accuracy",
-                             n=args.n_test, data_dir=str(fsdd))  # fmt: skip
+    result = genlab.evaluate(res.run.path, ",".join(VOICE_METRICS), n=args.n_test, data_dir=str(fsdd))
     base = {"dataset": "fsdd", "part": "voice", "n_conversions": result["protocol"].get("n_conversions")}
     rows = []
-    for name, m in {"vc-autoencoder": result["metrics"], **result.get("baselines", {})}.items():
-        row = {"model": name, **base, **{k: m.get(k) for k in
-               ("target_speaker_accuracy", "source_speaker_accuracy", "content_accuracy")}}  # fmt: skip
-        rows.append(row | (train_row(res, args) if name == "vc-autoencoder" else {"budget_minutes": None}))
-        print(f"voice {name}: {row}", flush=True)
+    for name, m, fields in scored(result, "vc-autoencoder", res, args):
+        rows.append({"model": name, **base, **{k: m.get(k) for k in VOICE_METRICS}, **fields})
+        print(f"voice {name}: {rows[-1]}", flush=True)
     return rows
 
 

@@ -37,7 +37,16 @@ from torch import nn
 from genlab.core.errors import BadInputError, ConfigError
 from genlab.core.model import OptimizerSpec, register_model
 from genlab.image.base import ImageGenerativeModel, ImageModelConfig
-from genlab.nn.adversarial import ADVERSARIAL_LOSSES, AdversarialLoss, batch_statistics, frozen, gradient_penalty
+from genlab.nn.adversarial import (
+    ADVERSARIAL_LOSSES,
+    LIPSCHITZ_HINT,
+    AdversarialLoss,
+    LossName,
+    batch_statistics,
+    frozen,
+    gradient_penalty,
+    unconstrained_critic,
+)
 from genlab.nn.layers import (
     ConditionalBatchNorm2d,
     downsample2x,
@@ -56,7 +65,7 @@ class GANConfig(ImageModelConfig):
     g_width: int = Field(32, ge=1, le=1024, description="generator channels at its largest feature map (×2 per stage)")
     d_width: int = Field(32, ge=1, le=1024, description="discriminator channels after its first conv (×2 per stage)")
     upsample: Literal["transpose", "nearest"] = Field("transpose", description="generator 2× upsampling layer")
-    loss: Literal["non-saturating", "hinge", "least-squares", "wasserstein"] = Field(
+    loss: LossName = Field(
         "non-saturating", description="adversarial loss; wasserstein needs gp_weight > 0 or spectral_norm"
     )
     spectral_norm: bool = Field(False, description="spectral normalization on every discriminator weight")
@@ -104,7 +113,7 @@ class WGANGPConfig(GANConfig):
     (docs/evaluation.md).
     """
 
-    loss: Literal["non-saturating", "hinge", "least-squares", "wasserstein"] = "wasserstein"
+    loss: LossName = "wasserstein"
     d_norm: Literal["auto", "batch", "layer", "none"] = "layer"
     lr_g: float = Field(1e-4, gt=0, le=1, description="generator Adam learning rate")
     lr_d: float = Field(3e-4, gt=0, le=1, description="critic Adam learning rate (TTUR: 3× the generator's)")
@@ -123,11 +132,8 @@ def check_gan_config(config: GANConfig, who: str) -> None:
         )
     if config.spectral_norm and norm == "batch":
         raise ConfigError(f"{who}: spectral_norm with d_norm=batch", "set d_norm=none (or auto) with spectral_norm")
-    if config.loss == "wasserstein" and config.gp_weight == 0 and not config.spectral_norm:
-        raise ConfigError(
-            f"{who}: the Wasserstein loss needs a Lipschitz critic, but gp_weight=0 and spectral_norm=false",
-            "set gp_weight=10 (WGAN-GP) or spectral_norm=true",
-        )
+    if problem := unconstrained_critic(config.loss, config.gp_weight, config.spectral_norm):
+        raise ConfigError(f"{who}: {problem}", LIPSCHITZ_HINT)
 
 
 # --------------------------------------------------------------------------- networks

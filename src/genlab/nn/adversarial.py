@@ -2,7 +2,8 @@
 
 * Losses on raw discriminator scores: non-saturating (Goodfellow et al. 2014),
   hinge (Lim & Ye 2017), least squares (Mao et al. 2017) and Wasserstein
-  (Arjovsky et al. 2017), paired in :data:`ADVERSARIAL_LOSSES`.
+  (Arjovsky et al. 2017), paired in :data:`ADVERSARIAL_LOSSES` (names: :data:`LossName`);
+  :func:`unconstrained_critic` says when a Wasserstein critic lacks its Lipschitz constraint.
 * :func:`gradient_penalty` (Gulrajani et al. 2017) on inputs of any shape (B, ...).
 * Context managers for the alternating updates: :func:`frozen` (no gradients into
   D's weights during G's step) and :func:`batch_statistics` (BatchNorm with batch
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -65,12 +66,27 @@ class AdversarialLoss(NamedTuple):
     generator: Callable[[torch.Tensor], torch.Tensor]
 
 
+#: The names of :data:`ADVERSARIAL_LOSSES`, for config fields.
+LossName = Literal["non-saturating", "hinge", "least-squares", "wasserstein"]
+
 ADVERSARIAL_LOSSES: dict[str, AdversarialLoss] = {
     "non-saturating": AdversarialLoss(d_non_saturating, g_non_saturating),
     "hinge": AdversarialLoss(d_hinge, g_linear),
     "least-squares": AdversarialLoss(d_least_squares, g_least_squares),
     "wasserstein": AdversarialLoss(d_wasserstein, g_linear),
 }
+
+
+#: How to give a Wasserstein critic its Lipschitz constraint (the hint of :func:`unconstrained_critic`'s problem).
+LIPSCHITZ_HINT = "set gp_weight=10 (WGAN-GP) or spectral_norm=true"
+
+
+def unconstrained_critic(loss: str, gp_weight: float, spectral_norm: bool) -> str | None:
+    """Why a discriminator trained with ``loss`` would be unconstrained, or None: the Wasserstein loss needs a
+    Lipschitz critic (Arjovsky et al. 2017), from a gradient penalty or spectral normalisation."""
+    if loss == "wasserstein" and gp_weight == 0 and not spectral_norm:
+        return "the Wasserstein loss needs a Lipschitz critic, but gp_weight=0 and spectral_norm=false"
+    return None
 
 
 def gradient_penalty(

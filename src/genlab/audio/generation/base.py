@@ -9,14 +9,15 @@ Both models of Donahue, McAuley & Puckette (2019) are Wasserstein GANs with a gr
 
 and the generator on ``L_G = −E[D(G(z))]``, both with Adam (lr 1e-4, β = (0.5, 0.9)) as in the paper.
 
+z ~ U(−1, 1)^100, the paper's prior. The networks work on ``window_samples`` = a power of 2 ≥ the clip
+length (16384 in the paper, for one second at 16 kHz): real clips are zero-padded at the end to it and
+generated audio is cropped back to ``clip_samples``, so the generator learns silence in the padding.
+
 The penalty needs a second backward pass and five critic steps buy one generator step: on a CPU that is
 few generator updates per minute. ``loss`` (hinge, non-saturating, least squares; :mod:`genlab.nn.adversarial`)
 with ``spectral_norm=true`` (every critic weight divided by its largest singular value, Miyato et al. 2018),
 ``gp_weight=0`` and ``n_critic=1`` is the cheaper recipe of SNGAN; a Wasserstein critic must keep one of the
 two constraints (penalty or spectral normalisation).
-z ~ U(−1, 1)^100, the paper's prior. The networks work on ``window_samples`` = a power of 2 ≥ the clip
-length (16384 in the paper, for one second at 16 kHz): real clips are zero-padded at the end to it and
-generated audio is cropped back to ``clip_samples``, so the generator learns silence in the padding.
 
 **Class conditioning** (``conditional=true``, labelled data): the generator takes ``[z, e(y)]``, z
 concatenated with a learned label embedding (Mirza & Osindero 2014); the critic is a *projection
@@ -34,7 +35,7 @@ References:
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -45,7 +46,14 @@ from genlab.core.errors import BadInputError, ConfigError
 from genlab.core.latent import ConditionalConfig, LatentGenerativeModel
 from genlab.core.model import OptimizerSpec
 from genlab.core.seeding import make_generator
-from genlab.nn.adversarial import ADVERSARIAL_LOSSES, frozen, gradient_penalty
+from genlab.nn.adversarial import (
+    ADVERSARIAL_LOSSES,
+    LIPSCHITZ_HINT,
+    LossName,
+    frozen,
+    gradient_penalty,
+    unconstrained_critic,
+)
 from genlab.nn.layers import maybe_spectral_norm
 
 TASK = "audio-generation"
@@ -76,7 +84,7 @@ class AudioGANConfig(AudioGeneratorConfig):
         16, ge=1, le=256, description="width d: channels are d, 2d, 4d, … (the paper: 64; 16 trains on a CPU)"
     )
     label_dim: int = Field(16, ge=1, le=512, description="size of the label embedding joined to z (conditional)")
-    loss: Literal["wasserstein", "hinge", "non-saturating", "least-squares"] = Field(
+    loss: LossName = Field(
         "wasserstein", description="adversarial loss (the paper: wasserstein, with the gradient penalty)"
     )
     spectral_norm: bool = Field(
@@ -104,11 +112,8 @@ class AudioGANConfig(AudioGeneratorConfig):
 
     @model_validator(mode="after")
     def _critic_is_constrained(self) -> AudioGANConfig:
-        if self.loss == "wasserstein" and self.gp_weight == 0 and not self.spectral_norm:
-            raise ValueError(
-                "a Wasserstein critic needs a Lipschitz constraint: keep gp_weight > 0, set spectral_norm=true, "
-                "or use loss=hinge"
-            )
+        if problem := unconstrained_critic(self.loss, self.gp_weight, self.spectral_norm):
+            raise ValueError(f"{problem}: {LIPSCHITZ_HINT}, or use loss=hinge")
         return self
 
     @model_validator(mode="after")
