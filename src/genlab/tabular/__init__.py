@@ -1,0 +1,1 @@
+"""Tabular data: tables and their types, reversible encodings, synthetic-data models, quality and privacy reports."""

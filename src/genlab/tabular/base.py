@@ -1,0 +1,93 @@
+"""Base config and class of the tabular generators.
+
+Every tabular model is a :class:`TabularModel`. The neural ones (TVAE, CTGAN, TabDDPM) read and write
+the *encoded* matrix of :mod:`genlab.tabular.transform` (float rows of width ``data_dim`` laid out in
+``spans``, :mod:`genlab.tabular.spans`); a training batch is a float tensor (B, data_dim). The fitted
+table transformer travels inside the config (``transformer``, JSON), so a saved model decodes its own
+rows back into a table and nothing is unpickled. Closed-form models (the Gaussian copula, independent
+marginals) fit the table directly.
+
+Generation: :meth:`TabularModel.generate_encoded` gives encoded rows; :meth:`TabularModel.sample_table`
+decodes them into a ``pandas.DataFrame``. Conditions on categorical values (``sex = Female``) are passed
+to models that condition natively (``conditions_natively``: CTGAN's conditional vector); every other
+condition is met by rejection in :mod:`genlab.tabular.sampling`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, ClassVar, Literal
+
+import torch
+from pydantic import Field
+
+from genlab.core.model import GenerativeModel, ModelConfig
+from genlab.tabular.spans import Span, spans_from_dicts
+
+TASK = "tabular-synthesis"
+
+#: A condition a model can apply natively: (column name, index of the category within the column's span).
+CategoryCondition = tuple[str, int]
+
+
+class TabularModelConfig(ModelConfig):
+    """Fields every tabular model has; the task fills ``data_dim``, ``spans`` and ``transformer`` from the data."""
+
+    data_dim: int = Field(0, ge=0, description="width of an encoded row (set from the data)")
+    spans: list[dict[str, Any]] = Field(default_factory=list, description="encoded column spans (set from the data)")
+    transformer: dict[str, Any] = Field(
+        default_factory=dict, description="the fitted table transformer, as JSON (set from the data)"
+    )
+
+
+class TabularModel(GenerativeModel):
+    """A generator of table rows. Subclasses set ``numerical_encoding`` (how the transformer encodes numbers
+    for them) and implement :meth:`generate_encoded` (neural models) or :meth:`sample_table` (closed form)."""
+
+    task: ClassVar[str] = TASK
+    config: TabularModelConfig
+    #: how numerical columns are encoded for this model: "mode" (variational-GMM mode-specific normalisation,
+    #: CTGAN/TVAE) or "quantile" (a quantile transform to a standard normal, TabDDPM)
+    numerical_encoding: ClassVar[Literal["mode", "quantile"]] = "mode"
+    #: True when :meth:`generate_encoded` honours ``conditions`` (else the sampler rejects rows)
+    conditions_natively: ClassVar[bool] = False
+
+    def __init__(self, config: TabularModelConfig):
+        super().__init__(config)
+        self._transformer = None
+        self.spans: list[Span] = spans_from_dicts(config.spans)
+
+    @property
+    def transformer(self):
+        """The fitted :class:`~genlab.tabular.transform.TableTransformer` recorded in the config (built once)."""
+        if self._transformer is None:
+            from genlab.tabular.transform import TableTransformer
+
+            self._transformer = TableTransformer.from_dict(self.config.transformer)
+        return self._transformer
+
+    @property
+    def device(self) -> torch.device:
+        first = next(itertools.chain(self.parameters(), self.buffers()), None)
+        return first.device if first is not None else torch.device("cpu")
+
+    def generate_encoded(
+        self,
+        n: int,
+        generator: torch.Generator | None = None,
+        conditions: list[CategoryCondition] | None = None,
+    ) -> torch.Tensor:
+        """``n`` encoded rows (n, data_dim) on the CPU, drawn with ``generator``; ``conditions`` are honoured
+        only when :attr:`conditions_natively` (else ignored: the caller rejects)."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def sample_table(self, n: int, generator: torch.Generator | None = None, conditions=None):
+        """``n`` rows as a ``pandas.DataFrame`` in the training table's columns and types."""
+        was_training = self.training
+        self.eval()
+        try:
+            encoded = self.generate_encoded(n, generator, conditions)
+        finally:
+            self.train(was_training)
+        return self.transformer.inverse_transform(encoded.detach().cpu().numpy())
