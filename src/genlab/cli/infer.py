@@ -83,7 +83,7 @@ class VerbCommand(DeferredCommand):
     def dispatch(self, args: list[str]) -> None:
         run = model_flag_value(args)
         as_option = run is not None
-        builtin = next((p for p in self.pipelines if p.builtin_model), None)
+        builtin = next((p for p in self.pipelines if p.builtin_model or p.model_free), None)
         if run is None and builtin is not None and args and not {"--help", "-h"} & set(args):
             first = next((a for a in args if not a.startswith("-")), None)
             if first is None or not _names_a_run(first):
@@ -113,7 +113,8 @@ class VerbCommand(DeferredCommand):
         command.main(args, prog_name=f"genlab {self.verb}", standalone_mode=False)
 
     def _run_builtin(self, pipeline_cls, args: list[str]) -> None:
-        """``genlab VERB ARGS`` with no run: the pipeline over its built-in model (see Pipeline.builtin_model)."""
+        """``genlab VERB ARGS`` with no run: the pipeline over its built-in model (see Pipeline.builtin_model),
+        or with no model (Pipeline.model_free)."""
         pipe = pipeline_cls.without_run()
         command = pipeline_command(
             pipeline_cls, callback=lambda **values: _run(pipeline_cls, pipe.model, values), run_as_option=True,

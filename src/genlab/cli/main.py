@@ -19,7 +19,7 @@ from genlab.cli.evaluate import EvalCommand
 from genlab.cli.infer import VerbCommand, verbs
 from genlab.cli.options import model_flag_value
 from genlab.cli.runs import register as register_run_commands
-from genlab.cli.train import TrainCommand
+from genlab.cli.train import TaskGroupCommand, TrainCommand
 from genlab.core.console import console
 from genlab.core.errors import GenlabError
 
@@ -30,7 +30,7 @@ class GenlabGroup(TyperGroup):
     FIXED = {"train": TrainCommand, "eval": EvalCommand}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *self.FIXED, *verbs()})
+        return sorted({*super().list_commands(ctx), *self.FIXED, *verbs(), *_task_groups()})
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         return self._command(ctx, name, None)
@@ -52,7 +52,17 @@ class GenlabGroup(TyperGroup):
         if command is not None:
             return command
         pipelines = verbs(run).get(name) or verbs().get(name)
-        return VerbCommand(name, pipelines) if pipelines else None
+        if pipelines:
+            return VerbCommand(name, pipelines)
+        task = _task_groups().get(name)
+        return TaskGroupCommand(task, verbs()) if task is not None else None
+
+
+def _task_groups() -> dict:
+    """Tasks that gather their commands under one name (``genlab synth …``), by that name."""
+    from genlab.core.registry import TASKS
+
+    return {task.command_group: task for _, task in TASKS.items() if getattr(task, "command_group", "")}
 
 
 app = typer.Typer(

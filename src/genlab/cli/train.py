@@ -64,9 +64,14 @@ class TrainCommand(DeferredCommand):
         task_command(task).main(args, prog_name="genlab train", standalone_mode=False)
 
 
-def task_command(task) -> click.Command:
-    """The ``train`` command of one task (``None``: the common options only)."""
-    params: list[click.Parameter] = [click.Argument(["task"])]
+def task_command(task, fit_form: bool = False) -> click.Command:
+    """The ``train`` command of one task (``None``: the common options only).
+
+    ``fit_form``: the task's ``genlab GROUP fit DATA [OPTIONS]`` form instead (``genlab synth fit patients.csv``):
+    no TASK argument, the data as the first argument (``--data`` still works)."""
+    params: list[click.Parameter] = [] if fit_form else [click.Argument(["task"])]
+    if fit_form:
+        params.append(click.Argument(["data_arg"], required=False, metavar="DATA"))
     params += [click.Option([*flags, key], type=kind, default=None, help=h) for flags, key, kind, h in COMMON]
     params += [
         click.Option(["--config", "-c", "config"], type=click.Path(path_type=Path), help="YAML/JSON run config"),
@@ -81,9 +86,44 @@ def task_command(task) -> click.Command:
             task_keys[key] = dotted
             params.append(field_option(key, task.option_field(dotted), flag, False, dotted.startswith("data.")))
     help_text = f"Train a {task.name} model: {task.description}." if task is not None else "Train a model."
-    return click.Command(
-        "train", params=params, callback=lambda **values: _train(task, task_keys, values), help=help_text
-    )
+
+    def callback(**values):
+        if fit_form:
+            data_arg = values.pop("data_arg")
+            if data_arg is not None and values.get("data") is not None:
+                raise click.UsageError(f"the data is given twice: DATA ({data_arg}) and --data ({values['data']})")
+            values["data"] = values["data"] if data_arg is None else data_arg
+            values["task"] = task.name
+        _train(task, task_keys, values)
+
+    return click.Command("fit" if fit_form else "train", params=params, callback=callback, help=help_text)
+
+
+class TaskGroupCommand(click.Group):
+    """``genlab GROUP …`` for a task that declares ``command_group`` (``genlab synth fit|sample|report``): ``fit``
+    trains the task's model on DATA (as ``genlab train TASK --data DATA``), the other commands are the verbs of
+    the task's pipelines (as ``genlab VERB RUN``)."""
+
+    def __init__(self, task, pipelines_by_verb: dict[str, list]):
+        self.task = task
+        self.by_verb = {v: [p for p in ps if p.task == task.name] for v, ps in pipelines_by_verb.items()}
+        self.by_verb = {v: ps for v, ps in self.by_verb.items() if ps}
+        super().__init__(
+            task.command_group,
+            help=f"{task.description[0].upper()}{task.description[1:]}: `fit` trains on a table, "
+            f"the other commands use a fitted run.",
+            short_help=f"{task.name}: fit, " + ", ".join(sorted(self.by_verb)),
+        )
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return ["fit", *sorted(self.by_verb)]
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        from genlab.cli.infer import VerbCommand
+
+        if name == "fit":
+            return task_command(self.task, fit_form=True)
+        return VerbCommand(name, self.by_verb[name]) if name in self.by_verb else None
 
 
 def _train(task, task_keys: dict[str, str], values: dict) -> None:

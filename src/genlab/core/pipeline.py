@@ -104,8 +104,15 @@ class Pipeline:
     #: A registered model (``audio/world``) built with its default config when the command is given no run:
     #: a method that works untrained (training may still add to it). ``genlab VERB ARGS`` then runs it.
     builtin_model: ClassVar[str] = ""
+    #: The pipeline needs no model at all (anonymising a table): ``genlab VERB ARGS`` runs it with ``model=None``.
+    model_free: ClassVar[bool] = False
 
-    def __init__(self, model: GenerativeModel):
+    def __init__(self, model: GenerativeModel | None):
+        if model is None:
+            if not self.model_free:
+                raise BadInputError(f"`genlab {self.verb}` needs a model", f"give one: genlab {self.verb} RUN …")
+            self.model = None
+            return
         reason = self.unsupported(model)
         if reason:
             raise BadInputError(reason, self.hint_for(model))
@@ -138,9 +145,12 @@ class Pipeline:
 
     @classmethod
     def without_run(cls) -> Pipeline:
-        """This pipeline over its :attr:`builtin_model`, built with the default config (no trained weights)."""
+        """This pipeline over its :attr:`builtin_model`, built with the default config (no trained weights),
+        or with no model at all when :attr:`model_free`."""
         from genlab.core.registry import MODELS
 
+        if cls.model_free:
+            return cls(None)
         if not cls.builtin_model:
             raise BadInputError(f"`genlab {cls.verb}` needs a trained model", f"give one: genlab {cls.verb} RUN …")
         model_cls = MODELS.get(cls.builtin_model)
@@ -169,8 +179,8 @@ class Pipeline:
 
     @property
     def meta(self) -> dict:
-        """``config.json`` of the loaded model (data, steps, versions)."""
-        return self.model.provenance.raw
+        """``config.json`` of the loaded model (data, steps, versions); empty for a model-free pipeline."""
+        return self.model.provenance.raw if self.model is not None else {}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.model.registry_name})"

@@ -29,6 +29,9 @@ class Task:
     pipeline_class: ClassVar[type] = object
     #: CLI options a task adds to ``genlab train`` → dotted config key they set.
     cli_options: ClassVar[dict[str, str]] = {}
+    #: A name gathering the task's commands (``synth``: ``genlab synth fit DATA``, ``genlab synth sample RUN``, …);
+    #: empty: the task is reached through ``genlab train`` and the verbs alone.
+    command_group: ClassVar[str] = ""
 
     def model_names(self) -> list[str]:
         """Short names (``dcgan``) of the models registered for this task."""

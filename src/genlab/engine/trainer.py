@@ -78,6 +78,9 @@ def _train(cfg: RunConfig, runs_dir: str | Path | None, stop: StopSignals) -> Tr
     default_ema = getattr(model_cls, "default_ema_decay", None)  # e.g. diffusion models sample with EMA weights
     if cfg.train.ema_decay is None and default_ema:
         cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"ema_decay": default_ema})})
+    default_batch = getattr(model_cls, "default_batch_size", None)  # e.g. tabular models train on 500-row batches
+    if default_batch and "batch_size" not in cfg.train.model_fields_set:
+        cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"batch_size": default_batch})})
     run = Run(runs_root(runs_dir) / task.name / cfg.name)
     lock = _lock(run) if is_rank_zero() else None  # one writer per run, before anything is written
     try:

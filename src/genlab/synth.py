@@ -1,0 +1,122 @@
+"""Synthetic tables from Python: the same steps as ``genlab synth fit|sample|report``.
+
+>>> import genlab.synth
+>>> model = genlab.synth.fit(df, model="tvae", max_minutes=5)            # df: a pandas.DataFrame or a CSV path
+>>> fake = model.sample(1000, condition="sex=Female,age>60", seed=0)     # a pandas.DataFrame
+>>> report = model.report(real=df, holdout=holdout_df, target="disease")  # a dict; model.report_html(...) the page
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from genlab.api import load, train
+from genlab.core.runs import runs_root
+
+TASK = "tabular-synthesis"
+
+
+class Synthesizer:
+    """A fitted tabular model: ``sample`` rows, ``report`` on them; ``run`` is its run directory."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.pipeline = load(path)
+        self.model = self.pipeline.model
+
+    def sample(
+        self, n: int, condition: str | None = None, seed: int | None = None, max_draws: int = 100
+    ) -> pd.DataFrame:
+        """``n`` synthetic rows meeting ``condition`` (``"sex=Female,age>60"``; None: any)."""
+        table, _ = self.pipeline.sample(n, seed, condition, max_draws)
+        return table
+
+    def _report(self, real, holdout=None, target=None, quasi=None, sensitive=None, n=None, seed=0):
+        from genlab.tabular.pipelines import TabularReportPipeline
+
+        pipe = TabularReportPipeline(self.model)
+        with _as_files(real, holdout) as (real_path, holdout_path):
+            request = pipe.request(
+                real=real_path, holdout=holdout_path, target=target, n=n, seed=seed, sensitive=sensitive,
+                quasi=",".join(quasi) if isinstance(quasi, (list, tuple)) else quasi,
+            )  # fmt: skip
+            return pipe.run(request)
+
+    def report(self, real, holdout=None, target=None, quasi=None, sensitive=None, n=None, seed=0) -> dict[str, Any]:
+        """Fidelity (SDMetrics' quality), ML efficacy (with ``holdout`` and ``target``) and privacy (with
+        ``holdout``) of ``n`` synthetic rows against ``real`` (DataFrames or file paths), as a dict."""
+        return self._report(real, holdout, target, quasi, sensitive, n, seed).report
+
+    def report_html(self, real, holdout=None, target=None, quasi=None, sensitive=None, n=None, seed=0) -> str:
+        """The same report as one self-contained HTML page with its figures."""
+        return self._report(real, holdout, target, quasi, sensitive, n, seed).html
+
+
+class _as_files:
+    """DataFrames written to temporary Parquet files for the pipelines (paths pass through)."""
+
+    def __init__(self, *tables):
+        self.tables, self.temps = tables, []
+
+    def __enter__(self):
+        import tempfile
+
+        out = []
+        for t in self.tables:
+            if isinstance(t, pd.DataFrame):
+                fd, name = tempfile.mkstemp(suffix=".parquet")
+                import os
+
+                os.close(fd)
+                t.to_parquet(name, index=False)
+                self.temps.append(Path(name))
+                out.append(name)
+            else:
+                out.append(None if t is None else str(t))
+        return out
+
+    def __exit__(self, *exc):
+        for p in self.temps:
+            p.unlink(missing_ok=True)
+
+
+def fit(
+    data: pd.DataFrame | str | Path,
+    model: str = "tvae",
+    name: str | None = None,
+    *,
+    max_minutes: float | None = None,
+    epochs: int | None = None,
+    runs_dir: str | Path | None = None,
+    meta: str | Path | None = None,
+    **train_options: Any,
+) -> Synthesizer:
+    """Fit ``model`` (tvae, ctgan, tab-ddpm, copula, marginals) on a table and return it as a :class:`Synthesizer`.
+
+    ``data``: a DataFrame (kept as a Parquet file under the runs folder, so the same call resumes), a
+    CSV/Parquet path or a dataset name (``builtin:diabetes``). Keyword arguments set ``train.*`` fields.
+    """
+    source = str(data)
+    if isinstance(data, pd.DataFrame):
+        folder = runs_root(runs_dir) / TASK / ".tables"
+        folder.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256(pd.util.hash_pandas_object(data, index=False).values.tobytes()).hexdigest()[:16]
+        path = folder / f"table-{digest}.parquet"
+        if not path.is_file():
+            data.to_parquet(path, index=False)
+        source = str(path)
+    data_options = {"meta": str(meta)} if meta else None
+    result = train(
+        TASK, model, source, name, max_minutes=max_minutes, epochs=epochs, runs_dir=runs_dir,
+        data_options=data_options, **train_options,
+    )  # fmt: skip
+    return Synthesizer(result.run.path)
+
+
+def load_synthesizer(path: str | Path) -> Synthesizer:
+    """A fitted run (or model directory) as a :class:`Synthesizer`."""
+    return Synthesizer(path)

@@ -1,0 +1,176 @@
+"""Tabular pipelines: ``sample`` (synthetic rows, with conditions), ``report`` (fidelity, utility, privacy)
+and ``anonymize`` (k-anonymity; needs no model).
+
+``genlab synth sample RUN --n 10000 --out synthetic.csv --seed 0 --condition "sex=Female,age>60"``;
+``genlab synth report RUN --real patients.csv --holdout holdout.csv --target disease --out report.html``;
+``genlab anonymize patients.csv anon.csv --k 5 --quasi age,zip,sex --drop name,ssn``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic import Field
+
+from genlab.core.errors import BadInputError
+from genlab.core.pipeline import Pipeline, Request, register_pipeline
+from genlab.tabular.base import TASK
+from genlab.tabular.output import AnonymizedOutput, ReportOutput, TableOutput
+
+
+def split_names(text: str | None) -> list[str]:
+    """``"age, zip,sex"`` → ``["age", "zip", "sex"]`` (empty for None)."""
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+class SampleRequest(Request):
+    n: int = Field(1000, ge=1, le=10_000_000, description="rows to generate")
+    condition: str | None = Field(
+        None, description='keep rows meeting these conditions, e.g. "sex=Female,age>60" (= != < <= > >=)'
+    )
+    max_draws: int = Field(100, ge=1, le=10_000, description="batches drawn at most to meet the condition")
+
+
+@register_pipeline("tabular/sample")
+class TabularSamplePipeline(Pipeline):
+    task: ClassVar[str] = TASK
+    verb: ClassVar[str] = "sample"
+    description: ClassVar[str] = "generate synthetic rows as a table (CSV/Parquet), optionally meeting conditions"
+    request_class = SampleRequest
+    output_class = TableOutput
+
+    def default_filename(self, request: SampleRequest) -> str:
+        return f"synthetic-n{request.n}-seed{request.seed}.csv"
+
+    def constraints(self):
+        from genlab.tabular.constraints import ConstraintSet
+
+        meta = self.model.transformer.meta
+        return ConstraintSet.from_meta(meta) if meta.constraints else None
+
+    def sample(self, n: int, seed: int | None = None, condition: str | None = None, max_draws: int = 100):
+        """A ``pandas.DataFrame`` of ``n`` synthetic rows (and the drawing record)."""
+        from genlab.tabular.sampling import draw_rows, parse_conditions
+
+        conditions = parse_conditions(condition, self.model.transformer.meta)
+        return draw_rows(self.model, n, seed, conditions, self.constraints(), max_draws=max_draws)
+
+    def run(self, request: SampleRequest) -> TableOutput:
+        t0 = time.perf_counter()
+        table, record = self.sample(request.n, request.seed, request.condition, request.max_draws)
+        seconds = time.perf_counter() - t0
+        info = {**record, "seconds": round(seconds, 3), "rows_per_s": round(len(table) / max(seconds, 1e-9), 1)}
+        return TableOutput(table, info, self.model.transformer.meta)
+
+
+class ReportRequest(Request):
+    real: str = Field(..., description="the real table the model was trained on (CSV/Parquet or a dataset name)")
+    holdout: str | None = Field(
+        None, description="real rows the model never saw: enables ML efficacy and the privacy metrics"
+    )
+    target: str | None = Field(None, description="column to predict for ML efficacy (needs --holdout)")
+    quasi: str | None = Field(None, description="quasi-identifiers of the attribute-inference attack, e.g. age,sex")
+    sensitive: str | None = Field(None, description="the attribute the attack tries to infer (needs --quasi)")
+    n: int | None = Field(None, ge=10, le=1_000_000, description="synthetic rows to score (default: as many as real)")
+    data_dir: str | None = Field(None, description="folder of standard datasets (for a dataset name)")
+    seed: int | None = Field(0, description="seed of the synthetic rows and of the metrics' subsampling")
+
+
+@register_pipeline("tabular/report")
+class TabularReportPipeline(Pipeline):
+    task: ClassVar[str] = TASK
+    verb: ClassVar[str] = "report"
+    description: ClassVar[str] = "score synthetic rows against the real table: fidelity, ML efficacy, privacy"
+    request_class = ReportRequest
+    output_class = ReportOutput
+
+    def default_filename(self, request: ReportRequest) -> str:
+        return "report.html"
+
+    def read(self, source: str, data_dir: str | None):
+        """A real table typed with the model's own metadata."""
+        from genlab.tabular.table import prepare_table
+        from genlab.tabular.task import TabularDataConfig, read_source
+
+        raw, _ = read_source(TabularDataConfig(source=source, data_dir=data_dir))
+        meta = self.model.transformer.meta
+        missing = [c for c in meta.names() if c not in raw.columns]
+        if missing:
+            raise BadInputError(
+                f"{source} lacks the model's column(s) {', '.join(missing)}",
+                "give the table the model was trained on (or its holdout, with the same columns)",
+            )
+        return prepare_table(raw[meta.names()], meta)
+
+    def run(self, request: ReportRequest) -> ReportOutput:
+        from genlab.tabular.report import build_report, render_html
+        from genlab.tabular.sampling import draw_rows
+
+        if request.target and not request.holdout:
+            raise BadInputError("--target needs --holdout", "ML efficacy trains on synthetic rows, tests on held-out ones")
+        real = self.read(request.real, request.data_dir)
+        holdout = self.read(request.holdout, request.data_dir) if request.holdout else None
+        n = request.n or len(real)
+        t0 = time.perf_counter()
+        synth, _ = draw_rows(self.model, n, request.seed)
+        seconds = time.perf_counter() - t0
+        kinds = self.model.transformer.meta.kinds()
+        quasi = split_names(request.quasi) or None
+        sensitive = request.sensitive
+        report = build_report(
+            real, synth, kinds, holdout=holdout, target=request.target, quasi=quasi, sensitive=sensitive,
+            seed=request.seed or 0,
+        )  # fmt: skip
+        report["model"] = {
+            "name": self.model.registry_name,
+            "synthetic_rows": n,
+            "sampling_rows_per_s": round(n / max(seconds, 1e-9), 1),
+            **({"privacy": self.meta["privacy"]} if "privacy" in self.meta else {}),
+        }
+        return ReportOutput(report, render_html(report, real, synth, kinds))
+
+
+class AnonymizeRequest(Request):
+    table: str = Field(..., description="the table to anonymise (CSV/TSV/Parquet)", json_schema_extra={"positional": True})
+    k: int = Field(5, ge=2, le=10_000, description="every combination of quasi-identifiers is shared by ≥ k rows")
+    quasi: str = Field(..., description="quasi-identifier columns, comma-separated (age,zip,sex)")
+    drop: str | None = Field(None, description="columns to remove, comma-separated (name,ssn)")
+    pseudonymize: str | None = Field(None, description="identifier columns replaced by keyed pseudonyms (HMAC-SHA256)")
+    sensitive: str | None = Field(None, description="sensitive columns for l-diversity, comma-separated")
+    l: int | None = Field(None, ge=2, description="l-diversity: ≥ l distinct sensitive values in every class")  # noqa: E741
+    max_suppression: float = Field(0.05, ge=0, le=0.5, description="share of rows that may be removed")
+    key: str | None = Field(None, description="pseudonymisation secret (default: a new random key, reported once)")
+    encoding: str | None = Field(None, description="text encoding of a CSV that is not UTF-8")
+    seed: int | None = Field(None, description="unused: anonymisation is deterministic", json_schema_extra={"cli": False})
+
+
+@register_pipeline("tabular/anonymize")
+class AnonymizePipeline(Pipeline):
+    task: ClassVar[str] = TASK
+    verb: ClassVar[str] = "anonymize"
+    description: ClassVar[str] = "k-anonymise a table: generalise quasi-identifiers, suppress rare rows, pseudonymise ids"
+    request_class = AnonymizeRequest
+    output_class = AnonymizedOutput
+    positional_out = True
+    model_free = True
+
+    def default_filename(self, request: AnonymizeRequest) -> str:
+        return f"{Path(request.table).stem}-k{request.k}.csv"
+
+    def run(self, request: AnonymizeRequest) -> TableOutput:
+        from genlab.tabular.anonymize import AnonymizeConfig, anonymize
+        from genlab.tabular.table import read_table
+
+        table = read_table(Path(request.table), encoding=request.encoding)
+        config = AnonymizeConfig.build(
+            {
+                "k": request.k, "quasi": split_names(request.quasi), "drop": split_names(request.drop),
+                "pseudonymize": split_names(request.pseudonymize), "sensitive": split_names(request.sensitive),
+                "l": request.l, "max_suppression": request.max_suppression, "key": request.key,
+            },
+            where="anonymize",
+        )  # fmt: skip
+        result = anonymize(table, config)
+        return AnonymizedOutput(result.table, result.report)

@@ -1,0 +1,135 @@
+"""The tabular-synthesis task end to end: fit on a CSV, sample with conditions, report; CLI and Python API."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import genlab
+from genlab.core.errors import BadInputError
+from tests.cli_helpers import cli_ok
+
+TINY = {
+    "tvae": {"embedding_dim": 4, "hidden": [16]},
+    "ctgan": {"embedding_dim": 8, "generator_dims": [16], "discriminator_dims": [16], "pac": 2},
+    "tab-ddpm": {"hidden": [16], "num_timesteps": 10},
+    "copula": {},
+    "marginals": {},
+}
+
+
+def patients(n: int = 300, seed: int = 0) -> pd.DataFrame:
+    """A small patient table: numbers, an integer, categories, a boolean, a date and missing values."""
+    rng = np.random.default_rng(seed)
+    age = rng.integers(20, 90, n)
+    sex = rng.choice(["Female", "Male"], n)
+    bmi = np.round(rng.normal(27, 4, n), 1)
+    bmi[rng.random(n) < 0.1] = np.nan
+    smoker = rng.random(n) < 0.3
+    disease = np.where(age + 10 * smoker + rng.normal(0, 10, n) > 70, "yes", "no")
+    visit = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 365, n), unit="D")
+    return pd.DataFrame(
+        {"age": age, "sex": sex, "bmi": bmi, "smoker": smoker, "visit": visit.strftime("%Y-%m-%d"), "disease": disease}
+    )
+
+
+@pytest.fixture(scope="module")
+def table_csv(tmp_path_factory):
+    path = tmp_path_factory.mktemp("tables") / "patients.csv"
+    patients().to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory, table_csv):
+    """One tiny run per model on the patient table."""
+    root = tmp_path_factory.mktemp("runs")
+    runs = {}
+    for model, options in TINY.items():
+        result = genlab.train(
+            "tabular-synthesis", model, str(table_csv), model, runs_dir=root, max_steps=4, progress=False,
+            model_options=options, batch_size=50,
+        )  # fmt: skip
+        assert result.status == "completed"
+        runs[model] = result.run.path
+    return runs
+
+
+@pytest.mark.parametrize("model", list(TINY))
+def test_every_model_fits_and_samples_the_table_s_columns_and_types(fitted, model):
+    pipe = genlab.load(fitted[model])
+    table, record = pipe.sample(40, seed=0)
+    assert list(table.columns) == list(patients().columns) and len(table) == 40
+    assert set(table["sex"].dropna()) <= {"Female", "Male"}
+    assert table["age"].dropna().between(20, 89).all() and (table["age"].dropna() % 1 == 0).all()
+    again, _ = pipe.sample(40, seed=0)
+    pd.testing.assert_frame_equal(table, again)
+    assert record["drawn"] >= 40
+
+
+@pytest.mark.parametrize("model", ["ctgan", "tab-ddpm", "copula"])
+def test_conditional_sampling_meets_the_condition(fitted, model):
+    pipe = genlab.load(fitted[model])
+    table, _ = pipe.sample(30, seed=1, condition="sex=Female,age>40")
+    assert (table["sex"] == "Female").all() and (table["age"] > 40).all() and len(table) == 30
+
+
+def test_a_condition_that_cannot_be_met_stops_with_a_clear_error(fitted):
+    pipe = genlab.load(fitted["copula"])
+    with pytest.raises(BadInputError, match="could not draw 10 rows meeting age>200"):
+        pipe.sample(10, seed=0, condition="age>200", max_draws=3)
+
+
+@pytest.mark.parametrize(
+    "condition, message",
+    [("sexx=Female", "did you mean 'sex'"), ("sex=Femal", "did you mean 'Female'"), ("age>old", "not a number"),
+     ("sex<Female", "only = and !=")],
+)  # fmt: skip
+def test_bad_conditions_are_explained(fitted, condition, message):
+    pipe = genlab.load(fitted["copula"])
+    with pytest.raises(BadInputError, match=message):
+        pipe.sample(5, condition=condition)
+
+
+def test_cli_synth_fit_sample_report(tmp_path, table_csv, capsys):
+    runs = tmp_path / "runs"
+    code, out = cli_ok(
+        ["synth", "fit", str(table_csv), "--model", "copula", "--name", "pts", "--runs-dir", str(runs)], capsys
+    )
+    assert code == 0, out
+    assert "age" in out and "categorical" in out  # the detected column types are shown
+    run = runs / "tabular-synthesis" / "pts"
+    synthetic = tmp_path / "synthetic.csv"
+    code, out = cli_ok(["synth", "sample", str(run), "--n", "50", "--out", str(synthetic), "--seed", "0"], capsys)
+    assert code == 0, out
+    assert len(pd.read_csv(synthetic)) == 50
+    holdout = tmp_path / "holdout.csv"
+    patients(200, seed=1).to_csv(holdout, index=False)
+    report = tmp_path / "report.html"
+    code, out = cli_ok(
+        ["synth", "report", str(run), "--real", str(table_csv), "--holdout", str(holdout), "--target", "disease",
+         "--out", str(report)], capsys,
+    )  # fmt: skip
+    assert code == 0, out
+    html = report.read_text(encoding="utf-8")
+    assert "<html" in html.lower() and "quality" in html.lower()
+
+
+def test_python_api_fits_a_dataframe_and_reports(tmp_path):
+    import genlab.synth
+
+    df = patients()
+    model = genlab.synth.fit(df, model="marginals", runs_dir=tmp_path, progress=False)
+    fake = model.sample(100, seed=0)
+    assert list(fake.columns) == list(df.columns)
+    report = model.report(real=df, holdout=patients(100, seed=2), target="disease")
+    assert 0 <= report["quality"]["quality"] <= 1 and "ml_efficacy" in report["efficacy"]
+
+
+def test_builtin_tables_fit_offline(tmp_path):
+    for source in ("builtin:diabetes", "builtin:breast-cancer"):
+        result = genlab.train("tabular-synthesis", "copula", source, source.split(":")[1], runs_dir=tmp_path,
+                              progress=False)  # fmt: skip
+        table, _ = genlab.load(result.run.path).sample(20, seed=0)
+        assert len(table) == 20
