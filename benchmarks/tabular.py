@@ -76,17 +76,17 @@ def score(pipe, train, holdout, target: str, seed: int = 0) -> dict[str, Any]:
     synth, _ = pipe.sample(len(real), seed)
     seconds = time.perf_counter() - t0
     report = build_report(real, synth, meta.kinds(), holdout=held, target=target, seed=seed)
-    q, e, p = report["quality"], report.get("efficacy", {}), report.get("privacy", {})
+    s, e = report["summary"], report.get("efficacy", {})
     return {
-        "quality": round(q["quality"], 4),
-        "column_shapes": round(q["column_shapes"], 4),
-        "column_pair_trends": round(q["column_pair_trends"], 4),
-        "ml_efficacy": _round(e.get("ml_efficacy")),
-        "ml_efficacy_real": _round(e.get("ml_efficacy_real")),
+        "quality": _round(s["quality"]),
+        "column_shapes": _round(s["column_shapes"]),
+        "column_pair_trends": _round(s["column_pair_trends"]),
+        "ml_efficacy": _round(s.get("ml_efficacy")),
+        "ml_efficacy_real": _round(s.get("ml_efficacy_real")),
         "ml_metric": e.get("metric"),
-        "dcr_median": _round(p.get("dcr_median")),
-        "dcr_holdout_median": _round(p.get("dcr_holdout_median")),
-        "mia_auroc": _round(p.get("mia_auroc")),
+        "dcr_median": _round(s.get("dcr_median")),
+        "dcr_holdout_median": _round(s.get("dcr_holdout_median")),
+        "mia_auroc": _round(s.get("mia_auroc")),
         "rows_per_s": round(len(synth) / max(seconds, 1e-9), 1),
         "n_train": len(real),
         "n_holdout": len(held),
