@@ -12,7 +12,7 @@ from tests.cli_helpers import cli_ok
 
 TINY = {
     "tvae": {"embedding_dim": 4, "hidden": [16]},
-    "ctgan": {"embedding_dim": 8, "generator_dims": [16], "discriminator_dims": [16], "pac": 2},
+    "ctgan": {"embedding_dim": 8, "generator_dim": [16], "discriminator_dim": [16], "pac": 2},
     "tab-ddpm": {"hidden": [16], "num_timesteps": 10},
     "copula": {},
     "marginals": {},

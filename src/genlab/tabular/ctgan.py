@@ -60,6 +60,9 @@ class CTGANConfig(TabularModelConfig):
     n_critic: int = Field(1, ge=1, le=100, description="critic steps per generator step")
     gp_weight: float = Field(10.0, gt=0, description="weight of the gradient penalty on interpolated packs")
     gumbel_tau: float = Field(0.2, gt=0, le=10, description="Gumbel-softmax temperature of softmax spans (training)")
+    category_counts: dict[str, list[int]] = Field(
+        default_factory=dict, description="training rows per category of every categorical column (set from the data)"
+    )
 
     @field_validator("betas")
     @classmethod
@@ -123,8 +126,8 @@ class PackedCritic(nn.Module):
 @register_model("tabular/ctgan")
 class CTGAN(TabularModel):
     """Conditional tabular GAN (Xu et al. 2019). Optimizer groups: ``critic`` (every batch), then ``generator``
-    (every ``n_critic`` batches). Call :meth:`set_category_frequencies` with the training table's category
-    counts before training."""
+    (every ``n_critic`` batches). The training table's category counts come with the config (``category_counts``,
+    filled by the task) or through :meth:`set_category_frequencies`."""
 
     config_class: ClassVar[type[CTGANConfig]] = CTGANConfig
     description: ClassVar[str] = "conditional tabular GAN CTGAN with PacGAN critic and WGAN-GP loss (Xu et al. 2019)"
@@ -154,6 +157,8 @@ class CTGAN(TabularModel):
         row_dim = config.data_dim + self.cond_dim
         self.generator = Generator(config.embedding_dim + self.cond_dim, list(config.generator_dim), config.data_dim)
         self.critic = PackedCritic(config.pac * row_dim, list(config.discriminator_dim))
+        if config.category_counts:
+            self.set_category_frequencies(config.category_counts)
 
     # --- category frequencies -----------------------------------------------------
     @torch.no_grad()

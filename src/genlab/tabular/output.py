@@ -32,7 +32,12 @@ class TableOutput(Output):
         fmt = TABLE_SUFFIXES.get(path.suffix.lower())
         if fmt is None:
             raise BadInputError(f"cannot write a table as '{path.suffix}'", "use .csv, .parquet or .jsonl")
-        atomic_write(path, lambda tmp: self._write(tmp, fmt))
+        if fmt in ("csv", "parquet"):  # dates in the table's own format
+            from genlab.tabular.table import write_table
+
+            write_table(self.table, path, self.meta)
+        else:
+            atomic_write(path, lambda tmp: self._write(tmp, fmt))
         return path
 
     def encode(self, format: str | None = None) -> bytes:

@@ -183,7 +183,9 @@ class TabularTask(Task):
 
         stem.parent.mkdir(parents=True, exist_ok=True)
         table = model.sample_table(PREVIEW_ROWS, torch.Generator().manual_seed(seed))
-        return write_table(table, stem.with_suffix(".csv"))
+        path = stem.with_suffix(".csv")
+        write_table(table, path, model.transformer.meta)
+        return path
 
     def describe_data(self, info: TabularDataInfo) -> str:
         from genlab.tabular.table import TableMeta
