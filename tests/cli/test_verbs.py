@@ -10,8 +10,8 @@ ENGLISH = "ROMEO:\nBut soft, what light through yonder window breaks?\nIt is the
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """One tiny finished run per task: a VAE (image-generation), a LeNet (image-classification) and a
-    character n-gram (text-generation)."""
+    """One tiny finished run per task: a VAE (image-generation), a LeNet (image-classification), a
+    character n-gram (text-generation) and a Gaussian copula (tabular-synthesis)."""
     import genlab
 
     root = tmp_path_factory.mktemp("runs")
@@ -29,7 +29,9 @@ def runs(tmp_path_factory):
         "text-generation", "ngram", str(text), "t", runs_dir=root, progress=False,
         data_options={"tokenizer": "char", "block_size": 16}, model_options={"order": 3},
     )  # fmt: skip
+    table = genlab.train("tabular-synthesis", "copula", "builtin:diabetes", "tab", runs_dir=root, progress=False)
     return {
+        "tabular-synthesis": table.run.path,
         "image-generation": image.run.path,
         "image-classification": classifier.run.path,
         "text-generation": ngram.run.path,
@@ -52,8 +54,13 @@ VERB_ARGS = {
     "voice": ["{png}"],
     "denoise-audio": ["{png}"],
     "vocode": ["{png}"],
+    "report": ["--real", "{png}"],
+    "anonymize": ["{png}", "--quasi", "age"],
 }
-OUT_NAMES = {"image-generation": "out.png", "image-classification": "out.csv", "text-generation": "out.txt"}
+OUT_NAMES = {
+    "image-generation": "out.png", "image-classification": "out.csv", "text-generation": "out.txt",
+    "tabular-synthesis": "out.csv",
+}  # fmt: skip
 
 
 def test_every_verb_has_arguments_here():
@@ -61,7 +68,7 @@ def test_every_verb_has_arguments_here():
 
 
 @pytest.mark.parametrize("verb", sorted(VERB_ARGS))
-@pytest.mark.parametrize("task", ["image-generation", "image-classification", "text-generation"])
+@pytest.mark.parametrize("task", ["image-generation", "image-classification", "text-generation", "tabular-synthesis"])
 def test_verb_on_run_of_task(verb, task, runs, tmp_path, capsys):
     from PIL import Image
 

@@ -47,7 +47,7 @@ def load_adult(split: str = "train", data_dir: str | None = None, download_missi
     path = folder / name
     if not path.is_file():
         if not download_missing:
-            raise DataError(f"adult: {path} is missing", f"put the UCI file there or pass --data-dir")
+            raise DataError(f"adult: {path} is missing", "put the UCI file there or pass --data-dir")
         download(ADULT_URL + name, path, ADULT_FILES[name], desc=f"adult {split}")
     table = pd.read_csv(
         path, header=None, names=ADULT_COLUMNS, skipinitialspace=True, na_values=["?"], keep_default_na=False,

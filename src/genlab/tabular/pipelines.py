@@ -109,7 +109,9 @@ class TabularReportPipeline(Pipeline):
         from genlab.tabular.sampling import draw_rows
 
         if request.target and not request.holdout:
-            raise BadInputError("--target needs --holdout", "ML efficacy trains on synthetic rows, tests on held-out ones")
+            raise BadInputError(
+                "--target needs --holdout", "ML efficacy trains on synthetic rows, tests on held-out ones"
+            )
         real = self.read(request.real, request.data_dir)
         holdout = self.read(request.holdout, request.data_dir) if request.holdout else None
         n = request.n or len(real)
@@ -133,7 +135,9 @@ class TabularReportPipeline(Pipeline):
 
 
 class AnonymizeRequest(Request):
-    table: str = Field(..., description="the table to anonymise (CSV/TSV/Parquet)", json_schema_extra={"positional": True})
+    table: str = Field(
+        ..., description="the table to anonymise (CSV/TSV/Parquet)", json_schema_extra={"positional": True}
+    )
     k: int = Field(5, ge=2, le=10_000, description="every combination of quasi-identifiers is shared by ≥ k rows")
     quasi: str = Field(..., description="quasi-identifier columns, comma-separated (age,zip,sex)")
     drop: str | None = Field(None, description="columns to remove, comma-separated (name,ssn)")
@@ -143,14 +147,18 @@ class AnonymizeRequest(Request):
     max_suppression: float = Field(0.05, ge=0, le=0.5, description="share of rows that may be removed")
     key: str | None = Field(None, description="pseudonymisation secret (default: a new random key, reported once)")
     encoding: str | None = Field(None, description="text encoding of a CSV that is not UTF-8")
-    seed: int | None = Field(None, description="unused: anonymisation is deterministic", json_schema_extra={"cli": False})
+    seed: int | None = Field(
+        None, description="unused: anonymisation is deterministic", json_schema_extra={"cli": False}
+    )
 
 
 @register_pipeline("tabular/anonymize")
 class AnonymizePipeline(Pipeline):
     task: ClassVar[str] = TASK
     verb: ClassVar[str] = "anonymize"
-    description: ClassVar[str] = "k-anonymise a table: generalise quasi-identifiers, suppress rare rows, pseudonymise ids"
+    description: ClassVar[str] = (
+        "k-anonymise a table: generalise quasi-identifiers, suppress rare rows, pseudonymise ids"
+    )
     request_class = AnonymizeRequest
     output_class = AnonymizedOutput
     positional_out = True

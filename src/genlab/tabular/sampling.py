@@ -73,7 +73,9 @@ def _value(column, op: str, raw: str) -> object:
         try:
             return float(raw)
         except ValueError:
-            raise BadInputError(f"'{raw}' is not a number ({column.name} is {kind})", f"e.g. {column.name}>40") from None
+            raise BadInputError(
+                f"'{raw}' is not a number ({column.name} is {kind})", f"e.g. {column.name}>40"
+            ) from None
     if kind == "datetime":
         try:
             return pd.Timestamp(raw)
@@ -150,4 +152,8 @@ def draw_rows(
         kept.append(rows)
         have += len(rows)
     table = pd.concat(kept, ignore_index=True).iloc[:n].reset_index(drop=True)
+    ids = [c for c, kind in model.transformer.meta.kinds().items() if kind == "identifier"]
+    if ids and draws > 1:  # every batch numbers its identifiers from the start: number the rows once
+        fresh = model.transformer.inverse_transform(np.zeros((n, model.config.data_dim), dtype=np.float32))
+        table[ids] = fresh[ids].to_numpy()
     return table, {"rows": n, "drawn": drawn, "batches": draws, "acceptance": round(n / drawn, 6) if drawn else 1.0}

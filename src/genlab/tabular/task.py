@@ -141,9 +141,7 @@ class TabularTask(Task):
         order = rng.permutation(len(table))
         train = TableDataset(table.iloc[np.sort(order[n_val:])])
         val = TableDataset(table.iloc[np.sort(order[:n_val])]) if n_val else None
-        info = TabularDataInfo(
-            data_cfg.source, [], len(train), n_val, meta.to_dict(), target, train=train, val=val
-        )
+        info = TabularDataInfo(data_cfg.source, [], len(train), n_val, meta.to_dict(), target, train=train, val=val)
         self._max_modes, self._seed, self._meta = data_cfg.max_modes, data_cfg.split_seed, meta
         self._preview = None
         return train, val, info
