@@ -51,6 +51,8 @@ class TabularModel(GenerativeModel):
     numerical_encoding: ClassVar[Literal["mode", "quantile"]] = "mode"
     #: True when :meth:`generate_encoded` honours ``conditions`` (else the sampler rejects rows)
     conditions_natively: ClassVar[bool] = False
+    #: rows per training batch unless the user sets one (CTGAN's and TVAE's 500)
+    default_batch_size: ClassVar[int] = 500
 
     def __init__(self, config: TabularModelConfig):
         super().__init__(config)

@@ -25,7 +25,7 @@ for that reason.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -52,6 +52,9 @@ class TVAEConfig(TabularModelConfig):
     lr: float = Field(1e-3, gt=0, le=1, description="Adam learning rate")
     weight_decay: float = Field(1e-5, ge=0, le=1, description="Adam weight decay (L2 penalty)")
     loss_factor: float = Field(2.0, gt=0, description="weight of the reconstruction term against the KL term")
+    categories: Literal["sample", "argmax"] = Field(
+        "sample", description="generated categories (and modes): drawn from the decoder's softmax, or its argmax"
+    )
 
 
 def check_layout(config: TabularModelConfig, spans: list[Span], who: str) -> None:
@@ -128,6 +131,7 @@ class TVAE(TabularModel):
         alphas = [s for s in self.spans if s.kind == "alpha"]
         self.softmax_spans = [s for s in self.spans if s.kind == "softmax"]
         self.alpha_scale = AlphaScale(len(alphas)) if alphas else None
+        self.spans_by_start = {s.start: s for s in self.spans}
         # index buffers (not saved: they follow from the spans) so they move with the model's device
         self.register_buffer("alpha_index", torch.tensor([s.start for s in alphas], dtype=torch.long), persistent=False)
         self.register_buffer(
@@ -188,8 +192,11 @@ class TVAE(TabularModel):
     ) -> torch.Tensor:
         """``n`` encoded rows (n, data_dim), float32 on the CPU: decode z ~ N(0, I) drawn with ``generator``.
 
-        Alphas are the decoder's means, softmax blocks the one-hot of the argmax. ``conditions`` are not
-        honoured (``conditions_natively`` is False): the caller rejects rows.
+        Alphas are drawn from the decoder's Gaussian, ``tanh(mean) + σ·ε`` with the learned σ (as the TVAE
+        reference implementation decodes them; bounded alphas clipped to [-1, 1]); softmax blocks are one-hot
+        categories drawn from the decoder's softmax (``categories="sample"``, which keeps rare categories at
+        their rate) or its argmax. ``conditions`` are not honoured (``conditions_natively`` is False): the
+        caller rejects rows.
         """
         if n < 0:
             raise BadInputError(f"cannot generate {n} rows", "ask for a number of rows ≥ 0")
@@ -197,8 +204,18 @@ class TVAE(TabularModel):
         out = self.decode(z.to(self.device)).float()
         rows = torch.zeros(n, self.config.data_dim)
         if self.alpha_scale is not None:
-            rows[:, self.alpha_index.cpu()] = self.alpha_means(out).cpu()
+            index = self.alpha_index.cpu()
+            sigma = self.alpha_scale(n, out).cpu()
+            noise = torch.randn(n, len(index), generator=generator)
+            alphas = self.alpha_means(out).cpu() + sigma * noise
+            bounded = torch.tensor([self.spans_by_start[int(i)].bounded for i in index], dtype=torch.bool)
+            rows[:, index] = torch.where(bounded, alphas.clamp(-1, 1), alphas)
         out = out.cpu()
         for s in self.softmax_spans:
-            rows[:, s.start : s.stop] = F.one_hot(out[:, s.start : s.stop].argmax(1), s.width).float()
+            logits = out[:, s.start : s.stop]
+            if self.config.categories == "sample":
+                pick = torch.multinomial(torch.softmax(logits, 1), 1, generator=generator).squeeze(1)
+            else:
+                pick = logits.argmax(1)
+            rows[:, s.start : s.stop] = F.one_hot(pick, s.width).float()
         return rows
