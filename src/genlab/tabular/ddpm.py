@@ -1,0 +1,321 @@
+"""TabDDPM: a diffusion model of mixed-type table rows (Kotelnikov et al. 2023, "TabDDPM: Modelling Tabular
+Data with Diffusion Models").
+
+A row is encoded with quantile-normal numerical values (``numerical_encoding = "quantile"``: every alpha
+span is an unbounded, roughly standard normal value) and one-hot blocks for everything discrete: the
+categories of categorical and boolean columns and the present/missing indicators (any mode blocks, too,
+are treated as categorical variables). Two forward processes run on the same time grid and β schedule:
+
+* the alpha columns follow Gaussian diffusion (Ho et al. 2020): x_t = √ᾱ_t x_0 + √(1 - ᾱ_t) ε; the
+  network predicts ε and the loss is its mean squared error over the alpha columns;
+* each one-hot block follows multinomial diffusion (Hoogeboom et al. 2021) with its own number of classes
+  K: q(x_t | x_{t-1}) = Cat((1 - β_t) x_{t-1} + β_t/K) (:mod:`genlab.nn.diffusion.multinomial`); the network
+  predicts logits of x_0 per block, and the loss is the KL between the true and the predicted posterior
+  (the decoder NLL at t = 0), as an ELBO estimate T·L_t + KL(q(x_{T-1} | x_0) ‖ uniform) with t uniform.
+
+Total loss (TabDDPM's weighting): MSE + mean over rows of the multinomial loss / number of one-hot blocks.
+One MLP denoiser sees the noisy row (alpha values and the noisy one-hot blocks side by side) and t; it is
+the paper's: x → Linear(d_in, time_dim) + an MLP of a sinusoidal embedding of t, then blocks
+Linear → ReLU → Dropout of widths ``hidden``, then one Linear to the ε of the alphas and the logits of
+every block. No normalisation layers, so Opacus' per-sample gradients apply (differentially private
+training).
+
+Sampling runs the reverse chain from N(0, I) and uniform categories, over every step by default or over
+``sample_steps`` "trailing" grid points (:class:`~genlab.nn.diffusion.samplers.DiffusionSampler`): the
+Gaussian part takes respaced DDPM steps (:class:`~genlab.nn.diffusion.samplers.DDPMSampler`, the posterior
+between grid points with ᾱ_t/ᾱ_s as α), the multinomial part its posterior between grid points with
+β = 1 - ᾱ_t/ᾱ_s recomputed from the cumulative ᾱ (exact for this chain, see the multinomial module).
+
+The predicted clean alphas x̂_0 are clamped to ±``clip_denoised`` (±1 for bounded spans) at every step:
+quantile-normal values lie within ±5.2, and the cosine schedule's last step (β = 0.999) would otherwise
+multiply the ε̂ error of an imperfect network some 30-fold.
+
+Conditioning on categories (``sex = Female``) is native. The conditioned blocks are the "known part" of
+RePaint (Lugmayr et al. 2022): at every step they are replaced by a draw of q(x_t | x_0 = the category),
+so the rows hold the category exactly. Replacement alone informs the rest of the row only through the
+noisy x_t of the known blocks, nearly uninformative while the other columns take shape, so the denoiser's
+own prediction p̂(c_0 | x_t) of the conditioned categories c guides them (``guidance``, 1 = Bayes' rule):
+since x_t of the other columns and the noisy c_t are independent given c_0,
+∇ log p(x_t | c_0) = ∇ log p(x_t | c_t) + ∇ log p̂(c_0 | x_t, c_t) exactly. The Gaussian mean moves by
+σ²·∇ log p̂ (classifier guidance, Dhariwal & Nichol 2021, alg. 1); the other blocks' reverse log-probabilities
+get the first-order (Taylor) change of log p̂ along each class's one-hot (Nisonoff et al. 2024, "Unlocking
+Guidance for Discrete State-Space Diffusion and Flow Models").
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field, field_validator, model_validator
+from torch import nn
+
+from genlab.core.errors import BadInputError, ConfigError
+from genlab.core.model import OptimizerSpec, register_model
+from genlab.nn.diffusion.multinomial import MultinomialDiffusion, log_onehot
+from genlab.nn.diffusion.samplers import DDPMSampler
+from genlab.nn.diffusion.schedules import BetaSchedule, NoiseSchedule
+from genlab.nn.unet import timestep_embedding
+from genlab.tabular.base import CategoryCondition, TabularModel, TabularModelConfig
+from genlab.tabular.spans import Span
+
+#: the conditioned block columns and their one-hot values, each (n_block_cols,), or None without conditions
+Known = tuple[torch.Tensor, torch.Tensor] | None
+
+
+class TabDDPMConfig(TabularModelConfig):
+    """``tabular/tab-ddpm``: the denoiser's size, the diffusion chain and the optimizer (paper defaults)."""
+
+    hidden: list[int] = Field(
+        default_factory=lambda: [256, 256], description="widths of the MLP blocks (Linear → ReLU → Dropout)"
+    )
+    time_dim: int = Field(128, ge=2, le=4096, description="width of the input projection and timestep embedding")
+    dropout: float = Field(0.0, ge=0, lt=1, description="dropout after each MLP block")
+    num_timesteps: int = Field(1000, ge=2, le=10000, description="length T of both diffusion chains")
+    schedule: BetaSchedule = Field("cosine", description="β_t schedule: cosine (Nichol & Dhariwal 2021) or linear")
+    sample_steps: int | None = Field(
+        None, ge=1, description="reverse steps when sampling (a strided subset, for speed); None = num_timesteps"
+    )
+    clip_denoised: float | None = Field(
+        6.0,
+        gt=0,
+        description="clamp the predicted clean alphas to ±this when sampling (bounded ones to ±1); None = off",
+    )
+    guidance: float = Field(
+        1.0, ge=0, le=20, description="scale of the guidance towards conditioned categories (1 = Bayes, 0 = none)"
+    )
+    lr: float = Field(2e-3, gt=0, le=1, description="Adam learning rate (the paper's best on Adult: 1e-3 … 2e-3)")
+    weight_decay: float = Field(1e-4, ge=0, le=1, description="Adam weight decay")
+
+    @field_validator("hidden")
+    @classmethod
+    def _positive_widths(cls, hidden: list[int]) -> list[int]:
+        if any(h < 1 for h in hidden):
+            raise ValueError("hidden widths must be positive, e.g. [256, 256]")
+        return hidden
+
+    @model_validator(mode="after")
+    def _steps_within_chain(self) -> TabDDPMConfig:
+        if self.sample_steps is not None and self.sample_steps > self.num_timesteps:
+            raise ValueError(f"sample_steps ({self.sample_steps}) exceeds num_timesteps ({self.num_timesteps})")
+        return self
+
+
+class MLPDenoiser(nn.Module):
+    """TabDDPM's denoiser: (x_t, t) -> ε̂ of the alphas and x_0 logits of the blocks, (B, d_out)."""
+
+    def __init__(self, d_in: int, d_out: int, hidden: list[int], time_dim: int, dropout: float):
+        super().__init__()
+        self.time_dim = time_dim
+        self.proj = nn.Linear(d_in, time_dim)
+        self.time_embed = nn.Sequential(nn.Linear(time_dim, time_dim), nn.SiLU(), nn.Linear(time_dim, time_dim))
+        layers: list[nn.Module] = []
+        width = time_dim
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.ReLU(), nn.Dropout(dropout)]
+            width = h
+        self.blocks = nn.Sequential(*layers)
+        self.head = nn.Linear(width, d_out)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """x (B, d_in) noisy rows, t (B,) integer times -> (B, d_out)."""
+        h = self.proj(x) + self.time_embed(timestep_embedding(t, self.time_dim))
+        return self.head(self.blocks(h))
+
+
+def check_layout(spans: list[Span], data_dim: int, who: str) -> None:
+    """Refuse a missing or inconsistent span layout with a ConfigError."""
+    if not spans:
+        raise ConfigError(
+            f"{who} has no encoded columns (spans is empty)",
+            "train it through the tabular task, which fills data_dim and spans from the table",
+        )
+    width = max(s.stop for s in spans)
+    wide = [s.column for s in spans if s.kind == "alpha" and s.width != 1]
+    if width != data_dim or wide:
+        problem = f"alpha span of '{wide[0]}' is not 1 wide" if wide else f"spans cover {width} of {data_dim} columns"
+        raise ConfigError(
+            f"{who}: inconsistent encoded layout ({problem})",
+            "data_dim and spans come from the same fitted transformer; do not edit them by hand",
+        )
+
+
+@register_model("tabular/tab-ddpm")
+class TabDDPM(TabularModel):
+    """Gaussian diffusion of the numbers and multinomial diffusion of the categories, one MLP denoiser."""
+
+    config_class: ClassVar[type[TabDDPMConfig]] = TabDDPMConfig
+    config: TabDDPMConfig
+    description: ClassVar[str] = "TabDDPM: Gaussian + multinomial diffusion with an MLP denoiser (Kotelnikov 2023)"
+    numerical_encoding: ClassVar[Literal["mode", "quantile"]] = "quantile"
+    conditions_natively: ClassVar[bool] = True
+    #: rows denoised together when sampling (bounds the activations of large requests)
+    sample_batch_size: ClassVar[int] = 4096
+
+    def __init__(self, config: TabDDPMConfig):
+        super().__init__(config)
+        who = self.registry_name or type(self).__name__
+        check_layout(self.spans, config.data_dim, who)
+        self.schedule = NoiseSchedule(config.num_timesteps, config.schedule)
+        if float(self.schedule.betas.max()) >= 1:
+            raise ConfigError(
+                f"{who}: the {config.schedule} schedule has β ≥ 1 for num_timesteps={config.num_timesteps}",
+                "use schedule=cosine or more timesteps (the linear schedule scales its βs by 1000/T)",
+            )
+        self.alpha_spans = [s for s in self.spans if s.kind == "alpha"]
+        self.block_spans = [s for s in self.spans if s.kind == "softmax"]
+        alpha_cols = [s.start for s in self.alpha_spans]
+        block_cols = [i for s in self.block_spans for i in range(s.start, s.stop)]
+        # model order: [alphas | blocks]; data columns gathered into it and scattered back
+        self.register_buffer("order", torch.tensor(alpha_cols + block_cols, dtype=torch.long), persistent=False)
+        self.n_alpha, self.n_block_cols = len(alpha_cols), len(block_cols)
+        self.multinomial = (
+            MultinomialDiffusion(self.schedule, [s.width for s in self.block_spans]) if self.block_spans else None
+        )
+        width = self.n_alpha + self.n_block_cols
+        self.denoiser = MLPDenoiser(width, width, config.hidden, config.time_dim, config.dropout)
+
+    # --- training -----------------------------------------------------------------
+    def optimizer_groups(self) -> list[OptimizerSpec]:
+        c = self.config
+        return [OptimizerSpec("denoiser", list(self.parameters()), lr=c.lr, weight_decay=c.weight_decay)]
+
+    def training_losses(self, batch: Any, group: str) -> dict[str, torch.Tensor]:
+        """{loss, gaussian, multinomial} at a uniformly drawn time per row of ``batch`` (B, data_dim)."""
+        if group != "denoiser":
+            raise BadInputError(f"unknown optimizer group '{group}'", "tabular/tab-ddpm has one group, 'denoiser'")
+        rows = batch[0] if isinstance(batch, (list, tuple)) else batch
+        x = rows.to(self.device, torch.float32)[:, self.order]  # (B, data_dim) -> (B, alphas + blocks)
+        x_num, x_cat = x[:, : self.n_alpha], x[:, self.n_alpha :]
+        t = torch.randint(0, self.config.num_timesteps, (x.shape[0],), device=x.device)
+        noise = torch.randn_like(x_num)
+        x_num_t = self.schedule.q_sample(x_num, t, noise)
+        if self.multinomial is not None:
+            log_x0 = log_onehot(x_cat)
+            x_cat_t = self.multinomial.sample(self.multinomial.q_log_probs(log_x0, t))
+        else:
+            x_cat_t = x_cat
+        out = self.denoiser(torch.cat([x_num_t, x_cat_t], 1), t)
+        zero = x.new_zeros(())
+        gaussian = F.mse_loss(out[:, : self.n_alpha], noise) if self.n_alpha else zero
+        multinomial = zero
+        if self.multinomial is not None:
+            log_x0_hat = self.multinomial.log_softmax(out[:, self.n_alpha :])
+            terms = self.multinomial.loss_terms(log_x0, log_x0_hat, log_onehot(x_cat_t), t)
+            elbo = self.config.num_timesteps * terms + self.multinomial.kl_prior(log_x0)  # uniform t: L_t / p(t)
+            multinomial = elbo.mean() / len(self.block_spans)
+        return {"loss": gaussian + multinomial, "gaussian": gaussian, "multinomial": multinomial}
+
+    # --- sampling -----------------------------------------------------------------
+    @torch.no_grad()
+    def generate_encoded(
+        self,
+        n: int,
+        generator: torch.Generator | None = None,
+        conditions: list[CategoryCondition] | None = None,
+    ) -> torch.Tensor:
+        """``n`` encoded rows (n, data_dim) float32 on the CPU: sampled alphas (the last step returns the clamped
+        x̂_0, so bounded spans lie in [-1, 1]) and one-hot blocks; the blocks named in ``conditions`` hold their
+        category in every row."""
+        known = self.known_blocks(conditions or [])
+        chunks = []
+        for start in range(0, n, self.sample_batch_size):
+            chunks.append(self.reverse_chain(min(self.sample_batch_size, n - start), generator, known))
+        x = torch.cat(chunks) if chunks else torch.zeros(0, self.n_alpha + self.n_block_cols, device=self.device)
+        rows = torch.zeros(x.shape[0], self.config.data_dim, device=x.device)
+        rows[:, self.order] = x  # (n, alphas + blocks) -> (n, data_dim)
+        return rows.float().cpu()
+
+    def known_blocks(self, conditions: list[CategoryCondition]) -> Known:
+        """(mask, x_0) over the block columns (each (n_block_cols,)) of the conditioned categories, or None."""
+        if not conditions:
+            return None
+        by_column = {s.column: (j, s) for j, s in enumerate(self.block_spans) if s.role == "category"}
+        mask, x0 = torch.zeros(self.n_block_cols, dtype=torch.bool), torch.zeros(self.n_block_cols)
+        chosen: dict[str, int] = {}
+        for column, index in conditions:
+            if column not in by_column:
+                raise BadInputError(
+                    f"cannot condition on column '{column}': it is not a categorical column of this model",
+                    "categorical columns: " + (", ".join(by_column) or "none"),
+                )
+            j, span = by_column[column]
+            if not 0 <= index < span.width:
+                raise BadInputError(
+                    f"category index {index} of column '{column}' is out of range", f"use 0 … {span.width - 1}"
+                )
+            if chosen.setdefault(column, index) != index:
+                raise BadInputError(f"column '{column}' is conditioned on two categories", "give one value a column")
+            offset = int(self.multinomial.offsets[j])
+            mask[offset : offset + span.width] = True
+            x0[offset : offset + span.width] = F.one_hot(torch.tensor(index), span.width).float()
+        return mask.to(self.device), x0.to(self.device)
+
+    def impose(self, x_cat: torch.Tensor, known: Known, t: int, generator: torch.Generator | None) -> torch.Tensor:
+        """Replace the known blocks of ``x_cat`` (B, n_block_cols) by a draw of q(x_t | x_0 = the condition)."""
+        if known is None:
+            return x_cat
+        mask, x0 = known
+        x0 = x0.expand_as(x_cat)
+        noisy = x0 if t < 0 else self.multinomial.q_sample(x0, t, generator)
+        return torch.where(mask, noisy, x_cat)
+
+    def reverse_chain(self, n: int, generator: torch.Generator | None, known: Known) -> torch.Tensor:
+        """(n, alphas + blocks): the reverse chain on the trailing grid of ``sample_steps`` points."""
+        dev, mult = self.device, self.multinomial
+        sampler = DDPMSampler(self.schedule, self.config.sample_steps or self.config.num_timesteps)
+        grid = sampler.time_points()  # T-1, …, -1
+        x_num = torch.randn(n, self.n_alpha, generator=generator).to(dev)  # on the CPU, as DDPMSampler's noise
+        x_cat = torch.zeros(n, 0, device=dev)
+        if mult is not None:
+            x_cat = self.impose(mult.sample(mult.uniform_log_probs(n, dev), generator), known, grid[0], generator)
+        clip = self.config.clip_denoised or float("inf")
+        limits = torch.tensor([1.0 if s.bounded else clip for s in self.alpha_spans], device=dev)  # (n_alpha,)
+        for t, t_next in zip(grid[:-1], grid[1:], strict=True):
+            x_num, x_cat = self.reverse_step(x_num, x_cat, t, t_next, sampler, generator, known, limits)
+        return torch.cat([x_num, x_cat], 1)
+
+    def denoise(self, x_num: torch.Tensor, x_cat: torch.Tensor, t: int, known: Known):
+        """(ε̂, block logits, ∇_x_num, ∇_x_cat) at time ``t``; the gradients of ``guidance``·log p̂(known categories
+        | x_t) are None without conditions."""
+        t_rows = torch.full((x_num.shape[0],), t, device=x_num.device)
+        guidance = self.config.guidance if known is not None else 0.0
+        with torch.set_grad_enabled(guidance > 0):  # sampling runs under no_grad; guidance needs a graph
+            inputs = [x_num.detach().requires_grad_(guidance > 0), x_cat.detach().requires_grad_(guidance > 0)]
+            out = self.denoiser(torch.cat(inputs, 1), t_rows)
+            grads = [None, None]
+            if guidance > 0:
+                mask, x0 = known
+                log_known = (self.multinomial.log_softmax(out[:, self.n_alpha :]) * (x0 * mask)).sum()
+                grads = [guidance * g for g in torch.autograd.grad(log_known, inputs)]
+        out = out.detach()
+        return out[:, : self.n_alpha], out[:, self.n_alpha :], *grads
+
+    def reverse_step(
+        self,
+        x_num: torch.Tensor,
+        x_cat: torch.Tensor,
+        t: int,
+        t_next: int,
+        sampler: DDPMSampler,
+        generator: torch.Generator | None,
+        known: Known,
+        limits: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One reverse step t -> t_next < t of both chains, x̂_0 of the alphas clamped to ±``limits``; returns the
+        new (x_num, x_cat)."""
+        mult = self.multinomial
+        eps, logits, grad_num, grad_cat = self.denoise(x_num, x_cat, t, known)
+        x0, _ = self.schedule.split_prediction(eps, x_num, t, "epsilon", clip=False)
+        x0 = torch.minimum(torch.maximum(x0, -limits), limits)
+        x_num = sampler.step(lambda x, _t: (x0, eps), x_num, t, t_next, generator)
+        if grad_num is not None:  # classifier guidance: the mean moves by σ²·∇ log p̂
+            a_t, a_next = float(self.schedule.alpha_bar(t)), float(self.schedule.alpha_bar(t_next))
+            x_num = x_num + (1 - a_next) / (1 - a_t) * (1 - a_t / a_next) * grad_num
+        if mult is not None:
+            log_p = mult.posterior_log_probs(mult.log_softmax(logits), log_onehot(x_cat), t, t_next)
+            if grad_cat is not None:  # Taylor guidance: log p̂ changes by ∇·(e_k - x_t) for class k; the rest cancels
+                log_p = mult.log_softmax(log_p + grad_cat)
+            x_cat = self.impose(mult.sample(log_p, generator), known, t_next, generator)
+        return x_num, x_cat

@@ -1,0 +1,150 @@
+"""TabDDPM: the shared model suite, plus learning, conditioning and strided sampling on tiny layouts."""
+
+from contextlib import contextmanager
+
+import pytest
+import torch
+
+import genlab.tabular.ddpm  # noqa: F401  (registers tabular/tab-ddpm)
+from genlab.core.errors import BadInputError, ConfigError
+from genlab.tabular.ddpm import TabDDPM, TabDDPMConfig
+from genlab.tabular.spans import Span
+from tests.tabular.model_mixin import TabularModelTesterMixin, tiny_batch, tiny_spans
+
+
+@contextmanager
+def one_thread():
+    """Tiny tensors gain nothing from intra-op threads, and on a busy machine they cost a lot."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
+def single_threaded():
+    with one_thread():
+        yield
+
+
+class TestTabDDPM(TabularModelTesterMixin):
+    model_name = "tabular/tab-ddpm"
+    config = {"hidden": [32], "num_timesteps": 20}
+    validation_keys = {"loss", "gaussian", "multinomial"}
+
+    def test_losses_have_both_parts(self):
+        model = self.build()
+        torch.manual_seed(0)
+        out = model.training_losses(tiny_batch(model.spans), "denoiser")
+        assert out["gaussian"] > 0 and out["multinomial"] > 0
+        assert torch.allclose(out["loss"], out["gaussian"] + out["multinomial"])
+
+    def test_strided_sampling_takes_fewer_steps_and_gives_valid_rows(self):
+        model = self.build(sample_steps=4).eval()
+        calls = []
+        model.denoiser.register_forward_hook(lambda *_: calls.append(1))
+        self.check_output(model, self.sample(model, 0))
+        assert len(calls) == 4
+
+    def test_conditions_fix_the_category_in_every_row(self):
+        model = self.build().eval()
+        out = model.generate_encoded(64, torch.Generator().manual_seed(0), [("c", 2), ("b", 1)])
+        spans = {(s.column, s.role): s for s in model.spans}
+        c, b = spans["c", "category"], spans["b", "category"]
+        assert torch.all(out[:, c.start : c.stop].argmax(1) == 2) and torch.all(out[:, b.start : b.stop].argmax(1) == 1)
+        free = model.generate_encoded(64, torch.Generator().manual_seed(0))
+        assert not torch.all(free[:, c.start : c.stop].argmax(1) == 2)  # untrained: all classes appear
+
+    def test_mode_encoded_layouts_work_too(self):
+        """Mode blocks are one more categorical variable; bounded alphas stay in [-1, 1]."""
+        spans = tiny_spans("mode")
+        model = self.build(data_dim=max(s.stop for s in spans), spans=[s.to_dict() for s in spans]).eval()
+        assert model.training_losses(tiny_batch(spans), "denoiser")["loss"].isfinite()
+        self.check_output(model, self.sample(model, 0))
+
+    def test_clip_denoised_bounds_the_alphas_of_a_bad_denoiser(self):
+        model = self.build().eval()
+        with torch.no_grad():
+            model.denoiser.head.bias[:2] = -30.0  # ε̂ far off: x̂_0 = (x_t - √(1-ᾱ) ε̂)/√ᾱ explodes
+        assert self.sample(model, 0)[:, [0, 7]].abs().max() <= 6.0
+        model.config.clip_denoised = None
+        assert self.sample(model, 0)[:, [0, 7]].abs().max() > 100
+
+    def test_bad_conditions_are_refused(self):
+        model = self.build().eval()
+        with pytest.raises(BadInputError, match="not a categorical column"):
+            model.generate_encoded(4, conditions=[("x", 0)])  # a numerical column
+        with pytest.raises(BadInputError, match="out of range"):
+            model.generate_encoded(4, conditions=[("c", 4)])
+        with pytest.raises(BadInputError, match="two categories"):
+            model.generate_encoded(4, conditions=[("c", 1), ("c", 2)])
+
+    def test_bad_configs_are_refused(self):
+        with pytest.raises(ConfigError, match="sample_steps"):
+            self.build(sample_steps=21)
+        with pytest.raises(ConfigError, match="β ≥ 1"):
+            self.build(schedule="linear")  # 20 steps: the scaled linear βs reach 1
+        with pytest.raises(ConfigError, match="no encoded columns"):
+            TabDDPM(TabDDPMConfig.build({"hidden": [8]}))
+
+
+# --------------------------------------------------------------------------- learning
+
+SPANS = [
+    Span("x", "alpha", "value", 0, 1, bounded=False),
+    Span("c", "softmax", "category", 1, 2),
+    Span("d", "softmax", "category", 3, 3),
+]
+
+
+@pytest.fixture(scope="module")
+def trained() -> TabDDPM:
+    """300 Adam steps on rows where c = 0 (79 %) has x ~ N(2, 0.1²), c = 1 has x ~ N(-1, 0.1²), and d = c in
+    90 % of the rows (else d = 2)."""
+    g = torch.Generator().manual_seed(0)
+    c = (torch.rand(512, generator=g) < 0.2).long()
+    x = torch.where(c == 0, 2.0, -1.0) + 0.1 * torch.randn(512, generator=g)
+    d = torch.where(torch.rand(512, generator=g) < 0.9, c, 2)
+    rows = torch.cat([x[:, None], torch.eye(2)[c], torch.eye(3)[d]], 1)
+    config = {"hidden": [64, 64], "num_timesteps": 50, "data_dim": 6, "spans": [s.to_dict() for s in SPANS]}
+    torch.manual_seed(0)
+    model = TabDDPM(TabDDPMConfig.build(config)).train()
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    with one_thread():
+        for _ in range(300):
+            batch = rows[torch.randint(0, 512, (128,), generator=g)]
+            opt.zero_grad()
+            model.training_losses(batch, "denoiser")["loss"].backward()
+            opt.step()
+    return model.eval()
+
+
+def test_samples_follow_the_training_distribution(trained):
+    out = trained.generate_encoded(1000, torch.Generator().manual_seed(1))
+    c, d = out[:, 1:3].argmax(1), out[:, 3:].argmax(1)
+    assert abs((c == 0).float().mean().item() - 0.79) < 0.07  # 0.79: the share of c = 0 in the training rows
+    x0, x1 = out[c == 0, 0], out[c == 1, 0]
+    assert abs(x0.mean().item() - 2) < 0.2 and x0.std().item() < 0.4
+    assert abs(x1.mean().item() + 1) < 0.4
+    assert (d == c).float().mean().item() > 0.8
+
+
+def test_conditioning_gives_the_conditional_distribution(trained):
+    """Both the numbers and the other categories follow the rare category c = 1 (replacement alone would not)."""
+    out = trained.generate_encoded(300, torch.Generator().manual_seed(2), [("c", 1)])
+    assert torch.all(out[:, 2] == 1)
+    assert abs(out[:, 0].mean().item() + 1) < 0.3  # the rare category's values, not the marginal's
+    assert (out[:, 4] == 1).float().mean().item() > 0.65  # d = c = 1 in 90 % of the training rows with c = 1
+
+
+def test_strided_sampling_of_a_trained_model_keeps_the_distribution(trained):
+    trained.config.sample_steps = 10
+    try:
+        out = trained.generate_encoded(1000, torch.Generator().manual_seed(1))
+    finally:
+        trained.config.sample_steps = None
+    c = out[:, 1:3].argmax(1)
+    assert abs((c == 0).float().mean().item() - 0.79) < 0.07
+    assert abs(out[c == 0, 0].mean().item() - 2) < 0.2 and abs(out[c == 1, 0].mean().item() + 1) < 0.4
