@@ -13,7 +13,7 @@ from tests.cli_helpers import cli_ok
 TINY = {
     "tvae": {"embedding_dim": 4, "hidden": [16]},
     "ctgan": {"embedding_dim": 8, "generator_dim": [16], "discriminator_dim": [16], "pac": 2},
-    # "tab-ddpm": {"hidden": [16], "num_timesteps": 10},
+    "tab-ddpm": {"hidden": [16], "num_timesteps": 30},
     "copula": {},
     "marginals": {},
 }
@@ -68,7 +68,7 @@ def test_every_model_fits_and_samples_the_table_s_columns_and_types(fitted, mode
     assert record["drawn"] >= 40
 
 
-@pytest.mark.parametrize("model", ["ctgan", "copula"])
+@pytest.mark.parametrize("model", ["ctgan", "tab-ddpm", "copula"])
 def test_conditional_sampling_meets_the_condition(fitted, model):
     pipe = genlab.load(fitted[model])
     table, _ = pipe.sample(30, seed=1, condition="sex=Female,age>40")
