@@ -84,7 +84,8 @@ def train(
     Example: ``genlab.train("image-generation", model="dcgan", data="builtin:mnist-5k", max_minutes=5,
     data_options={"image_size": 32}, model_options={"latent_dim": 64}, batch_size=128)``.
     ``data_options``/``model_options`` set fields of the task's data config and of the model's config;
-    extra keyword arguments set ``train.*`` fields (``batch_size=128``, ``seed=1``, ``ema_decay=0.999``);
+    extra keyword arguments set ``train.*`` fields (``batch_size=128``, ``seed=1``, ``ema_decay=0.999``,
+    ``dp={"epsilon": 1.0, "delta": 1e-5}`` for differentially private training);
     ``overrides`` are ``--set``-style dotted strings, applied last.
     """
     from genlab.engine.trainer import train as engine_train

@@ -37,6 +37,10 @@ COMMON = [
         "bf16-mixed: compute in bfloat16, weights in float32 (faster on CPUs with AVX-512 BF16/AMX and recent GPUs)",
     ),
     (["--data-dir"], "data_dir", str, "folder of standard datasets"),
+    # a key with "__" sets a nested train field: dp__epsilon → train.dp.epsilon
+    (["--dp-epsilon"], "dp__epsilon", float, "train with differential privacy (DP-SGD) to this ε over the whole run"),
+    (["--dp-delta"], "dp__delta", float, "δ of the DP guarantee (default: 1/(10·n) rounded down to a power of ten)"),
+    (["--dp-max-grad-norm"], "dp__max_grad_norm", float, "per-example gradient clipping norm of DP training"),
 ]
 
 
@@ -136,7 +140,7 @@ def _train(task, task_keys: dict[str, str], values: dict) -> None:
         section, field = task_keys[key].split(".", 1)
         (data_options if section == "data" else model_options)[field] = value
     fixed = {k: values.pop(k) for k in ("task", "model", "data", "name", "config", "overrides", "runs_dir")}
-    train_options = given(values)
+    train_options = {key.replace("__", "."): value for key, value in given(values).items()}
     if train_options.pop("no_progress", False):
         train_options["progress"] = False
     result = genlab.train(

@@ -82,6 +82,15 @@ class GenerativeModel(nn.Module):
         #: The training record read from ``config.json`` by :meth:`from_pretrained` (empty until then).
         self.provenance = Provenance()
 
+    #: The optimizer groups whose losses read the training examples, which differentially private training
+    #: (``train.dp``, DP-SGD) must train with per-example clipping and noise; None: every group. A GAN names its
+    #: discriminator/critic only (DP-GAN, Xie et al. 2018, "Differentially Private Generative Adversarial
+    #: Network"): the generator learns through the privatised discriminator, which is post-processing. A group
+    #: left out must not read the batch's examples (labels included); one that draws as many latents as the
+    #: batch has examples depends on the Poisson batch size, which the accounting leaves out (the usual
+    #: simplification of DP-GAN code; drawing a fixed number of latents avoids it).
+    private_groups: ClassVar[tuple[str, ...] | None] = None
+
     #: True for models fitted in closed form (n-gram counts, Gaussian/GMM on pixels): the trainer calls
     #: :meth:`fit` once instead of running gradient steps.
     fits_in_closed_form: ClassVar[bool] = False

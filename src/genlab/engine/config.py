@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from genlab.core.config import Config
+from genlab.engine.privacy import PrivacyConfig
 
 
 class TrainConfig(Config):
@@ -21,7 +22,9 @@ class TrainConfig(Config):
     devices: int = Field(1, ge=1, description="processes/devices; >1 trains data-parallel")
     strategy: Literal["auto", "ddp", "ddp_spawn"] = "auto"
     precision: Literal["32", "16-mixed", "bf16-mixed"] = "32"
-    grad_clip: float | None = Field(None, gt=0, description="clip gradient norm of every optimizer group")
+    grad_clip: float | None = Field(
+        None, gt=0, description="clip the gradient norm of every optimizer group not trained with differential privacy"
+    )
     ema_decay: float | None = Field(None, gt=0, lt=1, description="keep an EMA of weights; it is what gets exported")
     sample_every: int = Field(500, ge=0, description="write a sample grid every N steps (0: only at the end)")
     checkpoint_every: int = Field(500, ge=1, description="save a checkpoint (checkpoints/last.ckpt) every N steps")
@@ -35,6 +38,10 @@ class TrainConfig(Config):
         None, ge=1, description="torch CPU threads while training (None: torch's default, one per core)"
     )
     progress: bool = True
+    dp: PrivacyConfig = Field(
+        default_factory=PrivacyConfig,
+        description="differentially private training (DP-SGD through Opacus); off unless dp.epsilon is set",
+    )
 
     @model_validator(mode="after")
     def _default_budget(self) -> TrainConfig:

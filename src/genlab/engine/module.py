@@ -7,19 +7,29 @@ module turns that into manual optimisation so GANs (two optimizers, WGAN-GP's
 Learning-rate schedules (``OptimizerSpec.schedule``) are torch schedulers returned from
 ``configure_optimizers``, so Lightning saves them in ``checkpoints/last.ckpt`` and restores
 them on resume; with manual optimisation each one is stepped right after its optimizer.
+
+With differential privacy (``privacy``, :mod:`genlab.engine.privacy`) the privatised groups' optimizers
+are Opacus ``DPOptimizer``s built in ``configure_optimizers``; each batch is accounted before its first
+noisy step (a stop signal between the two over-counts, never under-counts), ``dp_epsilon`` joins the
+logged losses, and the accountant's history travels in the checkpoints.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightning as L
 import torch
 
 from genlab.core.errors import ConfigError
 from genlab.core.model import GenerativeModel, OptimizerSpec
+
+if TYPE_CHECKING:
+    from genlab.engine.privacy import PrivateTraining
 
 
 def cosine_factor(step: int, total: int) -> float:
@@ -39,11 +49,18 @@ def needs_run_length(specs: list[OptimizerSpec]) -> list[str]:
 class GenerativeModule(L.LightningModule):
     """Wraps a :class:`GenerativeModel`; counts training iterations (batches) itself."""
 
-    def __init__(self, model: GenerativeModel, grad_clip: float | None = None, max_steps: int | None = None):
+    def __init__(
+        self,
+        model: GenerativeModel,
+        grad_clip: float | None = None,
+        max_steps: int | None = None,
+        privacy: PrivateTraining | None = None,
+    ):
         super().__init__()
         self.model = model
-        self.grad_clip = grad_clip
+        self.grad_clip = grad_clip  # groups trained privately are clipped per example instead
         self.max_steps = max_steps
+        self.privacy = privacy
         self.automatic_optimization = False
         self.specs = model.optimizer_groups()
         self.scheduled: dict[int, int] = {}  # optimizer index → index of its scheduler
@@ -54,6 +71,8 @@ class GenerativeModule(L.LightningModule):
     def configure_optimizers(self):
         specs = self.model.optimizer_groups()
         optimizers = [make_optimizer(s) for s in specs]
+        if self.privacy is not None:  # after on_load_checkpoint: a resume has restored the accountant
+            optimizers = self.privacy.attach(self.model, specs, optimizers, self.iteration)
         schedulers = []
         for i, (spec, opt) in enumerate(zip(specs, optimizers, strict=True)):
             factor = SCHEDULES[spec.schedule]
@@ -88,11 +107,19 @@ class GenerativeModule(L.LightningModule):
         optimizers = optimizers if isinstance(optimizers, list) else [optimizers]
         schedulers = self.lr_schedulers() if self.scheduled else []
         schedulers = schedulers if isinstance(schedulers, list) else [schedulers]
+        dp = self.privacy
+        private = [i for i, s in enumerate(self.specs) if dp is not None and i in dp.optimizers]
+        stepping = [i for i in private if self.iteration % self.specs[i].every == 0]
+        size = _batch_size(batch)
         logged: dict[str, float] = {}
         for i, (spec, opt) in enumerate(zip(self.specs, optimizers, strict=False)):
             if self.iteration % spec.every:
                 continue
-            losses = self.model.training_losses(batch, spec.name)
+            if dp is not None:
+                dp.hooks_on(i in private)
+                if size == 0 and i not in private:
+                    continue  # a Poisson batch can be empty: only the privatised groups take a (noise-only) step
+            losses = self.model.training_losses(batch, spec.name) if size or dp is None else {}
             bad = _first_non_finite(losses)
             if bad is not None:
                 # Stop before the bad step touches the weights: they stay the last good ones.
@@ -100,15 +127,25 @@ class GenerativeModule(L.LightningModule):
                 self.trainer.should_stop = True
                 return
             opt.zero_grad(set_to_none=True)
-            self.manual_backward(losses["loss"])
-            if self.grad_clip:
+            if losses:
+                with _quiet_hooks() if dp is not None else contextlib.nullcontext():
+                    self.manual_backward(losses["loss"])
+            if i in private:
+                dp.prepare_step(i, size)
+                if i == stepping[0]:
+                    dp.account(len(stepping))  # before the release, so an interruption cannot skip it
+            elif self.grad_clip:
                 self.clip_gradients(opt, gradient_clip_val=self.grad_clip, gradient_clip_algorithm="norm")
             opt.step()
+            if i in private:
+                dp.after_step()
             if i in self.scheduled:
                 schedulers[self.scheduled[i]].step()
             logged.update(_loggable(losses, single=len(self.specs) == 1))
         self.last_losses.update(logged)  # groups stepping every k batches keep their last value
         self.iteration += 1
+        if dp is not None and self.iteration % dp.log_every == 0:
+            self.last_losses["dp_epsilon"] = dp.epsilon()
         if self.max_steps is not None and self.iteration >= self.max_steps:
             self.trainer.should_stop = True
         # No self.log here: Lightning's per-step logging costs milliseconds a step; the metrics
@@ -119,11 +156,24 @@ class GenerativeModule(L.LightningModule):
         vals = {f"val_{k}": v for k, v in _loggable(losses, single=len(self.specs) == 1).items()}
         self.log_dict(vals, on_step=False, on_epoch=True, sync_dist=True, batch_size=_batch_size(batch))
 
+    def on_train_end(self) -> None:
+        if self.privacy is not None:
+            self.last_losses["dp_epsilon"] = self.privacy.epsilon()
+
+    def teardown(self, stage: str) -> None:
+        if self.privacy is not None:
+            self.privacy.detach()  # the model leaves the fit without Opacus's hooks and attributes
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["genlab"] = {"iteration": self.iteration}
+        if self.privacy is not None:
+            checkpoint["genlab"]["privacy"] = self.privacy.state_dict()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.iteration = int(checkpoint.get("genlab", {}).get("iteration", 0))
+        saved = checkpoint.get("genlab", {})
+        self.iteration = int(saved.get("iteration", 0))
+        if self.privacy is not None and "privacy" in saved:
+            self.privacy.load_state_dict(saved["privacy"])
 
     def weights_are_finite(self) -> bool:
         """False when any parameter holds NaN/Inf (such weights are never checkpointed)."""
@@ -136,6 +186,14 @@ def make_optimizer(spec) -> torch.optim.Adam:
     params = list(spec.params)
     fused = bool(params) and all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
     return torch.optim.Adam(params, lr=spec.lr, betas=spec.betas, weight_decay=spec.weight_decay, fused=fused or None)
+
+
+@contextlib.contextmanager
+def _quiet_hooks():
+    """Opacus's hooks on a first layer whose input needs no gradient make torch warn; nothing is wrong."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Full backward hook is firing", category=UserWarning)
+        yield
 
 
 def _first_non_finite(losses: dict[str, torch.Tensor]) -> tuple[str, float] | None:

@@ -3,7 +3,8 @@
 Re-running with the same task and name resumes from the newest good checkpoint
 in ``checkpoints/`` (the iteration count continues); Ctrl-C, SIGTERM and SIGHUP
 save a checkpoint and the model first; a NaN/Inf loss stops the run and keeps the
-last good checkpoint. One process writes a run at a time (``<run>/.lock``).
+last good checkpoint. One process writes a run at a time (``<run>/.lock``). With
+``train.dp.epsilon`` the run trains with differential privacy (:mod:`genlab.engine.privacy`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from genlab.engine.checkpoints import CheckpointFiles
 from genlab.engine.config import RunConfig
 from genlab.engine.env import write_env
 from genlab.engine.module import GenerativeModule, needs_run_length
+from genlab.engine.privacy import PrivacyPlan, PrivateTraining, plan_privacy
 from genlab.engine.progress import progress_callbacks
 from genlab.engine.signals import StopSignals, TrainingInterrupted
 
@@ -135,6 +137,7 @@ def _train_locked(cfg, run, task, data_cfg, model_cls, model_values, stop: StopS
     model = model_cls(model_cfg)
     if not model_cls.fits_in_closed_form:
         _check_run_length(model, cfg)
+    privacy = _plan_privacy(model, cfg, train_ds)  # refusals come before anything is written
     if is_rank_zero():
         run = Run.create(run.path.parents[1], task.name, cfg.name)
         save_yaml(resolved.to_dict(), run.config_path)
@@ -144,12 +147,38 @@ def _train_locked(cfg, run, task, data_cfg, model_cls, model_values, stop: StopS
     info(f"{'resuming' if chosen else 'training'} {model_cls.registry_name} → {run.path}")
     if model_cls.fits_in_closed_form:
         return _fit_closed_form(run, task, model, train_ds, val_ds, resolved, data_info, cfg)
-    return _fit(run, task, model, train_ds, val_ds, resolved, data_info, cfg, chosen, stop)
+    return _fit(run, task, model, train_ds, val_ds, resolved, data_info, cfg, chosen, stop, privacy)
 
 
-def _fit(run, task, model, train_ds, val_ds, resolved, data_info, cfg: RunConfig, chosen, stop) -> TrainResult:
+def _plan_privacy(model: Any, cfg: RunConfig, train_ds: Any) -> PrivacyPlan | None:
+    """The DP plan of the run (None without ``train.dp.epsilon``), reported on the console."""
+    t = cfg.train
+    if not t.dp.enabled:
+        return None
+    plan = plan_privacy(
+        model,
+        t.dp,
+        n=len(train_ds),
+        batch_size=t.batch_size,
+        max_steps=t.max_steps,
+        max_epochs=t.max_epochs,
+        devices=t.devices,
+        precision=t.precision,
+    )
+    info(
+        f"differential privacy: (ε={plan.target_epsilon:g}, δ={plan.delta:g}) over {plan.accounted_steps} steps, "
+        f"Poisson sampling rate {plan.sample_rate:.4g}, noise multiplier {plan.noise_multiplier:.4g}, "
+        f"clipping norm {plan.max_grad_norm:g}, {plan.accountant} accountant, groups {', '.join(plan.groups)}"
+    )
+    return plan
+
+
+def _fit(
+    run, task, model, train_ds, val_ds, resolved, data_info, cfg: RunConfig, chosen, stop, plan: PrivacyPlan | None
+) -> TrainResult:
     """Fit with Lightning from ``chosen`` (a checkpoint and its iteration, or None), then export."""
-    module = GenerativeModule(model, grad_clip=cfg.train.grad_clip, max_steps=cfg.train.max_steps)
+    privacy = PrivateTraining(plan, log_every=cfg.train.log_every) if plan is not None else None
+    module = GenerativeModule(model, grad_clip=cfg.train.grad_clip, max_steps=cfg.train.max_steps, privacy=privacy)
     resume_step = chosen[1] if chosen else None
     earlier = _trained_seconds(run, resume_step) if resume_step is not None else 0.0
     callbacks, ckpt = _callbacks(run, task, cfg, resume_step, earlier)
@@ -158,7 +187,7 @@ def _fit(run, task, model, train_ds, val_ds, resolved, data_info, cfg: RunConfig
     try:
         trainer.fit(
             module,
-            _loader(train_ds, cfg, shuffle=True),
+            privacy.loader(train_ds, cfg.train.num_workers) if privacy else _loader(train_ds, cfg, shuffle=True),
             _loader(val_ds, cfg, shuffle=False) if val_ds is not None and cfg.train.val_batches else None,
             ckpt_path=str(chosen[0]) if chosen else None,
             weights_only=True,
@@ -241,6 +270,13 @@ def _check_same_run(run: Run, cfg: RunConfig, model_name: str) -> None:
         raise BadInputError(
             f"run {run.path} exists and trains '{old_model}', not '{model_name}'",
             "choose another --name to start a new run, or delete the old run directory",
+        )
+    was_private = ((old.get("train") or {}).get("dp") or {}).get("epsilon") is not None
+    if was_private != cfg.train.dp.enabled:
+        trained = "with" if was_private else "without"
+        raise BadInputError(
+            f"run {run.path} exists and was trained {trained} differential privacy",
+            "resume it with the same --dp-epsilon setting, or choose another --name to start a new run",
         )
     old_source = old.get("data", {}).get("source")
     if old_source and cfg.data.get("source") and old_source != cfg.data["source"]:
@@ -347,11 +383,13 @@ def _finish(run, task, module, callbacks, resolved, data_info, status, minutes, 
     ema = next((c for c in callbacks if isinstance(c, cb.EMA)), None)
     model = ema.averaged(module.model) if ema else module.model
     metrics = run.last_metrics()
-    card = model_card(resolved, data_info, metrics, module.iteration, minutes, " ".join(sys.argv))
-    model.save_pretrained(run.model_dir, card=card, extra={"data": data_info.to_dict(), "steps": module.iteration})
+    privacy = module.privacy.summary() if module.privacy is not None else None
+    card = model_card(resolved, data_info, metrics, module.iteration, minutes, " ".join(sys.argv), privacy)
+    extra = {"data": data_info.to_dict(), "steps": module.iteration} | ({"privacy": privacy} if privacy else {})
+    model.save_pretrained(run.model_dir, card=card, extra=extra)
     files = {"model": run.model_dir, "samples": writer.write(module, "final")}
     loss_png = run.plots_dir / "loss.png"
     if loss_png.is_file():
         files["loss_curve"] = loss_png
-    run.set_status(status, step=module.iteration, minutes=round(minutes, 2), **status_fields)
+    run.set_status(status, step=module.iteration, minutes=round(minutes, 2), privacy=privacy, **status_fields)
     return files
