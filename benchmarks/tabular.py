@@ -104,7 +104,7 @@ def fit_row(args, runs_dir: Path, dataset: str, model: str, files: tuple[Path, P
     options: dict[str, Any] = {"threads": args.threads, "progress": False, "seed": 0}
     budget = None if model in ("copula", "marginals") else args.budget
     if dp:
-        options.update(epochs=args.epochs, dp_epsilon=dp, dp_delta=1e-5)
+        options.update(epochs=args.epochs, dp={"epsilon": dp, "delta": 1e-5})
     t0 = time.perf_counter()
     result = genlab.train(
         "tabular-synthesis", model, str(train_csv), name, runs_dir=runs_dir, max_minutes=budget if not dp else None,
