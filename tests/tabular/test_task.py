@@ -159,3 +159,26 @@ def test_cli_anonymize_makes_the_table_k_anonymous_and_keeps_the_key_apart(tmp_p
 def test_cli_anonymize_bad_column_is_a_clear_error(tmp_path, table_csv, capsys):
     code, text = cli_ok(["anonymize", str(table_csv), str(tmp_path / "a.csv"), "--quasi", "agee"], capsys)
     assert code == 2 and "age" in text
+
+
+@pytest.mark.parametrize("model", ["copula", "tvae"])
+def test_a_one_column_table_fits_and_samples(tmp_path, model):
+    path = tmp_path / "one.csv"
+    pd.DataFrame({"age": np.random.default_rng(0).integers(20, 80, 100)}).to_csv(path, index=False)
+    result = genlab.train(
+        "tabular-synthesis", model, str(path), "one", runs_dir=tmp_path, max_steps=2, progress=False,
+        model_options=TINY[model],
+    )  # fmt: skip
+    table = genlab.load(result.run.path)(n=7, seed=0)  # the pipeline called like the others
+    assert list(table.columns) == ["age"] and len(table) == 7
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [("", "empty"), ("a,b\n", "no rows"), ("a,b\n,1\n,2\n", "all missing|only missing|no values")],
+)
+def test_bad_tables_stop_training_with_a_clear_error(tmp_path, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    with pytest.raises(BadInputError, match=message):
+        genlab.train("tabular-synthesis", "copula", str(path), "bad", runs_dir=tmp_path, progress=False)

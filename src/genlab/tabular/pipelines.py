@@ -57,6 +57,11 @@ class TabularSamplePipeline(Pipeline):
         conditions = parse_conditions(condition, self.model.transformer.meta)
         return draw_rows(self.model, n, seed, conditions, self.constraints(), max_draws=max_draws)
 
+    def __call__(self, n: int = 1000, condition: str | None = None, seed: int | None = None, max_draws: int = 100):
+        """``n`` synthetic rows as a ``pandas.DataFrame``: ``genlab.load(run)(n=500, seed=0)``."""
+        request = self.request(n=n, condition=condition, seed=seed, max_draws=max_draws)
+        return self.sample(request.n, request.seed, request.condition, request.max_draws)[0]
+
     def run(self, request: SampleRequest) -> TableOutput:
         t0 = time.perf_counter()
         table, record = self.sample(request.n, request.seed, request.condition, request.max_draws)
