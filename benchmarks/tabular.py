@@ -46,7 +46,8 @@ NEURAL = ("tvae", "ctgan", "tab-ddpm")
 
 
 def row_key(r: dict[str, Any]) -> tuple:
-    return (r["model"], r["dataset"], r.get("budget_minutes"), r.get("dp_target_epsilon"), str(r.get("overrides")))
+    return (r["model"], r["dataset"], r.get("budget_minutes"), r.get("dp_target_epsilon"), str(r.get("overrides")),
+            r.get("sample_steps"))  # fmt: skip
 
 
 def load_split(dataset: str, data_dir: str | None, quick: bool):
@@ -122,6 +123,8 @@ def fit_row(args, runs_dir: Path, dataset: str, model: str, files: tuple[Path, P
         "fit_seconds": round(fit_seconds, 2),
         "steps": result.steps,
     }
+    if hasattr(pipe.model.config, "reverse_steps"):  # diffusion: the reverse steps the rows were drawn with
+        row["sample_steps"] = pipe.model.config.reverse_steps
     privacy = pipe.meta.get("privacy")
     if dp:
         row |= {"dp_target_epsilon": dp, "dp_epsilon": privacy and round(privacy["epsilon"], 4),
