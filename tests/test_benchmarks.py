@@ -9,7 +9,8 @@ import torch
 from benchmarks import common
 
 BENCHMARKS = [
-    "image_generation", "text_generation", "vae_likelihood", "diffusion", "reliability", "speed", "restoration", "tabular",
+    "image_generation", "text_generation", "vae_likelihood", "diffusion", "reliability", "speed", "restoration",
+    "tabular",
 ]  # fmt: skip
 
 
