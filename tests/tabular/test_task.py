@@ -182,3 +182,24 @@ def test_bad_tables_stop_training_with_a_clear_error(tmp_path, content, message)
     path.write_text(content)
     with pytest.raises(BadInputError, match=message):
         genlab.train("tabular-synthesis", "copula", str(path), "bad", runs_dir=tmp_path, progress=False)
+
+
+def test_constraints_of_the_metadata_file_hold_in_every_sampled_row(tmp_path):
+    df = patients(300)
+    df["discharge_age"] = df["age"] + np.random.default_rng(1).integers(0, 5, len(df))
+    source, meta = tmp_path / "p.csv", tmp_path / "meta.yaml"
+    df.to_csv(source, index=False)
+    meta.write_text(
+        "constraints:\n  - {type: range, column: bmi, low: 20, high: 32}\n"
+        "  - {type: inequality, low: age, high: discharge_age}\n"
+        "  - {type: fixed-combinations, columns: [sex, disease]}\n"
+    )
+    result = genlab.train(
+        "tabular-synthesis", "marginals", str(source), "c", runs_dir=tmp_path, progress=False,
+        data_options={"meta": str(meta)},
+    )  # fmt: skip
+    table = genlab.load(result.run.path)(n=200, seed=0)
+    assert table["bmi"].dropna().between(20, 32).all()
+    assert (table["age"] <= table["discharge_age"]).all()
+    seen = set(zip(df["sex"], df["disease"] == "yes", strict=True))  # yes/no is read as a boolean
+    assert set(zip(table["sex"], table["disease"], strict=True)) <= seen

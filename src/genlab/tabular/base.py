@@ -38,6 +38,9 @@ class TabularModelConfig(ModelConfig):
     transformer: dict[str, Any] = Field(
         default_factory=dict, description="the fitted table transformer, as JSON (set from the data)"
     )
+    constraints: dict[str, Any] = Field(
+        default_factory=dict, description="the table's constraints, fitted on the training rows (set from the data)"
+    )
 
 
 class TabularModel(GenerativeModel):

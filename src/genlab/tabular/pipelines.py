@@ -45,10 +45,11 @@ class TabularSamplePipeline(Pipeline):
         return f"synthetic-n{request.n}-seed{request.seed}.csv"
 
     def constraints(self):
+        """The table's constraints as fitted on the training rows (None when it has none)."""
         from genlab.tabular.constraints import ConstraintSet
 
-        meta = self.model.transformer.meta
-        return ConstraintSet.from_meta(meta) if meta.constraints else None
+        fitted = self.model.config.constraints
+        return ConstraintSet.from_dict(fitted) if fitted else None
 
     def sample(self, n: int, seed: int | None = None, condition: str | None = None, max_draws: int = 100):
         """A ``pandas.DataFrame`` of ``n`` synthetic rows (and the drawing record)."""

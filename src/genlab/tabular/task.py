@@ -153,7 +153,9 @@ class TabularTask(Task):
         from genlab.tabular.transform import TableTransformer
 
         model_cls = info.model_class or TabularModel
-        for key in ("data_dim", "spans", "transformer"):
+        from genlab.tabular.constraints import ConstraintSet
+
+        for key in ("data_dim", "spans", "transformer", "constraints"):
             if key in values:
                 raise ConfigError(f"model.{key} is set from the data", f"drop the override of model.{key}")
         transformer = TableTransformer().fit(
@@ -170,6 +172,8 @@ class TabularTask(Task):
             "spans": [s.to_dict() for s in transformer.spans],
             "transformer": transformer.to_dict(),
         }
+        if self._meta.constraints:  # fixed combinations record the ones the training rows have
+            filled["constraints"] = ConstraintSet.from_meta(self._meta).fit(info.train.table).to_dict()
         counts_field = model_cls.config_class.model_fields.get("category_counts")
         if counts_field is not None:  # CTGAN samples its conditions by category frequency
             filled["category_counts"] = category_counts(info.train.encoded, transformer.spans)
