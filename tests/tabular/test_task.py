@@ -100,6 +100,8 @@ def test_cli_synth_fit_sample_report(tmp_path, table_csv, capsys):
     assert code == 0, out
     assert "age" in out and "categorical" in out  # the detected column types are shown
     run = runs / "tabular-synthesis" / "pts"
+    meta = (run / "samples" / "meta.yaml").read_text(encoding="utf-8")  # the detected kinds, ready to edit
+    assert "kind: categorical" in meta and "kind: datetime" in meta
     synthetic = tmp_path / "synthetic.csv"
     code, out = cli_ok(["synth", "sample", str(run), "--n", "50", "--out", str(synthetic), "--seed", "0"], capsys)
     assert code == 0, out

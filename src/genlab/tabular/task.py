@@ -180,10 +180,12 @@ class TabularTask(Task):
         return filled
 
     def write_samples(self, model: TabularModel, stem: Path, seed: int) -> Path:
-        """A CSV of synthetic rows (``PREVIEW_ROWS``) drawn with ``seed``."""
+        """A CSV of synthetic rows (``PREVIEW_ROWS``) drawn with ``seed``, and beside it ``meta.yaml``: the column
+        kinds and constraints the model was trained with (copy it, edit it, pass it back with ``--meta``)."""
         from genlab.tabular.table import write_table
 
         stem.parent.mkdir(parents=True, exist_ok=True)
+        model.transformer.meta.save(stem.parent / "meta.yaml")
         table = model.sample_table(PREVIEW_ROWS, torch.Generator().manual_seed(seed))
         path = stem.with_suffix(".csv")
         write_table(table, path, model.transformer.meta)
