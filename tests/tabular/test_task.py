@@ -205,3 +205,9 @@ def test_constraints_of_the_metadata_file_hold_in_every_sampled_row(tmp_path):
     assert (table["age"] <= table["discharge_age"]).all()
     seen = set(zip(df["sex"], df["disease"] == "yes", strict=True))  # yes/no is read as a boolean
     assert set(zip(table["sex"], table["disease"], strict=True)) <= seen
+
+
+def test_synth_group_help_lists_its_commands(capsys):
+    code, out = cli_ok(["synth", "--help"], capsys)
+    assert code == 0 and "internal error" not in out
+    assert all(name in out for name in ("fit", "sample", "report"))

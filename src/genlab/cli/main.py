@@ -96,6 +96,8 @@ def main(argv: list[str] | None = None) -> None:
         command_path = e.ctx.command_path if getattr(e, "ctx", None) else "genlab"
         console.print(f"[bold]hint:[/] see `{command_path} --help`", soft_wrap=True)
         sys.exit(e.exit_code)
+    except click.exceptions.Exit as e:  # --help of a command group, printed already
+        sys.exit(e.exit_code)
     except click.exceptions.Abort:
         console.print("[bold red]error:[/] aborted")
         sys.exit(130)
