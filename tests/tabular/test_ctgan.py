@@ -15,15 +15,6 @@ from tests.tabular.model_mixin import TabularModelTesterMixin, tiny_batch, tiny_
 TINY = {"embedding_dim": 8, "generator_dim": [16], "discriminator_dim": [16], "pac": 4}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors gain nothing from intra-op threads, and on a busy machine they cost a lot."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 class TestCTGAN(TabularModelTesterMixin):
     model_name = "tabular/ctgan"
     config = TINY

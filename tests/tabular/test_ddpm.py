@@ -23,12 +23,6 @@ def one_thread():
         torch.set_num_threads(before)
 
 
-@pytest.fixture(autouse=True)
-def single_threaded():
-    with one_thread():
-        yield
-
-
 class TestTabDDPM(TabularModelTesterMixin):
     model_name = "tabular/tab-ddpm"
     config = {"hidden": [32], "num_timesteps": 20}

@@ -12,15 +12,6 @@ from genlab.tabular.tvae import SIGMA_MAX, SIGMA_MIN, TVAE, TVAEConfig
 from tests.tabular.model_mixin import TabularModelTesterMixin, tiny_batch, tiny_spans
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors gain nothing from intra-op threads, and on a busy machine they cost a lot."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 class TestTVAE(TabularModelTesterMixin):
     model_name = "tabular/tvae"
     config = {"embedding_dim": 8, "hidden": [16]}
