@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Literal
 import torch
 from pydantic import Field
 
+from genlab.core.errors import BadInputError
 from genlab.core.model import GenerativeModel, ModelConfig
 from genlab.tabular.spans import Span, spans_from_dicts
 
@@ -70,6 +71,18 @@ class TabularModel(GenerativeModel):
 
             self._transformer = TableTransformer.from_dict(self.config.transformer)
         return self._transformer
+
+    def rows_of(self, batch: Any) -> torch.Tensor:
+        """The encoded rows (B, data_dim) of a batch given as a tensor or as a sequence whose first item is one."""
+        rows = batch[0] if isinstance(batch, (list, tuple)) else batch
+        data_dim = self.config.data_dim
+        if not isinstance(rows, torch.Tensor) or rows.dim() != 2 or rows.shape[1] != data_dim or rows.shape[0] == 0:
+            shape = tuple(rows.shape) if isinstance(rows, torch.Tensor) else type(rows).__name__
+            raise BadInputError(
+                f"expected a batch of encoded rows (B, {data_dim}), got {shape}",
+                "pass rows encoded by the model's own table transformer",
+            )
+        return rows.float()
 
     @property
     def device(self) -> torch.device:

@@ -36,8 +36,7 @@ from genlab.core.errors import BadInputError
 from genlab.core.model import OptimizerSpec, register_model
 from genlab.nn.adversarial import d_wasserstein, frozen, g_linear, gradient_penalty
 from genlab.tabular.base import CategoryCondition, TabularModel, TabularModelConfig
-from genlab.tabular.spans import Span
-from genlab.tabular.tvae import check_layout, rows_of
+from genlab.tabular.spans import Span, check_layout
 
 Width = Annotated[int, Field(ge=1, le=65536)]
 
@@ -136,7 +135,7 @@ class CTGAN(TabularModel):
 
     def __init__(self, config: CTGANConfig):
         super().__init__(config)
-        check_layout(config, self.spans, self.registry_name or type(self).__name__)
+        check_layout(self.spans, config.data_dim, self.registry_name or type(self).__name__)
         self.category_spans: list[Span] = [s for s in self.spans if s.kind == "softmax" and s.role == "category"]
         self.cond_offsets: list[int] = []
         cond_columns, cond_span = [], []
@@ -259,7 +258,7 @@ class CTGAN(TabularModel):
 
     def training_losses(self, batch: Any, group: str) -> dict[str, torch.Tensor]:
         """``critic``: {loss, wasserstein, gradient_penalty}; ``generator``: {loss, adversarial, conditional}."""
-        rows = self.packable_rows(rows_of(batch, self.config.data_dim))
+        rows = self.packable_rows(self.rows_of(batch))
         if group == "critic":
             return self.critic_losses(rows)
         if group == "generator":
@@ -309,7 +308,7 @@ class CTGAN(TabularModel):
 
     def validation_losses(self, batch: Any) -> dict[str, torch.Tensor]:
         """``wasserstein`` (no penalty: it needs autograd), ``adversarial`` and ``conditional`` on a held-out batch."""
-        rows = self.packable_rows(rows_of(batch, self.config.data_dim))
+        rows = self.packable_rows(self.rows_of(batch))
         g = self.generator_losses(rows)
         return {
             "wasserstein": self.critic_losses(rows, penalty=False)["wasserstein"],

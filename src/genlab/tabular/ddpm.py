@@ -58,7 +58,7 @@ from genlab.nn.diffusion.samplers import DDPMSampler
 from genlab.nn.diffusion.schedules import BetaSchedule, NoiseSchedule
 from genlab.nn.unet import timestep_embedding
 from genlab.tabular.base import CategoryCondition, TabularModel, TabularModelConfig
-from genlab.tabular.spans import Span
+from genlab.tabular.spans import check_layout
 
 #: the conditioned block columns and their one-hot values, each (n_block_cols,), or None without conditions
 Known = tuple[torch.Tensor, torch.Tensor] | None
@@ -126,23 +126,6 @@ class MLPDenoiser(nn.Module):
         return self.head(self.blocks(h))
 
 
-def check_layout(spans: list[Span], data_dim: int, who: str) -> None:
-    """Refuse a missing or inconsistent span layout with a ConfigError."""
-    if not spans:
-        raise ConfigError(
-            f"{who} has no encoded columns (spans is empty)",
-            "train it through the tabular task, which fills data_dim and spans from the table",
-        )
-    width = max(s.stop for s in spans)
-    wide = [s.column for s in spans if s.kind == "alpha" and s.width != 1]
-    if width != data_dim or wide:
-        problem = f"alpha span of '{wide[0]}' is not 1 wide" if wide else f"spans cover {width} of {data_dim} columns"
-        raise ConfigError(
-            f"{who}: inconsistent encoded layout ({problem})",
-            "data_dim and spans come from the same fitted transformer; do not edit them by hand",
-        )
-
-
 @register_model("tabular/tab-ddpm")
 class TabDDPM(TabularModel):
     """Gaussian diffusion of the numbers and multinomial diffusion of the categories, one MLP denoiser."""
@@ -190,8 +173,7 @@ class TabDDPM(TabularModel):
         """{loss, gaussian, multinomial} at a uniformly drawn time per row of ``batch`` (B, data_dim)."""
         if group != "denoiser":
             raise BadInputError(f"unknown optimizer group '{group}'", "tabular/tab-ddpm has one group, 'denoiser'")
-        rows = batch[0] if isinstance(batch, (list, tuple)) else batch
-        x = rows.to(self.device, torch.float32)[:, self.order]  # (B, data_dim) -> (B, alphas + blocks)
+        x = self.rows_of(batch).to(self.device)[:, self.order]  # (B, data_dim) -> (B, alphas + blocks)
         x_num, x_cat = x[:, : self.n_alpha], x[:, self.n_alpha :]
         t = torch.randint(0, self.config.num_timesteps, (x.shape[0],), device=x.device)
         noise = torch.randn_like(x_num)

@@ -54,3 +54,27 @@ def spans_from_dicts(items: list[dict[str, Any]]) -> list[Span]:
 def spans_width(spans: list[Span]) -> int:
     """Width of the encoded matrix the spans cover."""
     return max((s.stop for s in spans), default=0)
+
+
+def check_layout(spans: list[Span], data_dim: int, who: str) -> None:
+    """Refuse spans that do not tile the encoded row ``[0, data_dim)`` in order (alphas 1 wide) with a ConfigError."""
+    from genlab.core.errors import ConfigError
+
+    if not spans:
+        raise ConfigError(
+            f"{who} has no encoded columns (spans is empty, data_dim={data_dim})",
+            "train it through the tabular task, which fills data_dim and spans from the table",
+        )
+    stop = 0
+    for span in spans:
+        if span.start != stop or span.width < 1 or (span.kind == "alpha" and span.width != 1):
+            raise ConfigError(
+                f"{who}: the spans do not tile the encoded row (at column {span.column!r}, start {span.start})",
+                "data_dim and spans are set from the data by the tabular task; do not edit them by hand",
+            )
+        stop = span.stop
+    if stop != data_dim:
+        raise ConfigError(
+            f"{who}: data_dim={data_dim} does not match the spans (width {stop})",
+            "data_dim and spans come from the same fitted transformer; do not edit them by hand",
+        )

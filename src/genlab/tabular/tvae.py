@@ -32,10 +32,10 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from genlab.core.errors import BadInputError, ConfigError
+from genlab.core.errors import BadInputError
 from genlab.core.model import OptimizerSpec, register_model
 from genlab.tabular.base import CategoryCondition, TabularModel, TabularModelConfig
-from genlab.tabular.spans import Span, spans_width
+from genlab.tabular.spans import check_layout
 
 #: bounds of the decoder's σ for alpha columns and its initial value (the paper's implementation)
 SIGMA_MIN, SIGMA_MAX, SIGMA_INIT = 0.01, 1.0, 0.1
@@ -55,23 +55,6 @@ class TVAEConfig(TabularModelConfig):
     categories: Literal["sample", "argmax"] = Field(
         "sample", description="generated categories (and modes): drawn from the decoder's softmax, or its argmax"
     )
-
-
-def check_layout(config: TabularModelConfig, spans: list[Span], who: str) -> None:
-    """Refuse a config whose spans do not tile the encoded row ``[0, data_dim)`` in order."""
-    stop = 0
-    for span in spans:
-        if span.start != stop or span.width < 1 or (span.kind == "alpha" and span.width != 1):
-            raise ConfigError(
-                f"{who}: the spans do not tile the encoded row (at column {span.column!r}, start {span.start})",
-                "data_dim and spans are set from the data by the tabular task; do not edit them by hand",
-            )
-        stop = span.stop
-    if config.data_dim == 0 or stop != config.data_dim or spans_width(spans) != config.data_dim:
-        raise ConfigError(
-            f"{who}: data_dim={config.data_dim} does not match the spans (width {stop})",
-            "data_dim and spans are set from the data by the tabular task; train on a table",
-        )
 
 
 def mlp(dims: list[int]) -> nn.Sequential:
@@ -101,18 +84,6 @@ class AlphaScale(nn.Module):
         return self.sigma(like.new_ones(n, 1)).clamp(SIGMA_MIN, SIGMA_MAX)
 
 
-def rows_of(batch: Any, data_dim: int) -> torch.Tensor:
-    """The encoded rows (B, data_dim) of a batch given as a tensor or as a sequence whose first item is one."""
-    rows = batch[0] if isinstance(batch, (list, tuple)) else batch
-    if not isinstance(rows, torch.Tensor) or rows.dim() != 2 or rows.shape[1] != data_dim or rows.shape[0] == 0:
-        shape = tuple(rows.shape) if isinstance(rows, torch.Tensor) else type(rows).__name__
-        raise BadInputError(
-            f"expected a batch of encoded rows (B, {data_dim}), got {shape}",
-            "pass rows encoded by the model's own table transformer",
-        )
-    return rows.float()
-
-
 @register_model("tabular/tvae")
 class TVAE(TabularModel):
     """Tabular VAE (Xu et al. 2019): one optimizer group ``tvae``; :meth:`generate_encoded` decodes z ~ N(0, I)."""
@@ -124,7 +95,7 @@ class TVAE(TabularModel):
     def __init__(self, config: TVAEConfig):
         super().__init__(config)
         who = self.registry_name or type(self).__name__
-        check_layout(config, self.spans, who)
+        check_layout(self.spans, config.data_dim, who)
         hidden = list(config.hidden)
         self.encoder = mlp([config.data_dim, *hidden, 2 * config.embedding_dim])  # -> [μ, log σ²]
         self.decoder = mlp([config.embedding_dim, *reversed(hidden), config.data_dim])
@@ -162,7 +133,7 @@ class TVAE(TabularModel):
         """``loss`` (the negative ELBO per row), ``reconstruction`` (× loss_factor) and ``kl``, batch means."""
         if group != "tvae":
             raise BadInputError(f"unknown optimizer group '{group}'", "TVAE has one group, 'tvae'")
-        rows = rows_of(batch, self.config.data_dim)
+        rows = self.rows_of(batch)
         mu, logvar = self.encode(rows)
         z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)  # reparameterisation (Kingma & Welling 2014)
         out = self.decode(z)
