@@ -67,17 +67,12 @@ def load_split(dataset: str, data_dir: str | None, quick: bool):
 
 
 def score(pipe, train, holdout, target: str, seed: int = 0) -> dict[str, Any]:
-    """Draw as many rows as ``train`` has and score them (module docstring)."""
-    from genlab.tabular.report import build_report
-    from genlab.tabular.table import prepare_table
+    """Draw as many rows as ``train`` has and score them with the report pipeline (module docstring)."""
+    from genlab.tabular.pipelines import TabularReportPipeline
 
-    meta = pipe.model.transformer.meta
-    real, held = prepare_table(train[meta.names()], meta), prepare_table(holdout[meta.names()], meta)
-    t0 = time.perf_counter()
-    synth, _ = pipe.sample(len(real), seed)
-    seconds = time.perf_counter() - t0
-    report = build_report(real, synth, meta.kinds(), holdout=held, target=target, seed=seed)
-    s, e = report["summary"], report.get("efficacy", {})
+    out = TabularReportPipeline(pipe.model).report(train, holdout, target, seed=seed)
+    report = out.report
+    s, e, p = report["summary"], report.get("efficacy", {}), report["protocol"]
     return {
         "quality": _round(s["quality"]),
         "column_shapes": _round(s["column_shapes"]),
@@ -88,9 +83,9 @@ def score(pipe, train, holdout, target: str, seed: int = 0) -> dict[str, Any]:
         "dcr_median": _round(s.get("dcr_median")),
         "dcr_holdout_median": _round(s.get("dcr_holdout_median")),
         "mia_auroc": _round(s.get("mia_auroc")),
-        "rows_per_s": round(len(synth) / max(seconds, 1e-9), 1),
-        "n_train": len(real),
-        "n_holdout": len(held),
+        "rows_per_s": report["model"]["sampling_rows_per_s"],
+        "n_train": p["rows_real"],
+        "n_holdout": p["rows_holdout"],
     }
 
 

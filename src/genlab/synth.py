@@ -38,13 +38,7 @@ class Synthesizer:
     def _report(self, real, holdout=None, target=None, quasi=None, sensitive=None, n=None, seed=0):
         from genlab.tabular.pipelines import TabularReportPipeline
 
-        pipe = TabularReportPipeline(self.model)
-        with _as_files(real, holdout) as (real_path, holdout_path):
-            request = pipe.request(
-                real=real_path, holdout=holdout_path, target=target, n=n, seed=seed, sensitive=sensitive,
-                quasi=",".join(quasi) if isinstance(quasi, (list, tuple)) else quasi,
-            )  # fmt: skip
-            return pipe.run(request)
+        return TabularReportPipeline(self.model).report(real, holdout, target, quasi, sensitive, n, seed)
 
     def report(self, real, holdout=None, target=None, quasi=None, sensitive=None, n=None, seed=0) -> dict[str, Any]:
         """Fidelity (SDMetrics' quality), ML efficacy (with ``holdout`` and ``target``) and privacy (with
@@ -54,34 +48,6 @@ class Synthesizer:
     def report_html(self, real, holdout=None, target=None, quasi=None, sensitive=None, n=None, seed=0) -> str:
         """The same report as one self-contained HTML page with its figures."""
         return self._report(real, holdout, target, quasi, sensitive, n, seed).html
-
-
-class _as_files:
-    """DataFrames written to temporary Parquet files for the pipelines (paths pass through)."""
-
-    def __init__(self, *tables):
-        self.tables, self.temps = tables, []
-
-    def __enter__(self):
-        import tempfile
-
-        out = []
-        for t in self.tables:
-            if isinstance(t, pd.DataFrame):
-                fd, name = tempfile.mkstemp(suffix=".parquet")
-                import os
-
-                os.close(fd)
-                t.to_parquet(name, index=False)
-                self.temps.append(Path(name))
-                out.append(name)
-            else:
-                out.append(None if t is None else str(t))
-        return out
-
-    def __exit__(self, *exc):
-        for p in self.temps:
-            p.unlink(missing_ok=True)
 
 
 def fit(

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import ClassVar
 
+import pandas as pd
 from pydantic import Field
 
 from genlab.core.errors import BadInputError
@@ -95,42 +96,45 @@ class TabularReportPipeline(Pipeline):
     def default_filename(self, request: ReportRequest) -> str:
         return "report.html"
 
-    def read(self, source: str, data_dir: str | None):
-        """A real table typed with the model's own metadata."""
+    def read(self, source, data_dir: str | None = None):
+        """A real table typed with the model's own metadata: a ``pandas.DataFrame``, a file or a dataset name."""
         from genlab.tabular.table import prepare_table
         from genlab.tabular.task import TabularDataConfig, read_source
 
-        raw, _ = read_source(TabularDataConfig(source=source, data_dir=data_dir))
+        if isinstance(source, pd.DataFrame):
+            raw, name = source, "the table"
+        else:
+            (raw, _), name = read_source(TabularDataConfig(source=str(source), data_dir=data_dir)), str(source)
         meta = self.model.transformer.meta
         missing = [c for c in meta.names() if c not in raw.columns]
         if missing:
             raise BadInputError(
-                f"{source} lacks the model's column(s) {', '.join(missing)}",
+                f"{name} lacks the model's column(s) {', '.join(missing)}",
                 "give the table the model was trained on (or its holdout, with the same columns)",
             )
         return prepare_table(raw[meta.names()], meta)
 
-    def run(self, request: ReportRequest) -> ReportOutput:
+    def report(self, real, holdout=None, target=None, quasi=None, sensitive=None, n=None, seed=0, data_dir=None):
+        """Score ``n`` synthetic rows (default: as many as ``real`` has) against ``real`` and ``holdout``
+        (DataFrames, files or dataset names); ``quasi`` a list or a comma-separated string."""
         from genlab.tabular.report import build_report, render_html
         from genlab.tabular.sampling import draw_rows
 
-        if request.target and not request.holdout:
+        if target and holdout is None:
             raise BadInputError(
                 "--target needs --holdout", "ML efficacy trains on synthetic rows, tests on held-out ones"
             )
-        real = self.read(request.real, request.data_dir)
-        holdout = self.read(request.holdout, request.data_dir) if request.holdout else None
-        n = request.n or len(real)
+        real = self.read(real, data_dir)
+        holdout = self.read(holdout, data_dir) if holdout is not None else None
+        n = n or len(real)
         t0 = time.perf_counter()
-        synth, _ = draw_rows(self.model, n, request.seed)
+        synth, _ = draw_rows(self.model, n, seed)
         seconds = time.perf_counter() - t0
         kinds = self.model.transformer.meta.kinds()
-        quasi = split_names(request.quasi) or None
-        sensitive = request.sensitive
+        quasi = (split_names(quasi) if isinstance(quasi, str) else list(quasi or [])) or None
         report = build_report(
-            real, synth, kinds, holdout=holdout, target=request.target, quasi=quasi, sensitive=sensitive,
-            seed=request.seed or 0,
-        )  # fmt: skip
+            real, synth, kinds, holdout=holdout, target=target, quasi=quasi, sensitive=sensitive, seed=seed or 0
+        )
         report["model"] = {
             "name": self.model.registry_name,
             "synthetic_rows": n,
@@ -138,6 +142,10 @@ class TabularReportPipeline(Pipeline):
             **({"privacy": self.meta["privacy"]} if "privacy" in self.meta else {}),
         }
         return ReportOutput(report, render_html(report, real, synth, kinds))
+
+    def run(self, request: ReportRequest) -> ReportOutput:
+        r = request
+        return self.report(r.real, r.holdout, r.target, r.quasi, r.sensitive, r.n, r.seed, r.data_dir)
 
 
 class AnonymizeRequest(Request):
