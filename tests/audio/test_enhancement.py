@@ -22,6 +22,7 @@ from genlab.audio.enhancement.baselines import noise_psd, spectral_subtraction, 
 from genlab.audio.enhancement.data import (  # noqa: E402
     EnhancementDataConfig,
     Speech,
+    load_enhancement_data,
     make_mixture,
     speaker_of,
     split_speech,
@@ -164,6 +165,55 @@ def test_mask_is_bounded_and_geometry_is_recorded():
     assert UNetMask(cfg).receptive_frames == 72 and UNetMask(cfg).frame_multiple == 8
     with pytest.raises(BadInputError, match="enhances waves"):
         model(torch.randn(3, 2, 100))
+
+
+def test_complex_mask_is_bounded_turns_phase_and_starts_near_the_magnitude_mask():
+    spec = UNetMask(UNetMaskConfig(**TINY)).spectrum(torch.randn(2, RATE) * 0.1)
+    plain, cplx = UNetMask(UNetMaskConfig(**TINY)), UNetMask(UNetMaskConfig(**TINY, mask="complex"))
+    with torch.no_grad():
+        start = cplx.eval().mask(spec)
+        assert start.is_complex() and torch.allclose(start.real, plain.eval().mask(spec), atol=1e-3)
+        assert float(start.imag.abs().max()) < 1e-6  # a zero-initialised output layer: no phase turn yet
+    model = randomised({**TINY, "mask": "complex", "max_gain": 2.0}, scale=3.0)
+    with torch.no_grad():
+        mask = model.mask(spec)
+    assert mask.shape == spec.shape and float(mask.abs().max()) <= 2.0 + 1e-6
+    assert float(mask.angle().abs().max()) > 1.0  # the phase of some bins is turned
+    assert model.receptive_frames == randomised(TINY).receptive_frames
+    wave = utterance(150, 0.5, 0)[None]
+    estimate = model(wave)
+    assert estimate.shape == wave.shape and bool(torch.isfinite(estimate).all())
+    noisy, clean = wave + 0.1 * torch.randn(wave.shape, generator=torch.Generator().manual_seed(0)), wave
+    model.train()
+    model.training_losses((noisy.repeat(2, 1), clean.repeat(2, 1)))["loss"].backward()
+    assert all(p.grad is not None and bool(torch.isfinite(p.grad).all()) for p in model.parameters())
+
+
+def test_chunked_complex_enhancement_equals_whole_file_enhancement():
+    model = randomised({**TINY, "mask": "complex"}, scale=1.0)
+    wave = utterance(150, 2.0, 0) + 0.05 * torch.randn(2 * RATE, generator=torch.Generator().manual_seed(0))
+    whole = model.enhance(wave)
+    chunked = torch.cat(list(enhance_stream(model, torch.split(wave, 1001), chunk_frames=20)))
+    assert chunked.shape == whole.shape and float((chunked - whole).abs().max()) <= 1e-5
+
+
+def test_extra_speech_joins_the_training_side_only(folders, tmp_path):
+    speech, noise = folders
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    for k in range(2):
+        io.write_audio(extra / f"LJ001-{k:04d}.wav", utterance(200 + 30 * k, 1.0, 50 + k), RATE)
+    options = {"source": str(speech), "sample_rate": RATE, "val_fraction": 0.34, "val_mixtures": 2,
+               "noise": ["white", "babble"]}  # fmt: skip
+    train0, val0, info0 = load_enhancement_data(EnhancementDataConfig.build(options))
+    cfg = EnhancementDataConfig.build({**options, "extra_speech": str(extra)})
+    assert cfg.extra_speech == [str(extra)]
+    train, val, info = load_enhancement_data(cfg)
+    assert info.n_extra == 2 and info.n_train == info0.n_train + 2 and info.val_files == info0.val_files
+    assert len(train.speech) == len(train0.speech) + 2 and str(extra) in train.speech.ids[-1]
+    assert not any(str(extra) in f for f in info.val_files) and info.seconds > info0.seconds
+    with pytest.raises(DataError, match="no folder or dataset"):
+        load_enhancement_data(EnhancementDataConfig.build({**options, "extra_speech": [str(tmp_path / "none")]}))
 
 
 def test_receptive_field_bounds_what_a_frame_sees():

@@ -74,9 +74,34 @@ def test_cosine_spans_the_epochs_of_the_run(runs_dir, cosine_vae):
     assert steps == 14 and lr == pytest.approx(0.0, abs=1e-12)
 
 
-def test_cosine_with_only_a_time_budget_is_refused(runs_dir, cosine_vae):
-    with pytest.raises(ConfigError, match="decays its learning rate") as e:
-        tiny_train(runs_dir, "minutes", max_minutes=0.05)
-    assert "--max-steps or --epochs" in e.value.hint
-    assert not (runs_dir / "image-generation" / "minutes" / "checkpoints").exists()
-    assert tiny_train(runs_dir, "both", max_minutes=1, max_steps=3).steps == 3
+def test_cosine_with_only_a_time_budget_follows_the_clock(runs_dir, cosine_vae, monkeypatch):
+    clock = {"now": 1000.0}
+    monkeypatch.setattr("genlab.engine.module.time.monotonic", lambda: clock["now"])
+    training_step = GenerativeModule.training_step
+
+    def ticking(self, batch, batch_idx):  # every step takes 3 of the run's 60 seconds on this clock
+        clock["now"] += 3.0
+        training_step(self, batch, batch_idx)
+        if self.iteration >= 5:
+            self.trainer.should_stop = True
+
+    monkeypatch.setattr(GenerativeModule, "training_step", ticking)
+    res = tiny_train(runs_dir, "minutes", max_minutes=1.0)
+    assert res.steps == 5
+    _, lr = scheduler_state(res.run)
+    # the run started at the clock reading 1000 s: after the 5th step a quarter of the minute is spent
+    assert LR * cosine_factor(20, 60) <= lr <= LR * cosine_factor(15, 60) + 1e-12
+    assert tiny_train(runs_dir, "both", max_minutes=1, max_steps=3).steps == 3  # steps, when given, set the span
+
+
+def test_module_without_any_budget_is_refused():
+    module = GenerativeModule(MODELS.get("image/vae")(MODELS.get("image/vae").config_class()), max_steps=None)
+    module.specs = [dataclasses.replace(s, schedule="cosine") for s in module.specs]
+
+    class NoLength:
+        estimated_stepping_batches = math.inf
+
+    module._trainer = NoLength()
+    with pytest.raises(ConfigError, match="needs the run's length") as e:
+        module.total_steps()
+    assert "--max-minutes" in e.value.hint

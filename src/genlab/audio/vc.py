@@ -101,8 +101,8 @@ class VCAutoencoderConfig(ModelConfig):
     content_weight: float = Field(1.0, ge=0, le=100, description="λ: weight of the content-code consistency loss")
     lr: float = Field(1e-3, gt=0, le=1, description="Adam learning rate")
     schedule: Literal["constant", "cosine"] = Field(
-        "constant", description="learning rate over the run: constant, or cosine decay to 0 (needs --max-steps or "
-        "--epochs)",
+        "constant", description="learning rate over the run: constant, or cosine decay to 0 (over the steps or "
+        "epochs of the run, else over --max-minutes)",
     )  # fmt: skip
     griffin_lim_iters: int = Field(32, ge=1, le=1000, description="fast Griffin-Lim iterations of the vocoder")
     chunk_seconds: float = Field(10.0, ge=1, le=600, description="longer recordings are converted in chunks of this")

@@ -6,7 +6,11 @@ module turns that into manual optimisation so GANs (two optimizers, WGAN-GP's
 
 Learning-rate schedules (``OptimizerSpec.schedule``) are torch schedulers returned from
 ``configure_optimizers``, so Lightning saves them in ``checkpoints/last.ckpt`` and restores
-them on resume; with manual optimisation each one is stepped right after its optimizer.
+them on resume; with manual optimisation each one is stepped right after its optimizer. A schedule
+spans the run's steps (``max_steps``, or ``max_epochs`` × batches); when only a time budget bounds the
+run (``--max-minutes`` alone, the usual way to train on a CPU) it follows the clock instead: the factor
+after ``e`` of ``B`` seconds (resumes included) is the one after step ``e/B`` of 1. The rate then depends
+on how fast the machine runs, so two runs of one seed agree only as far as their timings do.
 
 With differential privacy (``privacy``, :mod:`genlab.engine.privacy`) the privatised groups' optimizers
 are Opacus ``DPOptimizer``s built in ``configure_optimizers``; each batch is accounted before its first
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import time
 import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -55,12 +60,14 @@ class GenerativeModule(L.LightningModule):
         grad_clip: float | None = None,
         max_steps: int | None = None,
         privacy: PrivateTraining | None = None,
+        time_budget: tuple[float, float] | None = None,
     ):
         super().__init__()
         self.model = model
         self.grad_clip = grad_clip  # groups trained privately are clipped per example instead
         self.max_steps = max_steps
         self.privacy = privacy
+        self.time_budget = time_budget  # (time.monotonic() at the run's start, resumes included; budget in s)
         self.automatic_optimization = False
         self.specs = model.optimizer_groups()
         self.scheduled: dict[int, int] = {}  # optimizer index → index of its scheduler
@@ -78,23 +85,35 @@ class GenerativeModule(L.LightningModule):
             factor = SCHEDULES[spec.schedule]
             if factor is None:
                 continue
-            total = math.ceil(self.total_steps() / spec.every)  # this optimizer's steps in the run
             self.scheduled[i] = len(schedulers)
+            steps = self.total_steps()
+            if steps is None:  # only the clock bounds the run: the schedule follows it (module docstring)
+                rule = lambda s, f=factor: f(self.clock_fraction(), 1.0)  # noqa: E731
+            else:  # this optimizer's steps in the run
+                rule = lambda s, f=factor, n=math.ceil(steps / spec.every): f(s, n)  # noqa: E731
             # A closure, not an object: the scheduler's saved state holds its step, not the run length, so a
             # resumed run with a longer budget stretches the rest of the schedule over it.
-            schedulers.append(torch.optim.lr_scheduler.LambdaLR(opt, lambda s, f=factor, n=total: f(s, n)))
+            schedulers.append(torch.optim.lr_scheduler.LambdaLR(opt, rule))
         return (optimizers, schedulers) if schedulers else optimizers
 
-    def total_steps(self) -> int:
-        """Training batches in the whole run: ``max_steps``, or ``max_epochs`` × batches per epoch if fewer."""
+    def total_steps(self) -> int | None:
+        """Training batches in the whole run: ``max_steps``, or ``max_epochs`` × batches per epoch if fewer;
+        None when only the time budget bounds it."""
         estimated = self.trainer.estimated_stepping_batches  # inf when only a time budget bounds the run
         lengths = [n for n in (self.max_steps, estimated) if n is not None and math.isfinite(n)]
-        if not lengths:
+        if lengths:
+            return max(1, int(min(lengths)))
+        if self.time_budget is None:
             raise ConfigError(
                 f"the learning-rate schedule of {', '.join(needs_run_length(self.specs))} needs the run's length",
-                "set --max-steps or --epochs (--max-minutes may still stop the run earlier)",
+                "set --max-steps, --epochs or --max-minutes",
             )
-        return max(1, int(min(lengths)))
+        return None
+
+    def clock_fraction(self) -> float:
+        """Share of the time budget spent so far (resumes included), at most 1."""
+        start, seconds = self.time_budget
+        return min(1.0, (time.monotonic() - start) / seconds)
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> int | None:
         if self.max_steps is not None and self.iteration >= self.max_steps:

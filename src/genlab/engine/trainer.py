@@ -27,7 +27,7 @@ from genlab.core.checkpoint import recover_export
 from genlab.core.config import save_yaml
 from genlab.core.console import console, info, is_rank_zero
 from genlab.core.devices import cpu_threads, flush_denormals, lightning_accelerator
-from genlab.core.errors import BadInputError, ConfigError, TrainingDivergedError
+from genlab.core.errors import BadInputError, TrainingDivergedError
 from genlab.core.io import atomic_write_json, remove_temp_files
 from genlab.core.locks import RunLock
 from genlab.core.metrics_log import read_rows
@@ -39,7 +39,7 @@ from genlab.engine.card import model_card
 from genlab.engine.checkpoints import CheckpointFiles
 from genlab.engine.config import RunConfig
 from genlab.engine.env import write_env
-from genlab.engine.module import GenerativeModule, needs_run_length
+from genlab.engine.module import GenerativeModule
 from genlab.engine.privacy import PrivacyPlan, PrivateTraining, plan_privacy
 from genlab.engine.progress import progress_callbacks
 from genlab.engine.signals import StopSignals, TrainingInterrupted
@@ -135,8 +135,6 @@ def _train_locked(cfg, run, task, data_cfg, model_cls, model_values, stop: StopS
     )
     seed_everything(cfg.train.seed)
     model = model_cls(model_cfg)
-    if not model_cls.fits_in_closed_form:
-        _check_run_length(model, cfg)
     privacy = _plan_privacy(model, cfg, train_ds)  # refusals come before anything is written
     if is_rank_zero():
         run = Run.create(run.path.parents[1], task.name, cfg.name)
@@ -178,12 +176,14 @@ def _fit(
 ) -> TrainResult:
     """Fit with Lightning from ``chosen`` (a checkpoint and its iteration, or None), then export."""
     privacy = PrivateTraining(plan, log_every=cfg.train.log_every) if plan is not None else None
-    module = GenerativeModule(model, grad_clip=cfg.train.grad_clip, max_steps=cfg.train.max_steps, privacy=privacy)
     resume_step = chosen[1] if chosen else None
     earlier = _trained_seconds(run, resume_step) if resume_step is not None else 0.0
+    t0 = time.monotonic() - earlier  # minutes cover the whole run, resumes included
+    budget = (t0, 60 * cfg.train.max_minutes) if cfg.train.max_minutes else None
+    module = GenerativeModule(model, grad_clip=cfg.train.grad_clip, max_steps=cfg.train.max_steps, privacy=privacy,
+                              time_budget=budget)  # fmt: skip
     callbacks, ckpt = _callbacks(run, task, cfg, resume_step, earlier)
     trainer = _trainer(cfg, callbacks)
-    t0 = time.monotonic() - earlier  # minutes cover the whole run, resumes included
     try:
         trainer.fit(
             module,
@@ -244,19 +244,6 @@ def _fit_closed_form(run, task, model, train_ds, val_ds, resolved, data_info, cf
     files = {"model": run.model_dir, "samples": task.write_samples(model, run.samples_dir / "final", cfg.train.seed)}
     run.set_status("completed", step=0, minutes=round(minutes, 2))
     return TrainResult(run, "completed", 0, minutes, files)
-
-
-def _check_run_length(model: Any, cfg: RunConfig) -> None:
-    """A learning-rate schedule that spans the run (cosine) needs a step or epoch budget, not only a time one."""
-    groups = needs_run_length(model.optimizer_groups())
-    if groups and cfg.train.max_steps is None and cfg.train.max_epochs is None:
-        switch = " (--set model.schedule=constant)" if "schedule" in type(model.config).model_fields else ""
-        raise ConfigError(
-            f"{model.registry_name} decays its learning rate over the run ({', '.join(groups)}), "
-            "but only a time budget bounds this run",
-            f"set --max-steps or --epochs as well (--max-minutes still stops it earlier), "
-            f"or train with a constant learning rate{switch}",
-        )
 
 
 def _check_same_run(run: Run, cfg: RunConfig, model_name: str) -> None:

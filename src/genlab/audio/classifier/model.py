@@ -48,7 +48,7 @@ class MelCNNConfig(ModelConfig):
     time_mask: int = Field(10, ge=0, description="longest random span of frames hidden while training")
     lr: float = Field(2e-3, gt=0, le=1, description="Adam learning rate (peak of the cosine schedule)")
     schedule: Literal["constant", "cosine"] = Field(
-        "cosine", description="learning rate over the run: cosine decay to 0 (needs --max-steps or --epochs)"
+        "cosine", description="learning rate over the run: cosine decay to 0 (over the steps or minutes of the run)"
     )
 
     @property

@@ -23,6 +23,10 @@ speech (default 60 minutes: 230 MB of float32 at 16 kHz; files beyond it, in a s
 counted) and ``max_noise_minutes`` of noise recordings (30 minutes: 115 MB). Folders are measured from the
 file headers before anything is read.
 
+**More voices**: ``extra_speech`` adds folders or datasets of clean speech to the training side only (never
+held out, never in validation), so a model can learn from more speakers than the source that defines the test
+split — FSDD's four training speakers plus LJ Speech and VCTK, say.
+
 **Held out**: a seeded ``val_fraction`` of the speakers when the file names say who speaks (FSDD
 ``7_theo_12``, VCTK ``p225_003``, LibriSpeech ``84-121123-0000``; datasets that record speakers), else of the
 files; the held-out files are recorded (``val_files``) so evaluation finds them again. Validation uses
@@ -112,6 +116,11 @@ class EnhancementDataConfig(Config):
         "(fsdd, builtin:espeak-digits)",
     )
     data_dir: str | None = Field(None, description="folder of standard datasets (fsdd)")
+    extra_speech: list[str] = Field(
+        default_factory=list,
+        description="more clean speech for training only (folders or datasets, never held out); repeat the option "
+        "for several",
+    )
     sample_rate: int = Field(16000, ge=8000, le=48000, description="everything is resampled to this rate (Hz)")
     segment_seconds: float = Field(1.0, ge=0.25, le=10, description="length of the training mixtures, seconds")
     snr: tuple[float, float] = Field(
@@ -148,7 +157,7 @@ class EnhancementDataConfig(Config):
     def _level(cls, value: Any) -> Any:
         return parse_range(value, "level_db")
 
-    @field_validator("noise", mode="before")
+    @field_validator("noise", "extra_speech", mode="before")
     @classmethod
     def _noise(cls, value: Any) -> Any:
         return split_names(value)
@@ -202,6 +211,11 @@ class Speech:
     @property
     def seconds(self) -> float:
         return sum(w.shape[-1] for w in self.waves) / self.sample_rate
+
+    def joined(self, other: Speech) -> Speech:
+        """This speech followed by ``other`` (same rate)."""
+        return Speech(self.waves + other.waves, self.ids + other.ids, self.speakers + other.speakers,
+                      f"{self.source} + {other.source}", self.sample_rate, self.skipped + other.skipped)  # fmt: skip
 
 
 def speaker_of(name: str) -> str:
@@ -299,15 +313,16 @@ def _load_dataset(name: str, split: str | None, cfg: EnhancementDataConfig) -> S
     return speech.subset(keep)
 
 
-def load_speech(cfg: EnhancementDataConfig) -> Speech:
-    """The clean speech of ``cfg.source`` within the memory budget (module docstring)."""
-    name, split = parse_source(cfg.source)
+def load_speech(cfg: EnhancementDataConfig, source: str | None = None) -> Speech:
+    """The clean speech of ``source`` (default ``cfg.source``) within the memory budget (module docstring)."""
+    source = source or cfg.source
+    name, split = parse_source(source)
     if name in DATASETS:
         return _load_dataset(name, split, cfg)
-    root = Path(cfg.source).expanduser()
+    root = Path(source).expanduser()
     if not root.is_dir():
         raise DataError(
-            f"no folder or dataset '{cfg.source}'",
+            f"no folder or dataset '{source}'",
             "give a folder of clean speech recordings (WAV/FLAC, searched recursively) or a dataset: "
             + ", ".join(DATASETS.names(modality="audio")),
         )
@@ -426,6 +441,7 @@ class EnhancementDataInfo(DataInfo):
     n_val: int = 0
     seconds: float = 0.0
     n_speakers: int = 0
+    n_extra: int = 0  # of n_train, utterances from extra_speech
     snr: list[float] = field(default_factory=list)
     noise: list[dict[str, Any]] = field(default_factory=list)
     split: dict[str, Any] = field(default_factory=dict)
@@ -452,6 +468,10 @@ def load_enhancement_data(cfg: EnhancementDataConfig):
     speech = load_speech(cfg)
     train_idx, val_idx, split = split_speech(speech, cfg.val_fraction, cfg.split_seed)
     train_speech, val_speech = speech.subset(train_idx), speech.subset(val_idx)
+    n_extra, seconds = 0, speech.seconds
+    for source in cfg.extra_speech:
+        extra = load_speech(cfg, source)
+        train_speech, n_extra, seconds = train_speech.joined(extra), n_extra + len(extra), seconds + extra.seconds
     folders: dict[str, NoiseFolder] = {
         n: load_noise_folder(n, cfg.sample_rate, cfg.val_fraction or 0.1, cfg.max_noise_minutes)
         for n in names if n not in ("white", "pink", BABBLE)
@@ -472,10 +492,11 @@ def load_enhancement_data(cfg: EnhancementDataConfig):
                             cfg.split_seed)  # fmt: skip
     info = EnhancementDataInfo(
         source=cfg.source, sample_rate=cfg.sample_rate, segment_samples=cfg.segment_samples,
-        n_train=len(train_speech), n_val=len(val_speech), seconds=round(speech.seconds, 1),
-        n_speakers=len({s for s in speech.speakers if s}), snr=list(cfg.snr),
+        n_train=len(train_speech), n_val=len(val_speech), seconds=round(seconds, 1),
+        n_speakers=len({s for s in speech.speakers if s}), n_extra=n_extra, snr=list(cfg.snr),
         noise=[folders[n].to_dict() if n in folders else {"kind": n} for n in names], split=split,
-        val_files=list(val_speech.ids), skipped=list(speech.skipped) + [s for f in folders.values() for s in f.skipped],
+        val_files=list(val_speech.ids),
+        skipped=list(train_speech.skipped) + [s for f in folders.values() for s in f.skipped],
         config=cfg.to_dict(),
     )  # fmt: skip
     return train, val, info
@@ -485,8 +506,10 @@ def describe(info: EnhancementDataInfo) -> str:
     """One console line (two with skipped files) describing the loaded data."""
     noises = ", ".join(n["kind"] if n["kind"] != "folder" else Path(n["source"]).name for n in info.noise)
     held = f" ({info.split.get('method')} split)" if info.n_val else ""
+    extra = f" ({info.n_extra} from extra_speech)" if info.n_extra else ""
     line = (
-        f"speech {info.source}: {info.n_train} train / {info.n_val} held-out utterances{held}, {info.seconds:.0f} s, "
+        f"speech {info.source}: {info.n_train} train{extra} / {info.n_val} held-out utterances{held}, "
+        f"{info.seconds:.0f} s, "
         f"{info.sample_rate} Hz; {info.segment_samples / info.sample_rate:g} s mixtures at "
         f"{info.snr[0]:g}:{info.snr[1]:g} dB SNR with {noises}"
     )

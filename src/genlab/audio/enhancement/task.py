@@ -43,6 +43,7 @@ class AudioDenoisingTask(Task):
         "--segment-seconds": "data.segment_seconds",
         "--snr": "data.snr",
         "--noise": "data.noise",
+        "--extra-speech": "data.extra_speech",
         "--val-fraction": "data.val_fraction",
         "--max-files": "data.max_files",
         "--base-channels": "model.base_channels",

@@ -8,6 +8,12 @@ normalised per frequency by a BatchNorm (a fixed affine map at inference), as a 
 ``Ŝ = M · Y`` and ``ŝ = iSTFT(Ŝ)`` at the input's length. Masking the mixture's spectrogram with a U-Net
 follows Jansson et al. 2017 (singing-voice separation); the U-Net is that of Ronneberger et al. 2015.
 
+With ``mask="complex"`` the network also reads the noisy phase, as the two channels ``cos ∠Y`` and
+``sin ∠Y``, and returns two numbers ``(a, b)`` per bin: a complex ratio mask (Williamson et al. 2016) bounded
+like DCCRN's (Hu et al. 2020), ``M = max_gain · tanh(|a + jb|) · (a + jb)/|a + jb|``, which can also turn
+the phase of a bin. A magnitude mask cannot do better than the noisy phase; at 0 dB that phase error is a
+large part of what is left.
+
 The U-Net has ``levels`` resolution levels; level ``l`` works at 1/2^l of the frequency and time resolution
 with ``min(base_channels · 2^l, max_channels)`` channels. Each level has two [conv 3×3 → BatchNorm →
 LeakyReLU(0.2)] layers; levels are joined by 2×2 average pooling on the way down and by nearest-neighbour
@@ -33,6 +39,10 @@ References:
     A. Jansson, E. Humphrey, N. Montecchio, R. Bittner, A. Kumar and T. Weyde, "Singing Voice Separation with
     Deep U-Net Convolutional Networks", ISMIR 2017.
     J. Le Roux, S. Wisdom, H. Erdogan and J. R. Hershey, "SDR – half-baked or well done?", ICASSP 2019.
+    D. S. Williamson, Y. Wang and D. Wang, "Complex Ratio Masking for Monaural Speech Separation", IEEE/ACM
+    TASLP 24(3), 2016.
+    Y. Hu et al., "DCCRN: Deep Complex Convolution Recurrent Network for Phase-Aware Speech Enhancement",
+    Interspeech 2020.
 """
 
 from __future__ import annotations
@@ -51,6 +61,7 @@ from genlab.core.model import GenerativeModel, ModelConfig, OptimizerSpec, regis
 
 TASK = "audio-denoising"
 LOG_FLOOR = 1e-5  # magnitudes below this (−100 dBFS per bin) read as this in the log-magnitude
+COMPLEX_START = 1.376  # initial real logit of a complex mask: tanh(1.376) = 0.88, the magnitude mask's σ(2)
 
 
 class UNetMaskConfig(ModelConfig):
@@ -67,6 +78,11 @@ class UNetMaskConfig(ModelConfig):
     )
     max_channels: int = Field(96, ge=2, le=1024, description="channels of a level are capped at this")
     max_gain: float = Field(1.0, ge=1.0, le=4.0, description="upper bound of the mask (1: the model only attenuates)")
+    mask: Literal["magnitude", "complex"] = Field(
+        "magnitude",
+        description="magnitude: a real mask on the noisy STFT, the noisy phase kept; complex: a bounded complex "
+        "ratio mask that also corrects the phase (the network reads the noisy phase too)",
+    )
     spectral_weight: float = Field(
         1.0, ge=0, le=100, description="weight of the relative STFT-magnitude L1 term added to −SI-SDR (0: SI-SDR only)"
     )
@@ -74,7 +90,7 @@ class UNetMaskConfig(ModelConfig):
     schedule: Literal["constant", "cosine"] = Field(
         "constant",
         description="learning rate over the run: constant (a --max-minutes budget alone will do) or cosine decay "
-        "to 0 (needs --max-steps or --epochs)",
+        "to 0 (over the run's steps, or its --max-minutes)",
     )
 
     @property
@@ -108,23 +124,29 @@ def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
 
 
 class MaskUNet(nn.Module):
-    """Log-magnitude (B, F, T) → mask logits (B, F, T): a U-Net over (frequency, time) (module docstring)."""
+    """Log-magnitude (B, F, T) [and phase channels (B, 2, F, T)] → mask logits (B, out_channels, F, T): a U-Net
+    over (frequency, time) (module docstring)."""
 
-    def __init__(self, n_freq: int, widths: list[int], initial_logit: float = 2.0):
+    def __init__(
+        self, n_freq: int, widths: list[int], in_channels: int = 1, initial_logits: tuple[float, ...] = (2.0,)
+    ):
         super().__init__()
         self.input_norm = nn.BatchNorm1d(n_freq)  # per-frequency statistics of the log-magnitude
-        self.down = nn.ModuleList(conv_block(1 if i == 0 else widths[i - 1], w) for i, w in enumerate(widths))
+        self.down = nn.ModuleList(conv_block(in_channels if i == 0 else widths[i - 1], w) for i, w in enumerate(widths))
         self.up = nn.ModuleList(conv_block(widths[i + 1] + widths[i], widths[i]) for i in range(len(widths) - 1))
-        self.out = nn.Conv2d(widths[0], 1, 1)
+        self.out = nn.Conv2d(widths[0], len(initial_logits), 1)
         nn.init.zeros_(self.out.weight)
-        nn.init.constant_(self.out.bias, initial_logit)  # start close to passing the input through (σ(2) = 0.88)
+        with torch.no_grad():  # start close to passing the input through (σ(2) = 0.88; tanh(1.376) = 0.88)
+            self.out.bias.copy_(torch.tensor(initial_logits))
         self.multiple = 2 ** (len(widths) - 1)
 
-    def forward(self, log_magnitude: torch.Tensor) -> torch.Tensor:
+    def forward(self, log_magnitude: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
         _, n_freq, n_frames = log_magnitude.shape
         x = self.input_norm(log_magnitude).unsqueeze(1)  # (B, F, T) -> (B, 1, F, T)
+        if extra is not None:
+            x = torch.cat([x, extra], dim=1)
         m = self.multiple
-        x = F.pad(x, (0, -n_frames % m, 0, -n_freq % m))  # (B, 1, F', T'), multiples of 2^(levels-1)
+        x = F.pad(x, (0, -n_frames % m, 0, -n_freq % m))  # (B, C, F', T'), multiples of 2^(levels-1)
         skips = []
         for i, block in enumerate(self.down):
             x = block(F.avg_pool2d(x, 2) if i else x)
@@ -132,7 +154,7 @@ class MaskUNet(nn.Module):
         for i in reversed(range(len(self.up))):
             x = F.interpolate(x, scale_factor=2.0, mode="nearest")
             x = self.up[i](torch.cat([x, skips[i]], dim=1))
-        return self.out(x)[:, 0, :n_freq, :n_frames]
+        return self.out(x)[:, :, :n_freq, :n_frames]
 
 
 @register_model("audio/unet-mask")
@@ -141,12 +163,14 @@ class UNetMask(GenerativeModel):
 
     config_class = UNetMaskConfig
     task: ClassVar[str] = TASK
-    description: ClassVar[str] = "speech denoiser: a small U-Net predicting a magnitude mask of the noisy STFT"
+    description: ClassVar[str] = "speech denoiser: a U-Net predicting a magnitude or complex mask of the noisy STFT"
     config: UNetMaskConfig
 
     def __init__(self, config: UNetMaskConfig):
         super().__init__(config)
-        self.net = MaskUNet(config.n_fft // 2 + 1, config.widths)
+        complex_mask = config.mask == "complex"
+        self.net = MaskUNet(config.n_fft // 2 + 1, config.widths, in_channels=3 if complex_mask else 1,
+                            initial_logits=(COMPLEX_START, 0.0) if complex_mask else (2.0,))  # fmt: skip
 
     # --- geometry -------------------------------------------------------------------------------
     @property
@@ -178,9 +202,17 @@ class UNetMask(GenerativeModel):
         return istft(spec, c.n_fft, c.hop_length, c.win_length, length=length)
 
     def mask(self, spec: torch.Tensor) -> torch.Tensor:
-        """The magnitude mask (B, F, T) in [0, max_gain] of noisy STFTs (B, F, T)."""
-        log_magnitude = torch.log(spec.abs().clamp_min(LOG_FLOOR))
-        return self.config.max_gain * torch.sigmoid(self.net(log_magnitude))
+        """The mask (B, F, T) of noisy STFTs (B, F, T): real in [0, max_gain], or complex with a modulus in
+        [0, max_gain) (``mask="complex"``)."""
+        magnitude = spec.abs()
+        log_magnitude = torch.log(magnitude.clamp_min(LOG_FLOOR))
+        if self.config.mask == "magnitude":
+            return self.config.max_gain * torch.sigmoid(self.net(log_magnitude)[:, 0])
+        phasor = torch.where(magnitude > 0, spec / magnitude.clamp_min(1e-12), torch.ones_like(spec))
+        logits = self.net(log_magnitude, torch.stack([phasor.real, phasor.imag], dim=1))
+        z = torch.complex(logits[:, 0], logits[:, 1])
+        modulus = torch.sqrt(logits[:, 0] ** 2 + logits[:, 1] ** 2 + 1e-12)  # smooth at 0, unlike |z|
+        return (self.config.max_gain * torch.tanh(modulus) / modulus) * z
 
     def forward(self, noisy: torch.Tensor) -> torch.Tensor:
         """Enhanced waves (B, samples) of noisy waves (B, samples) at the model's rate."""

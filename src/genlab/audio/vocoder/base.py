@@ -61,8 +61,8 @@ class VocoderConfig(ModelConfig, MelFrontEnd):
     discriminator_channels: int = Field(32, ge=4, le=256, description="channels of each spectrogram discriminator")
     lr: float = Field(2e-3, gt=0, le=1, description="Adam learning rate (generator and discriminator)")
     schedule: Literal["constant", "cosine"] = Field(
-        "constant", description="learning rate over the run: constant, or cosine decay to 0 (needs --max-steps or "
-        "--epochs)",
+        "constant", description="learning rate over the run: constant, or cosine decay to 0 (over the steps or "
+        "epochs of the run, else over --max-minutes)",
     )  # fmt: skip
 
     @model_validator(mode="after")

@@ -32,7 +32,7 @@ class ClassifierConfig(ModelConfig):
     lr: float = Field(2e-3, gt=0, le=1, description="Adam learning rate (peak of the cosine schedule)")
     schedule: Literal["constant", "cosine"] = Field(
         "cosine",
-        description="learning rate over the run: cosine decay to 0 (needs --max-steps or --epochs) or constant",
+        description="learning rate over the run: cosine decay to 0 (over the steps or minutes of the run) or constant",
     )
 
 

@@ -29,7 +29,7 @@ class RestorationConfig(ModelConfig):
     schedule: Literal["constant", "cosine"] = Field(
         "constant",
         description="learning rate over the run: constant (a --max-minutes budget alone will do) or cosine decay "
-        "to 0 (needs --max-steps or --epochs)",
+        "to 0 (over the run's steps, or its --max-minutes)",
     )
 
 

@@ -48,7 +48,7 @@ class FastStyleConfig(StyleConfig):
     )
     schedule: Literal["constant", "cosine"] = Field(
         "constant",
-        description="learning rate over the run: constant, or cosine decay to 0 (needs --max-steps or --epochs)",
+        description="learning rate over the run: constant, or cosine decay to 0 (over the steps or minutes of the run)",
     )
 
 
