@@ -19,14 +19,15 @@ clips (the floor of FD, the ceiling of accuracy) and Gaussian noise at speech le
 ``real-clips`` and ``noise``. ``rtf`` is the real-time factor of generation on the run's threads:
 seconds spent per second of audio, generating 16 clips at once (best of 3).
 
-Denoise: ``unet-mask`` trains at 8 kHz on FSDD's training takes of four speakers, with mixtures made on
-the fly (white, pink, babble and the real background recordings of ``speech/noise-speechcommands`` but the
-one its ``test.txt`` holds out, SNR −5…20 dB); two speakers are held out whole. The test set is the held-out
-speakers' test takes (0–4: 100 clips), each mixed with every noise (the held-out recording for the real
-noise) at 0 dB and at 5 dB (``input_snr_db``), scored by ``genlab.evaluate``: ``si_sdr_improvement_db``,
-``si_sdr``, ``pesq`` (narrow band), ``stoi``, for the model and for spectral subtraction, the Wiener filter
-and the noisy input itself. ``rtf``: seconds of compute per second of audio enhancing a 10 s mixture in one
-call (best of 3).
+Denoise: ``unet-mask`` trains at 8 kHz on FSDD's training takes of four speakers (``--extra-speech``: and on
+the LJ Speech and VCTK clips of ``speech/``, five more voices; the row's ``extra_speech`` names them), with
+mixtures made on the fly (white, pink, babble and the real background recordings of
+``speech/noise-speechcommands`` but the one its ``test.txt`` holds out, SNR −5…20 dB); two speakers are held
+out whole. The test set is the held-out speakers' test takes (0–4: 100 clips), each mixed with every noise
+(the held-out recording for the real noise) at 0 dB and at 5 dB (``input_snr_db``), scored by
+``genlab.evaluate``: ``si_sdr_improvement_db``, ``si_sdr``, ``pesq`` (narrow band), ``stoi``, for the model
+and for spectral subtraction, the Wiener filter and the noisy input itself. ``rtf``: seconds of compute per
+second of audio enhancing a 10 s mixture in one call (best of 3).
 
 Vocoder: ``vocos`` trains on ``speech/ljspeech-mini`` at 16 kHz (a seeded tenth of its clips held out) and
 resynthesises the held-out clips from their mel spectrograms, beside fast Griffin-Lim (32 and 64
@@ -70,7 +71,7 @@ VOICE_METRICS = ("target_speaker_accuracy", "source_speaker_accuracy", "content_
 
 def row_key(r: dict[str, Any]) -> tuple:
     return (r["model"], r["dataset"], r.get("part"), r.get("budget_minutes"), str(r.get("overrides")),
-            r.get("input_snr_db"), r.get("noise"))  # fmt: skip
+            r.get("input_snr_db"), r.get("noise"), str(r.get("extra_speech")))  # fmt: skip
 
 
 def generation_rtf(model, clips: int = 16) -> float:
@@ -144,7 +145,8 @@ def test_takes_of(speakers: list[str], folder: Path, runs_dir: Path) -> Path:
 def denoise_rows(args, runs_dir: Path) -> list[dict[str, Any]]:
     fsdd = SHARED / "fsdd"
     noises = ["white", "pink", "babble", str(NOISE)]
-    data = {"data_dir": str(fsdd), "sample_rate": 8000, "noise": noises, "val_fraction": 0.34}
+    extra = [str(LJSPEECH / "wavs"), str(VCTK / "wavs")] if args.extra_speech else []
+    data = {"data_dir": str(fsdd), "sample_rate": 8000, "noise": noises, "val_fraction": 0.34, "extra_speech": extra}
     overrides = list(args.overrides) + (["model.base_channels=4", "data.max_files=64"] if args.quick else [])
     res = genlab.train("audio-denoising", model="unet-mask", data="fsdd:train", name=f"unet-mask-{args.budget:g}m",
                        runs_dir=runs_dir, max_minutes=args.budget, progress=False, overrides=overrides,
@@ -161,6 +163,8 @@ def denoise_rows(args, runs_dir: Path) -> list[dict[str, Any]]:
                                      noise=chosen, snrs=[snr], n=args.n_test)  # fmt: skip
             base = {"dataset": "fsdd", "part": "denoise", "input_snr_db": snr, "noise": Path(noise).name,
                     "test_speakers": held, "n_mixtures": result["protocol"].get("n_mixtures")}  # fmt: skip
+            if extra:
+                base["extra_speech"] = [Path(e).parent.name for e in extra]
             for name, m, fields in scored(result, "unet-mask", res, args, rtf):
                 rows.append({"model": name, **base, "si_sdr_improvement_db": m.get("si_sdr_improvement"),
                              "si_sdr": m.get("si_sdr"), "pesq": m.get("pesq"), "stoi": m.get("stoi"),
@@ -245,6 +249,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--n", type=int, default=1000, help="generated clips scored per model")
     p.add_argument("--n-test", type=int, default=None, help="test utterances of denoise/vocoder/voice (default all)")
     p.add_argument("--snrs", type=float, nargs="+", default=[0.0, 5.0], help="input SNRs of the denoising test, dB")
+    p.add_argument(
+        "--extra-speech",
+        action="store_true",
+        help="denoise: train on the LJ Speech and VCTK clips too (more voices; the test is unchanged)",
+    )
     p.add_argument("--set", dest="overrides", action="append", default=[], help="config override for every run")
     args = p.parse_args(argv)
     if not (SHARED / "fsdd").is_dir():

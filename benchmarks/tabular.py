@@ -23,7 +23,9 @@ report (:mod:`genlab.tabular.report`):
 
 DP rows (``--dp-epsilons``) train the model with DP-SGD for ``--epochs`` epochs at each target ε (δ = 1e-5);
 ``dp_epsilon`` is the ε the accountant reports as spent. The independent-marginals model is the trivial
-baseline. Writes ``benchmarks/results/tabular.json`` (``--quick``: ``tabular-quick.json``).
+baseline. ``--stratify-target`` draws the scored rows of the classification datasets keeping the target's
+training shares, each class's rows conditioned on it (``sampling: "stratified"``; otherwise ``"joint"``).
+Writes ``benchmarks/results/tabular.json`` (``--quick``: ``tabular-quick.json``).
 """
 
 from __future__ import annotations
@@ -42,12 +44,13 @@ from benchmarks import common
 MODULE = "benchmarks.tabular"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 DATASETS = {"adult": "income", "breast-cancer": "diagnosis", "diabetes": "progression"}
+CLASSIFICATION = ("adult", "breast-cancer")  # categorical targets: what --stratify-target applies to
 NEURAL = ("tvae", "ctgan", "tab-ddpm")
 
 
 def row_key(r: dict[str, Any]) -> tuple:
     return (r["model"], r["dataset"], r.get("budget_minutes"), r.get("dp_target_epsilon"), str(r.get("overrides")),
-            r.get("sample_steps"))  # fmt: skip
+            r.get("sample_steps"), r.get("sampling", "joint"))  # fmt: skip
 
 
 def load_split(dataset: str, data_dir: str | None, quick: bool):
@@ -66,11 +69,12 @@ def load_split(dataset: str, data_dir: str | None, quick: bool):
     return train.reset_index(drop=True), holdout.reset_index(drop=True)
 
 
-def score(pipe, train, holdout, target: str, seed: int = 0) -> dict[str, Any]:
-    """Draw as many rows as ``train`` has and score them with the report pipeline (module docstring)."""
+def score(pipe, train, holdout, target: str, seed: int = 0, stratify: str | None = None) -> dict[str, Any]:
+    """Draw as many rows as ``train`` has (``stratify``: keeping that column's training shares) and score them
+    with the report pipeline (module docstring)."""
     from genlab.tabular.pipelines import TabularReportPipeline
 
-    out = TabularReportPipeline(pipe.model).report(train, holdout, target, seed=seed)
+    out = TabularReportPipeline(pipe.model).report(train, holdout, target, seed=seed, stratify=stratify)
     report = out.report
     s, e, p = report["summary"], report.get("efficacy", {}), report["protocol"]
     return {
@@ -109,11 +113,13 @@ def fit_row(args, runs_dir: Path, dataset: str, model: str, files: tuple[Path, P
     fit_seconds = time.perf_counter() - t0
     pipe = genlab.load(result.run.path)
     train, holdout = args.tables[dataset]
+    stratify = DATASETS[dataset] if args.stratify_target and dataset in CLASSIFICATION else None
     row = {
         "model": model,
         "dataset": dataset,
         "budget_minutes": budget,
-        **score(pipe, train, holdout, DATASETS[dataset]),
+        **score(pipe, train, holdout, DATASETS[dataset], stratify=stratify),
+        "sampling": "stratified" if stratify else "joint",
         "dp_epsilon": None,
         "fit_seconds": round(fit_seconds, 2),
         "steps": result.steps,
@@ -136,6 +142,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--dp-epsilons", type=float, nargs="*", default=[], help="DP rows at these target ε")
     p.add_argument("--epochs", type=int, default=20, help="epochs of the DP runs")
     p.add_argument("--data-dir", default=str(SHARED / "tabular"), help="folder holding adult/")
+    p.add_argument(
+        "--stratify-target",
+        action="store_true",
+        help="draw the scored rows keeping the target's training shares (classification datasets)",
+    )
     p.add_argument("--set", dest="overrides", action="append", default=[], help="config override for every run")
     args = p.parse_args(argv)
     common.set_threads(args.threads)

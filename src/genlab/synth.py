@@ -29,25 +29,37 @@ class Synthesizer:
         self.model = self.pipeline.model
 
     def sample(
-        self, n: int, condition: str | None = None, seed: int | None = None, max_draws: int = 100
+        self,
+        n: int,
+        condition: str | None = None,
+        seed: int | None = None,
+        max_draws: int = 100,
+        stratify: str | None = None,
     ) -> pd.DataFrame:
-        """``n`` synthetic rows meeting ``condition`` (``"sex=Female,age>60"``; None: any)."""
-        table, _ = self.pipeline.sample(n, seed, condition, max_draws)
+        """``n`` synthetic rows meeting ``condition`` (``"sex=Female,age>60"``; None: any); ``stratify``: a
+        categorical column whose training shares the rows keep exactly."""
+        table, _ = self.pipeline.sample(n, seed, condition, max_draws, stratify)
         return table
 
-    def _report(self, real, holdout=None, target=None, quasi=None, sensitive=None, n=None, seed=0):
+    def _report(self, real, holdout=None, target=None, quasi=None, sensitive=None, n=None, seed=0, stratify=None):
         from genlab.tabular.pipelines import TabularReportPipeline
 
-        return TabularReportPipeline(self.model).report(real, holdout, target, quasi, sensitive, n, seed)
+        pipe = TabularReportPipeline(self.model)
+        return pipe.report(real, holdout, target, quasi, sensitive, n, seed, stratify=stratify)
 
-    def report(self, real, holdout=None, target=None, quasi=None, sensitive=None, n=None, seed=0) -> dict[str, Any]:
+    def report(
+        self, real, holdout=None, target=None, quasi=None, sensitive=None, n=None, seed=0, stratify=None
+    ) -> dict[str, Any]:
         """Fidelity (SDMetrics' quality), ML efficacy (with ``holdout`` and ``target``) and privacy (with
-        ``holdout``) of ``n`` synthetic rows against ``real`` (DataFrames or file paths), as a dict."""
-        return self._report(real, holdout, target, quasi, sensitive, n, seed).report
+        ``holdout``) of ``n`` synthetic rows against ``real`` (DataFrames or file paths), as a dict; ``stratify``
+        draws the rows keeping that column's training shares."""
+        return self._report(real, holdout, target, quasi, sensitive, n, seed, stratify).report
 
-    def report_html(self, real, holdout=None, target=None, quasi=None, sensitive=None, n=None, seed=0) -> str:
+    def report_html(
+        self, real, holdout=None, target=None, quasi=None, sensitive=None, n=None, seed=0, stratify=None
+    ) -> str:
         """The same report as one self-contained HTML page with its figures."""
-        return self._report(real, holdout, target, quasi, sensitive, n, seed).html
+        return self._report(real, holdout, target, quasi, sensitive, n, seed, stratify).html
 
 
 def fit(

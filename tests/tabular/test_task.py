@@ -75,6 +75,39 @@ def test_conditional_sampling_meets_the_condition(fitted, model):
     assert (table["sex"] == "Female").all() and (table["age"] > 40).all() and len(table) == 30
 
 
+@pytest.mark.parametrize("model", ["tab-ddpm", "copula", "marginals"])
+def test_stratified_draws_keep_the_training_shares_exactly(fitted, model):
+    pipe = genlab.load(fitted[model])
+    shares = patients()["sex"].value_counts()
+    assert pipe.model.config.category_counts["sex"] == [shares["Female"], shares["Male"]]  # recorded at fit
+    assert pipe.model.config.category_counts["disease"] == [185, 115]  # yes/no: a boolean column, False first
+    n = 97  # the shares do not divide it: largest remainders make up the total
+    table, record = pipe.sample(n, seed=3, stratify="sex")
+    exact = shares / shares.sum() * n
+    got = table["sex"].value_counts()
+    assert len(table) == n and record["stratified_on"] == "sex" and got.sum() == n
+    assert all(abs(got[c] - exact[c]) < 1 for c in exact.index)
+    assert table["sex"].iloc[:20].nunique() == 2  # the strata are shuffled together, not one after the other
+    again, _ = pipe.sample(n, seed=3, stratify="sex")
+    pd.testing.assert_frame_equal(table, again)
+    both, _ = pipe.sample(20, seed=0, stratify="disease", condition="sex=Female")
+    assert (both["sex"] == "Female").all() and len(both) == 20
+    assert both["disease"].sum() == round(20 * 115 / 300)  # a boolean column stratifies too
+
+
+def test_stratifying_on_a_bad_column_is_explained(fitted):
+    pipe = genlab.load(fitted["copula"])
+    with pytest.raises(BadInputError, match="not categorical"):
+        pipe.sample(10, stratify="age")
+    with pytest.raises(BadInputError, match="did you mean 'disease'"):
+        pipe.sample(10, stratify="diseas")
+    with pytest.raises(BadInputError, match="both stratified and conditioned"):
+        pipe.sample(10, stratify="sex", condition="sex=Male")
+    pipe.model.config.category_counts.pop("disease")  # a model fitted before the counts were recorded
+    with pytest.raises(BadInputError, match="no training counts"):
+        pipe.sample(10, stratify="disease")
+
+
 def test_a_condition_that_cannot_be_met_stops_with_a_clear_error(fitted):
     pipe = genlab.load(fitted["copula"])
     with pytest.raises(BadInputError, match="could not draw 10 rows meeting age>200"):
@@ -116,6 +149,11 @@ def test_cli_synth_fit_sample_report(tmp_path, table_csv, capsys):
     assert code == 0, out
     html = report.read_text(encoding="utf-8")
     assert "<html" in html.lower() and "quality" in html.lower()
+    stratified = tmp_path / "stratified.csv"
+    code, out = cli_ok(["synth", "sample", str(run), "--n", "40", "--stratify", "disease", "--out", str(stratified)],
+                       capsys)  # fmt: skip
+    assert code == 0, out
+    assert len(pd.read_csv(stratified)) == 40
 
 
 def test_python_api_fits_a_dataframe_and_reports(tmp_path):
@@ -127,6 +165,10 @@ def test_python_api_fits_a_dataframe_and_reports(tmp_path):
     assert list(fake.columns) == list(df.columns)
     report = model.report(real=df, holdout=patients(100, seed=2), target="disease")
     assert 0 <= report["quality"]["quality"] <= 1 and "ml_efficacy" in report["efficacy"]
+    assert report["model"]["stratified_on"] is None
+    stratified = model.report(real=df, holdout=patients(100, seed=2), target="disease", stratify="disease")
+    assert stratified["model"]["stratified_on"] == "disease" and "ml_efficacy" in stratified["efficacy"]
+    assert model.sample(30, seed=0, stratify="sex")["sex"].value_counts().sum() == 30
 
 
 def test_builtin_tables_fit_offline(tmp_path):

@@ -42,6 +42,10 @@ class TabularModelConfig(ModelConfig):
     constraints: dict[str, Any] = Field(
         default_factory=dict, description="the table's constraints, fitted on the training rows (set from the data)"
     )
+    category_counts: dict[str, list[int]] = Field(
+        default_factory=dict,
+        description="training rows per category of every categorical column, missing last (set from the data)",
+    )
 
 
 class TabularModel(GenerativeModel):

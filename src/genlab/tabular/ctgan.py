@@ -59,9 +59,6 @@ class CTGANConfig(TabularModelConfig):
     n_critic: int = Field(1, ge=1, le=100, description="critic steps per generator step")
     gp_weight: float = Field(10.0, gt=0, description="weight of the gradient penalty on interpolated packs")
     gumbel_tau: float = Field(0.2, gt=0, le=10, description="Gumbel-softmax temperature of softmax spans (training)")
-    category_counts: dict[str, list[int]] = Field(
-        default_factory=dict, description="training rows per category of every categorical column (set from the data)"
-    )
 
     @field_validator("betas")
     @classmethod

@@ -32,6 +32,9 @@ class SampleRequest(Request):
         None, description='keep rows meeting these conditions, e.g. "sex=Female,age>60" (= != < <= > >=)'
     )
     max_draws: int = Field(100, ge=1, le=10_000, description="batches drawn at most to meet the condition")
+    stratify: str | None = Field(
+        None, description="a categorical column whose training shares the rows keep exactly (e.g. the label)"
+    )
 
 
 @register_pipeline("tabular/sample")
@@ -52,21 +55,35 @@ class TabularSamplePipeline(Pipeline):
         fitted = self.model.config.constraints
         return ConstraintSet.from_dict(fitted) if fitted else None
 
-    def sample(self, n: int, seed: int | None = None, condition: str | None = None, max_draws: int = 100):
+    def sample(
+        self,
+        n: int,
+        seed: int | None = None,
+        condition: str | None = None,
+        max_draws: int = 100,
+        stratify: str | None = None,
+    ):
         """A ``pandas.DataFrame`` of ``n`` synthetic rows (and the drawing record)."""
         from genlab.tabular.sampling import draw_rows, parse_conditions
 
         conditions = parse_conditions(condition, self.model.transformer.meta)
-        return draw_rows(self.model, n, seed, conditions, self.constraints(), max_draws=max_draws)
+        return draw_rows(self.model, n, seed, conditions, self.constraints(), max_draws=max_draws, stratify=stratify)
 
-    def __call__(self, n: int = 1000, condition: str | None = None, seed: int | None = None, max_draws: int = 100):
+    def __call__(
+        self,
+        n: int = 1000,
+        condition: str | None = None,
+        seed: int | None = None,
+        max_draws: int = 100,
+        stratify: str | None = None,
+    ):
         """``n`` synthetic rows as a ``pandas.DataFrame``: ``genlab.load(run)(n=500, seed=0)``."""
-        request = self.request(n=n, condition=condition, seed=seed, max_draws=max_draws)
-        return self.sample(request.n, request.seed, request.condition, request.max_draws)[0]
+        request = self.request(n=n, condition=condition, seed=seed, max_draws=max_draws, stratify=stratify)
+        return self.sample(request.n, request.seed, request.condition, request.max_draws, request.stratify)[0]
 
     def run(self, request: SampleRequest) -> TableOutput:
         t0 = time.perf_counter()
-        table, record = self.sample(request.n, request.seed, request.condition, request.max_draws)
+        table, record = self.sample(request.n, request.seed, request.condition, request.max_draws, request.stratify)
         seconds = time.perf_counter() - t0
         info = {**record, "seconds": round(seconds, 3), "rows_per_s": round(len(table) / max(seconds, 1e-9), 1)}
         return TableOutput(table, info, self.model.transformer.meta)
@@ -83,6 +100,9 @@ class ReportRequest(Request):
     n: int | None = Field(None, ge=10, le=1_000_000, description="synthetic rows to score (default: as many as real)")
     data_dir: str | None = Field(None, description="folder of standard datasets (for a dataset name)")
     seed: int | None = Field(0, description="seed of the synthetic rows and of the metrics' subsampling")
+    stratify: str | None = Field(
+        None, description="draw the synthetic rows keeping this categorical column's training shares (e.g. the target)"
+    )
 
 
 @register_pipeline("tabular/report")
@@ -114,9 +134,12 @@ class TabularReportPipeline(Pipeline):
             )
         return prepare_table(raw[meta.names()], meta)
 
-    def report(self, real, holdout=None, target=None, quasi=None, sensitive=None, n=None, seed=0, data_dir=None):
-        """Score ``n`` synthetic rows (default: as many as ``real`` has) against ``real`` and ``holdout``
-        (DataFrames, files or dataset names); ``quasi`` a list or a comma-separated string."""
+    def report(
+        self, real, holdout=None, target=None, quasi=None, sensitive=None, n=None, seed=0, data_dir=None, stratify=None
+    ):
+        """Score ``n`` synthetic rows (default: as many as ``real`` has; ``stratify``: keeping that column's
+        training shares) against ``real`` and ``holdout`` (DataFrames, files or dataset names); ``quasi`` a list
+        or a comma-separated string."""
         from genlab.tabular.report import build_report, render_html
         from genlab.tabular.sampling import draw_rows
 
@@ -128,7 +151,7 @@ class TabularReportPipeline(Pipeline):
         holdout = self.read(holdout, data_dir) if holdout is not None else None
         n = n or len(real)
         t0 = time.perf_counter()
-        synth, _ = draw_rows(self.model, n, seed)
+        synth, _ = draw_rows(self.model, n, seed, stratify=stratify)
         seconds = time.perf_counter() - t0
         kinds = self.model.transformer.meta.kinds()
         quasi = (split_names(quasi) if isinstance(quasi, str) else list(quasi or [])) or None
@@ -139,13 +162,14 @@ class TabularReportPipeline(Pipeline):
             "name": self.model.registry_name,
             "synthetic_rows": n,
             "sampling_rows_per_s": round(n / max(seconds, 1e-9), 1),
+            "stratified_on": stratify,
             **({"privacy": self.meta["privacy"]} if "privacy" in self.meta else {}),
         }
         return ReportOutput(report, render_html(report, real, synth, kinds))
 
     def run(self, request: ReportRequest) -> ReportOutput:
         r = request
-        return self.report(r.real, r.holdout, r.target, r.quasi, r.sensitive, r.n, r.seed, r.data_dir)
+        return self.report(r.real, r.holdout, r.target, r.quasi, r.sensitive, r.n, r.seed, r.data_dir, r.stratify)
 
 
 class AnonymizeRequest(Request):

@@ -6,6 +6,13 @@ conditional vector, TabDDPM's fixed columns) and checked on the rows like every 
 miss one are rejected and more are drawn, up to ``max_draws`` batches; a condition met too rarely raises an
 error saying how many rows met it, instead of looping for ever. Constraints of the table's metadata are
 applied the same way (ranges by clipping, the others by rejection).
+
+**Stratified draws** (``stratify="income"``) keep the training table's shares of a categorical column
+exactly: the ``n`` rows are split over its categories in proportion to their training counts (largest
+remainders), each part is drawn conditioned on its category, and the parts are shuffled together. This is
+how TabDDPM samples for classification (the label drawn from its training distribution, the rest of the
+row conditioned on it; Kotelnikov et al. 2023, §3): a model's p(x | y) is often sharper than the y its
+joint draws imply, which is what a downstream classifier trained on the rows needs.
 """
 
 from __future__ import annotations
@@ -32,8 +39,10 @@ class Condition:
     value: object
 
     def mask(self, table: pd.DataFrame) -> np.ndarray:
-        """Rows of ``table`` meeting the condition (missing values never do)."""
+        """Rows of ``table`` meeting the condition (missing values never do, except for ``column = None``: missing)."""
         col = table[self.column]
+        if self.value is None and self.op == "=":
+            return col.isna().to_numpy()
         present = col.notna().to_numpy()
         out = np.zeros(len(table), dtype=bool)
         if present.any():
@@ -110,6 +119,24 @@ def native_conditions(model, conditions: list[Condition]) -> list[tuple[str, int
     return out
 
 
+def strata(model, column: str, n: int) -> list[tuple[object, int]]:
+    """(category value, rows) of a stratified draw of ``n`` rows: the training shares of ``column``'s categories
+    (missing as None), rounded by largest remainders so the rows add up to ``n``."""
+    values = model.transformer.category_values(column)
+    counts = model.config.category_counts.get(column)
+    if counts is None or len(counts) != len(values):
+        raise BadInputError(
+            f"{model.registry_name} has no training counts of '{column}' to stratify on",
+            "fit the model again with this genlab version (the counts are recorded at fit)",
+        )
+    total = sum(counts)
+    exact = np.array(counts, dtype=float) * n / max(total, 1)
+    rows = np.floor(exact).astype(int)
+    for i in np.argsort(-(exact - rows), kind="stable")[: n - int(rows.sum())]:
+        rows[i] += 1
+    return [(v, int(k)) for v, k in zip(values, rows, strict=True) if k]
+
+
 def draw_rows(
     model,
     n: int,
@@ -118,14 +145,44 @@ def draw_rows(
     constraints=None,
     batch_size: int | None = None,
     max_draws: int = 100,
+    stratify: str | None = None,
 ) -> tuple[pd.DataFrame, dict]:
-    """``n`` rows meeting every condition and constraint, and how many were drawn to get them.
+    """``n`` rows meeting every condition and constraint, and how many were drawn to get them; with ``stratify``
+    a categorical column whose training shares the rows keep (module docstring).
 
     Rows are drawn in batches (``batch_size``, default ``max(n, 1000)`` capped at 100,000) until ``n`` are
     kept; after ``max_draws`` batches without enough rows a :class:`BadInputError` names the acceptance rate.
     """
     conditions = conditions or []
     generator = torch.Generator().manual_seed(int(seed if seed is not None else torch.seed() % 2**63))
+    if stratify is None:
+        parts = [_draw(model, n, generator, conditions, constraints, batch_size, max_draws)]
+    else:
+        if any(c.column == stratify for c in conditions):
+            raise BadInputError(
+                f"'{stratify}' is both stratified and conditioned on", "drop the condition or the stratification"
+            )
+        parts = [
+            _draw(
+                model, k, generator, [*conditions, Condition(stratify, "=", value)], constraints, batch_size, max_draws
+            )  # fmt: skip
+            for value, k in strata(model, stratify, n)
+        ]
+    table = pd.concat([p[0] for p in parts], ignore_index=True)
+    drawn, draws = sum(p[1] for p in parts), sum(p[2] for p in parts)
+    if stratify is not None:  # the strata one after the other would order the rows: shuffle them together
+        order = torch.randperm(len(table), generator=generator).numpy()
+        table = table.iloc[order].reset_index(drop=True)
+    ids = [c for c, kind in model.transformer.meta.kinds().items() if kind == "identifier"]
+    if ids and draws > 1:  # every batch numbers its identifiers from the start: number the rows once
+        fresh = model.transformer.inverse_transform(np.zeros((n, model.config.data_dim), dtype=np.float32))
+        table[ids] = fresh[ids].to_numpy()
+    record = {"rows": n, "drawn": drawn, "batches": draws, "acceptance": round(n / drawn, 6) if drawn else 1.0}
+    return table, record | ({"stratified_on": stratify} if stratify else {})
+
+
+def _draw(model, n, generator, conditions, constraints, batch_size, max_draws) -> tuple[pd.DataFrame, int, int]:
+    """(``n`` rows meeting the conditions and constraints, rows drawn, batches drawn)."""
     native = native_conditions(model, conditions)
     batch = batch_size or min(max(n, 1000), 100_000)
     kept: list[pd.DataFrame] = []
@@ -151,9 +208,4 @@ def draw_rows(
         rows = rows[ok]
         kept.append(rows)
         have += len(rows)
-    table = pd.concat(kept, ignore_index=True).iloc[:n].reset_index(drop=True)
-    ids = [c for c, kind in model.transformer.meta.kinds().items() if kind == "identifier"]
-    if ids and draws > 1:  # every batch numbers its identifiers from the start: number the rows once
-        fresh = model.transformer.inverse_transform(np.zeros((n, model.config.data_dim), dtype=np.float32))
-        table[ids] = fresh[ids].to_numpy()
-    return table, {"rows": n, "drawn": drawn, "batches": draws, "acceptance": round(n / drawn, 6) if drawn else 1.0}
+    return pd.concat(kept, ignore_index=True).iloc[:n].reset_index(drop=True), drawn, draws

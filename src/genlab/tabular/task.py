@@ -174,9 +174,8 @@ class TabularTask(Task):
         }
         if self._meta.constraints:  # fixed combinations record the ones the training rows have
             filled["constraints"] = ConstraintSet.from_meta(self._meta).fit(info.train.table).to_dict()
-        counts_field = model_cls.config_class.model_fields.get("category_counts")
-        if counts_field is not None:  # CTGAN samples its conditions by category frequency
-            filled["category_counts"] = category_counts(info.train.encoded, transformer.spans)
+        # CTGAN samples its conditions by category frequency; stratified draws keep the training shares
+        filled["category_counts"] = category_counts(info.train.encoded, transformer.spans)
         return filled
 
     def write_samples(self, model: TabularModel, stem: Path, seed: int) -> Path:

@@ -459,13 +459,23 @@ class TableTransformer:
             start += enc.width
         return pd.DataFrame(columns, columns=meta.names())
 
+    def category_values(self, column: str) -> list[Any]:
+        """The values of the ``category`` span of categorical/boolean ``column``, position by position, as the
+        decoded table holds them (strings; ``True``/``False`` for booleans; None for the missing slot)."""
+        enc = self._category_encoder(column)
+        values: list[Any] = [c == "True" if enc.kind == "boolean" else c for c in enc.categories]
+        return values + [None] * enc.has_missing
+
     def category_index(self, column: str, value: Any) -> int:
         """Index of ``value`` within the ``category`` span of categorical/boolean ``column`` (None: missing)."""
+        return self._category_encoder(column).position(value)
+
+    def _category_encoder(self, column: str) -> _CategoryEncoder:
         for enc in self._encoders:
             if enc.name == column:
                 if not isinstance(enc, _CategoryEncoder):
                     raise BadInputError(f"column '{column}' is {enc.kind}, not categorical", "condition on a category")
-                return enc.position(value)
+                return enc
         guess = closest(column, self.columns)
         raise BadInputError(f"unknown column '{column}'", f"did you mean '{guess}'?" if guess else None)
 
