@@ -51,6 +51,7 @@ bench: setup
 	$(PY) -m benchmarks.restoration --threads 1
 	$(PY) -m benchmarks.audio --threads 1
 	$(PY) -m benchmarks.tabular --threads 1
+	$(PY) -m benchmarks.summarization
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

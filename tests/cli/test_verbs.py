@@ -53,6 +53,7 @@ VERB_ARGS = {
     "stylize": ["{png}", "{png}"],
     "voice": ["{png}"],
     "denoise-audio": ["{png}"],
+    "summarize": ["{png}"],
     "vocode": ["{png}"],
     "report": ["--real", "{png}"],
     "anonymize": ["{png}", "--quasi", "age"],
