@@ -91,6 +91,7 @@ def evaluate(dataset: str, retriever_name: str) -> tuple[dict[str, Any], list, l
         "dev_n": len(dev),
         "dev_threshold": tune_threshold(dev, dev_outside),
         "ms_per_query": round(ms_per_query, 2),
+        "load_average": common.load_average(),  # other processes slow the timing down by an unknown amount
     }
     if retriever_name != "bm25":
         from genlab.text.metrics import EMBEDDING_MODEL, EMBEDDING_PACKAGE, _sentence_encoder
