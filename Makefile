@@ -52,6 +52,7 @@ bench: setup
 	$(PY) -m benchmarks.audio --threads 1
 	$(PY) -m benchmarks.tabular --threads 1
 	$(PY) -m benchmarks.summarization
+	$(PY) -m benchmarks.dialogue
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

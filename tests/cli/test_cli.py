@@ -41,6 +41,19 @@ def test_models_lists_registered(capsys):
     assert code == 0 and "dcgan" in out and "cvae" in out and "wgan-gp" in out
 
 
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["info"], "Missing argument"),
+        (["models", "--bogus"], "No such option: --bogus"),
+        (["runs", "--nope"], "--nope"),
+    ],
+)
+def test_usage_errors_of_fixed_commands_are_explained_not_internal(args, expected, capsys):
+    code, out = cli_ok(args, capsys)
+    assert code == 2 and expected in out and "internal error" not in out and f"genlab {args[0]} --help" in out
+
+
 def test_sample_and_info_and_runs(vae_run, tmp_path, capsys):
     out_png = tmp_path / "grid.png"
     code, out = cli_ok(["sample", str(vae_run), "--n", "4", "--seed", "0", "--out", str(out_png)], capsys)

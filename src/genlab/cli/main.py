@@ -1,6 +1,6 @@
 """The ``genlab`` command line: parse → call the API → render.
 
-Fixed commands (``train``, ``eval``, ``models``, ``runs``, ``info``) live in their own modules;
+Fixed commands (``train``, ``eval``, ``chat``, ``models``, ``runs``, ``info``) live in their own modules;
 the inference verbs (``sample``, ``generate``, ``inpaint``, …) are generated from the registered
 pipelines, so this package imports no modality. User errors print ``error: …`` / ``hint: …`` and
 exit 2 (bad input) or 1 (internal); ``--debug`` shows the traceback instead.
@@ -84,6 +84,20 @@ def _root(debug: bool = typer.Option(False, "--debug", help="show tracebacks")) 
 register_run_commands(app)
 
 
+def _click_errors(name: str) -> tuple[type[BaseException], ...]:
+    """``click.exceptions.<name>`` and, where typer bundles its own copy of click (typer ≥ 0.29), that copy's
+    class too: typer's own commands raise the bundled ones."""
+    classes = [getattr(click.exceptions, name)]
+    try:
+        from typer._click import exceptions as bundled
+    except ImportError:
+        return tuple(classes)
+    return tuple(classes + [getattr(bundled, name)] if hasattr(bundled, name) else classes)
+
+
+USAGE_ERRORS, EXITS, ABORTS = _click_errors("ClickException"), _click_errors("Exit"), _click_errors("Abort")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``genlab`` script: maps errors to messages and exit codes."""
     command = typer.main.get_command(app)
@@ -92,14 +106,14 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = command.main(args=args, prog_name="genlab", standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
-    except click.ClickException as e:  # usage errors: unknown option, missing argument, bad value
+    except USAGE_ERRORS as e:  # usage errors: unknown option, missing argument, bad value
         console.print(f"[bold red]error:[/] {e.format_message()}", soft_wrap=True)
         command_path = e.ctx.command_path if getattr(e, "ctx", None) else "genlab"
         console.print(f"[bold]hint:[/] see `{command_path} --help`", soft_wrap=True)
         sys.exit(e.exit_code)
-    except click.exceptions.Exit as e:  # --help of a command group, printed already
+    except EXITS as e:  # --help of a command group, printed already
         sys.exit(e.exit_code)
-    except click.exceptions.Abort:
+    except ABORTS:
         console.print("[bold red]error:[/] aborted")
         sys.exit(130)
     except GenlabError as e:
