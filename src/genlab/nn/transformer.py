@@ -8,6 +8,10 @@ work on (B, H, T, D) with ``C = H * D``.
 Rotary position embeddings (Su et al. 2021, "RoFormer") rotate queries and keys by an angle
 proportional to their absolute position, so attention scores depend only on relative
 offsets; a model therefore needs no learned position table, and a KV cache can slide.
+
+Encoder–decoders (:class:`TransformerDecoder`, at the end) reuse the same attention, MLP, cache and
+rotary code: a bidirectional :class:`Transformer` encodes the source, and decoder blocks add
+cross-attention (:class:`CrossAttention`) over it.
 """
 
 from __future__ import annotations
@@ -331,3 +335,154 @@ def _decode_params(block: TransformerBlock) -> tuple:
         (_transposed(m.fc.weight, s), None if m.fc.bias is None else m.fc.bias * s),
         (_transposed(m.proj.weight, s), m.proj.bias),
     )
+
+
+# --------------------------------------------------------------------------- encoder–decoder
+# An encoder–decoder (Vaswani et al. 2017, "Attention Is All You Need", section 3.1) is built from the
+# blocks above: the encoder is a bidirectional :class:`Transformer` (``causal=False``) whose attention
+# reads a source padding mask (:func:`padding_mask`); each decoder block adds cross-attention between
+# its causal self-attention and its MLP. Cross-attention carries no rotary rotation: the encoder output
+# already encodes source positions, and a target position has no meaningful offset to a source one.
+
+
+def padding_mask(lengths: torch.Tensor, max_length: int) -> torch.Tensor:
+    """Attention mask (B, 1, 1, S), True where key ``s < lengths[b]``: every query sees the real keys only."""
+    keep = torch.arange(max_length, device=lengths.device)[None, :] < lengths[:, None]  # (B, S)
+    return keep[:, None, None, :]
+
+
+class CrossAttention(nn.Module):
+    """Multi-head attention of decoder queries (B, T, C) over encoder keys/values (B, S, C).
+
+    :meth:`memory_kv` projects the encoder output once per source; :meth:`forward` then costs one
+    query projection per decoder position, so a decoding step reuses the source's keys and values.
+    """
+
+    def __init__(self, dim: int, n_heads: int, dropout: float = 0.0, bias: bool = False):
+        super().__init__()
+        if dim % n_heads:
+            raise ConfigError(f"embedding size {dim} is not divisible by {n_heads} heads", "pick d_model = k * n_head")
+        self.n_heads, self.head_dim, self.dropout = n_heads, dim // n_heads, dropout
+        self.q = nn.Linear(dim, dim, bias=bias)
+        self.kv = nn.Linear(dim, 2 * dim, bias=bias)
+        self.proj = nn.Linear(dim, dim, bias=bias)
+        self.resid_dropout = nn.Dropout(dropout)
+
+    def memory_kv(self, memory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys and values (B, H, S, D) of the encoder output ``memory`` (B, S, C)."""
+        b, s, _ = memory.shape
+        kv = self.kv(memory).view(b, s, 2, self.n_heads, self.head_dim)
+        k, v = kv.permute(2, 0, 3, 1, 4)  # (B, S, 2, H, D) -> 2 × (B, H, S, D)
+        return k, v
+
+    def forward(
+        self, x: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``x`` (B, T, C) → (B, T, C); ``mask`` (B, 1, 1, S) True where a source position is real."""
+        b, t, c = x.shape
+        q = self.q(x).view(b, t, self.n_heads, self.head_dim).transpose(1, 2)  # (B, H, T, D)
+        y = F.scaled_dot_product_attention(
+            q, keys, values, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0
+        )
+        return self.resid_dropout(self.proj(y.transpose(1, 2).reshape(b, t, c)))
+
+
+class DecoderBlock(nn.Module):
+    """Pre-norm decoder block: causal self-attention, cross-attention over the source, MLP; each residual."""
+
+    def __init__(self, dim: int, n_heads: int, mlp_ratio: float = 4.0, dropout: float = 0.0, bias: bool = False):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, bias=bias)
+        self.attn = SelfAttention(dim, n_heads, dropout, bias, causal=True)
+        self.norm_cross = nn.LayerNorm(dim, bias=bias)
+        self.cross = CrossAttention(dim, n_heads, dropout, bias)
+        self.norm2 = nn.LayerNorm(dim, bias=bias)
+        self.mlp = MLP(dim, int(mlp_ratio * dim), dropout, bias)
+
+    def forward(self, x, rope, keys, values, mask=None, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x), rope, cache, layer)
+        x = x + self.cross(self.norm_cross(x), keys, values, mask)
+        return x + self.mlp(self.norm2(x))
+
+
+@dataclass
+class DecoderCache:
+    """Decoding state of a :class:`TransformerDecoder`: the self-attention :class:`KVCache`, which grows by
+    one position per step, and the cross-attention keys/values of the source, computed once per source."""
+
+    self_attn: KVCache
+    cross_keys: list[torch.Tensor]  # per layer: (B, H, S, D)
+    cross_values: list[torch.Tensor]
+    mask: torch.Tensor | None = None  # (B, 1, 1, S) source padding mask
+
+    def reorder(self, index: torch.Tensor) -> None:
+        """Select batch rows ``index`` (beam search; also expands one source to several beams)."""
+        self.self_attn.reorder(index)
+        self.cross_keys = [k.index_select(0, index) for k in self.cross_keys]
+        self.cross_values = [v.index_select(0, index) for v in self.cross_values]
+        if self.mask is not None:
+            self.mask = self.mask.index_select(0, index)
+
+
+class TransformerDecoder(nn.Module):
+    """A stack of :class:`DecoderBlock` with rotary positions (self-attention only) and a final LayerNorm.
+
+    ``forward(x, memory, mask)`` maps target embeddings (B, T, C) to features (B, T, C) given the encoder
+    output ``memory`` (B, S, C). With a :class:`DecoderCache` (from :meth:`new_cache`) the T new
+    positions continue after the cached ones and the cached source keys/values are reused.
+    """
+
+    def __init__(
+        self, n_layers: int, dim: int, n_heads: int, mlp_ratio: float = 4.0, dropout: float = 0.0, bias: bool = False
+    ):
+        super().__init__()
+        self.n_heads, self.head_dim = n_heads, dim // n_heads
+        self.blocks = nn.ModuleList(DecoderBlock(dim, n_heads, mlp_ratio, dropout, bias) for _ in range(n_layers))
+        self.norm = nn.LayerNorm(dim, bias=bias)
+        self.rotary = RotaryEmbedding(self.head_dim)
+
+    def memory_kv(self, memory: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Every layer's cross-attention keys and values of ``memory`` (B, S, C)."""
+        pairs = [block.cross.memory_kv(memory) for block in self.blocks]
+        return [k for k, _ in pairs], [v for _, v in pairs]
+
+    def new_cache(
+        self, memory: torch.Tensor, mask: torch.Tensor | None, capacity: int, batch: int | None = None
+    ) -> DecoderCache:
+        """A cache for decoding ``batch`` targets (default: one per source row) of up to ``capacity`` positions
+        against ``memory`` (B, S, C); one source row is expanded to ``batch`` rows."""
+        keys, values = self.memory_kv(memory)
+        batch = batch or memory.shape[0]
+        cache = DecoderCache(
+            KVCache.empty(len(self.blocks), memory.shape[0], self.n_heads, capacity, self.head_dim, memory),
+            keys, values, mask,
+        )  # fmt: skip
+        if batch != memory.shape[0]:
+            if memory.shape[0] != 1:
+                raise ValueError(f"cannot decode {batch} targets against {memory.shape[0]} sources")
+            cache.reorder(torch.zeros(batch, dtype=torch.long, device=memory.device))
+        return cache
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        memory: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+        cache: DecoderCache | None = None,
+    ) -> torch.Tensor:
+        t, start = x.shape[1], 0
+        if cache is None:
+            if memory is None:
+                raise ValueError("the decoder needs the encoder output (memory) or a cache built from it")
+            keys, values = self.memory_kv(memory)
+            self_cache = None
+        else:
+            keys, values, mask, self_cache = cache.cross_keys, cache.cross_values, cache.mask, cache.self_attn
+            self_cache.make_room(t)
+            start = self_cache.next_position
+        rope = self.rotary.tables(start + t, x.device)[start:]
+        for i, block in enumerate(self.blocks):
+            x = block(x, rope, keys[i], values[i], mask, self_cache, i)
+        if self_cache is not None:
+            self_cache.length += t
+        return self.norm(x)
