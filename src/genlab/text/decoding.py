@@ -3,7 +3,9 @@
 A logits processor is any callable ``(ids (B, T), logits (B, V)) -> logits (B, V)``; a list of
 them is applied in order before each choice. Sampling draws from a seeded ``torch.Generator``
 so a seed reproduces a text exactly. Models are driven through their incremental interface
-(``init_state`` / ``step`` / ``reorder_state``, see :mod:`genlab.text.base`).
+(``init_state`` / ``step`` / ``reorder_state``, see :mod:`genlab.text.base`); an encoder–decoder
+is driven the same way through its decoder bound to an encoded source (start symbol as the prompt,
+an end-of-sequence id to stop at: :func:`generate_until`, or ``is_finished`` of :func:`beam_search`).
 """
 
 from __future__ import annotations
@@ -79,6 +81,61 @@ class RepetitionPenalty:
         seen = logits.gather(-1, ids)
         seen = torch.where(seen > 0, seen / self.penalty, seen * self.penalty)
         return logits.scatter(-1, ids, seen)
+
+
+class NoRepeatNGram:
+    """Forbid any token that would repeat an n-gram already in the sequence (Paulus et al. 2018, "A Deep
+    Reinforced Model for Abstractive Summarization"): for each row, the tokens that followed earlier
+    occurrences of its last ``n - 1`` tokens get logit -inf. ``skip``: leading ids not checked (a prompt)."""
+
+    def __init__(self, n: int, skip: int = 0):
+        if n < 1:
+            raise BadInputError(f"no-repeat n-gram size must be at least 1, got {n}")
+        self.n, self.skip = n, skip
+
+    def __call__(self, ids: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        n = self.n
+        rows = ids[:, self.skip :].tolist()
+        banned_rows, banned_tokens = [], []
+        for r, seq in enumerate(rows):
+            if len(seq) < n - 1:
+                continue
+            tail = tuple(seq[len(seq) - n + 1 :]) if n > 1 else ()
+            for i in range(len(seq) - n + 1):
+                if tuple(seq[i : i + n - 1]) == tail:
+                    banned_rows.append(r), banned_tokens.append(seq[i + n - 1])
+        if not banned_rows:
+            return logits
+        logits = logits.clone()
+        logits[banned_rows, banned_tokens] = float("-inf")
+        return logits
+
+
+class MinNewTokens:
+    """Forbid the end-of-sequence ids ``eos`` until ``min_new`` tokens follow the first ``prompt_length`` ids."""
+
+    def __init__(self, min_new: int, eos: int | Sequence[int], prompt_length: int):
+        self.min_new, self.prompt_length = min_new, prompt_length
+        self.eos = [eos] if isinstance(eos, int) else list(eos)
+
+    def __call__(self, ids: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        if ids.shape[1] - self.prompt_length >= self.min_new:
+            return logits
+        logits = logits.clone()
+        logits[:, self.eos] = float("-inf")
+        return logits
+
+
+class SuppressTokens:
+    """Never choose the ids ``tokens`` (padding or start symbols a model must not emit)."""
+
+    def __init__(self, tokens: Sequence[int]):
+        self.tokens = list(tokens)
+
+    def __call__(self, ids: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        logits = logits.clone()
+        logits[:, self.tokens] = float("-inf")
+        return logits
 
 
 @dataclass
@@ -248,3 +305,28 @@ def beam_search(
         logits, state = model.step(tokens[:, None], state)
     finished.sort(key=lambda pair: pair[1], reverse=True)
     return finished[:num_beams]
+
+
+def generate_until(
+    model,
+    prompt: torch.Tensor,
+    max_new_tokens: int,
+    eos: int,
+    processors: Sequence[LogitsProcessor] = (),
+    greedy: bool = False,
+    generator: torch.Generator | None = None,
+    use_cache: bool = True,
+) -> list[list[int]]:
+    """New ids of every row of ``prompt`` (B, T), each ending at its first ``eos`` (left out) or after
+    ``max_new_tokens``; stops as soon as every row has ended. Greedy or sampled as :func:`sample_tokens`."""
+    rows: list[list[int]] = [[] for _ in range(prompt.shape[0])]
+    done = [False] * len(rows)
+    for tokens in sample_tokens(model, prompt, max_new_tokens, processors, greedy, generator, use_cache):
+        for i, t in enumerate(tokens.tolist()):
+            if not done[i]:
+                done[i] = t == eos
+                if not done[i]:
+                    rows[i].append(t)
+        if all(done):
+            break
+    return rows
