@@ -59,7 +59,7 @@ class TransformRequest(DecodingOptions):
     input: Path | None = Field(None, description="a text file: one source per line, one output line each")
 
 
-def _check_model(model, task: str) -> str | None:
+def _check_model(model) -> str | None:
     if getattr(model, "generate_ids", None) is None:
         return f"{model.registry_name} is not a sequence-to-sequence model"
     return None
@@ -77,7 +77,7 @@ class TransformPipeline(Pipeline):
 
     @classmethod
     def model_problem(cls, model) -> str | None:
-        return _check_model(model, cls.task)
+        return _check_model(model)
 
     def __call__(self, sources: str | list[str], **options) -> list[str]:
         """Targets of ``sources`` (one text or a list); options of :meth:`DecodingOptions.decoding`."""
@@ -133,7 +133,7 @@ class AbstractiveSummarizePipeline(Pipeline):
 
     @classmethod
     def model_problem(cls, model) -> str | None:
-        return _check_model(model, cls.task)
+        return _check_model(model)
 
     def default_filename(self, request: AbstractiveSummarizeRequest) -> str:
         stem = "document" if request.document == "-" else Path(request.document).stem
