@@ -232,12 +232,13 @@ def test_pad_rows():
 def test_pairs_from_jsonl_csv_and_tsv_with_malformed_lines_skipped(tmp_path, caplog):
     jsonl = tmp_path / "p.jsonl"
     lines = [json.dumps({"source": "a b", "target": "b a"}), "{not json", json.dumps({"source": "x", "target": ""}),
-             json.dumps({"source": "c", "target": "d"})]  # fmt: skip
+             json.dumps({"source": 12, "target": "twelve"}), json.dumps({"source": "c", "target": ["d"]})]  # fmt: skip
     jsonl.write_text("\n".join(lines) + "\n")
     with caplog.at_level(logging.WARNING):
         got = read_pairs(jsonl)
-    assert [(p.source, p.target) for p in got.pairs] == [("a b", "b a"), ("c", "d")]
-    assert [n for n, _ in got.skipped] == [2, 3] and "skipped 2 malformed line(s)" in caplog.text
+    assert [(p.source, p.target) for p in got.pairs] == [("a b", "b a"), ("12", "twelve")]
+    assert [n for n, _ in got.skipped] == [2, 3, 5] and "skipped 3 malformed line(s)" in caplog.text
+    assert got.skipped[0][1].startswith("not JSON") and got.skipped[1][1] == "missing or empty 'target'"
     csv_file = tmp_path / "p.csv"
     csv_file.write_text('source,target\n"hello, world",hi\nonly one column\nq,a\n,empty\n')
     got = read_pairs(csv_file)

@@ -135,17 +135,20 @@ def _jsonl_pairs(text: str, source_field: str, target_field: str) -> tuple[list[
         if not isinstance(obj, dict):
             skipped.append((number, "not a JSON object"))
             continue
-        values = [obj.get(source_field), obj.get(target_field)]
-        missing = [n for n, v in zip((source_field, target_field), values, strict=True) if not _text(v)]
+        values = [_text(obj.get(source_field)), _text(obj.get(target_field))]
+        missing = [n for n, v in zip((source_field, target_field), values, strict=True) if not v]
         if missing:
             skipped.append((number, f"missing or empty '{missing[0]}'"))
             continue
-        pairs.append(Pair(values[0].strip(), values[1].strip()))
+        pairs.append(Pair(values[0], values[1]))
     return pairs, skipped
 
 
-def _text(value: Any) -> bool:
-    return isinstance(value, str) and bool(value.strip())
+def _text(value: Any) -> str:
+    """A field's text, stripped: strings as they are, numbers written out (``12`` → "12"); '' for anything else."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return value.strip() if isinstance(value, str) else ""
 
 
 def _table_pairs(text: str, delimiter: str, header: tuple[str, str]) -> tuple[list[Pair], list[tuple[int, str]]]:

@@ -2,7 +2,9 @@
 
 ``genlab summarize report.txt`` prints a 3-sentence TextRank summary; ``genlab summarize report.txt
 summary.txt --method mmr --max-words 60`` writes one. The pipeline belongs to the ``summarization``
-task, the task of the trained summarisers to come; being model-free it runs without a run.
+task; being model-free it runs without a run. Given a run (``genlab summarize paper.txt --model RUN``),
+the verb is answered by the trained abstractive summarizer instead
+(:class:`genlab.text.seq2seq.pipelines.AbstractiveSummarizePipeline`).
 """
 
 from __future__ import annotations
@@ -84,7 +86,10 @@ class SummarizePipeline(Pipeline):
     def model_problem(cls, model) -> str | None:
         return "the extractive methods use no model"
 
-    model_hint = "leave out the run: genlab summarize FILE --method textrank"
+    model_hint = (
+        "leave out the run for an extractive summary (genlab summarize FILE --method textrank), or give a run "
+        "trained with `genlab train summarization`"
+    )
 
     def default_filename(self, request: SummarizeRequest) -> str:
         stem = "document" if request.document == "-" else Path(request.document).stem
