@@ -57,6 +57,7 @@ VERB_ARGS = {
     "vocode": ["{png}"],
     "report": ["--real", "{png}"],
     "anonymize": ["{png}", "--quasi", "age"],
+    "transform": ["12"],
 }
 OUT_NAMES = {
     "image-generation": "out.png", "image-classification": "out.csv", "text-generation": "out.txt",
