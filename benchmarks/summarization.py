@@ -11,7 +11,14 @@ stemming, :mod:`genlab.text.rouge`), each item scored against the best of its 1â
 (the reference with the highest ROUGE-1, as SciTLDR's evaluation script picks it), averaged over the
 items. ``novel_bigram_ratio`` is the share of summary bigrams absent from the abstract (0 for any
 extract); the file also records it for the reference TLDRs. No method trains: ``train_minutes`` is
-null. Writes ``benchmarks/results/summarization.json`` (``--quick``: ``summarization-quick.json``).
+null.
+
+``--train transformer-seq2seq --budget 60`` also trains that model (``genlab train summarization --data
+scitldr``: the 1,992 training papers, first TLDR as target, a seeded tenth held out for validation) for
+``--budget`` CPU minutes and summarises every dev abstract with beam search (``--beam``, no repeated
+trigram, at most ``--max-new-tokens``); its row records ``train_minutes``, ``steps`` and the decoding options.
+
+Writes ``benchmarks/results/summarization.json`` (``--quick``: ``summarization-quick.json``).
 """
 
 from __future__ import annotations
@@ -61,7 +68,7 @@ QUICK_ITEMS = [
 
 
 def row_key(r: dict[str, Any]) -> tuple:
-    return (r["model"], r["dataset"], r.get("split"))
+    return (r["model"], r["dataset"], r.get("split"), r.get("budget_minutes"), str(r.get("overrides")))
 
 
 def load_items(args: argparse.Namespace) -> tuple[list[Any], str, str, int]:
@@ -126,16 +133,60 @@ def measure(items: list[Any], dataset: str, split: str, mmr_lambda: float = 0.7)
     return rows
 
 
+def trained_row(args: argparse.Namespace, items: list[Any], dataset: str, split: str, runs_dir: Path) -> dict:
+    """Train ``args.train`` on the SciTLDR training papers for ``args.budget`` minutes, then summarise ``items``."""
+    import genlab
+
+    options = {"data_dir": args.data_dir} if not args.quick else {"source": str(quick_pairs(runs_dir))}
+    res = genlab.train("summarization", args.train, "scitldr" if not args.quick else options.pop("source"),
+                       f"{args.train}-{args.budget:g}m", runs_dir=runs_dir, max_minutes=args.budget,
+                       progress=False, threads=args.threads, overrides=list(args.overrides),
+                       data_options=options)  # fmt: skip
+    model = genlab.load(res.run.path).model
+    decode = {"num_beams": args.beam, "no_repeat_ngram": 3, "max_new_tokens": args.max_new_tokens}
+    start = time.perf_counter()
+    summaries = model.generate([it.document for it in items], **decode)
+    seconds = time.perf_counter() - start
+    row = {"dataset": dataset, "split": split, "budget_minutes": args.budget, **score(args.train, summaries, items)}
+    row |= {"train_minutes": round(res.minutes, 2), "steps": res.steps, "n_items": len(items), **decode,
+            "seconds": round(seconds, 2), "overrides": list(args.overrides), "example": summaries[0]}  # fmt: skip
+    print({k: row[k] for k in ("model", "rouge1", "rouge2", "rougeL", "novel_bigram_ratio", "train_minutes")})
+    return row
+
+
+def quick_pairs(folder: Path) -> Path:
+    """The --quick items as a JSONL pairs file (first reference as target)."""
+    import json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "quick-pairs.jsonl"
+    lines = [json.dumps({"source": " ".join(it["source"]), "target": it["target"][0]}) for it in QUICK_ITEMS * 4]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog=f"python -m {MODULE}", description=__doc__.split("\n\n")[0])
-    common.add_common_arguments(p, "three built-in items: a smoke check, not a result", runs=False)
+    common.add_common_arguments(p, "three built-in items: a smoke check, not a result")
     p.add_argument("--data-dir", default=str(SHARED), help="folder holding summarization/{split}.jsonl")
     p.add_argument("--split", default="dev", choices=["train", "dev", "test"], help="SciTLDR-A split to score")
     p.add_argument("--mmr-lambda", type=float, default=0.7, help="MMR's weight of relevance against redundancy")
+    p.add_argument("--train", choices=["transformer-seq2seq"], help="also train this abstractive model and score it")
+    p.add_argument("--budget", type=float, default=60.0, help="training minutes of --train")
+    p.add_argument("--beam", type=int, default=4, help="beam width of the trained model's summaries")
+    p.add_argument("--max-new-tokens", type=int, default=48, help="tokens generated at most per summary")
+    p.add_argument("--set", dest="overrides", action="append", default=[], help="config override of --train")
     args = p.parse_args(argv)
     common.set_threads(args.threads)
     items, dataset, split, skipped = load_items(args)
+    if args.quick:
+        args.budget, args.max_new_tokens = 0.05, 8
+        args.overrides += ["model.d_model=32", "model.n_encoder_layers=1", "model.n_decoder_layers=1",
+                           "data.vocab_size=300"]  # fmt: skip
     rows = [r | {"skipped_lines": skipped} for r in measure(items, dataset, split, args.mmr_lambda)]
+    if args.train:
+        with common.runs_folder(args.runs_dir) as runs_dir:
+            rows.append(trained_row(args, items, dataset, split, runs_dir) | {"skipped_lines": skipped})
     name = "summarization-quick" if args.quick else "summarization"
     extra = {
         "rouge_scale": "F1 in 0-100; best of each item's references (the one with the highest ROUGE-1)",
