@@ -10,7 +10,6 @@ generic loop of :mod:`genlab.core.evaluation`.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +21,7 @@ from genlab.core.errors import ConfigError
 from genlab.core.evaluation import EvalContext, register_metric
 from genlab.text.base import TextLanguageModel
 from genlab.text.data import TextDataConfig, encode_lenient, load_raw, split_corpus
+from genlab.text.language import has_cjk
 
 TASK = "text-generation"
 SAMPLE_TOKENS = 200  # tokens per generated sample for the sample-based metrics
@@ -199,13 +199,9 @@ def samples_protocol(ctx: EvalContext) -> dict[str, Any]:
     return {"n_samples": ctx.request.n, "temperature": 1.0, "samples": how}
 
 
-def _has_hanzi(text: str) -> bool:
-    return re.search(r"[\u4e00-\u9fff]", text) is not None
-
-
 def _units(text: str) -> list[str]:
     """Words for alphabetic text, characters for Chinese (each character is roughly a word)."""
-    return [ch for ch in text if not ch.isspace()] if _has_hanzi(text) else text.split()
+    return [ch for ch in text if not ch.isspace()] if has_cjk(text) else text.split()
 
 
 def _sample_metric(key: str, outputs: tuple[str, ...], needs: tuple[str, ...] = (), protocol=None, **options: Any):
@@ -222,7 +218,7 @@ def _sample_metric(key: str, outputs: tuple[str, ...], needs: tuple[str, ...] = 
     "distinct",
     ("distinct_1", "distinct_2"),
     default=True,
-    protocol=lambda ctx: {"distinct_units": "characters" if _has_hanzi("".join(ctx.samples)) else "words"},
+    protocol=lambda ctx: {"distinct_units": "characters" if has_cjk("".join(ctx.samples)) else "words"},
 )
 def distinct(ctx: EvalContext) -> dict[str, float]:
     """Share of distinct unigrams and bigrams over all samples (words, or characters for Chinese)."""

@@ -8,6 +8,7 @@ ideograph counts one, and each run of Latin letters or digits inside it one more
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Literal
 
@@ -19,6 +20,11 @@ CJK_THRESHOLD = 0.3
 _LATIN_RUN = re.compile(rf"[^\W_{_CJK_RANGES}]+")  # a run of letters or digits that are not ideographs
 _ZH_PIECES = re.compile(rf"[{_CJK_RANGES}]|[^\W_{_CJK_RANGES}]+|[\W_]")
 _HAS_ALNUM = re.compile(r"[^\W_]")
+
+
+def has_cjk(text: str) -> bool:
+    """Whether ``text`` holds a CJK ideograph."""
+    return CJK.search(text) is not None
 
 
 def cjk_share(text: str) -> float:
@@ -85,3 +91,16 @@ def jieba_module():
         jieba = require("jieba", "text", "Chinese word segmentation")
     jieba.setLogLevel(logging.WARNING)
     return jieba
+
+
+@functools.lru_cache(maxsize=1)
+def _porter():
+    from genlab.core.optional import require
+
+    return require("nltk.stem.porter", "text", "English stemming").PorterStemmer()
+
+
+@functools.lru_cache(maxsize=200_000)
+def porter_stem(word: str) -> str:
+    """The Porter stem (Porter 1980; NLTK's default mode) of one lowercased English word, cached."""
+    return _porter().stem(word)

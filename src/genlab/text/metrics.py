@@ -28,8 +28,7 @@ import numpy as np
 
 from genlab.core.errors import BadInputError
 from genlab.core.optional import require
-
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+from genlab.text.language import has_cjk
 
 
 def perplexity(nll_nats: float, n_tokens: int) -> float:
@@ -57,7 +56,7 @@ def self_bleu(samples: Sequence[str]) -> float:
     BLEU = require("sacrebleu.metrics", "text", "self-BLEU").BLEU
     if len(samples) < 2:
         return float("nan")
-    tokenize = "zh" if any(_CJK.search(s) for s in samples) else "13a"
+    tokenize = "zh" if any(has_cjk(s) for s in samples) else "13a"
     bleu = BLEU(tokenize=tokenize, effective_order=True)
     scores = [bleu.sentence_score(s, [r for j, r in enumerate(samples) if j != i]).score for i, s in enumerate(samples)]
     return sum(scores) / len(scores)
@@ -118,7 +117,7 @@ def embedding_frechet_distance(samples: Sequence[str], references: Sequence[str]
 
     if len(samples) < 2 or len(references) < 2:
         raise BadInputError("the embedding distance needs at least 2 samples and 2 references", "raise --n")
-    if any(_CJK.search(s) for s in (*samples, *references)):
+    if any(has_cjk(s) for s in (*samples, *references)):
         raise BadInputError(
             f"{EMBEDDING_MODEL} is an English sentence encoder: its distance on Chinese text means little",
             "leave out the fbd metric for Chinese models",

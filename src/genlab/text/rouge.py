@@ -23,7 +23,6 @@ the highest ROUGE-1 F1 and reports all three scores against it, as SciTLDR's eva
 
 from __future__ import annotations
 
-import functools
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -31,8 +30,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from genlab.core.errors import BadInputError
-from genlab.core.optional import require
-from genlab.text.language import CJK, jieba_module, resolve_language
+from genlab.text.language import CJK, jieba_module, porter_stem, resolve_language
 
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
 ZhUnit = Literal["char", "jieba"]
@@ -61,16 +59,9 @@ class Score:
         return cls(precision, recall, f1)
 
 
-@functools.lru_cache(maxsize=1)
-def _stemmer():
-    porter = require("nltk.stem.porter", "text", "ROUGE stemming")
-    return porter.PorterStemmer()
-
-
-@functools.lru_cache(maxsize=200_000)
 def stem(token: str) -> str:
     """Porter stem (NLTK's default mode, as rouge-score uses it) of a token longer than 3 characters."""
-    return _stemmer().stem(token) if len(token) >= STEM_MIN_LENGTH else token
+    return porter_stem(token) if len(token) >= STEM_MIN_LENGTH else token
 
 
 def tokenize_en(text: str, use_stemmer: bool = True) -> list[str]:

@@ -14,12 +14,9 @@ frequency cannot tell them from content words, and "How do I …" would otherwis
 
 from __future__ import annotations
 
-import functools
-import logging
 import re
-import warnings
 
-from genlab.core.optional import require
+from genlab.text.language import has_cjk, jieba_module, porter_stem
 
 #: English function words (before stemming). Negations and content-bearing adverbs (``not``, ``now``) are kept.
 _EN_FUNCTION_WORDS = """
@@ -40,34 +37,11 @@ _ZH_FUNCTION_WORDS = """
     怎么 怎么样 怎样 如何 什么 哪 哪里 哪儿 多少 几 可以 能 能否 要 想 会 有没有 没有 有
 """
 STOP_WORDS_ZH = frozenset(_ZH_FUNCTION_WORDS.split())
-HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _WORD = re.compile(r"[^\W_]+")  # runs of letters and digits (any script)
 
 
-def has_han(text: str) -> bool:
-    """Whether ``text`` contains a Chinese (Han) character."""
-    return HAN.search(text) is not None
-
-
-@functools.lru_cache(maxsize=1)
-def _stemmer():
-    porter = require("nltk.stem.porter", "text", "English stemming of FAQ questions")
-    return porter.PorterStemmer()
-
-
-@functools.lru_cache(maxsize=1)
-def _jieba():
-    with warnings.catch_warnings():  # jieba 0.42 imports the deprecated pkg_resources
-        warnings.simplefilter("ignore")
-        jieba = require("jieba", "text", "Chinese word segmentation of FAQ questions")
-    jieba.setLogLevel(logging.WARNING)  # no "Building prefix dict…" chatter on stderr
-    return jieba
-
-
-@functools.lru_cache(maxsize=65536)
-def stem(word: str) -> str:
-    """The Porter stem of one lowercased English word (cached: an FAQ repeats its words)."""
-    return _stemmer().stem(word)
+has_han = has_cjk  # whether a text holds a Chinese (Han) character
+stem = porter_stem
 
 
 def _latin_terms(text: str) -> list[str]:
@@ -83,7 +57,7 @@ def terms(text: str) -> list[str]:
     if not has_han(text):
         return _latin_terms(text)
     out: list[str] = []
-    for piece in _jieba().lcut(text):
+    for piece in jieba_module().lcut(text):
         if has_han(piece):
             for word in _WORD.findall(piece):
                 if word not in STOP_WORDS_ZH:

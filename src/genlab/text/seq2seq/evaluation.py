@@ -19,6 +19,7 @@ from pydantic import Field
 from genlab.core.config import Config
 from genlab.core.errors import ConfigError
 from genlab.core.evaluation import EvalContext, register_metric, weights_field
+from genlab.text.language import has_cjk
 from genlab.text.seq2seq.data import Pair, validation_pairs
 
 SUMMARIZATION, SEQ2SEQ = "summarization", "seq2seq"
@@ -150,7 +151,7 @@ def _corpus_bleu(ctx: EvalContext):
     depth = max(len(p.references) for p in pairs)
     # sacreBLEU takes reference *streams*: stream j holds every item's j-th reference (None where it has fewer)
     streams = [[p.references[j] if j < len(p.references) else None for p in pairs] for j in range(depth)]
-    tokenize = "zh" if any(_has_hanzi(p.target) for p in pairs) else "13a"
+    tokenize = "zh" if any(has_cjk(p.target) for p in pairs) else "13a"
     metric = sacrebleu.metrics.BLEU(tokenize=tokenize)
     result = metric.corpus_score(list(ctx.samples), streams)
     ctx.cache[f"bleu_signature:{ctx.name}"] = str(metric.get_signature())
@@ -159,7 +160,3 @@ def _corpus_bleu(ctx: EvalContext):
 
 def _bleu_signature(ctx: EvalContext) -> str:
     return ctx.cache.get(f"bleu_signature:{ctx.name}", "sacreBLEU corpus BLEU")
-
-
-def _has_hanzi(text: str) -> bool:
-    return any("\u4e00" <= ch <= "\u9fff" for ch in text)

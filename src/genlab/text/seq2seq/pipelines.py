@@ -10,7 +10,6 @@ a no-repeat n-gram size and minimum/maximum lengths (:meth:`TransformerSeq2Seq.g
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
 from typing import ClassVar
 
@@ -18,6 +17,7 @@ from pydantic import Field
 
 from genlab.core.errors import BadInputError
 from genlab.core.pipeline import Pipeline, Request, register_pipeline
+from genlab.text.language import has_cjk
 from genlab.text.pipelines import TextOutput
 
 log = logging.getLogger(__name__)
@@ -160,12 +160,9 @@ class AbstractiveSummarizePipeline(Pipeline):
         return TextOutput([self(text, request.max_words, **request.decoding())], headers=False)
 
 
-_HANZI = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
-
-
 def cut_words(text: str, max_words: int) -> str:
     """The first ``max_words`` words of ``text`` (characters for Chinese, where a character is about a word)."""
-    if _HANZI.search(text):
+    if has_cjk(text):
         kept, count = [], 0
         for ch in text:
             count += not ch.isspace()
