@@ -34,8 +34,10 @@ class OptimizerSpec:
     ``every``: step this optimizer on every ``every``-th training batch
     (WGAN-GP's generator uses ``every=n_critic``).
     ``schedule``: the learning rate over the run. ``"constant"`` keeps ``lr``; ``"cosine"`` decays it
-    to 0 as ``lr · ½(1 + cos(π·min(s, S)/S))`` after ``s`` of this optimizer's ``S`` steps in the run,
-    so the run needs a length (``train.max_steps`` or ``train.max_epochs``).
+    to 0 as ``lr · ½(1 + cos(π·min(s, S)/S))`` after ``s`` of this optimizer's ``S`` steps in the run
+    (``train.max_steps`` or ``train.max_epochs``; with only ``train.max_minutes``, over the clock).
+    ``warmup_steps``: the rate first rises linearly, ``× min(1, (s + 1)/warmup_steps)`` on top of the
+    schedule (Transformers' warm-up, Vaswani et al. 2017, §5.3); 0: none.
     """
 
     name: str
@@ -45,6 +47,7 @@ class OptimizerSpec:
     weight_decay: float = 0.0
     every: int = 1
     schedule: Literal["constant", "cosine"] = "constant"
+    warmup_steps: int = 0
 
 
 def minimal_card(meta: dict[str, Any]) -> str:

@@ -83,14 +83,17 @@ class GenerativeModule(L.LightningModule):
         schedulers = []
         for i, (spec, opt) in enumerate(zip(specs, optimizers, strict=True)):
             factor = SCHEDULES[spec.schedule]
-            if factor is None:
+            if factor is None and not spec.warmup_steps:
                 continue
             self.scheduled[i] = len(schedulers)
-            steps = self.total_steps()
-            if steps is None:  # only the clock bounds the run: the schedule follows it (module docstring)
+            if factor is None:
+                rule = lambda s: 1.0  # noqa: E731
+            elif (steps := self.total_steps()) is None:  # only the clock bounds the run: it follows the clock
                 rule = lambda s, f=factor: f(self.clock_fraction(), 1.0)  # noqa: E731
             else:  # this optimizer's steps in the run
                 rule = lambda s, f=factor, n=math.ceil(steps / spec.every): f(s, n)  # noqa: E731
+            if spec.warmup_steps:
+                rule = lambda s, r=rule, w=spec.warmup_steps: r(s) * min(1.0, (s + 1) / w)  # noqa: E731
             # A closure, not an object: the scheduler's saved state holds its step, not the run length, so a
             # resumed run with a longer budget stretches the rest of the schedule over it.
             schedulers.append(torch.optim.lr_scheduler.LambdaLR(opt, rule))

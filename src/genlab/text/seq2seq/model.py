@@ -55,6 +55,7 @@ class Seq2SeqConfig(ModelConfig):
     betas: tuple[float, float] = Field((0.9, 0.98), description="Adam betas")
     weight_decay: float = Field(0.0, ge=0, description="Adam weight decay")
     schedule: Literal["constant", "cosine"] = Field("cosine", description="learning rate over the run")
+    warmup_steps: int = Field(0, ge=0, description="steps of linear learning-rate warm-up at the start (0: none)")
 
 
 @dataclass
@@ -162,7 +163,10 @@ class TransformerSeq2Seq(GenerativeModel):
     # --- training ---------------------------------------------------------------------
     def optimizer_groups(self) -> list[OptimizerSpec]:
         c = self.config
-        return [OptimizerSpec("model", list(self.parameters()), c.lr, c.betas, c.weight_decay, schedule=c.schedule)]
+        return [
+            OptimizerSpec("model", list(self.parameters()), c.lr, c.betas, c.weight_decay, schedule=c.schedule,
+                          warmup_steps=c.warmup_steps)
+        ]  # fmt: skip
 
     def training_losses(self, batch: Any, group: str) -> dict[str, torch.Tensor]:
         """Label-smoothed cross-entropy (``loss``) and plain NLL per target token (``nll``) of a batch
