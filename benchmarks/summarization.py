@@ -187,6 +187,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.train:
         with common.runs_folder(args.runs_dir) as runs_dir:
             rows.append(trained_row(args, items, dataset, split, runs_dir) | {"skipped_lines": skipped})
+    commit = common.git_commit()
+    for r in rows:
+        r |= {"threads": args.threads, "load_average": common.load_average(), "commit": commit}
     name = "summarization-quick" if args.quick else "summarization"
     extra = {
         "rouge_scale": "F1 in 0-100; best of each item's references (the one with the highest ROUGE-1)",
