@@ -16,6 +16,8 @@ def test_linear_and_cosine_schedules_follow_their_formulas():
     betas = linear_betas(1000)
     assert betas[0].item() == pytest.approx(1e-4) and betas[-1].item() == pytest.approx(0.02)
     assert linear_betas(500)[-1].item() == pytest.approx(0.04)  # scaled by 1000 / T
+    short = linear_betas(10)  # scaled past 1 at the end: capped, so ᾱ stays positive
+    assert float(short.max()) == pytest.approx(0.999) and float(torch.cumprod(1 - short, 0)[-1]) > 0
     s = 0.008
     f = [math.cos((u + s) / (1 + s) * math.pi / 2) ** 2 for u in (0, 0.5)]
     abar = NoiseSchedule(1000, "cosine").alpha_bar(499).item()

@@ -77,8 +77,8 @@ class TestTabDDPM(TabularModelTesterMixin):
 
     def test_bad_configs_are_refused(self):
         assert self.build(sample_steps=21).config.reverse_steps == 20  # capped at the chain's length
-        with pytest.raises(ConfigError, match="β ≥ 1"):
-            self.build(schedule="linear")  # 20 steps: the scaled linear βs reach 1
+        short = self.build(schedule="linear")  # 20 steps: the scaled linear βs would reach 1; they are capped
+        assert float(short.schedule.betas.max()) < 1 and float(short.schedule.alphas_cumprod[-1]) > 0
         with pytest.raises(ConfigError, match="no encoded columns"):
             TabDDPM(TabDDPMConfig.build({"hidden": [8]}))
 

@@ -28,14 +28,18 @@ BetaSchedule = Literal["linear", "cosine"]
 PredictionType = Literal["epsilon", "v_prediction"]
 
 
-def linear_betas(num_timesteps: int, beta_start: float = 1e-4, beta_end: float = 0.02) -> torch.Tensor:
+def linear_betas(
+    num_timesteps: int, beta_start: float = 1e-4, beta_end: float = 0.02, max_beta: float = 0.999
+) -> torch.Tensor:
     """β_t evenly spaced from ``beta_start`` to ``beta_end`` (Ho et al. 2020: 1e-4 … 0.02 for T = 1000).
 
     For T ≠ 1000 both ends are scaled by 1000 / T (Nichol & Dhariwal 2021) so a shorter
-    chain still ends close to pure noise.
+    chain still ends close to pure noise; they are capped at ``max_beta`` as the cosine schedule's are
+    (from T ≤ 20 the scaled end would reach β = 1: ᾱ = 0 and a step that no network can invert).
     """
     scale = 1000 / num_timesteps
-    return torch.linspace(beta_start * scale, beta_end * scale, num_timesteps, dtype=torch.float64)
+    betas = torch.linspace(beta_start * scale, beta_end * scale, num_timesteps, dtype=torch.float64)
+    return betas.clamp(max=max_beta)
 
 
 def cosine_betas(num_timesteps: int, s: float = 0.008, max_beta: float = 0.999) -> torch.Tensor:
