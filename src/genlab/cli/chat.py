@@ -45,8 +45,8 @@ def _loop(bot, explain: bool) -> None:
 
 
 def chat(faq: str, once: str | None, explain: bool, retriever: str | None, threshold: float | None, model: str | None):
-    """Build the bot over ``faq`` and answer ``once`` or chat interactively."""
-    from genlab.text.dialogue import ChatBot, load_faq
+    """Build the bot over ``faq`` (the registered ``text/faq`` chat bot) and answer ``once`` or chat interactively."""
+    from genlab.core.registry import CHATBOTS
 
     if model is not None:
         raise BadInputError(
@@ -54,7 +54,7 @@ def chat(faq: str, once: str | None, explain: bool, retriever: str | None, thres
             "drop --model: the rule and FAQ layers answer on their own (a trained seq2seq dialogue model "
             "will plug in as the model layer)",
         )
-    bot = ChatBot(load_faq(faq), retriever=retriever, threshold=threshold)
+    bot = CHATBOTS.get("text/faq")(faq, retriever=retriever, threshold=threshold)
     if once is not None:
         click.echo(_render(bot.reply(once), explain))
         return

@@ -91,6 +91,8 @@ METRICS: Registry[Any] = Registry("metric")
 PIPELINES: Registry[Any] = Registry("pipeline")
 TASKS: Registry[Any] = Registry("task")
 PREPROCESSORS: Registry[Any] = Registry("preprocessor")
+#: Builders of conversational agents that ``genlab chat`` talks to (``text/faq``: rules + FAQ retrieval).
+CHATBOTS: Registry[Any] = Registry("chat bot")
 
 _imported: set[str] = set()
 _all_loaded = False
