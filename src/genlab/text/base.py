@@ -37,17 +37,14 @@ class TextModelConfig(ModelConfig):
     weight_decay: float = Field(0.0, ge=0)
 
 
-class TextLanguageModel(GenerativeModel):
-    """An autoregressive language model over token ids with an incremental ``step`` for decoding."""
+class TokenizedModel(GenerativeModel):
+    """A model whose config records its tokenizer (``config.tokenizer``, JSON): the tokenizer built once, the
+    model's device, and ``tokenizer.json`` exported with the weights for BPE tokenizers."""
 
-    task: ClassVar[str] = "text-generation"
-    config: TextModelConfig
-
-    def __init__(self, config: TextModelConfig):
+    def __init__(self, config: ModelConfig):
         super().__init__(config)
         self._tokenizer: TextTokenizer | None = None
 
-    # --- tokenizer and device -------------------------------------------------
     @property
     def tokenizer(self) -> TextTokenizer:
         """The tokenizer recorded in the config (built once)."""
@@ -60,6 +57,21 @@ class TextLanguageModel(GenerativeModel):
         """Device of the first parameter or buffer (found lazily: this runs at every decoding step)."""
         first = next(itertools.chain(self.parameters(), self.buffers()), None)
         return first.device if first is not None else torch.device("cpu")
+
+    def extra_files(self) -> dict[str, str]:
+        """``tokenizer.json`` for BPE tokenizers (readable by Hugging Face tools), exported with the weights."""
+        if self.config.tokenizer.get("type") != "bpe":
+            return {}
+        import json
+
+        return {TOKENIZER_FILE: json.dumps(self.config.tokenizer["json"], ensure_ascii=False)}
+
+
+class TextLanguageModel(TokenizedModel):
+    """An autoregressive language model over token ids with an incremental ``step`` for decoding."""
+
+    task: ClassVar[str] = "text-generation"
+    config: TextModelConfig
 
     @property
     def max_context(self) -> int | None:
@@ -121,13 +133,6 @@ class TextLanguageModel(GenerativeModel):
         raise NotImplementedError
 
     # --- checkpoint ---------------------------------------------------------------
-    def extra_files(self) -> dict[str, str]:
-        """``tokenizer.json`` for BPE tokenizers (readable by Hugging Face tools), exported with the weights."""
-        if self.config.tokenizer.get("type") != "bpe":
-            return {}
-        import json
-
-        return {TOKENIZER_FILE: json.dumps(self.config.tokenizer["json"], ensure_ascii=False)}
 
 
 def bits_per_token(nll_nats: float, count: int) -> float:

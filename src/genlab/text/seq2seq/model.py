@@ -15,7 +15,6 @@ padding (``pad_id``), start of target (``bos_id``) and end of target (``eos_id``
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -26,11 +25,10 @@ from pydantic import Field
 from torch import nn
 
 from genlab.core.errors import BadInputError
-from genlab.core.model import GenerativeModel, ModelConfig, OptimizerSpec, register_model
+from genlab.core.model import ModelConfig, OptimizerSpec, register_model
 from genlab.core.seeding import make_generator
 from genlab.nn.transformer import DecoderCache, Transformer, TransformerDecoder
-from genlab.text.base import TOKENIZER_FILE
-from genlab.text.tokenizers import TextTokenizer, tokenizer_from_dict
+from genlab.text.base import TokenizedModel
 
 SPECIAL_TOKENS = 3  # padding, start and end of target, after the tokenizer's ids
 
@@ -68,7 +66,7 @@ class _RecomputeState:
 
 
 @register_model("text/transformer-seq2seq")
-class TransformerSeq2Seq(GenerativeModel):
+class TransformerSeq2Seq(TokenizedModel):
     """Encoder–decoder transformer: rotary positions, cross-attention, tied embeddings, label smoothing."""
 
     config_class = Seq2SeqConfig
@@ -95,7 +93,6 @@ class TransformerSeq2Seq(GenerativeModel):
         for name, p in self.named_parameters():  # GPT-2: residual projections scaled down with depth
             if name.endswith("proj.weight"):
                 nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * depth))
-        self._tokenizer: TextTokenizer | None = None
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:
@@ -116,18 +113,6 @@ class TransformerSeq2Seq(GenerativeModel):
     @property
     def eos_id(self) -> int:
         return self.config.vocab_size + 2
-
-    @property
-    def tokenizer(self) -> TextTokenizer:
-        """The tokenizer recorded in the config (built once)."""
-        if self._tokenizer is None:
-            self._tokenizer = tokenizer_from_dict(self.config.tokenizer)
-        return self._tokenizer
-
-    @property
-    def device(self) -> torch.device:
-        first = next(itertools.chain(self.parameters(), self.buffers()), None)
-        return first.device if first is not None else torch.device("cpu")
 
     def source_ids(self, texts: list[str]) -> torch.Tensor:
         """Token ids (B, S) of source texts, cut to ``max_source_length``, right-padded with ``pad_id``."""
@@ -250,15 +235,6 @@ class TransformerSeq2Seq(GenerativeModel):
         if not sources:
             return []
         return [self.decode_text(ids) for ids in self.generate_ids(self.source_ids(sources), **options)]
-
-    # --- checkpoint -------------------------------------------------------------------------
-    def extra_files(self) -> dict[str, str]:
-        """``tokenizer.json`` for BPE tokenizers (readable by Hugging Face tools), exported with the weights."""
-        if self.config.tokenizer.get("type") != "bpe":
-            return {}
-        import json
-
-        return {TOKENIZER_FILE: json.dumps(self.config.tokenizer["json"], ensure_ascii=False)}
 
 
 class SourceConditioned(nn.Module):
