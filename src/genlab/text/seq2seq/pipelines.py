@@ -17,8 +17,9 @@ from pydantic import Field
 
 from genlab.core.errors import BadInputError
 from genlab.core.pipeline import Pipeline, Request, register_pipeline
-from genlab.text.language import has_cjk
+from genlab.text.language import cut_to_units, detect_language
 from genlab.text.pipelines import TextOutput
+from genlab.text.summarize.pipeline import summary_filename
 
 log = logging.getLogger(__name__)
 BEAM_FLAG = {"flag": "--beam"}
@@ -136,8 +137,7 @@ class AbstractiveSummarizePipeline(Pipeline):
         return _check_model(model)
 
     def default_filename(self, request: AbstractiveSummarizeRequest) -> str:
-        stem = "document" if request.document == "-" else Path(request.document).stem
-        return f"{stem}-summary.txt"
+        return summary_filename(request.document)
 
     def __call__(self, text: str, max_words: int | None = None, **options) -> str:
         """The summary of ``text`` (options of :meth:`DecodingOptions.decoding`)."""
@@ -161,13 +161,6 @@ class AbstractiveSummarizePipeline(Pipeline):
 
 
 def cut_words(text: str, max_words: int) -> str:
-    """The first ``max_words`` words of ``text`` (characters for Chinese, where a character is about a word)."""
-    if has_cjk(text):
-        kept, count = [], 0
-        for ch in text:
-            count += not ch.isspace()
-            if count > max_words:
-                break
-            kept.append(ch)
-        return "".join(kept).strip()
-    return " ".join(text.split()[:max_words])
+    """The first ``max_words`` length units of ``text``: words, or characters for Chinese (the units of the
+    extractive summaries' ``--max-words``, :func:`genlab.text.language.cut_to_units`)."""
+    return cut_to_units(text, max_words, detect_language(text))

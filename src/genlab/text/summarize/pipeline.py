@@ -45,6 +45,11 @@ class SummarizeRequest(Request):
     )
 
 
+def summary_filename(document: str) -> str:
+    """``report-summary.txt`` for ``report.txt``; ``document-summary.txt`` for standard input (``-``)."""
+    return f"{'document' if document == '-' else Path(document).stem}-summary.txt"
+
+
 class SummaryOutput(Output):
     """An extractive summary: printed on a terminal, saved as ``.txt`` (or ``.json`` with the sentence indices)."""
 
@@ -92,8 +97,7 @@ class SummarizePipeline(Pipeline):
     )
 
     def default_filename(self, request: SummarizeRequest) -> str:
-        stem = "document" if request.document == "-" else Path(request.document).stem
-        return f"{stem}-summary.txt"
+        return summary_filename(request.document)
 
     def run(self, request: SummarizeRequest) -> SummaryOutput:
         from genlab.text.summarize.document import read_document
