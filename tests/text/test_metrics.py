@@ -92,3 +92,31 @@ def test_embedding_frechet_distance_rejects_chinese_and_tiny_sets():
         embedding_frechet_distance(["only one"], ["a", "b"])
     with pytest.raises(BadInputError, match="English"):
         embedding_frechet_distance(["春眠不觉晓", "处处闻啼鸟"], ["a b", "c d"])
+
+
+@pytest.mark.skipif(not _have_minilm(), reason="the offline MiniLM package is not installed (genlab[text-embed])")
+def test_bertscore_matches_tokens_greedily_and_takes_the_best_reference():
+    from genlab.text.metrics import bertscore
+
+    same = bertscore(["we propose a new pruning method"], [["we propose a new pruning method"]])
+    assert same["bertscore_f1"] == pytest.approx(1.0, abs=1e-5)
+    para = bertscore(["we propose a new pruning method"], [["a novel method for pruning is proposed"]])
+    other = bertscore(["we propose a new pruning method"], [["the weather was cold and rainy in march"]])
+    assert 0 < other["bertscore_f1"] < para["bertscore_f1"] < 1
+    refs = ["the weather was cold and rainy in march", "a novel method for pruning is proposed"]
+    best = bertscore(["we propose a new pruning method"], [refs])
+    assert best["bertscore_f1"] == pytest.approx(para["bertscore_f1"], abs=1e-6)
+    # precision asks how much of the candidate the reference covers: a padded candidate loses precision, not recall
+    padded = bertscore(["we propose a new pruning method and it was cold"], [["we propose a new pruning method"]])
+    assert padded["bertscore_recall"] > padded["bertscore_precision"]
+    assert bertscore([""], [["something"]])["bertscore_f1"] == 0.0
+
+
+def test_bertscore_rejects_mismatched_inputs():
+    from genlab.core.errors import BadInputError
+    from genlab.text.metrics import bertscore
+
+    with pytest.raises(BadInputError, match="reference lists"):
+        bertscore(["a", "b"], [["a"]])
+    with pytest.raises(BadInputError, match="no candidates"):
+        bertscore([], [])

