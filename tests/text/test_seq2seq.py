@@ -265,6 +265,25 @@ def test_a_file_without_any_pair_is_refused(tmp_path):
     assert [(p.source, p.target) for p in read_pairs(unknown, fmt="tsv").pairs] == [("a", "b")]
 
 
+def test_principal_sentence_augmentation_adds_pseudo_summaries(tmp_path):
+    from genlab.text.seq2seq.data import Seq2SeqDataConfig, load_pairs_data
+    from genlab.text.summarize.extractive import principal_sentence
+
+    doc = "Cats sleep a lot. Cats and dogs sleep a lot in the sun. The sun is warm."
+    # the middle sentence shares the most words with the rest of the document
+    assert principal_sentence(doc) == "Cats and dogs sleep a lot in the sun."
+    assert principal_sentence("Only one sentence here.") == "Only one sentence here."
+    pairs = tmp_path / "pairs.jsonl"
+    rows = [{"source": doc, "target": "cats sleep"}, {"source": "One sentence only.", "target": "one"}]
+    pairs.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    base = {"source": str(pairs), "tokenizer": "char", "val_fraction": 0.0}
+    train, _, info = load_pairs_data(Seq2SeqDataConfig.build({**base, "augment": "principal-sentence"}))
+    plain, _, _ = load_pairs_data(Seq2SeqDataConfig.build(base))
+    assert len(plain) == 2 and len(train) == 3  # a one-sentence source is its own principal sentence: no pair
+    assert train.pairs[-1].target == "Cats and dogs sleep a lot in the sun."
+    assert "1 principal-sentence pairs added" in info.split["augment"]
+
+
 # --------------------------------------------------------------------------- commands
 
 

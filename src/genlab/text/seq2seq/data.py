@@ -50,6 +50,11 @@ class Seq2SeqDataConfig(Config):
     val_fraction: float = Field(0.1, ge=0.0, lt=0.5, description="share of the pairs held out for validation")
     split_seed: int = Field(0, description="seed of the shuffle behind the split")
     max_pairs: int | None = Field(None, ge=1, description="use at most this many training pairs")
+    augment: Literal["none", "principal-sentence"] = Field(
+        "none",
+        description="extra training pairs: principal-sentence adds (source → its principal sentence) for every "
+        "training source, PEGASUS-style pseudo-summaries (summarization)",
+    )
     data_dir: str | None = Field(None, description="folder of standard datasets (default $GENLAB_DATA_DIR)")
 
 
@@ -286,6 +291,10 @@ def load_pairs_data(
     skipped = record.pop("skipped")
     if not train:
         raise DataError(f"'{cfg.source}' leaves no training pair", "give more pairs or a smaller --val-fraction")
+    if cfg.augment == "principal-sentence":
+        extra = principal_sentence_pairs(train)
+        train = train + extra
+        record["augment"] = f"{len(extra)} principal-sentence pairs added to the training pairs"
     texts = [t for p in train for t in (p.source, p.target)]
     tokenizer = train_tokenizer(cfg.tokenizer, texts, cfg.vocab_size)
     train_ds = PairDataset(train, tokenizer, cfg.max_source_length, cfg.max_target_length)
@@ -308,6 +317,20 @@ def load_pairs_data(
         tokenizer_obj=tokenizer,
     )
     return train_ds, val_ds, info
+
+
+def principal_sentence_pairs(pairs: list[Pair]) -> list[Pair]:
+    """(source → the source's principal sentence) for every pair whose source has more than one sentence:
+    pseudo-summaries that teach an abstractive model what a document's central content looks like
+    (:func:`genlab.text.summarize.extractive.principal_sentence`, after PEGASUS, Zhang et al. 2020)."""
+    from genlab.text.summarize.extractive import principal_sentence
+
+    out = []
+    for pair in pairs:
+        sentence = principal_sentence(pair.source)
+        if sentence.strip() != pair.source.strip():
+            out.append(Pair(pair.source, sentence))
+    return out
 
 
 def validation_pairs(recorded: dict[str, Any], data_dir: str | None = None) -> tuple[list[Pair], str]:

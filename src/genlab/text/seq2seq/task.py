@@ -43,6 +43,7 @@ class Seq2SeqTask(Task):
         "--max-target-length": "data.max_target_length",
         "--val-fraction": "data.val_fraction",
         "--max-pairs": "data.max_pairs",
+        "--augment": "data.augment",
         "--d-model": "model.d_model",
         "--n-head": "model.n_head",
         "--encoder-layers": "model.n_encoder_layers",

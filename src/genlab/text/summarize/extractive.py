@@ -158,3 +158,22 @@ def summarize(
     empty text; a text over 1 MB is cut at a sentence boundary with a logged warning.
     """
     return summarize_document(text, method, sentences, max_words, language, mmr_lambda, references).text
+
+
+def principal_sentence(text: str, language: str = "auto") -> str:
+    """The document's principal sentence: the one with the highest ROUGE-1 F1 against the rest of the
+    document, each sentence scored on its own (the "Ind-Orig" gap-sentence choice of PEGASUS, Zhang et al.
+    2020) — a pseudo-summary for pre-training abstractive summarizers on unlabelled documents. A document of
+    one sentence returns it."""
+    from genlab.text.rouge import rouge_n, tokenize
+
+    doc = prepare(text, language)
+    if len(doc.sentences) == 1:
+        return doc.sentences[0]
+    tokens = [tokenize(s, doc.language) for s in doc.sentences]
+
+    def gain(i: int) -> float:
+        rest = [t for j, sentence in enumerate(tokens) if j != i for t in sentence]
+        return rouge_n(rest, tokens[i], 1).fmeasure
+
+    return doc.sentences[max(range(len(tokens)), key=gain)]
