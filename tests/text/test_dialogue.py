@@ -11,7 +11,7 @@ from genlab.core.errors import BadInputError
 from genlab.text.dialogue import ChatBot, Turn, build_retriever, embedding_available, faq_retrieval_scores, load_faq
 from genlab.text.dialogue.bm25 import BM25Index
 from genlab.text.dialogue.evaluation import leave_one_out, load_test_pairs, rank_of, tune_threshold
-from genlab.text.dialogue.faq import BUILTIN, faq_from_dict, parse_yaml
+from genlab.text.dialogue.faq import BUILTIN, BUILTIN_DEV, faq_from_dict, parse_yaml
 from genlab.text.dialogue.safety import truncate
 from genlab.text.dialogue.terms import terms
 from tests.cli_helpers import cli_ok
@@ -228,7 +228,12 @@ def test_the_shipped_faqs_load_and_their_test_sets_name_real_questions():
         assert per_entry >= (3 if language == "en" else 2)
         own = {v.lower() for e in faq.entries for v in e.variants}
         assert not own & {query.lower() for query, _ in pairs}  # held out: no FAQ wording is reused
-    assert set(BUILTIN) == {"builtin:faq-en", "builtin:faq-zh"}
+        if name in BUILTIN_DEV:  # the development paraphrases: apart from the FAQ's wordings and the test set
+            dev = load_test_pairs(BUILTIN_DEV[name])
+            assert len(dev) >= 2 * len(faq.entries) and all(faq.index_of(q) >= 0 for _, q in dev)
+            dev_queries = {query.lower() for query, _ in dev}
+            assert not dev_queries & own and not dev_queries & {query.lower() for query, _ in pairs}
+    assert set(BUILTIN) == {"builtin:faq-en", "builtin:faq-zh"} and set(BUILTIN_DEV) == {"builtin:faq-en"}
 
 
 # --------------------------------------------------------------------------- evaluation
