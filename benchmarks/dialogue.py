@@ -9,7 +9,9 @@ own paraphrases (98 English, 32 Chinese), and out-of-scope questions (20 and 10)
 ``hits_at_1`` and ``mrr`` (:func:`genlab.text.dialogue.faq_retrieval_scores`) rank the entries by confidence.
 
 Tuning never sees the test sets. The development set is the FAQ's own wordings, each asked of the FAQ without
-that wording (leave one out: ``dev_hits_at_1``), with the out-of-scope questions of :data:`TUNING_OUT_OF_SCOPE`.
+that wording (leave one out: ``dev_hits_at_1``), with the out-of-scope questions of :data:`TUNING_OUT_OF_SCOPE`;
+for the English FAQ also ``dev_paraphrases_hits_at_1``, on 100 paraphrases written apart from the FAQ and its
+test set (``src/genlab/text/data/faq-en-dev.jsonl``).
 ``dev_threshold`` is the confidence threshold that maximises Youden's J of answering there
 (:func:`genlab.text.dialogue.evaluation.tune_threshold`); ``dev_threshold_pooled`` is the same over the
 development sets of all datasets run, and the retrievers' default thresholds (:mod:`genlab.text.dialogue.retrieval`)
@@ -61,6 +63,7 @@ def evaluate(dataset: str, retriever_name: str) -> tuple[dict[str, Any], list, l
         threshold_scores,
         tune_threshold,
     )
+    from genlab.text.dialogue.faq import BUILTIN_DEV
     from genlab.text.dialogue.retrieval import forget_embeddings
 
     faq = load_faq(DATASETS[dataset])
@@ -74,6 +77,8 @@ def evaluate(dataset: str, retriever_name: str) -> tuple[dict[str, Any], list, l
     inside, outside = confidences(faq, pairs, retriever)
     at_default = threshold_scores(inside, outside, retriever.default_threshold)
     dev = leave_one_out_confidences(faq, retriever_name)
+    dev_paraphrases = BUILTIN_DEV.get(DATASETS[dataset])  # None: this FAQ has no such set
+    paraphrase_hits = dev_paraphrases and faq_retrieval_scores(faq, load_test_pairs(dev_paraphrases), retriever)
     _, dev_outside = confidences(faq, [(q, None) for q in TUNING_OUT_OF_SCOPE[dataset]], retriever)
     row = {
         "model": retriever_name,
@@ -90,6 +95,7 @@ def evaluate(dataset: str, retriever_name: str) -> tuple[dict[str, Any], list, l
         "dev_hits_at_1": round(sum(ok for _, ok in dev) / len(dev), 4),
         "dev_n": len(dev),
         "dev_threshold": tune_threshold(dev, dev_outside),
+        "dev_paraphrases_hits_at_1": round(paraphrase_hits["hits_at_1"], 4) if paraphrase_hits else None,
         "ms_per_query": round(ms_per_query, 2),
         "load_average": common.load_average(),  # other processes slow the timing down by an unknown amount
     }

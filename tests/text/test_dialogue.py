@@ -11,7 +11,7 @@ from genlab.core.errors import BadInputError
 from genlab.text.dialogue import ChatBot, Turn, build_retriever, embedding_available, faq_retrieval_scores, load_faq
 from genlab.text.dialogue.bm25 import BM25Index
 from genlab.text.dialogue.evaluation import leave_one_out, load_test_pairs, rank_of, tune_threshold
-from genlab.text.dialogue.faq import BUILTIN, faq_from_dict, parse_yaml
+from genlab.text.dialogue.faq import BUILTIN, BUILTIN_DEV, faq_from_dict, parse_yaml
 from genlab.text.dialogue.safety import truncate
 from genlab.text.dialogue.terms import terms
 from tests.cli_helpers import cli_ok
@@ -75,6 +75,23 @@ def test_terms_stem_english_drop_function_words_and_segment_chinese():
     zh = terms("我的快递到哪了？")
     assert "快递" in zh and "快" in zh and "的" not in zh and "？" not in zh
     assert "paypal" in terms("可以用PayPal付款吗")
+
+
+def test_bm25_indexes_the_answers_without_lowering_an_exact_match():
+    from genlab.text.dialogue.retrieval import BM25Retriever
+
+    entries = shop().entries
+    retriever = BM25Retriever(entries)
+    hits = retriever.search("can I use PayPal?")  # "paypal" is in one answer only, in no wording
+    assert hits[0].question == "Which payment methods do you accept?" and 0 < hits[0].score < 1
+    assert BM25Retriever(entries, answer_weight=0).search("can I use PayPal?") == []  # wordings alone: nothing
+    exact = retriever.scores("When will my parcel arrive?")
+    assert exact[1] == pytest.approx(1.0) and exact.max() == exact[1]  # a wording equal to the message scores 1
+    best = retriever.best_wording_scores("my parcel is late")
+    evidence = retriever.entry_evidence("my parcel is late")
+    assert retriever.scores("my parcel is late") == pytest.approx(best + (1 - best) * evidence)  # noisy-OR
+    with pytest.raises(BadInputError, match="answer_weight"):
+        BM25Retriever(entries, answer_weight=1.5)
 
 
 # --------------------------------------------------------------------------- routing
@@ -228,7 +245,12 @@ def test_the_shipped_faqs_load_and_their_test_sets_name_real_questions():
         assert per_entry >= (3 if language == "en" else 2)
         own = {v.lower() for e in faq.entries for v in e.variants}
         assert not own & {query.lower() for query, _ in pairs}  # held out: no FAQ wording is reused
-    assert set(BUILTIN) == {"builtin:faq-en", "builtin:faq-zh"}
+        if name in BUILTIN_DEV:  # the development paraphrases: apart from the FAQ's wordings and the test set
+            dev = load_test_pairs(BUILTIN_DEV[name])
+            assert len(dev) >= 2 * len(faq.entries) and all(faq.index_of(q) >= 0 for _, q in dev)
+            dev_queries = {query.lower() for query, _ in dev}
+            assert not dev_queries & own and not dev_queries & {query.lower() for query, _ in pairs}
+    assert set(BUILTIN) == {"builtin:faq-en", "builtin:faq-zh"} and set(BUILTIN_DEV) == {"builtin:faq-en"}
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -269,7 +291,7 @@ def test_chinese_retrieval_on_a_tiny_faq():
         }
     )
     assert faq.language == "zh"
-    bot = ChatBot(faq)
+    bot = ChatBot(faq, threshold=0.3)  # the default is tuned on the shipped FAQs, whose wordings are many more
     reply = bot.reply("包裹到哪了")
     assert reply.layer == "faq" and reply.entry == 0
     assert bot.reply("退款什么时候到账").entry == 1
@@ -286,6 +308,49 @@ def test_embedding_and_hybrid_retrievers_match_meaning():
         assert hits[0].question == "How do I return an item?" and 0 < hits[-1].score <= hits[0].score <= 1
     with pytest.raises(BadInputError, match="English sentence encoder"):
         build_retriever("embedding", load_faq("builtin:faq-zh").entries)
+
+
+@pytest.mark.skipif(not embedding_available(), reason="the sentence encoder is not installed (genlab[text-embed])")
+def test_the_embedding_lets_the_answer_and_the_centroid_count():
+    from genlab.text.dialogue.retrieval import EmbeddingRetriever
+
+    faq = faq_from_dict(
+        {
+            "faq": [
+                {"question": "Tell me about option one", "answer": "Gift cards are sold in our store, from 10 to 200."},
+                {"question": "Tell me about option two", "answer": "Express delivery arrives the next working day."},
+            ]
+        }
+    )
+    retriever = EmbeddingRetriever(faq.entries)
+    assert retriever.search("can I buy a gift card?")[0].index == 0  # only the answers tell the entries apart
+    assert retriever.search("can my parcel come tomorrow?")[0].index == 1
+    assert retriever.scores("Tell me about option two")[1] == pytest.approx(1.0, abs=1e-5)
+    bare = EmbeddingRetriever(faq.entries, centroid_weight=0, answer_weight=0)
+    assert np.all(retriever.scores("gift cards") >= bare.scores("gift cards"))  # evidence only adds
+    np.testing.assert_allclose(np.linalg.norm(retriever.centroids, axis=1), 1.0, rtol=1e-5)
+    with pytest.raises(BadInputError, match="sum <= 1"):
+        EmbeddingRetriever(faq.entries, centroid_weight=0.5, answer_weight=0.7)
+
+
+@pytest.mark.skipif(not embedding_available(), reason="the sentence encoder is not installed (genlab[text-embed])")
+def test_the_hybrid_fuses_meaning_with_exact_words():
+    from genlab.text.dialogue.retrieval import HybridRetriever
+
+    faq = faq_from_dict(
+        {
+            "faq": [
+                {"question": "How do I reset the ZX-900 router?", "answer": "Hold the back button for ten seconds."},
+                {"question": "How do I reset the QB-12 router?", "answer": "Unplug it and press the side button."},
+            ]
+        }
+    )
+    hybrid = HybridRetriever(faq.entries)
+    message = "how can I restart my QB-12?"
+    expected = 0.1 * hybrid.bm25.scores(message) + 0.9 * hybrid.embedding.scores(message)
+    np.testing.assert_allclose(hybrid.scores(message), expected)
+    assert hybrid.search(message)[0].index == 1  # the model code decides between two near-identical questions
+    assert HybridRetriever(faq.entries, bm25_weight=1.0).scores(message) == pytest.approx(hybrid.bm25.scores(message))
 
 
 def test_embedding_retrievers_need_the_optional_encoder(monkeypatch):
