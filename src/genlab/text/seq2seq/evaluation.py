@@ -4,13 +4,15 @@ The validation split is rebuilt from the data config recorded with the model (th
 pairs file; SciTLDR-A dev for ``scitldr``, every TLDR a reference). Outputs are generated once (beam
 search by default) and scored by the task's metrics: ROUGE-1/2/L (Lin 2004; mean per-item F1 against the
 best reference, :mod:`genlab.text.rouge`) and the novel-bigram ratio (See et al. 2017) for summarization,
-corpus BLEU (Papineni et al. 2002, through sacreBLEU, Post 2018) and exact match for seq2seq. Baselines
+corpus BLEU (Papineni et al. 2002, through sacreBLEU, Post 2018) and exact match for seq2seq (BLEU also scores
+dialogue models: :mod:`genlab.text.dialogue.generation`). Baselines
 score outputs made without the model: the lead sentence of the source (summarization) and the source
 copied unchanged (seq2seq).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +24,7 @@ from genlab.core.evaluation import EvalContext, register_metric, weights_field
 from genlab.text.language import has_cjk
 from genlab.text.seq2seq.data import Pair, validation_pairs
 
-SUMMARIZATION, SEQ2SEQ = "summarization", "seq2seq"
+SUMMARIZATION, SEQ2SEQ, DIALOGUE = "summarization", "seq2seq", "dialogue"
 
 
 class Seq2SeqEvalRequest(Config):
@@ -47,7 +49,7 @@ class Validation:
 
 def model_context(task, model, request: Seq2SeqEvalRequest) -> EvalContext:
     """Outputs of the model for the validation sources; references from the recorded data."""
-    return EvalContext(model, task, request, draw_samples=_generate, load_reference=_load_validation)
+    return EvalContext(model, task, request, draw_samples=generate_outputs, load_reference=_load_validation)
 
 
 def _load_validation(ctx: EvalContext) -> Validation:
@@ -60,7 +62,8 @@ def _load_validation(ctx: EvalContext) -> Validation:
     return Validation(pairs[: ctx.request.n], source)
 
 
-def _generate(ctx: EvalContext) -> list[str]:
+def generate_outputs(ctx: EvalContext) -> list[str]:
+    """The model's outputs for the sources of the context's reference pairs, in batches of 32."""
     r = ctx.request
     sources = [p.source for p in ctx.reference.pairs]
     options = {"num_beams": r.beam, "length_penalty": r.length_penalty, "no_repeat_ngram": r.no_repeat_ngram,
@@ -91,15 +94,16 @@ def baseline_contexts(ctx: EvalContext) -> dict[str, EvalContext]:
     return {"copy": ctx.derive("copy", samples=sources, protocol={"baseline": "the source copied unchanged"})}
 
 
-def _is_seq2seq(model: Any) -> str | None:
-    if hasattr(model, "generate") and getattr(model, "task", "") in (SEQ2SEQ, SUMMARIZATION):
+def seq2seq_problem(model: Any) -> str | None:
+    """None for an encoder-decoder serving one of the text-pair tasks, else why it cannot be scored as one."""
+    if hasattr(model, "generate") and getattr(model, "task", "") in (SEQ2SEQ, SUMMARIZATION, DIALOGUE):
         return None
     return f"{getattr(model, 'registry_name', type(model).__name__)} is not a sequence-to-sequence model"
 
 
 @register_metric(
     "text/rouge", task=SUMMARIZATION, outputs=("rouge1", "rouge2", "rougeL"), needs=("samples", "reference"),
-    default=True, on_baselines=True, applies=_is_seq2seq,
+    default=True, on_baselines=True, applies=seq2seq_problem,
     protocol=lambda ctx: {"rouge": "mean per-item F1, best of the references, Porter stemming (genlab.text.rouge)"},
 )  # fmt: skip
 def rouge(ctx: EvalContext) -> dict[str, float]:
@@ -111,7 +115,7 @@ def rouge(ctx: EvalContext) -> dict[str, float]:
 
 @register_metric(
     "text/novel_bigram_ratio", task=SUMMARIZATION, outputs=("novel_bigram_ratio",), needs=("samples", "reference"),
-    default=True, on_baselines=True, applies=_is_seq2seq,
+    default=True, on_baselines=True, applies=seq2seq_problem,
     protocol=lambda ctx: {"novel_bigram_ratio": "share of output bigrams absent from the source, mean over items"},
 )  # fmt: skip
 def novel_bigram_ratio(ctx: EvalContext) -> dict[str, float]:
@@ -123,8 +127,8 @@ def novel_bigram_ratio(ctx: EvalContext) -> dict[str, float]:
 
 
 @register_metric(
-    "text/bleu", task=SEQ2SEQ, outputs=("bleu",), needs=("samples", "reference"), default=True, on_baselines=True,
-    applies=_is_seq2seq, protocol=lambda ctx: {"bleu": _bleu_signature(ctx)},
+    "text/bleu", task=(SEQ2SEQ, DIALOGUE), outputs=("bleu",), needs=("samples", "reference"), default=True,
+    on_baselines=True, applies=seq2seq_problem, protocol=lambda ctx: {"bleu": _bleu_signature(ctx)},
 )  # fmt: skip
 def bleu(ctx: EvalContext) -> dict[str, float]:
     """Corpus BLEU (0-100) of the outputs against the references, by sacreBLEU (Papineni et al. 2002)."""
@@ -133,7 +137,7 @@ def bleu(ctx: EvalContext) -> dict[str, float]:
 
 @register_metric(
     "text/exact_match", task=SEQ2SEQ, outputs=("exact_match",), needs=("samples", "reference"), default=True,
-    on_baselines=True, applies=_is_seq2seq,
+    on_baselines=True, applies=seq2seq_problem,
     protocol=lambda ctx: {"exact_match": "share of outputs equal to a reference after stripping outer whitespace"},
 )  # fmt: skip
 def exact_match(ctx: EvalContext) -> dict[str, float]:
@@ -144,18 +148,24 @@ def exact_match(ctx: EvalContext) -> dict[str, float]:
 
 
 def _corpus_bleu(ctx: EvalContext):
+    result, signature = corpus_bleu(ctx.samples, [p.references for p in ctx.reference.pairs])
+    ctx.cache[f"bleu_signature:{ctx.name}"] = signature
+    return result
+
+
+def corpus_bleu(outputs: Sequence[str], references: Sequence[Sequence[str]]):
+    """sacreBLEU's corpus BLEU of ``outputs`` against each item's ``references`` (one or more; the ``13a``
+    tokenizer, ``zh`` when a first reference holds Chinese): (the ``BLEUScore``, its signature)."""
     from genlab.core.optional import require
 
     sacrebleu = require("sacrebleu", "text", "BLEU")
-    pairs = ctx.reference.pairs
-    depth = max(len(p.references) for p in pairs)
+    depth = max(len(refs) for refs in references)
     # sacreBLEU takes reference *streams*: stream j holds every item's j-th reference (None where it has fewer)
-    streams = [[p.references[j] if j < len(p.references) else None for p in pairs] for j in range(depth)]
-    tokenize = "zh" if any(has_cjk(p.target) for p in pairs) else "13a"
+    streams = [[refs[j] if j < len(refs) else None for refs in references] for j in range(depth)]
+    tokenize = "zh" if any(has_cjk(refs[0]) for refs in references) else "13a"
     metric = sacrebleu.metrics.BLEU(tokenize=tokenize)
-    result = metric.corpus_score(list(ctx.samples), streams)
-    ctx.cache[f"bleu_signature:{ctx.name}"] = str(metric.get_signature())
-    return result
+    result = metric.corpus_score(list(outputs), streams)
+    return result, str(metric.get_signature())
 
 
 def _bleu_signature(ctx: EvalContext) -> str:
