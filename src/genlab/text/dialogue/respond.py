@@ -1,8 +1,7 @@
 """Replies of a trained dialogue model: ``genlab respond RUN "message"``, ``genlab.load(RUN)``, the chat's model layer.
 
->>> pipe = genlab.load("runs/dialogue/dd")
->>> pipe(["Hi, how are you?"])
-"I'm fine, thank you. And you?"
+    pipe = genlab.load("runs/dialogue/dd")       # a run of `genlab train dialogue`
+    pipe(["Hi, how are you?"])                   # the reply (a string)
 
 A conversation (its turns, oldest first) becomes the model's source the way the training contexts were made: the
 last ``context_turns`` turns recorded with the model, joined by ``" | "``
