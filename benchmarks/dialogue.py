@@ -27,9 +27,9 @@ context being the three turns before it joined by " | " (6,740 pairs). Replies a
 followed, one reference each (:func:`genlab.text.dialogue.generation.response_scores`): ``bleu`` is sacreBLEU's
 corpus BLEU (13a tokens), ``distinct_1``/``distinct_2`` the share of distinct word unigrams/bigrams over all replies
 (Li et al. 2016), ``length_mean`` words per reply; ``reference_distinct_2`` and ``reference_length_mean`` are the
-same for the human responses. 14 % of the test pairs also occur verbatim in the training split (DailyDialog
-repeats some conversations across splits), which flatters retrieval: ``bleu_unseen`` scores only the
-``n_unseen`` pairs whose context no training pair has. Rows:
+same for the human responses. ``n_in_train`` test pairs (about one in seven) also occur verbatim in the training
+split (DailyDialog repeats some conversations across splits), which flatters retrieval: ``bleu_unseen`` scores only
+the ``n_unseen`` pairs whose context no training pair has. Rows:
 
 * ``bm25-nearest-context``: the response that followed the training context closest to the test context by BM25
   (:class:`genlab.text.dialogue.baselines.NearestContext`) — a retrieval chat bot over the training conversations;
@@ -37,9 +37,9 @@ repeats some conversations across splits), which flatters retrieval: ``bleu_unse
   the last turn, its fallback message otherwise — what ``genlab chat`` says without FAQ or model;
 * ``--train transformer-seq2seq``: ``genlab train dialogue --data dailydialog`` for ``--budget`` CPU minutes (the
   11,118 training dialogues; validation on the official validation split), replies decoded as the chat decodes them
-  (beam 4, no repeated trigram, at most ``--max-new-tokens``). Beam search over the whole test split takes about
-  a tenth of a second a reply on one core, so the model replies to the first ``--max-test-pairs`` pairs (2,000 by
-  default; ``test_pairs`` says which) and the baselines are scored on those pairs too, beside their whole-test rows.
+  (beam 4, no repeated trigram, at most ``--max-new-tokens``). Beam search decodes one context at a time, slow on a
+  CPU, so the model replies to the first ``--max-test-pairs`` pairs (2,000 by default; ``test_pairs`` says which;
+  ``seconds`` records the time taken) and the baselines are scored on those pairs too, beside their whole-test rows.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from benchmarks import common
 
@@ -76,11 +76,11 @@ TUNING_OUT_OF_SCOPE = {
 
 
 def row_key(r: dict[str, Any]) -> tuple:
-    return (r["model"], r["dataset"], r.get("budget_minutes"), r.get("test_pairs"))
+    return (r["model"], r["dataset"], r.get("budget_minutes"), r.get("test_pairs"), str(r.get("overrides")))
 
 
 def row_order(r: dict[str, Any]) -> tuple:
-    return (r["dataset"], r["model"], r.get("budget_minutes") or 0, str(r.get("test_pairs")))
+    return (r["dataset"], r["model"], r.get("budget_minutes") or 0, str(r.get("test_pairs")), str(r.get("overrides")))
 
 
 def evaluate(dataset: str, retriever_name: str) -> tuple[dict[str, Any], list, list]:
@@ -164,12 +164,19 @@ def faq_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- DailyDialog replies
 
 
-def reply_row(name: str, replies: list[str], pairs: list, unseen: list[bool], test_pairs: str) -> dict[str, Any]:
-    """The figures of one set of replies to ``pairs`` (``unseen``: whether each context is absent from training)."""
+class Seen(NamedTuple):
+    """What the training split holds: its contexts, and its (context, response) pairs."""
+
+    contexts: set[str]
+    pairs: set[tuple[str, str]]
+
+
+def reply_row(name: str, replies: list[str], pairs: list, seen: Seen, test_pairs: str) -> dict[str, Any]:
+    """The figures of one set of replies to ``pairs``, overall and on the pairs whose context training lacks."""
     from genlab.text.dialogue.generation import response_scores
 
     scores = response_scores(replies, [p.target for p in pairs])
-    new = [i for i, u in enumerate(unseen) if u]
+    new = [i for i, p in enumerate(pairs) if p.source not in seen.contexts]
     unseen_bleu = response_scores([replies[i] for i in new], [pairs[i].target for i in new])["bleu"] if new else None
     human = response_scores([p.target for p in pairs], [p.target for p in pairs])
     openers = [i for i, p in enumerate(pairs) if " | " not in p.source][:3]  # replies to a conversation's first turn
@@ -178,13 +185,14 @@ def reply_row(name: str, replies: list[str], pairs: list, unseen: list[bool], te
         "bleu": round(scores["bleu"], 2), "distinct_1": round(scores["distinct_1"], 4),
         "distinct_2": round(scores["distinct_2"], 4), "length_mean": round(scores["length_mean"], 2),
         "hits_at_1": None, "mrr": None, "bleu_unseen": None if unseen_bleu is None else round(unseen_bleu, 2),
-        "n_unseen": len(new), "reference_distinct_2": round(human["distinct_2"], 4),
+        "n_unseen": len(new), "n_in_train": sum((p.source, p.target) in seen.pairs for p in pairs),
+        "reference_distinct_2": round(human["distinct_2"], 4),
         "reference_length_mean": round(human["length_mean"], 2), "bleu_signature": scores["bleu_signature"],
         "examples": [{"context": pairs[i].source, "reply": replies[i], "reference": pairs[i].target} for i in openers],
     }  # fmt: skip
 
 
-def baseline_rows(train: list, pairs: list, unseen: list[bool], test_pairs: str) -> list[dict[str, Any]]:
+def baseline_rows(train: list, pairs: list, seen: Seen, test_pairs: str) -> list[dict[str, Any]]:
     """The retrieval and rule rows over ``pairs``."""
     from genlab.text.dialogue.baselines import NearestContext, rule_replies
 
@@ -198,7 +206,7 @@ def baseline_rows(train: list, pairs: list, unseen: list[bool], test_pairs: str)
     for name, make in makers.items():
         start = time.perf_counter()
         replies = make()
-        row = reply_row(name, replies, pairs, unseen, test_pairs)
+        row = reply_row(name, replies, pairs, seen, test_pairs)
         row |= {"budget_minutes": None, "train_minutes": None, "seconds": round(time.perf_counter() - start, 2)}
         if name.startswith("bm25"):
             row |= {"n_train_pairs": len(train), "index_seconds": round(watch.seconds, 2)}
@@ -207,7 +215,7 @@ def baseline_rows(train: list, pairs: list, unseen: list[bool], test_pairs: str)
     return rows
 
 
-def trained_row(args: argparse.Namespace, pairs: list, unseen: list[bool], test_pairs: str, runs_dir: Path) -> dict:
+def trained_row(args: argparse.Namespace, pairs: list, seen: Seen, test_pairs: str, runs_dir: Path) -> dict:
     """Train ``args.train`` on DailyDialog for ``args.budget`` minutes, then reply to ``pairs`` as the chat does."""
     import genlab
 
@@ -225,7 +233,7 @@ def trained_row(args: argparse.Namespace, pairs: list, unseen: list[bool], test_
     for i in range(0, len(pairs), 32):
         replies += model.generate([p.source for p in pairs[i : i + 32]], **decode)
     seconds = time.perf_counter() - start
-    row = reply_row(args.train, [r.strip() for r in replies], pairs, unseen, test_pairs)
+    row = reply_row(args.train, [r.strip() for r in replies], pairs, seen, test_pairs)
     row |= {"budget_minutes": args.budget, "train_minutes": round(res.minutes, 2), "steps": res.steps, **decode,
             "seconds": round(seconds, 2), "overrides": list(args.overrides)}  # fmt: skip
     print({k: row[k] for k in ("model", "test_pairs", "bleu", "distinct_2", "train_minutes", "steps")})
@@ -241,16 +249,15 @@ def dailydialog_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
         args.budget, args.max_test_pairs, args.overrides = 0.2, 100, [*args.overrides, *QUICK_OVERRIDES]
     train = dailydialog_pairs("train", args.data_dir).pairs
     test = dailydialog_pairs("test", args.data_dir).pairs
-    contexts = {p.source for p in train}
-    unseen = [p.source not in contexts for p in test]
+    seen = Seen({p.source for p in train}, {(p.source, p.target) for p in train})
     limit = min(args.max_test_pairs, len(test))
-    subsets = [] if args.quick else [(test, unseen, f"all {len(test)}")]
+    subsets = [] if args.quick else [(test, f"all {len(test)}")]
     if args.train or args.quick:
-        subsets.append((test[:limit], unseen[:limit], f"first {limit} of {len(test)}"))
-    rows = [row for pairs, new, label in subsets for row in baseline_rows(train, pairs, new, label)]
+        subsets.append((test[:limit], f"first {limit} of {len(test)}"))
+    rows = [row for pairs, label in subsets for row in baseline_rows(train, pairs, seen, label)]
     if args.train:
         with common.runs_folder(args.runs_dir) as runs_dir:
-            rows.append(trained_row(args, test[:limit], unseen[:limit], subsets[-1][2], runs_dir))
+            rows.append(trained_row(args, test[:limit], seen, subsets[-1][1], runs_dir))
     commit = common.git_commit()
     for r in rows:
         r |= {"threads": args.threads, "load_average": common.load_average(), "commit": commit}
