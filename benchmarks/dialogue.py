@@ -252,7 +252,7 @@ def dailydialog_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
     seen = Seen({p.source for p in train}, {(p.source, p.target) for p in train})
     limit = min(args.max_test_pairs, len(test))
     subsets = [] if args.quick else [(test, f"all {len(test)}")]
-    if args.train or args.quick:
+    if (args.train or args.quick) and (args.quick or limit < len(test)):  # the model's pairs, when not all of them
         subsets.append((test[:limit], f"first {limit} of {len(test)}"))
     rows = [row for pairs, label in subsets for row in baseline_rows(train, pairs, seen, label)]
     if args.train:
