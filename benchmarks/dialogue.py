@@ -1,7 +1,10 @@
-"""Dialogue benchmark: FAQ retrieval (hits@1, MRR) of the chat bot's retrieval layer on the shipped example FAQs.
+"""Dialogue benchmark: FAQ retrieval (hits@1, MRR) of the chat bot's retrieval layer on the shipped example FAQs, and
+generated replies (BLEU, distinct-2) on DailyDialog's test split.
 
     python -m benchmarks.dialogue                 # bm25, and embedding + hybrid when the sentence encoder is installed
     python -m benchmarks.dialogue --quick         # bm25 only: seconds (writes dialogue-quick.json)
+    python -m benchmarks.dialogue --part dailydialog                                       # the baselines: a minute
+    python -m benchmarks.dialogue --part dailydialog --train transformer-seq2seq --budget 60   # + a trained model
 
 Protocol. Each shipped FAQ (``builtin:faq-en``: 28 entries, ``builtin:faq-zh``: 16) is asked its held-out test
 set (``src/genlab/text/data/faq-*-test.jsonl``): paraphrases written apart from the FAQ, in other words than its
@@ -18,19 +21,44 @@ development sets of all datasets run, and the retrievers' default thresholds (:m
 are these values. ``threshold`` is the default a row used; at it, ``answered_correct`` and ``answered_wrong`` are
 the shares of in-scope test questions answered with the right and with a wrong entry, ``out_of_scope_refused``
 the share of out-of-scope ones sent to the fallback.
-``bleu`` and ``distinct_2`` belong to generative dialogue models (none yet): null in these rows.
+``bleu`` and ``distinct_2`` belong to generative dialogue models: null in these rows.
+
+DailyDialog (``--part dailydialog``; Li et al. 2017, the official splits as ConvLab-3 publishes them, read from
+``--data-dir``/dialogue). Every test dialogue gives one (context → response) pair per turn after the first, the
+context being the three turns before it joined by " | " (6,740 pairs). Replies are scored against the response that
+followed, one reference each (:func:`genlab.text.dialogue.generation.response_scores`): ``bleu`` is sacreBLEU's
+corpus BLEU (13a tokens), ``distinct_1``/``distinct_2`` the share of distinct word unigrams/bigrams over all replies
+(Li et al. 2016), ``length_mean`` words per reply; ``reference_distinct_2`` and ``reference_length_mean`` are the
+same for the human responses. ``n_in_train`` test pairs (about one in seven) also occur verbatim in the training
+split (DailyDialog repeats some conversations across splits), which flatters retrieval: ``bleu_unseen`` scores only
+the ``n_unseen`` pairs whose context no training pair has. Rows:
+
+* ``bm25-nearest-context``: the response that followed the training context closest to the test context by BM25
+  (:class:`genlab.text.dialogue.baselines.NearestContext`) — a retrieval chat bot over the training conversations;
+* ``rules-faq-en``: the rule layer of the shipped ``builtin:faq-en`` (greetings, thanks, goodbyes, hand-off) answering
+  the last turn, its fallback message otherwise — what ``genlab chat`` says without FAQ or model;
+* ``--train transformer-seq2seq``: ``genlab train dialogue --data dailydialog`` for ``--budget`` CPU minutes (the
+  11,118 training dialogues; validation on the official validation split), replies decoded as the chat decodes them
+  (beam 4, no repeated trigram, at most ``--max-new-tokens``). Beam search decodes one context at a time, slow on a
+  CPU, so the model replies to the first ``--max-test-pairs`` pairs (2,000 by default; ``test_pairs`` says which;
+  ``seconds`` records the time taken) and the baselines are scored on those pairs too, beside their whole-test rows.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 
 from benchmarks import common
 
 MODULE = "benchmarks.dialogue"
 DATASETS = {"faq-en": "builtin:faq-en", "faq-zh": "builtin:faq-zh"}
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+#: --quick --part dailydialog: a smoke check of the code path, not a result.
+QUICK_OVERRIDES = ["model.d_model=32", "model.n_encoder_layers=1", "model.n_decoder_layers=1", "data.vocab_size=300",
+                   "data.max_pairs=2000"]  # fmt: skip
 
 #: Out-of-scope questions for tuning the threshold (the test sets hold other ones).
 TUNING_OUT_OF_SCOPE = {
@@ -50,7 +78,11 @@ TUNING_OUT_OF_SCOPE = {
 
 
 def row_key(r: dict[str, Any]) -> tuple:
-    return (r["model"], r["dataset"])
+    return (r["model"], r["dataset"], r.get("budget_minutes"), r.get("test_pairs"), str(r.get("overrides")))
+
+
+def row_order(r: dict[str, Any]) -> tuple:
+    return (r["dataset"], r["model"], r.get("budget_minutes") or 0, str(r.get("test_pairs")), str(r.get("overrides")))
 
 
 def evaluate(dataset: str, retriever_name: str) -> tuple[dict[str, Any], list, list]:
@@ -107,13 +139,8 @@ def evaluate(dataset: str, retriever_name: str) -> tuple[dict[str, Any], list, l
     return row, dev, dev_outside
 
 
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog=f"python -m {MODULE}", description=__doc__.split("\n\n")[0])
-    common.add_common_arguments(p, "bm25 only (seconds): a smoke check", runs=False)
-    p.add_argument("--datasets", nargs="+", choices=list(DATASETS), default=list(DATASETS))
-    p.add_argument("--retrievers", nargs="+", choices=["bm25", "embedding", "hybrid"], default=None)
-    args = p.parse_args(argv)
-    common.set_threads(args.threads)
+def faq_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The FAQ retrieval rows of every dataset and retriever asked for."""
     from genlab.text.dialogue import embedding_available
     from genlab.text.dialogue.evaluation import tune_threshold
 
@@ -137,8 +164,132 @@ def main(argv: list[str] | None = None) -> None:
     for name, (dev, outside) in development.items():
         print(f"{name}: threshold tuned on the development sets of {', '.join(args.datasets)}: "
               f"{tune_threshold(dev, outside):.2f}")  # fmt: skip
+    return rows
+
+
+# --------------------------------------------------------------------------- DailyDialog replies
+
+
+class Seen(NamedTuple):
+    """What the training split holds: its contexts, and its (context, response) pairs."""
+
+    contexts: set[str]
+    pairs: set[tuple[str, str]]
+
+
+def reply_row(name: str, replies: list[str], pairs: list, seen: Seen, test_pairs: str) -> dict[str, Any]:
+    """The figures of one set of replies to ``pairs``, overall and on the pairs whose context training lacks."""
+    from genlab.text.dialogue.generation import response_scores
+
+    scores = response_scores(replies, [p.target for p in pairs])
+    new = [i for i, p in enumerate(pairs) if p.source not in seen.contexts]
+    unseen_bleu = response_scores([replies[i] for i in new], [pairs[i].target for i in new])["bleu"] if new else None
+    human = response_scores([p.target for p in pairs], [p.target for p in pairs])
+    openers = [i for i, p in enumerate(pairs) if " | " not in p.source][:3]  # replies to a conversation's first turn
+    return {
+        "model": name, "dataset": "dailydialog", "split": "test", "test_pairs": test_pairs, "n": len(pairs),
+        "bleu": round(scores["bleu"], 2), "distinct_1": round(scores["distinct_1"], 4),
+        "distinct_2": round(scores["distinct_2"], 4), "length_mean": round(scores["length_mean"], 2),
+        "hits_at_1": None, "mrr": None, "bleu_unseen": None if unseen_bleu is None else round(unseen_bleu, 2),
+        "n_unseen": len(new), "n_in_train": sum((p.source, p.target) in seen.pairs for p in pairs),
+        "reference_distinct_2": round(human["distinct_2"], 4),
+        "reference_length_mean": round(human["length_mean"], 2), "bleu_signature": scores["bleu_signature"],
+        "examples": [{"context": pairs[i].source, "reply": replies[i], "reference": pairs[i].target} for i in openers],
+    }  # fmt: skip
+
+
+def baseline_rows(train: list, pairs: list, seen: Seen, test_pairs: str) -> list[dict[str, Any]]:
+    """The retrieval and rule rows over ``pairs``."""
+    from genlab.text.dialogue.baselines import NearestContext, rule_replies
+
+    rows = []
+    with common.Stopwatch() as watch:
+        nearest = NearestContext(train)
+    makers = {
+        "bm25-nearest-context": lambda: [nearest(p.source) for p in pairs],
+        "rules-faq-en": lambda: rule_replies([p.source for p in pairs], "builtin:faq-en"),
+    }
+    for name, make in makers.items():
+        start = time.perf_counter()
+        replies = make()
+        row = reply_row(name, replies, pairs, seen, test_pairs)
+        row |= {"budget_minutes": None, "train_minutes": None, "seconds": round(time.perf_counter() - start, 2)}
+        if name.startswith("bm25"):
+            row |= {"n_train_pairs": len(train), "index_seconds": round(watch.seconds, 2)}
+        rows.append(row)
+        print({k: row[k] for k in ("model", "test_pairs", "bleu", "bleu_unseen", "distinct_2", "length_mean")})
+    return rows
+
+
+def trained_row(args: argparse.Namespace, pairs: list, seen: Seen, test_pairs: str, runs_dir: Path) -> dict:
+    """Train ``args.train`` on DailyDialog for ``args.budget`` minutes, then reply to ``pairs`` as the chat does."""
+    import genlab
+
+    res = genlab.train("dialogue", args.train, "dailydialog", f"{args.train}-{args.budget:g}m", runs_dir=runs_dir,
+                       max_minutes=args.budget, progress=False, threads=args.threads, overrides=list(args.overrides),
+                       data_options={"data_dir": args.data_dir})  # fmt: skip
+    model = genlab.load(res.run.path).model
+    decode = {
+        "num_beams": args.beam,
+        "no_repeat_ngram": 3,
+        "length_penalty": 1.0,
+        "max_new_tokens": args.max_new_tokens,
+    }
+    start, replies = time.perf_counter(), []
+    for i in range(0, len(pairs), 32):
+        replies += model.generate([p.source for p in pairs[i : i + 32]], **decode)
+    seconds = time.perf_counter() - start
+    row = reply_row(args.train, [r.strip() for r in replies], pairs, seen, test_pairs)
+    row |= {"budget_minutes": args.budget, "train_minutes": round(res.minutes, 2), "steps": res.steps, **decode,
+            "seconds": round(seconds, 2), "overrides": list(args.overrides)}  # fmt: skip
+    print({k: row[k] for k in ("model", "test_pairs", "bleu", "distinct_2", "train_minutes", "steps")})
+    return row
+
+
+def dailydialog_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Baseline rows over the whole test split and, with ``--train``, the model's row and the baselines over the
+    first ``--max-test-pairs`` pairs (``--quick``: 100 pairs, a model trained for 12 seconds)."""
+    from genlab.text.dialogue.dailydialog import dailydialog_pairs
+
+    if args.quick:
+        args.budget, args.max_test_pairs, args.overrides = 0.2, 100, [*args.overrides, *QUICK_OVERRIDES]
+    train = dailydialog_pairs("train", args.data_dir).pairs
+    test = dailydialog_pairs("test", args.data_dir).pairs
+    seen = Seen({p.source for p in train}, {(p.source, p.target) for p in train})
+    limit = min(args.max_test_pairs, len(test))
+    subsets = [] if args.quick else [(test, f"all {len(test)}")]
+    if (args.train or args.quick) and (args.quick or limit < len(test)):  # the model's pairs, when not all of them
+        subsets.append((test[:limit], f"first {limit} of {len(test)}"))
+    rows = [row for pairs, label in subsets for row in baseline_rows(train, pairs, seen, label)]
+    if args.train:
+        with common.runs_folder(args.runs_dir) as runs_dir:
+            rows.append(trained_row(args, test[:limit], seen, subsets[-1][1], runs_dir))
+    commit = common.git_commit()
+    for r in rows:
+        r |= {"threads": args.threads, "load_average": common.load_average(), "commit": commit}
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog=f"python -m {MODULE}", description=__doc__.split("\n\n")[0])
+    common.add_common_arguments(p, "a smoke check: bm25 only; --part dailydialog: 100 pairs (--train: a tiny model)")
+    p.add_argument(
+        "--part", choices=["faq", "dailydialog"], default="faq", help="FAQ retrieval, or DailyDialog replies"
+    )
+    p.add_argument("--datasets", nargs="+", choices=list(DATASETS), default=list(DATASETS))
+    p.add_argument("--retrievers", nargs="+", choices=["bm25", "embedding", "hybrid"], default=None)
+    p.add_argument("--data-dir", default=str(SHARED), help="dailydialog: the folder holding dialogue/*.jsonl")
+    p.add_argument("--train", choices=["transformer-seq2seq"], help="dailydialog: also train this model, score it")
+    p.add_argument("--budget", type=float, default=60.0, help="training minutes of --train")
+    p.add_argument("--beam", type=int, default=4, help="beam width of the trained model's replies")
+    p.add_argument("--max-new-tokens", type=int, default=40, help="tokens generated at most per reply")
+    p.add_argument("--max-test-pairs", type=int, default=2000, help="the trained model replies to the first N pairs")
+    p.add_argument("--set", dest="overrides", action="append", default=[], help="config override of --train")
+    args = p.parse_args(argv)
+    common.set_threads(args.threads)
+    rows = faq_rows(args) if args.part == "faq" else dailydialog_rows(args)
     name = "dialogue-quick" if args.quick else "dialogue"
-    out = common.save_rows(name, rows, MODULE, argv, row_key, args.out_dir, order=row_key)
+    out = common.save_rows(name, rows, MODULE, argv, row_key, args.out_dir, order=row_order)
     print(f"wrote {out}")
 
 

@@ -58,6 +58,7 @@ VERB_ARGS = {
     "report": ["--real", "{png}"],
     "anonymize": ["{png}", "--quasi", "age"],
     "transform": ["12"],
+    "respond": ["hello there"],
 }
 OUT_NAMES = {
     "image-generation": "out.png", "image-classification": "out.csv", "text-generation": "out.txt",

@@ -293,11 +293,11 @@ def test_every_image_and_text_metric_records_its_protocol(tmp_path, monkeypatch)
             continue
         if name.startswith("audio/"):  # tests/audio evaluates audio runs end to end
             continue
-        if spec.serves("seq2seq") or spec.serves("summarization"):  # tests/text/test_seq2seq.py: end to end
-            continue
+        if spec.serves("seq2seq") or spec.serves("summarization") or spec.task == "dialogue":
+            continue  # tests/text/test_seq2seq.py and test_dialogue_gen.py: end to end
         if not isinstance(spec.task, str):  # PSNR/SSIM score super-resolution and denoising alike
-            assert spec.serves("denoising"), name
-            ctx = restoration_ctx
+            assert spec.serves("denoising") or spec.serves("text-generation"), name  # distinct: dialogue too
+            ctx = restoration_ctx if spec.serves("denoising") else english_ctx
         else:
             by_task = {
                 "image-generation": image_ctx,

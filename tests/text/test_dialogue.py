@@ -405,8 +405,8 @@ def test_interactive_chat_keeps_history_until_reset(tmp_path, capsys, monkeypatc
 
 
 def test_chat_errors_through_the_cli(tmp_path, capsys):
-    code, out = cli_ok(["chat", "--faq", "builtin:faq-en", "--model", "runs/dialogue", "--once", "hi"], capsys)
-    assert code == 2 and "no dialogue model is registered yet" in out
+    code, out = cli_ok(["chat", "--faq", "builtin:faq-en", "--model", str(tmp_path / "absent"), "--once", "hi"], capsys)
+    assert code == 2 and "no such run or model directory" in out
     bad = write(tmp_path, "faq:\n  - question: [unclosed\n")
     code, out = cli_ok(["chat", "--faq", str(bad), "--once", "hi"], capsys)
     assert code == 2 and "malformed YAML at line 3" in out

@@ -1,15 +1,15 @@
-"""``genlab chat --faq FAQ``: talk to the rule + FAQ-retrieval bot (docs/dialogue.md).
+"""``genlab chat --faq FAQ [--model RUN]``: talk to the rule + FAQ-retrieval bot, with a trained dialogue model
+answering below the retrieval threshold (docs/dialogue.md); ``--model RUN`` alone chats with the model.
 
 Interactive: ``you> `` prompts, ``bot> `` replies, ``/reset`` forgets the conversation, ``/quit`` (or end of input)
 ends it. ``--once MESSAGE`` answers one message and exits; ``--explain`` puts the layer that answered before each
-reply: ``[rule]``, ``[faq 0.82]``, ``[model]``, ``[fallback]``, ``[blocked]``.
+reply: ``[rule]``, ``[faq 0.82]``, ``[model]``, ``[fallback]``, ``[blocked]``. The bot comes from the ``CHATBOTS``
+registry (``text/faq``), which also loads the run: this module imports no modality.
 """
 
 from __future__ import annotations
 
 import click
-
-from genlab.core.errors import BadInputError
 
 PROMPT, BOT = "you> ", "bot> "
 COMMANDS = "/reset clears the conversation, /quit ends it"
@@ -44,22 +44,20 @@ def _loop(bot, explain: bool) -> None:
             click.echo(BOT + _render(bot.reply(message), explain, indent))
 
 
-def chat(faq: str, once: str | None, explain: bool, retriever: str | None, threshold: float | None, model: str | None):
-    """Build the bot over ``faq`` (the registered ``text/faq`` chat bot) and answer ``once`` or chat interactively."""
+def chat(
+    faq: str | None, once: str | None, explain: bool, retriever: str | None, threshold: float | None, model: str | None
+):
+    """Build the registered ``text/faq`` chat bot over ``faq`` and/or the dialogue model of the run ``model``, and
+    answer ``once`` or chat interactively."""
     from genlab.core.registry import CHATBOTS
 
-    if model is not None:
-        raise BadInputError(
-            f"no dialogue model is registered yet, so --model {model} cannot answer",
-            "drop --model: the rule and FAQ layers answer on their own (a trained seq2seq dialogue model "
-            "will plug in as the model layer)",
-        )
-    bot = CHATBOTS.get("text/faq")(faq, retriever=retriever, threshold=threshold)
+    bot = CHATBOTS.get("text/faq")(faq, retriever=retriever, threshold=threshold, model=model)
     if once is not None:
         click.echo(_render(bot.reply(once), explain))
         return
-    entries, rules = len(bot.faq.entries), len(bot.faq.rules)
-    click.echo(f"genlab chat: {faq} ({entries} questions, {rules} rules). {COMMANDS}.")
+    layers = [f"{faq} ({len(bot.faq.entries)} questions, {len(bot.faq.rules)} rules)"] if faq is not None else []
+    layers += [f"model {model}"] if model is not None else []
+    click.echo(f"genlab chat: {' + '.join(layers)}. {COMMANDS}.")
     _loop(bot, explain)
 
 
@@ -68,7 +66,11 @@ class ChatCommand(click.Command):
 
     def __init__(self):
         options = [
-            click.Option(["--faq"], required=True, help="FAQ + rules YAML file, or builtin:faq-en / builtin:faq-zh"),
+            click.Option(
+                ["--faq"],
+                default=None,
+                help="FAQ + rules YAML file, or builtin:faq-en / builtin:faq-zh (optional with --model)",
+            ),
             click.Option(["--once"], default=None, help="answer this one message and exit"),
             click.Option(["--explain"], is_flag=True, help="prefix each reply with the layer that made it"),
             click.Option(
@@ -83,14 +85,19 @@ class ChatCommand(click.Command):
                 default=None,
                 help="retrieval confidence needed to answer from the FAQ (default: the file's, else the retriever's)",
             ),
-            click.Option(["--model", "-m"], default=None, help="a dialogue model run for the generative layer"),
+            click.Option(
+                ["--model", "-m"],
+                default=None,
+                help="a run of `genlab train dialogue`: it answers what the rules and the FAQ do not",
+            ),
         ]
         super().__init__(
             "chat",
             params=options,
             callback=chat,
-            help="Chat with a rule + FAQ-retrieval bot over an FAQ file: interactive (`/reset` clears the "
+            help="Chat with a rule + FAQ-retrieval bot over an FAQ file, a trained dialogue model (--model RUN) "
+            "answering below the retrieval threshold, or with the model alone: interactive (`/reset` clears the "
             "conversation, `/quit` ends it), or one answer with --once MESSAGE; --explain shows the layer "
             "that answered each message.",
-            short_help="chat with a rule + FAQ-retrieval bot (interactive, or --once MESSAGE)",
+            short_help="chat with rules + FAQ retrieval + a dialogue model (interactive, or --once MESSAGE)",
         )

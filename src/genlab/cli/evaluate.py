@@ -53,7 +53,12 @@ def _task_of(args: list[str]):
         from genlab.core.registry import MODELS
         from genlab.core.runs import resolve_model_dir
 
-        return TASKS.get(MODELS.get(read_meta(resolve_model_dir(run))["model"]).task)
+        meta = read_meta(resolve_model_dir(run))
+        model_cls = MODELS.get(meta["model"])
+        # a model class serving several tasks (an encoder-decoder: seq2seq, summarization, dialogue) records
+        # the one this model was trained for in its config
+        recorded = meta["config"].get("task") if isinstance(meta["config"], dict) else None
+        return TASKS.get(recorded if recorded in getattr(model_cls, "tasks", ()) else model_cls.task)
     folder_tasks = [t for _, t in TASKS.items() if t.evaluates_files()]
     if len(folder_tasks) == 1 or not {"--fake", "--real"} & set(args):
         return folder_tasks[0] if len(folder_tasks) == 1 else None

@@ -199,33 +199,32 @@ def samples_protocol(ctx: EvalContext) -> dict[str, Any]:
     return {"n_samples": ctx.request.n, "temperature": 1.0, "samples": how}
 
 
-def _units(text: str) -> list[str]:
-    """Words for alphabetic text, characters for Chinese (each character is roughly a word)."""
-    return [ch for ch in text if not ch.isspace()] if has_cjk(text) else text.split()
-
-
-def _sample_metric(key: str, outputs: tuple[str, ...], needs: tuple[str, ...] = (), protocol=None, **options: Any):
-    """Register a metric of the samples; its protocol adds how they were drawn."""
+def _sample_metric(
+    key: str, outputs: tuple[str, ...], needs: tuple[str, ...] = (), protocol=None, task=TASK, **options: Any
+):
+    """Register a metric of the samples; its protocol adds how a language model's samples were drawn (other
+    tasks record how their outputs were made in their own protocol)."""
 
     def fragment(ctx: EvalContext) -> dict[str, Any]:
-        return samples_protocol(ctx) | (protocol(ctx) if protocol else {})
+        drawn = samples_protocol(ctx) if ctx.task.name == TASK else {}
+        return drawn | (protocol(ctx) if protocol else {})
 
     needs = ("model", "samples", *needs)
-    return register_metric(f"text/{key}", task=TASK, outputs=outputs, needs=needs, protocol=fragment, **options)
+    return register_metric(f"text/{key}", task=task, outputs=outputs, needs=needs, protocol=fragment, **options)
 
 
 @_sample_metric(
     "distinct",
     ("distinct_1", "distinct_2"),
     default=True,
+    task=(TASK, "dialogue"),  # the diversity of a language model's samples and of a dialogue model's replies
     protocol=lambda ctx: {"distinct_units": "characters" if has_cjk("".join(ctx.samples)) else "words"},
 )
 def distinct(ctx: EvalContext) -> dict[str, float]:
     """Share of distinct unigrams and bigrams over all samples (words, or characters for Chinese)."""
-    from genlab.text.metrics import distinct_n
+    from genlab.text.metrics import distinct_scores
 
-    units = [_units(s) for s in ctx.samples]
-    return {"distinct_1": distinct_n(units, 1), "distinct_2": distinct_n(units, 2)}
+    return distinct_scores(ctx.samples)
 
 
 @_sample_metric("self_bleu", ("self_bleu",), default=True)

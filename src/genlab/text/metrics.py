@@ -57,6 +57,17 @@ def distinct_n(samples: Sequence[Sequence[str]], n: int) -> float:
     return len(seen) / total if total else 0.0
 
 
+def text_units(text: str) -> list[str]:
+    """The units distinct-n counts: words split at whitespace, or characters (spaces left out) for Chinese."""
+    return [ch for ch in text if not ch.isspace()] if has_cjk(text) else text.split()
+
+
+def distinct_scores(texts: Sequence[str]) -> dict[str, float]:
+    """``distinct_1`` and ``distinct_2`` (:func:`distinct_n`) of texts, over their :func:`text_units`."""
+    units = [text_units(t) for t in texts]
+    return {"distinct_1": distinct_n(units, 1), "distinct_2": distinct_n(units, 2)}
+
+
 def self_bleu(samples: Sequence[str]) -> float:
     """Mean sentence BLEU (0–100) of every sample against all the others (needs ≥ 2 samples)."""
     BLEU = require("sacrebleu.metrics", "text", "self-BLEU").BLEU

@@ -97,10 +97,12 @@ class ChatBot:
     ):
         self.faq, self.model = faq, model
         self.settings = faq.settings
-        if isinstance(retriever, Retriever) or not faq.entries:
-            self.retriever = retriever
-        else:
+        if isinstance(retriever, Retriever):
+            self.retriever: Retriever | None = retriever
+        elif faq.entries:
             self.retriever = build_retriever(retriever or self.settings.retriever, faq.entries)
+        else:  # rules (and a model) only: nothing to retrieve from
+            self.retriever = None
         default = self.retriever.default_threshold if self.retriever else 1.0
         self.threshold = next(t for t in (threshold, self.settings.threshold, default) if t is not None)
         self.blocklist = Blocklist(self.settings.blocklist)

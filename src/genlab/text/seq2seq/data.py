@@ -198,12 +198,26 @@ def scitldr_pairs(split: str, data_dir: str | None) -> PairSet:
 # --------------------------------------------------------------------------- datasets
 
 
+def cut_source(ids: list[int], limit: int, keep: Literal["start", "end"] = "start") -> list[int]:
+    """At most ``limit`` ids of a source: its first ones, or its last ones (``keep="end"``: the latest turns of a
+    conversation matter most)."""
+    return ids[-limit:] if keep == "end" and len(ids) > limit else ids[:limit]
+
+
 class PairDataset(Dataset):
     """Encoded pairs served as ``(source ids (max_source_length,), target ids (max_target_length + 2,))``:
-    the source cut and padded, the target framed as ``bos … eos`` and padded (fixed sizes, so the default
-    collate stacks them; the model trims the columns a batch leaves empty)."""
+    the source cut (its start kept, or its end with ``keep_source="end"``) and padded, the target framed as
+    ``bos … eos`` and padded (fixed sizes, so the default collate stacks them; the model trims the columns a
+    batch leaves empty)."""
 
-    def __init__(self, pairs: list[Pair], tokenizer: TextTokenizer, max_source: int, max_target: int):
+    def __init__(
+        self,
+        pairs: list[Pair],
+        tokenizer: TextTokenizer,
+        max_source: int,
+        max_target: int,
+        keep_source: Literal["start", "end"] = "start",
+    ):
         vocab = tokenizer.vocab_size
         self.pad, self.bos, self.eos = vocab, vocab + 1, vocab + 2
         self.pairs, self.max_source, self.max_target = pairs, max_source, max_target
@@ -214,7 +228,7 @@ class PairDataset(Dataset):
             src, tgt = encode_lenient(tokenizer, pair.source), encode_lenient(tokenizer, pair.target)
             self.cut_sources += len(src) > max_source
             self.cut_targets += len(tgt) > max_target
-            self.sources.append(src[:max_source] or [self.pad])
+            self.sources.append(cut_source(src, max_source, keep_source) or [self.pad])
             self.targets.append(tgt[:max_target])
 
     def __len__(self) -> int:
@@ -266,6 +280,11 @@ def split_pairs(cfg: Seq2SeqDataConfig, allow_scitldr: bool = True) -> tuple[lis
         skipped = [f"{s.path} line {n}: {why}" for s in (train, val) for n, why in s.skipped]
         pairs_train = train.pairs[: cfg.max_pairs] if cfg.max_pairs else train.pairs
         return pairs_train, val.pairs, record | {"skipped": skipped}
+    return split_file_pairs(cfg)
+
+
+def split_file_pairs(cfg: Seq2SeqDataConfig) -> tuple[list[Pair], list[Pair], dict[str, Any]]:
+    """The pairs file ``cfg.source`` split by a seeded shuffle: (training pairs, held-out pairs, record)."""
     path = Path(cfg.source).expanduser()
     read = read_pairs(path, cfg.format, cfg.source_field, cfg.target_field, cfg.encoding)
     pairs = list(read.pairs)
@@ -288,6 +307,20 @@ def load_pairs_data(
 ) -> tuple[PairDataset, PairDataset | None, Seq2SeqDataInfo]:
     """Read and split the pairs, train the shared tokenizer on the training pairs, encode both splits."""
     train, val, record = split_pairs(cfg, allow_scitldr)
+    return encode_pairs(cfg, train, val, record)
+
+
+def encode_pairs(
+    cfg: Seq2SeqDataConfig,
+    train: list[Pair],
+    val: list[Pair],
+    record: dict[str, Any],
+    keep_source: Literal["start", "end"] = "start",
+) -> tuple[PairDataset, PairDataset | None, Seq2SeqDataInfo]:
+    """Train the shared tokenizer on the ``train`` pairs and encode both splits; ``record`` describes the split
+    (``format``, ``val_source``, ``skipped``: the malformed lines); ``keep_source``: which end of a long source
+    is kept."""
+    record = dict(record)
     skipped = record.pop("skipped")
     if not train:
         raise DataError(f"'{cfg.source}' leaves no training pair", "give more pairs or a smaller --val-fraction")
@@ -297,8 +330,9 @@ def load_pairs_data(
         record["augment"] = f"{len(extra)} principal-sentence pairs added to the training pairs"
     texts = [t for p in train for t in (p.source, p.target)]
     tokenizer = train_tokenizer(cfg.tokenizer, texts, cfg.vocab_size)
-    train_ds = PairDataset(train, tokenizer, cfg.max_source_length, cfg.max_target_length)
-    val_ds = PairDataset(val, tokenizer, cfg.max_source_length, cfg.max_target_length) if val else None
+    lengths = (cfg.max_source_length, cfg.max_target_length, keep_source)
+    train_ds = PairDataset(train, tokenizer, *lengths)
+    val_ds = PairDataset(val, tokenizer, *lengths) if val else None
     info = Seq2SeqDataInfo(
         source=cfg.source,
         format=record["format"],

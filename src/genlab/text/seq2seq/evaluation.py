@@ -6,13 +6,15 @@ search by default) and scored by the task's metrics: ROUGE-1/2/L (Lin 2004; mean
 best reference, :mod:`genlab.text.rouge`) and the novel uni/bi/trigram ratios (See et al. 2017) for
 summarization; corpus BLEU (Papineni et al. 2002, through sacreBLEU, Post 2018) and exact match for
 seq2seq; output length and compression for both, and on request BERTScore with the offline MiniLM
-encoder (``bertscore-free``, :func:`genlab.text.metrics.bertscore`). Baselines
+encoder (``bertscore-free``, :func:`genlab.text.metrics.bertscore`); BLEU and length also score dialogue models
+(:mod:`genlab.text.dialogue.generation`). Baselines
 score outputs made without the model: the lead sentence of the source (summarization) and the source
 copied unchanged (seq2seq).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +26,7 @@ from genlab.core.evaluation import EvalContext, register_metric, weights_field
 from genlab.text.language import has_cjk
 from genlab.text.seq2seq.data import Pair, validation_pairs
 
-SUMMARIZATION, SEQ2SEQ = "summarization", "seq2seq"
+SUMMARIZATION, SEQ2SEQ, DIALOGUE = "summarization", "seq2seq", "dialogue"
 NOVEL_KEYS = ("novel_unigram_ratio", "novel_bigram_ratio", "novel_trigram_ratio")
 
 
@@ -50,7 +52,7 @@ class Validation:
 
 def model_context(task, model, request: Seq2SeqEvalRequest) -> EvalContext:
     """Outputs of the model for the validation sources; references from the recorded data."""
-    return EvalContext(model, task, request, draw_samples=_generate, load_reference=_load_validation)
+    return EvalContext(model, task, request, draw_samples=generate_outputs, load_reference=_load_validation)
 
 
 def _load_validation(ctx: EvalContext) -> Validation:
@@ -63,7 +65,8 @@ def _load_validation(ctx: EvalContext) -> Validation:
     return Validation(pairs[: ctx.request.n], source)
 
 
-def _generate(ctx: EvalContext) -> list[str]:
+def generate_outputs(ctx: EvalContext) -> list[str]:
+    """The model's outputs for the sources of the context's reference pairs, in batches of 32."""
     r = ctx.request
     sources = [p.source for p in ctx.reference.pairs]
     options = {"num_beams": r.beam, "length_penalty": r.length_penalty, "no_repeat_ngram": r.no_repeat_ngram,
@@ -94,15 +97,16 @@ def baseline_contexts(ctx: EvalContext) -> dict[str, EvalContext]:
     return {"copy": ctx.derive("copy", samples=sources, protocol={"baseline": "the source copied unchanged"})}
 
 
-def _is_seq2seq(model: Any) -> str | None:
-    if hasattr(model, "generate") and getattr(model, "task", "") in (SEQ2SEQ, SUMMARIZATION):
+def seq2seq_problem(model: Any) -> str | None:
+    """None for an encoder-decoder serving one of the text-pair tasks, else why it cannot be scored as one."""
+    if hasattr(model, "generate") and getattr(model, "task", "") in (SEQ2SEQ, SUMMARIZATION, DIALOGUE):
         return None
     return f"{getattr(model, 'registry_name', type(model).__name__)} is not a sequence-to-sequence model"
 
 
 @register_metric(
     "text/rouge", task=SUMMARIZATION, outputs=("rouge1", "rouge2", "rougeL"), needs=("samples", "reference"),
-    default=True, on_baselines=True, applies=_is_seq2seq,
+    default=True, on_baselines=True, applies=seq2seq_problem,
     protocol=lambda ctx: {"rouge": "mean per-item F1, best of the references, Porter stemming (genlab.text.rouge)"},
 )  # fmt: skip
 def rouge(ctx: EvalContext) -> dict[str, float]:
@@ -114,7 +118,7 @@ def rouge(ctx: EvalContext) -> dict[str, float]:
 
 @register_metric(
     "text/novel_ngrams", task=SUMMARIZATION, outputs=NOVEL_KEYS, needs=("samples", "reference"),
-    default=True, on_baselines=True, applies=_is_seq2seq,
+    default=True, on_baselines=True, applies=seq2seq_problem,
     protocol=lambda ctx: {"novel_ngrams": "share of output n-grams absent from the source, mean over items"},
 )  # fmt: skip
 def novel_ngrams(ctx: EvalContext) -> dict[str, float]:
@@ -131,8 +135,8 @@ def novel_ngrams(ctx: EvalContext) -> dict[str, float]:
 
 
 @register_metric(
-    "text/length", task=(SUMMARIZATION, SEQ2SEQ), outputs=("length_mean", "length_median", "compression"),
-    needs=("samples", "reference"), default=True, on_baselines=True, applies=_is_seq2seq,
+    "text/length", task=(SUMMARIZATION, SEQ2SEQ, DIALOGUE), outputs=("length_mean", "length_median", "compression"),
+    needs=("samples", "reference"), default=True, on_baselines=True, applies=seq2seq_problem,
     protocol=lambda ctx: {"length": "output length in words (characters for Chinese); compression = output / source"},
 )  # fmt: skip
 def length(ctx: EvalContext) -> dict[str, float]:
@@ -147,7 +151,7 @@ def length(ctx: EvalContext) -> dict[str, float]:
 
 @register_metric(
     "text/bertscore_free", task=(SUMMARIZATION, SEQ2SEQ), outputs=("bertscore_precision", "bertscore_recall",
-    "bertscore_f1"), needs=("samples", "reference"), on_baselines=True, applies=_is_seq2seq,
+    "bertscore_f1"), needs=("samples", "reference"), on_baselines=True, applies=seq2seq_problem,
     protocol=lambda ctx: {"bertscore_free": "BERTScore by greedy matching of offline all-MiniLM-L6-v2 token "
                           "embeddings, best reference, no idf or rescaling (genlab.text.metrics.bertscore)"},
 )  # fmt: skip
@@ -159,8 +163,8 @@ def bertscore_free(ctx: EvalContext) -> dict[str, float]:
 
 
 @register_metric(
-    "text/bleu", task=SEQ2SEQ, outputs=("bleu",), needs=("samples", "reference"), default=True, on_baselines=True,
-    applies=_is_seq2seq, protocol=lambda ctx: {"bleu": _bleu_signature(ctx)},
+    "text/bleu", task=(SEQ2SEQ, DIALOGUE), outputs=("bleu",), needs=("samples", "reference"), default=True,
+    on_baselines=True, applies=seq2seq_problem, protocol=lambda ctx: {"bleu": _bleu_signature(ctx)},
 )  # fmt: skip
 def bleu(ctx: EvalContext) -> dict[str, float]:
     """Corpus BLEU (0-100) of the outputs against the references, by sacreBLEU (Papineni et al. 2002)."""
@@ -169,7 +173,7 @@ def bleu(ctx: EvalContext) -> dict[str, float]:
 
 @register_metric(
     "text/exact_match", task=SEQ2SEQ, outputs=("exact_match",), needs=("samples", "reference"), default=True,
-    on_baselines=True, applies=_is_seq2seq,
+    on_baselines=True, applies=seq2seq_problem,
     protocol=lambda ctx: {"exact_match": "share of outputs equal to a reference after stripping outer whitespace"},
 )  # fmt: skip
 def exact_match(ctx: EvalContext) -> dict[str, float]:
@@ -180,18 +184,24 @@ def exact_match(ctx: EvalContext) -> dict[str, float]:
 
 
 def _corpus_bleu(ctx: EvalContext):
+    result, signature = corpus_bleu(ctx.samples, [p.references for p in ctx.reference.pairs])
+    ctx.cache[f"bleu_signature:{ctx.name}"] = signature
+    return result
+
+
+def corpus_bleu(outputs: Sequence[str], references: Sequence[Sequence[str]]):
+    """sacreBLEU's corpus BLEU of ``outputs`` against each item's ``references`` (one or more; the ``13a``
+    tokenizer, ``zh`` when a first reference holds Chinese): (the ``BLEUScore``, its signature)."""
     from genlab.core.optional import require
 
     sacrebleu = require("sacrebleu", "text", "BLEU")
-    pairs = ctx.reference.pairs
-    depth = max(len(p.references) for p in pairs)
+    depth = max(len(refs) for refs in references)
     # sacreBLEU takes reference *streams*: stream j holds every item's j-th reference (None where it has fewer)
-    streams = [[p.references[j] if j < len(p.references) else None for p in pairs] for j in range(depth)]
-    tokenize = "zh" if any(has_cjk(p.target) for p in pairs) else "13a"
+    streams = [[refs[j] if j < len(refs) else None for refs in references] for j in range(depth)]
+    tokenize = "zh" if any(has_cjk(refs[0]) for refs in references) else "13a"
     metric = sacrebleu.metrics.BLEU(tokenize=tokenize)
-    result = metric.corpus_score(list(ctx.samples), streams)
-    ctx.cache[f"bleu_signature:{ctx.name}"] = str(metric.get_signature())
-    return result
+    result = metric.corpus_score(list(outputs), streams)
+    return result, str(metric.get_signature())
 
 
 def _bleu_signature(ctx: EvalContext) -> str:

@@ -36,7 +36,9 @@ SPECIAL_TOKENS = 3  # padding, start and end of target, after the tokenizer's id
 class Seq2SeqConfig(ModelConfig):
     """Size, regularisation, lengths and optimiser of an encoder–decoder; the task fills the tokenizer."""
 
-    task: Literal["seq2seq", "summarization"] = Field("seq2seq", description="the task served (set by training)")
+    task: Literal["seq2seq", "summarization", "dialogue"] = Field(
+        "seq2seq", description="the task served (set by training)"
+    )
     vocab_size: int = Field(0, ge=0, description="text tokens of the tokenizer (set from the data)")
     tokenizer: dict[str, Any] = Field(default_factory=dict, description="the tokenizer, as JSON (set from the data)")
     d_model: int = Field(256, ge=8, le=8192, description="width; a multiple of n_head")
@@ -48,6 +50,9 @@ class Seq2SeqConfig(ModelConfig):
     bias: bool = Field(False, description="biases in Linear and LayerNorm layers")
     label_smoothing: float = Field(0.1, ge=0.0, lt=1.0, description="ε of label-smoothed cross-entropy")
     max_source_length: int = Field(512, ge=1, le=65536, description="source tokens kept (longer ones are cut)")
+    keep_source: Literal["start", "end"] = Field(
+        "start", description="which end of a longer source is kept: its start (documents) or its end (conversations)"
+    )
     max_target_length: int = Field(128, ge=1, le=65536, description="target tokens kept and generated at most")
     lr: float = Field(5e-4, gt=0, description="Adam learning rate")
     betas: tuple[float, float] = Field((0.9, 0.98), description="Adam betas")
@@ -72,13 +77,13 @@ class TransformerSeq2Seq(TokenizedModel):
     config_class = Seq2SeqConfig
     task: ClassVar[str] = "seq2seq"
     #: Tasks this model trains for; an instance serves the one recorded in its config.
-    tasks: ClassVar[tuple[str, ...]] = ("seq2seq", "summarization")
+    tasks: ClassVar[tuple[str, ...]] = ("seq2seq", "summarization", "dialogue")
     description = "encoder-decoder transformer (rotary, cross-attention, tied embeddings, label smoothing, beam search)"
     config: Seq2SeqConfig
 
     def __init__(self, config: Seq2SeqConfig):
         super().__init__(config)
-        self.task = config.task  # the instance's task (summarization or seq2seq) shadows the class default
+        self.task = config.task  # the instance's task (seq2seq, summarization, dialogue) shadows the class default
         c = config
         self.tok_emb = nn.Embedding(c.vocab_size + SPECIAL_TOKENS, c.d_model)
         self.drop = nn.Dropout(c.dropout)
@@ -115,10 +120,13 @@ class TransformerSeq2Seq(TokenizedModel):
         return self.config.vocab_size + 2
 
     def source_ids(self, texts: list[str]) -> torch.Tensor:
-        """Token ids (B, S) of source texts, cut to ``max_source_length``, right-padded with ``pad_id``."""
+        """Token ids (B, S) of source texts, cut to ``max_source_length`` (at the end ``keep_source`` does not
+        keep), right-padded with ``pad_id``."""
         from genlab.text.data import encode_lenient
+        from genlab.text.seq2seq.data import cut_source
 
-        rows = [encode_lenient(self.tokenizer, t)[: self.config.max_source_length] for t in texts]
+        c = self.config
+        rows = [cut_source(encode_lenient(self.tokenizer, t), c.max_source_length, c.keep_source) for t in texts]
         empty = [i for i, r in enumerate(rows) if not r]
         if empty:
             raise BadInputError(f"source {empty[0] + 1} encodes to no tokens", "give a non-empty source text")
