@@ -21,7 +21,7 @@ from tests.cli_helpers import cli_ok
 TALKS = [
     ["Hello, how are you?", "I'm fine, thanks.", "Good to hear."],
     ["Do you like tea?", "Yes, I love tea.", "Me too."],
-    ["Where is the bank?", "It is on Main Street.", "Thank you."],
+    ["Shall we play chess tonight?", "Yes, after dinner.", "Great."],
     ["What time is it?", "It is ten o'clock.", "Thanks."],
 ]
 TINY_MODEL = [
@@ -224,9 +224,9 @@ def test_the_trained_model_replies_through_pipeline_and_router(tiny_run):
     assert bot.reply("hello").layer == "rule"
     assert bot.reply("where is my parcel?").layer == "faq"
     bot.reset()  # the model reads the recent turns: a new conversation is one it was trained on
-    reply = bot.reply("Where is the bank?")
-    assert (reply.layer, reply.text) == ("model", "It is on Main Street.")
-    assert ChatBot(faq, model=lambda history: "").reply("Where is the bank?").layer == "fallback"
+    reply = bot.reply("Shall we play chess tonight?")  # nothing the shop's FAQ answers
+    assert (reply.layer, reply.text) == ("model", "Yes, after dinner.")
+    assert ChatBot(faq, model=lambda history: "").reply("Shall we play chess tonight?").layer == "fallback"
 
 
 def test_chat_respond_and_eval_through_the_cli(tiny_run, capsys):
