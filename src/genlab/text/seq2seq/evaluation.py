@@ -92,7 +92,9 @@ def baseline_contexts(ctx: EvalContext) -> dict[str, EvalContext]:
 
 
 def _is_seq2seq(model: Any) -> str | None:
-    if hasattr(model, "generate") and getattr(model, "task", "") in (SEQ2SEQ, SUMMARIZATION):
+    from genlab.text.seq2seq.base import EncoderDecoderModel
+
+    if isinstance(model, EncoderDecoderModel) and model.task in (SEQ2SEQ, SUMMARIZATION):
         return None
     return f"{getattr(model, 'registry_name', type(model).__name__)} is not a sequence-to-sequence model"
 
