@@ -1,8 +1,8 @@
 """``text/gru-attention``: the recurrent encoder–decoder with global attention (Luong et al. 2015).
 
-Encoder: the shared token embedding, then a bidirectional GRU over the source (packed, so padding is never
-read), ``hidden_size / 2`` units per direction: its outputs h_i have ``hidden_size`` features. Bridge: the
-decoder starts from ``tanh(W [h→_n; h←_1])``, the encoder's final states of each layer (both directions).
+Encoder: the shared token embedding, then a bidirectional GRU over the source (:class:`BidirectionalGRU`:
+padding is never read), ``hidden_size / 2`` units per direction: its outputs h_i have ``hidden_size`` features.
+Bridge: the decoder starts from ``tanh(W [h→_n; h←_1])``, the encoder's final states of each layer (both directions).
 Decoder: a GRU over the target input ids, run over the whole target in one call when training (no input
 feeding, so the attention cannot change the GRU's inputs). Attention after the GRU (Luong et al. 2015,
 "Effective Approaches to Attention-based Neural Machine Translation", global attention): weights a_t =
@@ -24,12 +24,12 @@ from typing import Any, ClassVar, Literal
 import torch
 from pydantic import Field
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from genlab.core.model import register_model
 from genlab.text.seq2seq.base import EncoderDecoderConfig, EncoderDecoderModel, smoothed_cross_entropy, source_rows
 
 AttentionKind = Literal["additive", "general", "dot"]
+ADDITIVE_CHUNK = 1 << 20  # elements of additive attention's hidden layer computed at once
 
 
 class RecurrentSeq2SeqConfig(EncoderDecoderConfig):
@@ -43,6 +43,7 @@ class RecurrentSeq2SeqConfig(EncoderDecoderConfig):
     attention: AttentionKind = Field(
         "general", description="attention score: additive (Bahdanau), general (s·W h) or dot (s·h), Luong 2015"
     )
+    attention_size: int = Field(128, ge=1, le=8192, description="hidden units of the additive attention score")
     dropout: float = Field(0.1, ge=0.0, lt=1.0, description="dropout on embeddings, encoder outputs, readout")
     tie_embeddings: bool = Field(
         True, description="output projection = embedding matrix (the attentional state then has embedding_size)"
@@ -83,25 +84,27 @@ class DecoderOutput:
 class GlobalAttention(nn.Module):
     """Attention of decoder states over encoder outputs, padding masked (Luong et al. 2015, global).
 
-    Scores: ``dot`` s·h, ``general`` s·W_a h, ``additive`` v·tanh(W h + U s + b), which with ``coverage`` gets
-    the coverage feature w_c·c_i inside the tanh (See et al. 2017, eq. 11). The key of each h (h, W_a h or W h)
-    is computed once per source (:meth:`keys`).
+    Scores: ``dot`` s·h, ``general`` s·W_a h, ``additive`` v·tanh(W h + U s + b) with a hidden layer of
+    ``attention_size`` units, which with ``coverage`` gets the coverage feature w_c·c_i inside the tanh
+    (See et al. 2017, eq. 11). The key of each h (h, W_a h or W h) is computed once per source (:meth:`keys`).
     """
 
-    def __init__(self, kind: AttentionKind, size: int, coverage: bool = False):
+    def __init__(self, kind: AttentionKind, size: int, attention_size: int, coverage: bool = False):
         super().__init__()
         if coverage and kind != "additive":
             raise ValueError("the coverage feature enters additive attention only")
         self.kind = kind
-        self.key = nn.Linear(size, size, bias=False) if kind != "dot" else None
-        if kind == "additive":
-            self.query = nn.Linear(size, size)
-            self.v = nn.Linear(size, 1, bias=False)
-            self.cover = nn.Linear(1, size, bias=False) if coverage else None
+        if kind == "general":
+            self.key = nn.Linear(size, size, bias=False)
+        elif kind == "additive":
+            self.key = nn.Linear(size, attention_size, bias=False)
+            self.query = nn.Linear(size, attention_size)
+            self.v = nn.Linear(attention_size, 1, bias=False)
+            self.cover = nn.Parameter(torch.zeros(attention_size)) if coverage else None  # w_c
 
     def keys(self, states: torch.Tensor) -> torch.Tensor:
         """Keys (B, S, K) of encoder outputs (B, S, H)."""
-        return states if self.key is None else self.key(states)
+        return states if self.kind == "dot" else self.key(states)
 
     def forward(
         self, queries: torch.Tensor, memory: Memory, coverage: torch.Tensor | None = None
@@ -109,15 +112,69 @@ class GlobalAttention(nn.Module):
         """Weights (B, T, S) and contexts (B, T, H) of decoder states ``queries`` (B, T, H); ``coverage``
         (B, T, S): the attention summed over the earlier positions of each query."""
         if self.kind == "additive":
-            hidden = memory.keys[:, None] + self.query(queries)[:, :, None]  # (B, T, S, H)
-            if coverage is not None:
-                hidden = hidden + self.cover(coverage[..., None])
-            scores = self.v(torch.tanh(hidden)).squeeze(-1)  # (B, T, S)
+            scores = self._additive_scores(self.query(queries), memory.keys, coverage)
         else:
             scores = queries @ memory.keys.transpose(1, 2)  # (B, T, H) x (B, H, S) -> (B, T, S)
         scores = scores.masked_fill(~memory.mask[:, None, :], float("-inf"))
         weights = scores.softmax(-1)
         return weights, weights @ memory.states
+
+    def _additive_scores(
+        self, queries: torch.Tensor, keys: torch.Tensor, coverage: torch.Tensor | None
+    ) -> torch.Tensor:
+        """v·tanh(k_i + q_t [+ w_c c_t,i]) (B, T, S), a few target positions at a time: the hidden layer
+        (B, T, S, A) is the largest tensor of the model, and smaller pieces stay in the CPU's caches."""
+        batch, length, width = keys.shape
+        step = max(1, ADDITIVE_CHUNK // (batch * length * width))
+        pieces = []
+        for t in range(0, queries.shape[1], step):
+            hidden = keys[:, None] + queries[:, t : t + step, None]  # (B, t, S, A)
+            if coverage is not None:
+                hidden = hidden + coverage[:, t : t + step, :, None] * self.cover
+            pieces.append(self.v(torch.tanh(hidden)).squeeze(-1))
+        return torch.cat(pieces, 1) if len(pieces) > 1 else pieces[0]
+
+
+class BidirectionalGRU(nn.Module):
+    """A stack of bidirectional GRU layers over right-padded sequences that never reads the padding.
+
+    The backward direction runs a forward GRU over each sequence reversed within its own length (the
+    padding stays at the end), so its state at a real position has seen only the real tokens after it;
+    the forward direction's padding comes after every real position. Unlike a packed sequence this keeps
+    the GRU's input a plain tensor, whose backward pass on a CPU is linear in the length (a packed one
+    re-fills a gradient of the whole input at every time step).
+    """
+
+    def __init__(self, input_size: int, size: int, layers: int, dropout: float):
+        super().__init__()
+        sizes = [input_size] + [2 * size] * (layers - 1)
+        self.forward_layers = nn.ModuleList(nn.GRU(n, size, batch_first=True) for n in sizes)
+        self.backward_layers = nn.ModuleList(nn.GRU(n, size, batch_first=True) for n in sizes)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Inputs (B, S, E) with each row's length (B,) → outputs (B, S, 2·size), the forward and backward
+        states side by side, and each layer's final states (L, B, 2·size): the forward one after the last
+        real token, the backward one after the first."""
+        positions = torch.arange(x.shape[1], device=x.device)[None]  # (1, S)
+        last = (lengths - 1)[:, None]  # (B, 1)
+        reverse = torch.where(positions <= last, last - positions, positions)  # (B, S): its own inverse
+        finals = []
+        for i, (forward, backward) in enumerate(zip(self.forward_layers, self.backward_layers, strict=True)):
+            if i:
+                x = self.drop(x)
+            ahead, _ = forward(x)
+            behind, _ = backward(_gather_time(x, reverse))
+            behind = _gather_time(behind, reverse)
+            final_ahead = _gather_time(ahead, last).squeeze(1)  # (B, size)
+            finals.append(torch.cat([final_ahead, behind[:, 0]], -1))
+            x = torch.cat([ahead, behind], -1)
+        return x, torch.stack(finals)
+
+
+def _gather_time(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """Rows of ``x`` (B, S, C) at time steps ``index`` (B, S') of each batch row: (B, S', C)."""
+    return x.gather(1, index[..., None].expand(-1, -1, x.shape[-1]))
 
 
 class RecurrentSeq2Seq(EncoderDecoderModel):
@@ -134,12 +191,10 @@ class RecurrentSeq2Seq(EncoderDecoderModel):
         c = config
         self.embedding = nn.Embedding(self.n_ids, c.embedding_size)
         gru_dropout = c.dropout if c.n_layers > 1 else 0.0
-        self.encoder = nn.GRU(
-            c.embedding_size, c.hidden_size // 2, c.n_layers, batch_first=True, bidirectional=True, dropout=gru_dropout
-        )
+        self.encoder = BidirectionalGRU(c.embedding_size, c.hidden_size // 2, c.n_layers, c.dropout)
         self.bridge = nn.Linear(c.hidden_size, c.hidden_size)
         self.decoder = nn.GRU(c.embedding_size, c.hidden_size, c.n_layers, batch_first=True, dropout=gru_dropout)
-        self.attention = GlobalAttention(c.attention, c.hidden_size, coverage=self.uses_coverage)
+        self.attention = GlobalAttention(c.attention, c.hidden_size, c.attention_size, coverage=self.uses_coverage)
         readout = c.embedding_size if c.tie_embeddings else c.hidden_size
         self.combine = nn.Linear(2 * c.hidden_size, readout, bias=False)  # W_c of h̃ = tanh(W_c [c; s])
         self.out = nn.Linear(readout, self.n_ids)
@@ -161,13 +216,7 @@ class RecurrentSeq2Seq(EncoderDecoderModel):
             raise ValueError(f"source of {src.shape[1]} tokens is longer than max_source_length")
         mask = src != self.pad_id
         mask[:, 0] |= ~mask.any(1)  # a source of no tokens (an empty text) reads one padding symbol
-        lengths = mask.sum(1)
-        packed = pack_padded_sequence(self.drop(self.embedding(src)), lengths.cpu(), True, enforce_sorted=False)
-        out, final = self.encoder(packed)
-        states, _ = pad_packed_sequence(out, batch_first=True, total_length=src.shape[1])  # (B, S, H)
-        layers, batch = self.config.n_layers, src.shape[0]
-        # (2L, B, H/2) -> (L, B, H): each layer's forward and backward final states side by side
-        final = final.view(layers, 2, batch, -1).permute(0, 2, 1, 3).reshape(layers, batch, -1)
+        states, final = self.encoder(self.drop(self.embedding(src)), mask.sum(1))  # (B, S, H), (L, B, H)
         hidden = torch.tanh(self.bridge(final))
         states = self.drop(states)
         return Memory(states, self.attention.keys(states), mask, src), hidden
@@ -281,6 +330,6 @@ class RecurrentConditioned(nn.Module):
 
 
 __all__ = [
-    "DecoderOutput", "GRUAttentionSeq2Seq", "GlobalAttention", "Memory", "RecurrentConditioned", "RecurrentSeq2Seq",
-    "RecurrentSeq2SeqConfig", "RecurrentState",
+    "BidirectionalGRU", "DecoderOutput", "GRUAttentionSeq2Seq", "GlobalAttention", "Memory", "RecurrentConditioned",
+    "RecurrentSeq2Seq", "RecurrentSeq2SeqConfig", "RecurrentState",
 ]  # fmt: skip
