@@ -179,7 +179,7 @@ def _gather_time(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
 
 class RecurrentSeq2Seq(EncoderDecoderModel):
     """Bidirectional GRU encoder, bridge, GRU decoder with global attention, Luong readout; subclasses choose
-    what :meth:`logits` returns from the decoder's output (vocabulary logits here, a copy mixture in the
+    what :meth:`scores` returns from the decoder's output (vocabulary logits here, a copy mixture in the
     pointer-generator) and whether the attention keeps a coverage vector."""
 
     config_class = RecurrentSeq2SeqConfig
