@@ -144,10 +144,12 @@ def evaluate(
 
 
 def list_models(task: str | None = None) -> list[dict[str, str]]:
-    """Registered models: ``[{"name", "task", "description"}]``, optionally for one task."""
+    """Registered models: ``[{"name", "task", "description"}]``, optionally for one task. A model class that
+    trains for several tasks (``tasks``, e.g. the encoder–decoders) lists those registered, comma-separated."""
     rows = []
     for name, cls in MODELS.items():
-        if task is None or cls.task == task:
+        served = tuple(t for t in getattr(cls, "tasks", ()) if t in TASKS) or (cls.task,)
+        if task is None or task in served:
             doc = cls.description or (cls.__doc__ or "").strip().splitlines()[0]
-            rows.append({"name": name, "task": cls.task, "description": doc})
+            rows.append({"name": name, "task": ", ".join(served), "description": doc})
     return rows

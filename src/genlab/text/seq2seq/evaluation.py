@@ -99,7 +99,9 @@ def baseline_contexts(ctx: EvalContext) -> dict[str, EvalContext]:
 
 def seq2seq_problem(model: Any) -> str | None:
     """None for an encoder-decoder serving one of the text-pair tasks, else why it cannot be scored as one."""
-    if hasattr(model, "generate") and getattr(model, "task", "") in (SEQ2SEQ, SUMMARIZATION, DIALOGUE):
+    from genlab.text.seq2seq.base import EncoderDecoderModel
+
+    if isinstance(model, EncoderDecoderModel) and model.task in (SEQ2SEQ, SUMMARIZATION, DIALOGUE):
         return None
     return f"{getattr(model, 'registry_name', type(model).__name__)} is not a sequence-to-sequence model"
 

@@ -4,7 +4,8 @@
 line of ``--input FILE``); ``genlab summarize paper.txt --model RUN --beam 4 --max-words 40`` summarises a
 text file with a model trained for summarization (without ``--model`` the extractive methods of
 :mod:`genlab.text.summarize` answer). Decoding: greedy, sampling or beam search with a length penalty,
-a no-repeat n-gram size and minimum/maximum lengths (:meth:`TransformerSeq2Seq.generate_ids`).
+a no-repeat n-gram size and minimum/maximum lengths (:meth:`.EncoderDecoderModel.generate_ids`, shared by every
+encoder–decoder: the transformer, the GRU with attention, the pointer-generator).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class DecodingOptions(Request):
     top_p: float | None = Field(None, gt=0, le=1, description="with sampling: nucleus probability mass")
 
     def decoding(self) -> dict:
-        """Keyword arguments of :meth:`TransformerSeq2Seq.generate_ids`."""
+        """Keyword arguments of :meth:`~genlab.text.seq2seq.base.EncoderDecoderModel.generate_ids`."""
         return {
             "num_beams": self.num_beams, "length_penalty": self.length_penalty,
             "no_repeat_ngram": self.no_repeat_ngram, "min_new_tokens": self.min_tokens,
@@ -61,7 +62,9 @@ class TransformRequest(DecodingOptions):
 
 
 def _check_model(model) -> str | None:
-    if getattr(model, "generate_ids", None) is None:
+    from genlab.text.seq2seq.base import EncoderDecoderModel
+
+    if not isinstance(model, EncoderDecoderModel):
         return f"{model.registry_name} is not a sequence-to-sequence model"
     return None
 

@@ -2,9 +2,11 @@
 
 ``genlab train seq2seq --model transformer-seq2seq --data pairs.tsv`` trains on any pairs (rewriting,
 question → answer, number → words, …); ``genlab train summarization --model transformer-seq2seq --data
-scitldr --data-dir DIR`` on SciTLDR-A (or a pairs file of documents and summaries). One model class
-serves both tasks; the trained model records which one it serves (``config.task``), which decides its
-pipeline (``genlab transform`` or ``genlab summarize --model RUN``) and its metrics.
+scitldr --data-dir DIR`` on SciTLDR-A (or a pairs file of documents and summaries). Models:
+``transformer-seq2seq``, ``gru-attention`` (GRU encoder–decoder with attention) and ``pointer-generator``
+(copies from the source, with coverage), each serving both tasks; the trained model records which one it
+serves (``config.task``), which decides its pipeline (``genlab transform`` or ``genlab summarize --model RUN``)
+and its metrics.
 """
 
 from __future__ import annotations
@@ -51,12 +53,18 @@ class Seq2SeqTask(Task):
         "--dropout": "model.dropout",
         "--label-smoothing": "model.label_smoothing",
         "--lr": "model.lr",
+        "--embedding-size": "model.embedding_size",
+        "--hidden-size": "model.hidden_size",
+        "--layers": "model.n_layers",
+        "--attention": "model.attention",
     }
 
     # one model class trains for several tasks: it lists them in ``tasks``
     def model_names(self) -> list[str]:
+        """The models of this task, the default first (options take their help from the first with the field)."""
         prefix = f"{self.modality}/"
-        return [n[len(prefix) :] for n in MODELS.names(prefix) if self.name in getattr(MODELS.get(n), "tasks", ())]
+        names = [n[len(prefix) :] for n in MODELS.names(prefix) if self.name in getattr(MODELS.get(n), "tasks", ())]
+        return sorted(names, key=lambda n: n != self.default_model)
 
     def model_class(self, short_name: str):
         from genlab.core.errors import unknown_name
