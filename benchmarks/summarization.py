@@ -13,7 +13,7 @@ items. ``novel_bigram_ratio`` is the share of summary bigrams absent from the ab
 extract); the file also records it for the reference TLDRs. No method trains: ``train_minutes`` is
 null.
 
-``--train transformer-seq2seq --budget 60`` also trains that model (``genlab train summarization --data
+``--train MODEL --budget 60`` (transformer-seq2seq, gru-attention or pointer-generator) also trains that model (``genlab train summarization --data
 scitldr``: the 1,992 training papers, first TLDR as target, a seeded tenth held out for validation) for
 ``--budget`` CPU minutes and summarises every dev abstract with beam search (``--beam``, no repeated
 trigram, at most ``--max-new-tokens``); its row records ``train_minutes``, ``steps`` and the decoding options.
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--data-dir", default=str(SHARED), help="folder holding summarization/{split}.jsonl")
     p.add_argument("--split", default="dev", choices=["train", "dev", "test"], help="SciTLDR-A split to score")
     p.add_argument("--mmr-lambda", type=float, default=0.7, help="MMR's weight of relevance against redundancy")
-    p.add_argument("--train", choices=["transformer-seq2seq"], help="also train this abstractive model and score it")
+    p.add_argument("--train", choices=["transformer-seq2seq", "gru-attention", "pointer-generator"], help="also train this abstractive model and score it")
     p.add_argument("--budget", type=float, default=60.0, help="training minutes of --train")
     p.add_argument("--beam", type=int, default=4, help="beam width of the trained model's summaries")
     p.add_argument("--max-new-tokens", type=int, default=48, help="tokens generated at most per summary")
