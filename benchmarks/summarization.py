@@ -13,10 +13,11 @@ items. ``novel_bigram_ratio`` is the share of summary bigrams absent from the ab
 extract); the file also records it for the reference TLDRs. No method trains: ``train_minutes`` is
 null.
 
-``--train MODEL --budget 60`` (transformer-seq2seq, gru-attention or pointer-generator) also trains that model (``genlab train summarization --data
-scitldr``: the 1,992 training papers, first TLDR as target, a seeded tenth held out for validation) for
-``--budget`` CPU minutes and summarises every dev abstract with beam search (``--beam``, no repeated
-trigram, at most ``--max-new-tokens``); its row records ``train_minutes``, ``steps`` and the decoding options.
+``--train MODEL --budget 60`` also trains an abstractive model (transformer-seq2seq, gru-attention or
+pointer-generator; ``genlab train summarization --data scitldr``: the 1,992 training papers, first TLDR as
+target, dev as validation; ``--set`` overrides, e.g. ``data.augment=principal-sentence``) for ``--budget``
+CPU minutes and summarises every dev abstract with beam search (``--beam``, no repeated trigram, at most
+``--max-new-tokens``); its row records ``train_minutes``, ``steps``, the overrides and the decoding options.
 
 Writes ``benchmarks/results/summarization.json`` (``--quick``: ``summarization-quick.json``).
 """
@@ -34,6 +35,7 @@ MODULE = "benchmarks.summarization"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 METHODS = {"lead-1": "lead", "textrank": "textrank", "mmr": "mmr", "oracle": "oracle"}
 SENTENCES = 1
+TRAINABLE = ["transformer-seq2seq", "gru-attention", "pointer-generator"]
 
 #: The --quick set: short made-up abstracts with made-up one-line summaries (no data files needed).
 QUICK_ITEMS = [
@@ -171,7 +173,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--data-dir", default=str(SHARED), help="folder holding summarization/{split}.jsonl")
     p.add_argument("--split", default="dev", choices=["train", "dev", "test"], help="SciTLDR-A split to score")
     p.add_argument("--mmr-lambda", type=float, default=0.7, help="MMR's weight of relevance against redundancy")
-    p.add_argument("--train", choices=["transformer-seq2seq", "gru-attention", "pointer-generator"], help="also train this abstractive model and score it")
+    p.add_argument("--train", choices=TRAINABLE, help="also train this abstractive model and score it")
     p.add_argument("--budget", type=float, default=60.0, help="training minutes of --train")
     p.add_argument("--beam", type=int, default=4, help="beam width of the trained model's summaries")
     p.add_argument("--max-new-tokens", type=int, default=48, help="tokens generated at most per summary")
