@@ -101,6 +101,18 @@ def test_beam_search_stops_finished_hypotheses():
     assert hyps[0][0] == [2, 3] and all(h[-1] == 3 or len(h) == 6 for h, _ in hyps)
 
 
+@pytest.mark.parametrize("length_penalty", [0.0, 0.6, 1.0, 2.0, -0.5])
+def test_beam_search_stops_early_only_when_nothing_can_change(length_penalty):
+    chain = ToyMarkov()
+    # a random Markov chain over 6 tokens instead of the hand-made one; token 5 ends a hypothesis
+    chain.log_table = torch.log_softmax(torch.randn(6, 6, generator=torch.Generator().manual_seed(0)) * 3, -1)
+    for beams in (1, 2, 4):
+        args = (chain, torch.tensor([[0]]), beams, 12, (), lambda ids: ids[-1] == 5, length_penalty)
+        fast, full = beam_search(*args), beam_search(*args, early_stop=False)
+        assert [h for h, _ in fast] == [h for h, _ in full][: len(fast)] and len(fast) == len(full)
+        assert [s for _, s in fast] == pytest.approx([s for _, s in full])
+
+
 def test_seeded_sampling_is_reproducible():
     toy, prompt = ToyMarkov(), torch.zeros(4, 1, dtype=torch.long)
 

@@ -257,12 +257,17 @@ def beam_search(
     processors: Sequence[LogitsProcessor] = (),
     is_finished: Callable[[list[int]], bool] | None = None,
     length_penalty: float = 0.0,
+    early_stop: bool = True,
 ) -> list[tuple[list[int], float]]:
     """Beam search for the most probable continuation of one prompt (1, T).
 
     Returns up to ``num_beams`` (new ids, score) pairs, best first; the score is the summed
     log-probability divided by ``length ** length_penalty``. A hypothesis for which
-    ``is_finished(new_ids)`` holds (a stop sequence appeared) stops growing.
+    ``is_finished(new_ids)`` holds (a stop sequence appeared) stops growing. The search ends as soon as no
+    live beam can still beat the ``num_beams`` best finished ones — exactly, whatever the length penalty:
+    a sum of log-probabilities only falls as a sequence grows, so the best a live beam can reach is its
+    score now divided by the most favourable length it can still have (``early_stop=False`` searches to
+    ``max_new_tokens``, for checks).
     """
     if prompt.shape[0] != 1:
         raise BadInputError("beam search takes one prompt at a time")
@@ -293,10 +298,15 @@ def beam_search(
                 keep_rows.append(row), keep_tokens.append(token), keep_scores.append(score)
             if len(keep_rows) == num_beams:
                 break
-        best_alive = max(keep_scores, default=float("-inf"))
-        done = sorted(s for _, s in finished)[-num_beams:] if len(finished) >= num_beams else None
-        if not keep_rows or (done is not None and length_penalty == 0 and best_alive <= done[0]):
-            break  # no live beam can still beat the finished ones (scores only fall as sequences grow)
+        if not keep_rows:
+            break
+        if early_stop and len(finished) >= num_beams:
+            worst_kept = sorted(s for _, s in finished)[-num_beams]
+            # live lengths can still reach t + 2 … max_new_tokens; a score ≤ 0 is best over the largest
+            # length ** length_penalty among them
+            length = max_new_tokens if length_penalty >= 0 else t + 2
+            if norm(max(keep_scores), length) <= worst_kept:
+                break  # no live beam can still beat the finished ones
         index = torch.tensor(keep_rows, device=seqs.device)
         tokens = torch.tensor(keep_tokens, device=seqs.device)
         seqs = torch.cat([seqs.index_select(0, index), tokens[:, None]], dim=1)
