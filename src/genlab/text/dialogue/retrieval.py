@@ -40,7 +40,6 @@ against out-of-scope questions — ``python -m benchmarks.dialogue`` recomputes 
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -142,7 +141,6 @@ def embed(texts: Sequence[str]) -> np.ndarray:
     """Unit-length MiniLM embeddings (N, 384) of ``texts``; each text is encoded once per process."""
     from genlab.text.metrics import sentence_embeddings
 
-    _quiet_transformers()
     missing = list(dict.fromkeys(t for t in texts if t not in _EMBEDDINGS))
     if missing:
         _EMBEDDINGS.update(zip(missing, sentence_embeddings(missing), strict=True))
@@ -152,17 +150,6 @@ def embed(texts: Sequence[str]) -> np.ndarray:
 def forget_embeddings() -> None:
     """Empty the per-process embedding cache of :func:`embed` (to time encoding, or to free memory)."""
     _EMBEDDINGS.clear()
-
-
-@functools.lru_cache(maxsize=1)
-def _quiet_transformers() -> None:
-    """No "Loading weights" progress bar in the middle of a chat."""
-    try:
-        import transformers
-
-        transformers.utils.logging.disable_progress_bar()
-    except (ImportError, AttributeError):
-        pass
 
 
 def embedding_available() -> bool:

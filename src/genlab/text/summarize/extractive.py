@@ -65,20 +65,22 @@ def choose(
     budget: methods.Budget,
     mmr_lambda: float = DEFAULT_MMR_LAMBDA,
     references: Sequence[str] | None = None,
+    similarity: str = "tfidf",
 ) -> list[int]:
     """Indices (document order) of the sentences ``method`` picks within ``budget``; may be empty when no
-    sentence fits a word budget."""
+    sentence fits a word budget. ``similarity``: how TextRank and MMR compare sentences (``tfidf`` or
+    ``embedding``, :func:`.methods.sentence_vectors`)."""
     language, n = budget.language, len(sentences)
     lengths = methods.sentence_lengths(sentences, language)
     if method == "lead":
         chosen = methods.fill(range(n), lengths, budget, prefix=True)
     elif method == "textrank":
-        vectors = methods.SparseRows([methods.content_terms(s, language) for s in sentences])
+        vectors = methods.sentence_vectors(sentences, language, similarity)
         chosen = methods.fill(methods.rank_by(methods.textrank_scores(vectors)), lengths, budget)
     elif method == "mmr":
         if not 0 <= mmr_lambda <= 1:
             raise BadInputError(f"the MMR λ must be in [0, 1], got {mmr_lambda}", "1 = relevance only; try 0.7")
-        vectors = methods.SparseRows([methods.content_terms(s, language) for s in sentences])
+        vectors = methods.sentence_vectors(sentences, language, similarity)
         chosen = methods.greedy(n, lengths, budget, methods.mmr_gain(vectors, mmr_lambda), stop_when_no_gain=False)
     elif method == "oracle":
         if not references:
@@ -98,6 +100,7 @@ def extract(
     language: str = "auto",
     mmr_lambda: float = DEFAULT_MMR_LAMBDA,
     references: Sequence[str] | None = None,
+    similarity: str = "tfidf",
 ) -> Summary:
     """Summarise a document given as its ``sentences`` (already split, e.g. SciTLDR's ``source``).
 
@@ -109,15 +112,17 @@ def extract(
         raise BadInputError("the document has no sentences", "give a document with at least one sentence")
     lang = resolve_language(language, " ".join(sentences[:200]))
     budget = make_budget(k, max_words, lang)
-    indices = choose(sentences, method, budget, mmr_lambda, references)
+    indices = choose(sentences, method, budget, mmr_lambda, references, similarity)
     chosen, cut = [sentences[i] for i in indices], False
     if not indices:  # nothing fits the word budget: shorten the best sentence
         unbounded = methods.Budget(1, None, lang)
-        indices = choose(sentences, method, unbounded, mmr_lambda, references)
+        indices = choose(sentences, method, unbounded, mmr_lambda, references, similarity)
         chosen, cut = [cut_to_units(sentences[indices[0]], max_words or 1, lang) + "…"], True
     options = {"max_words": max_words} if max_words is not None else {"sentences_limit": budget.sentences}
     if method == "mmr":
         options["mmr_lambda"] = mmr_lambda
+    if method in ("textrank", "mmr"):
+        options["similarity"] = similarity
     return Summary(chosen, indices, method, lang, len(sentences), cut=cut, options=options)
 
 
@@ -131,10 +136,11 @@ def summarize_document(
     references: Sequence[str] | None = None,
     name: str = "the text",
     cut: bool = False,
+    similarity: str = "tfidf",
 ) -> Summary:
     """Split ``text`` into sentences (after the checks of :func:`.document.prepare`) and summarise it."""
     doc = prepare(text, language, name, cut)
-    summary = extract(doc.sentences, method, sentences, max_words, doc.language, mmr_lambda, references)
+    summary = extract(doc.sentences, method, sentences, max_words, doc.language, mmr_lambda, references, similarity)
     summary.truncated_document = doc.truncated
     return summary
 
@@ -147,6 +153,7 @@ def summarize(
     language: str = "auto",
     mmr_lambda: float = DEFAULT_MMR_LAMBDA,
     references: Sequence[str] | None = None,
+    similarity: str = "tfidf",
 ) -> str:
     """The extractive summary of ``text`` as a string.
 
@@ -154,10 +161,14 @@ def summarize(
     >>> summarize(report_zh, method="mmr", max_words=80)   # Chinese: 80 characters
 
     ``method``: ``lead``, ``textrank``, ``mmr`` (λ = ``mmr_lambda``) or ``oracle`` (needs
-    ``references``). ``language``: ``auto``, ``en`` or ``zh``. Raises ``BadInputError`` for an
-    empty text; a text over 1 MB is cut at a sentence boundary with a logged warning.
+    ``references``). ``language``: ``auto``, ``en`` or ``zh``. ``similarity``: ``tfidf`` or ``embedding``
+    (TextRank and MMR). Raises ``BadInputError`` for an empty text; a text over 1 MB is cut at a sentence
+    boundary with a logged warning.
     """
-    return summarize_document(text, method, sentences, max_words, language, mmr_lambda, references).text
+    doc = summarize_document(
+        text, method, sentences, max_words, language, mmr_lambda, references, similarity=similarity
+    )
+    return doc.text
 
 
 def principal_sentence(text: str, language: str = "auto") -> str:

@@ -20,6 +20,11 @@ number of words — characters for Chinese); the summary keeps the document's or
   stops when no sentence raises it — an upper bound for extractive methods, usable only when the
   references are known.
 
+Sentence similarity is TF-IDF cosine by default, or (``similarity="embedding"``, English, with the optional
+``genlab[text-embed]`` package) the cosine of offline all-MiniLM-L6-v2 sentence embeddings (Reimers &
+Gurevych 2019), which also links sentences that say the same thing in other words; TextRank's graph keeps
+the positive similarities as edge weights.
+
 TF-IDF: terms are the stemmed ROUGE tokens (English) or jieba words (Chinese) minus function words
 (:mod:`.stopwords`); tf is the count in the sentence, idf = ln((1 + N) / (1 + df)) + 1 over the N
 sentences of the document, and vectors have unit length. The vectors are kept sparse, so a 1 MB
@@ -31,9 +36,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
+from genlab.core.errors import BadInputError
 from genlab.text.language import Language, jieba_module, length_units
 from genlab.text.rouge import ROUGE_TYPES, pick_best, scores_of_tokens, tokenize
 from genlab.text.summarize.stopwords import CHINESE, ENGLISH
@@ -119,7 +126,54 @@ class SparseRows:
         return self.dot(self.tdot(y)) - self.nonempty * y
 
 
-def textrank_scores(vectors: SparseRows, damping: float = DAMPING) -> np.ndarray:
+class DenseRows:
+    """Unit-length dense sentence vectors (N, D) with :class:`SparseRows`' interface; the similarity graph
+    (positive cosines, zero diagonal) is held as an N × N matrix."""
+
+    def __init__(self, vectors: np.ndarray):
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        self.vectors = (vectors / np.where(norms > 0, norms, 1.0)).astype(np.float64)
+        self.n_rows, self.n_cols = self.vectors.shape
+        graph = np.clip(self.vectors @ self.vectors.T, 0.0, None)  # a graph's edge weights cannot be negative
+        np.fill_diagonal(graph, 0.0)
+        self.graph = graph
+
+    def dot(self, v: np.ndarray) -> np.ndarray:
+        """``X @ v`` → (n_rows,)."""
+        return self.vectors @ v
+
+    def tdot(self, y: np.ndarray) -> np.ndarray:
+        """``Xᵀ @ y`` → (n_cols,)."""
+        return self.vectors.T @ y
+
+    def row(self, i: int) -> np.ndarray:
+        """Row ``i``."""
+        return self.vectors[i]
+
+    def similarity_times(self, y: np.ndarray) -> np.ndarray:
+        """``W @ y``: W the positive cosine similarities of distinct rows."""
+        return self.graph @ y
+
+
+Similarity = Literal["tfidf", "embedding"]
+SIMILARITIES: tuple[str, ...] = ("tfidf", "embedding")
+
+
+def sentence_vectors(sentences: Sequence[str], language: Language, similarity: str = "tfidf"):
+    """The sentences' vectors for TextRank and MMR: TF-IDF (:class:`SparseRows`) or MiniLM embeddings
+    (:class:`DenseRows`; English only, needs ``genlab[text-embed]``)."""
+    if similarity == "tfidf":
+        return SparseRows([content_terms(s, language) for s in sentences])
+    if similarity != "embedding":
+        raise BadInputError(f"unknown sentence similarity '{similarity}'", f"use one of {', '.join(SIMILARITIES)}")
+    if language == "zh":
+        raise BadInputError("the sentence encoder is English-only", "use --similarity tfidf for Chinese documents")
+    from genlab.text.metrics import sentence_embeddings
+
+    return DenseRows(np.asarray(sentence_embeddings(list(sentences)), dtype=np.float64))
+
+
+def textrank_scores(vectors: SparseRows | DenseRows, damping: float = DAMPING) -> np.ndarray:
     """Weighted PageRank scores (Mihalcea & Tarau 2004, eq. 2) of the sentence-similarity graph."""
     n = vectors.n_rows
     out_weight = vectors.similarity_times(np.ones(n))  # Σ_k w_jk for every sentence j
@@ -171,7 +225,7 @@ def greedy(
         chosen.append(candidates[best])
 
 
-def mmr_gain(vectors: SparseRows, mmr_lambda: float) -> Callable[[list[int], int], float]:
+def mmr_gain(vectors: SparseRows | DenseRows, mmr_lambda: float) -> Callable[[list[int], int], float]:
     """MMR's marginal relevance of sentence i given the chosen ones (Carbonell & Goldstein 1998)."""
     centroid = vectors.tdot(np.ones(vectors.n_rows)) / max(vectors.n_rows, 1)
     norm = np.linalg.norm(centroid)

@@ -39,6 +39,11 @@ class SummarizeRequest(Request):
     mmr_lambda: float = Field(
         DEFAULT_MMR_LAMBDA, ge=0, le=1, description="mmr: weight of relevance against redundancy (1: relevance only)"
     )
+    similarity: Literal["tfidf", "embedding"] = Field(
+        "tfidf",
+        description="textrank/mmr sentence similarity: tfidf, or embedding (English; offline MiniLM, "
+        "needs genlab[text-embed])",
+    )
     encoding: str = Field("utf-8", description="text encoding of the file (gb18030, latin-1, …)")
     seed: int | None = Field(
         None, description="unused: the methods are deterministic", json_schema_extra={"cli": False}
@@ -107,6 +112,6 @@ class SummarizePipeline(Pipeline):
         name = "standard input" if request.document == "-" else request.document
         summary = summarize_document(
             text, request.method, request.sentences, request.max_words, request.language, request.mmr_lambda,
-            name=name, cut=cut,
+            name=name, cut=cut, similarity=request.similarity,
         )  # fmt: skip
         return SummaryOutput(summary)
