@@ -3,16 +3,15 @@
     python -m benchmarks.summarization            # SciTLDR-A dev (../shared/data/summarization or --data-dir)
     python -m benchmarks.summarization --quick    # a tiny built-in set: a smoke check, not a result
 
-Each of the 619 dev papers' abstract sentences (SciTLDR's ``source``, as split by its authors) is
-summarised by one sentence: ``lead-1`` (the first sentence), ``textrank`` and ``mmr`` (λ = 0.7) over
-TF-IDF similarity and, when the optional encoder is installed, over MiniLM sentence embeddings
-(``textrank-embedding``, ``mmr-embedding``), and ``oracle`` (the sentence with the best mean ROUGE against
-the paper's own references: the upper bound of any one-sentence extract). ROUGE-1/2/L are F1 in 0–100
-(rouge-score's tokenisation with Porter stemming, :mod:`genlab.text.rouge`), each item scored against the best of its 1–4 reference TLDRs
-(the reference with the highest ROUGE-1, as SciTLDR's evaluation script picks it), averaged over the
-items. ``novel_bigram_ratio`` is the share of summary bigrams absent from the abstract (0 for any
-extract); the file also records it for the reference TLDRs. No method trains: ``train_minutes`` is
-null.
+Each of the 619 dev papers' abstract sentences (SciTLDR's ``source``, as split by its authors) is summarised
+by one sentence: ``lead-1`` (the first sentence), ``textrank`` and ``mmr`` (λ = 0.7) over TF-IDF similarity
+and, when the optional encoder is installed, over MiniLM sentence embeddings (``textrank-embedding``, ``mmr-
+embedding``), and ``oracle`` (the sentence with the best mean ROUGE against the paper's own references: the
+upper bound of any one-sentence extract). ROUGE-1/2/L are F1 in 0–100 (rouge-score's tokenisation with Porter
+stemming, :mod:`genlab.text.rouge`), each item scored against the best of its 1–4 reference TLDRs (the
+reference with the highest ROUGE-1, as SciTLDR's evaluation script picks it), averaged over the items.
+``novel_bigram_ratio`` is the share of summary bigrams absent from the abstract (0 for any extract); the file
+also records it for the reference TLDRs. No method trains: ``train_minutes`` is null.
 
 ``--train MODEL --budget 60`` also trains an abstractive model (transformer-seq2seq, gru-attention or
 pointer-generator; ``genlab train summarization --data scitldr``: the 1,992 training papers, first TLDR as
