@@ -5,10 +5,10 @@
 
 Each of the 619 dev papers' abstract sentences (SciTLDR's ``source``, as split by its authors) is summarised
 by one sentence: ``lead-1`` (the first sentence), ``textrank`` and ``mmr`` (λ = 0.7) over TF-IDF similarity
-and, when the optional encoder is installed, over MiniLM sentence embeddings (``textrank-embedding``, ``mmr-
-embedding``), and ``oracle`` (the sentence with the best mean ROUGE against the paper's own references: the
-upper bound of any one-sentence extract). ROUGE-1/2/L are F1 in 0–100 (rouge-score's tokenisation with Porter
-stemming, :mod:`genlab.text.rouge`), each item scored against the best of its 1–4 reference TLDRs (the
+and, when the optional encoder is installed, over MiniLM sentence embeddings (``textrank-embedding``,
+``mmr-embedding``), and ``oracle`` (the sentence with the best mean ROUGE against the paper's own references:
+the upper bound of any one-sentence extract). ROUGE-1/2/L are F1 in 0–100 (rouge-score's tokenisation with
+Porter stemming, :mod:`genlab.text.rouge`), each item scored against the best of its 1–4 reference TLDRs (the
 reference with the highest ROUGE-1, as SciTLDR's evaluation script picks it), averaged over the items.
 ``novel_bigram_ratio`` is the share of summary bigrams absent from the abstract (0 for any extract); the file
 also records it for the reference TLDRs. No method trains: ``train_minutes`` is null.
