@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import torch
 from pydantic import Field
@@ -27,6 +28,8 @@ from genlab.core.data import DataInfo
 from genlab.core.errors import DataError
 from genlab.core.registry import DATASETS
 from genlab.text.tokenizers import TextTokenizer, train_tokenizer
+
+T = TypeVar("T")
 
 TEXT_EXTENSIONS = (".txt", ".md", ".text", ".jsonl")
 BINARY_PROBE = 8192  # bytes inspected for NUL bytes
@@ -110,6 +113,30 @@ class TokenWindows(Dataset):
         else:
             start = index * self.block_size
         return self.tokens[start : start + self.block_size + 1]
+
+
+def jsonl_records(
+    text: str, parse: Callable[[dict[str, Any]], tuple[T | None, str]]
+) -> tuple[list[T], list[tuple[int, str]]]:
+    """The items of a JSON-lines text and the lines skipped as ``(line number, reason)``: blank lines are
+    ignored, a line that is not a JSON object is skipped, and ``parse(obj)`` gives ``(item, "")`` or
+    ``(None, reason)`` for the others."""
+    items: list[T] = []
+    skipped: list[tuple[int, str]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            skipped.append((number, f"not JSON ({e.msg})"))
+            continue
+        item, reason = parse(obj) if isinstance(obj, dict) else (None, "not a JSON object")
+        if item is None:
+            skipped.append((number, reason))
+        else:
+            items.append(item)
+    return items, skipped
 
 
 def read_text_file(path: Path, encoding: str = "utf-8") -> str:

@@ -21,7 +21,7 @@ from typing import Any
 from genlab.core.data import DatasetSpec, first_line, register_dataset
 from genlab.core.download import DATA_DIR_ENV, data_root
 from genlab.core.errors import DataError
-from genlab.text.data import RawText, read_jsonl, read_text_file
+from genlab.text.data import RawText, jsonl_records, read_jsonl, read_text_file
 from genlab.text.poems import detect_form
 
 SHIPPED = Path(__file__).resolve().parent / "data"
@@ -179,14 +179,8 @@ def scitldr_file(split: str, data_dir: str | Path | None = None, download: bool 
     return fetch(url, candidates[0], SCITLDR_SHA256[split], desc=f"SciTLDR-A {split}")
 
 
-def _scitldr_item(line: str) -> tuple[SummarizationItem | None, str]:
-    """The item of one JSON line, or None and the reason it is refused."""
-    try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as e:
-        return None, f"not JSON ({e.msg})"
-    if not isinstance(obj, dict):
-        return None, "not a JSON object"
+def _scitldr_item(obj: dict[str, Any]) -> tuple[SummarizationItem | None, str]:
+    """The item of one JSON object, or None and the reason it is refused."""
     source, target = obj.get("source"), obj.get("target")
     if isinstance(target, str):
         target = [target]
@@ -209,15 +203,7 @@ def read_scitldr(path: str | Path) -> SummarizationSet:
     import logging
 
     path = Path(path)
-    items, skipped = [], []
-    for number, line in enumerate(read_text_file(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        item, reason = _scitldr_item(line)
-        if item is None:
-            skipped.append((number, reason))
-        else:
-            items.append(item)
+    items, skipped = jsonl_records(read_text_file(path), _scitldr_item)
     if skipped:
         line, reason = skipped[0]
         logging.getLogger(__name__).warning(

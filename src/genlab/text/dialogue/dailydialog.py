@@ -31,7 +31,7 @@ from typing import Any
 
 from genlab.core.download import data_root, local_copy_hint, sha256_file
 from genlab.core.errors import DataError
-from genlab.text.data import read_text_file
+from genlab.text.data import jsonl_records, read_text_file
 from genlab.text.seq2seq.data import Pair, PairSet
 
 log = logging.getLogger(__name__)
@@ -112,20 +112,7 @@ def read_dialogues(path: str | Path) -> DialogueSet:
     """Dialogues of a JSON-lines file (one ``{"turns": [{"utterance": …}, …]}`` a line); malformed lines are
     skipped and counted, a warning names the first. Raises :class:`DataError` when no line holds a dialogue."""
     path = Path(path)
-    dialogues, skipped = [], []
-    for number, line in enumerate(read_text_file(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            skipped.append((number, f"not JSON ({e.msg})"))
-            continue
-        dialogue, reason = _dialogue(obj)
-        if dialogue is None:
-            skipped.append((number, reason))
-        else:
-            dialogues.append(dialogue)
+    dialogues, skipped = jsonl_records(read_text_file(path), _dialogue)
     if skipped:
         n, reason = skipped[0]
         log.warning("skipped %d malformed line(s) of %s (first: line %d, %s)", len(skipped), path, n, reason)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
 import random
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from torch.utils.data import Dataset
 from genlab.core.config import Config
 from genlab.core.data import DataInfo
 from genlab.core.errors import DataError
-from genlab.text.data import encode_lenient, read_text_file
+from genlab.text.data import encode_lenient, jsonl_records, read_text_file
 from genlab.text.tokenizers import TextTokenizer, train_tokenizer
 
 log = logging.getLogger(__name__)
@@ -128,25 +127,12 @@ def read_pairs(
 
 
 def _jsonl_pairs(text: str, source_field: str, target_field: str) -> tuple[list[Pair], list[tuple[int, str]]]:
-    pairs, skipped = [], []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            skipped.append((number, f"not JSON ({e.msg})"))
-            continue
-        if not isinstance(obj, dict):
-            skipped.append((number, "not a JSON object"))
-            continue
+    def pair(obj: dict[str, Any]) -> tuple[Pair | None, str]:
         values = [_text(obj.get(source_field)), _text(obj.get(target_field))]
         missing = [n for n, v in zip((source_field, target_field), values, strict=True) if not v]
-        if missing:
-            skipped.append((number, f"missing or empty '{missing[0]}'"))
-            continue
-        pairs.append(Pair(values[0], values[1]))
-    return pairs, skipped
+        return (None, f"missing or empty '{missing[0]}'") if missing else (Pair(values[0], values[1]), "")
+
+    return jsonl_records(text, pair)
 
 
 def _text(value: Any) -> str:
