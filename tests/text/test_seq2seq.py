@@ -80,10 +80,11 @@ def trained() -> TransformerSeq2Seq:
     return model.eval()
 
 
-class TestTransformerSeq2Seq(ModelTesterMixin):
-    model_name = "text/transformer-seq2seq"
+class EncoderDecoderTester(ModelTesterMixin):
+    """The shared model checks for every encoder-decoder: a character vocabulary of digits, reversal pairs as
+    the batch, two sampled outputs of at most 6 text tokens."""
+
     config: ClassVar[dict[str, Any]] = TINY
-    validation_keys: ClassVar[set[str]] = {"loss", "nll"}
 
     def build(self, **overrides: Any):
         tok = CharTokenizer.train([DIGITS])
@@ -99,6 +100,11 @@ class TestTransformerSeq2Seq(ModelTesterMixin):
     def check_output(self, model, out) -> None:
         assert len(out) == 2 and all(len(row) <= 6 for row in out)
         assert all(0 <= t < model.config.vocab_size for row in out for t in row)  # no special symbol in the text
+
+
+class TestTransformerSeq2Seq(EncoderDecoderTester):
+    model_name = "text/transformer-seq2seq"
+    validation_keys: ClassVar[set[str]] = {"loss", "nll"}
 
 
 # --------------------------------------------------------------------------- the network

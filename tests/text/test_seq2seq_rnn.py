@@ -17,8 +17,7 @@ from genlab.text.seq2seq.base import EncoderDecoderModel
 from genlab.text.seq2seq.recurrent import BidirectionalGRU, RecurrentSeq2Seq
 from genlab.text.tokenizers import CharTokenizer
 from tests.cli_helpers import cli_ok
-from tests.model_mixin import ModelTesterMixin
-from tests.text.test_seq2seq import DIGITS, batch_of, reversal_pairs, train_steps
+from tests.text.test_seq2seq import DIGITS, EncoderDecoderTester, batch_of, reversal_pairs, train_steps
 
 GRU, POINTER = "text/gru-attention", "text/pointer-generator"
 TINY = {
@@ -55,23 +54,8 @@ def framed(model: RecurrentSeq2Seq, rows: list[list[int]]) -> torch.Tensor:
     return torch.tensor([r + [model.pad_id] * (width - len(r)) for r in rows])
 
 
-class _RecurrentTests(ModelTesterMixin):
+class _RecurrentTests(EncoderDecoderTester):
     config: ClassVar[dict[str, Any]] = TINY
-
-    def build(self, **overrides: Any):
-        tok = CharTokenizer.train([DIGITS])
-        return super().build(**{"vocab_size": tok.vocab_size, "tokenizer": tok.to_dict(), **overrides})
-
-    def batch(self, model):
-        return batch_of(model, reversal_pairs(8))
-
-    def sample(self, model, seed: int) -> list[list[int]]:
-        src = model.source_ids(["123", "98765"])
-        return model.generate_ids(src, temperature=1.0, seed=seed, max_new_tokens=6)
-
-    def check_output(self, model, out) -> None:
-        assert len(out) == 2 and all(len(row) <= 6 for row in out)
-        assert all(0 <= t < model.config.vocab_size for row in out for t in row)  # no special symbol in the text
 
     def check_reloaded(self, model, loaded) -> None:
         sources = ["1234", "907"]
