@@ -62,9 +62,9 @@ class RespondPipeline(Pipeline):
 
     @classmethod
     def model_problem(cls, model) -> str | None:
-        if getattr(model, "generate", None) is None:
-            return f"{model.registry_name} cannot generate replies"
-        return None
+        from genlab.text.seq2seq.base import encoder_decoder_problem
+
+        return encoder_decoder_problem(model)
 
     @property
     def context_turns(self) -> int:
@@ -81,7 +81,7 @@ class RespondPipeline(Pipeline):
         return context
 
     def __call__(self, conversation: str | Sequence[str | Turn], **options: Any) -> str:
-        """The reply to ``conversation``; ``options``: :meth:`TransformerSeq2Seq.generate_ids`'s (default
+        """The reply to ``conversation``; ``options``: :meth:`EncoderDecoderModel.generate_ids`'s (default
         :data:`CHAT_DECODING`)."""
         return self.model.generate([self.context(conversation)], **(CHAT_DECODING | options))[0].strip()
 
@@ -106,8 +106,7 @@ class ModelReplier:
     :data:`CHAT_DECODING` updated by ``decoding``."""
 
     def __init__(self, pipe: RespondPipeline, **decoding: Any):
-        self.pipe = pipe
-        self.decoding = CHAT_DECODING | decoding
+        self.pipe, self.decoding = pipe, decoding  # the pipeline puts them over CHAT_DECODING
 
     def __call__(self, history: list[Turn]) -> str:
         """The model's reply to the conversation so far (the user's message last)."""

@@ -185,6 +185,13 @@ class EncoderDecoderModel(TokenizedModel):
         return [self.decode_text(ids) for ids in self.generate_ids(self.source_ids(sources), **options)]
 
 
+def encoder_decoder_problem(model: Any) -> str | None:
+    """None for an :class:`EncoderDecoderModel`, else why a pipeline or metric of text pairs cannot use it."""
+    if isinstance(model, EncoderDecoderModel):
+        return None
+    return f"{getattr(model, 'registry_name', type(model).__name__)} is not a sequence-to-sequence model"
+
+
 def source_rows(batch: int, n_sources: int, device: torch.device) -> torch.Tensor:
     """Which encoded source each of ``batch`` decoded rows reads: row i the i-th source, or all the only one
     (beams or samples of one source)."""

@@ -99,10 +99,10 @@ def baseline_contexts(ctx: EvalContext) -> dict[str, EvalContext]:
 
 def seq2seq_problem(model: Any) -> str | None:
     """None for an encoder-decoder serving one of the text-pair tasks, else why it cannot be scored as one."""
-    from genlab.text.seq2seq.base import EncoderDecoderModel
+    from genlab.text.seq2seq.base import encoder_decoder_problem
 
-    if isinstance(model, EncoderDecoderModel) and model.task in (SEQ2SEQ, SUMMARIZATION, DIALOGUE):
-        return None
+    if getattr(model, "task", "") in (SEQ2SEQ, SUMMARIZATION, DIALOGUE):
+        return encoder_decoder_problem(model)
     return f"{getattr(model, 'registry_name', type(model).__name__)} is not a sequence-to-sequence model"
 
 

@@ -62,11 +62,9 @@ class TransformRequest(DecodingOptions):
 
 
 def _check_model(model) -> str | None:
-    from genlab.text.seq2seq.base import EncoderDecoderModel
+    from genlab.text.seq2seq.base import encoder_decoder_problem
 
-    if not isinstance(model, EncoderDecoderModel):
-        return f"{model.registry_name} is not a sequence-to-sequence model"
-    return None
+    return encoder_decoder_problem(model)
 
 
 @register_pipeline("text/transform")
