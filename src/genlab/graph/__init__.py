@@ -1,0 +1,1 @@
+"""Graphs: graph I/O and orderings, message-passing layers, graph generators and their MMD evaluation."""
