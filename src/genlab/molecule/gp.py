@@ -169,8 +169,9 @@ class GaussianProcess:
 def _cholesky(k: torch.Tensor) -> torch.Tensor:
     """Cholesky factor, adding jitter (up to 1e-3 of the mean diagonal) when K is numerically not positive-definite."""
     chol, info = torch.linalg.cholesky_ex(k)
-    jitter = 1e-8 * float(k.diagonal().mean())
-    while int(info) != 0 and jitter < 1e-2 * float(k.diagonal().mean()):
+    scale = float(k.detach().diagonal().mean())
+    jitter = 1e-8 * scale
+    while int(info) != 0 and jitter < 1e-2 * scale:
         chol, info = torch.linalg.cholesky_ex(k + jitter * torch.eye(len(k), dtype=k.dtype))
         jitter *= 10
     if int(info) != 0:
