@@ -38,8 +38,9 @@ def kernel_matrix(
     a: torch.Tensor, b: torch.Tensor, lengthscale: torch.Tensor, variance: torch.Tensor, kind: Kernel
 ) -> torch.Tensor:
     """k(a, b) for (N, D) and (M, D) inputs → (N, M); ``lengthscale`` (D,) or scalar, ``variance`` scalar."""
-    diff = (a.unsqueeze(1) - b.unsqueeze(0)) / lengthscale  # (N, M, D)
-    r2 = diff.pow(2).sum(-1)
+    a, b = a / lengthscale, b / lengthscale
+    # ‖a - b‖² = ‖a‖² + ‖b‖² - 2 a·b: one matrix product instead of an (N, M, D) difference tensor
+    r2 = (a.pow(2).sum(1, keepdim=True) + b.pow(2).sum(1) - 2 * a @ b.T).clamp_min(0)
     if kind == "rbf":
         return variance * torch.exp(-0.5 * r2)
     r = torch.sqrt(r2.clamp_min(1e-12))
@@ -104,20 +105,30 @@ class GaussianProcess:
         alpha = torch.cholesky_solve(r, chol)
         return -0.5 * (r * alpha).sum() - torch.log(torch.diagonal(chol)).sum() - 0.5 * n * math.log(2 * math.pi)
 
-    def fit(self, x: torch.Tensor, y: torch.Tensor, steps: int = 100, lr: float = 0.05) -> GaussianProcess:
+    def fit(
+        self, x: torch.Tensor, y: torch.Tensor, steps: int = 100, lr: float = 0.05, warm_start: bool = False
+    ) -> GaussianProcess:
         """Set the data and maximise the log marginal likelihood over the hyper-parameters (Adam on logs).
 
-        Length-scales start at the median pairwise distance of the inputs (a common heuristic) and are kept in
-        [1e-2, 1e3] times it; the noise variance of the standardised targets in [1e-6, 1].
+        Length-scales start at the median pairwise distance of the inputs (a common heuristic), or with
+        ``warm_start`` at the previous fit's values, and are kept in [1e-2, 1e3] times that distance; the noise
+        variance of the standardised targets in [1e-6, 1].
         """
+        previous = self.hyper if warm_start else None
         self.set_data(x, y)
         d = self.x.shape[1]
         dist = torch.cdist(self.x, self.x)
         scale = float(dist[dist > 0].median()) if (dist > 0).any() else 1.0
-        log_ls = torch.full((d,), math.log(scale), dtype=torch.float64, requires_grad=True)
-        log_var = torch.zeros((), dtype=torch.float64, requires_grad=True)
-        log_noise = torch.tensor(math.log(1e-2), dtype=torch.float64, requires_grad=True)
-        mean = torch.zeros((), dtype=torch.float64, requires_grad=True)
+        if previous is not None and previous.lengthscale.numel() == d:
+            log_ls = previous.lengthscale.log().clone().requires_grad_(True)
+            log_var = previous.variance.log().clone().requires_grad_(True)
+            log_noise = previous.noise.log().clone().requires_grad_(True)
+            mean = previous.mean.clone().requires_grad_(True)
+        else:
+            log_ls = torch.full((d,), math.log(scale), dtype=torch.float64, requires_grad=True)
+            log_var = torch.zeros((), dtype=torch.float64, requires_grad=True)
+            log_noise = torch.tensor(math.log(1e-2), dtype=torch.float64, requires_grad=True)
+            mean = torch.zeros((), dtype=torch.float64, requires_grad=True)
         params = [log_ls, log_var, log_noise, mean]
         opt = torch.optim.Adam(params, lr=lr)
         lo, hi = math.log(scale * 1e-2), math.log(scale * 1e3)
@@ -134,8 +145,8 @@ class GaussianProcess:
                 lml = self.log_marginal_likelihood(hyper())
             except torch.linalg.LinAlgError:
                 break
-            if float(lml) > best_lml:
-                best_lml = float(lml)
+            if float(lml.detach()) > best_lml:
+                best_lml = float(lml.detach())
                 best = GPHyper(*(t.detach().clone() for t in (hyper().lengthscale, hyper().variance,
                                                                    hyper().noise, mean)))  # fmt: skip
             (-lml / len(self.x)).backward()
@@ -195,9 +206,9 @@ def maximize_ei(
     half_width: torch.Tensor,
     best: float,
     q: int = 1,
-    n_candidates: int = 2000,
-    n_starts: int = 5,
-    steps: int = 30,
+    n_candidates: int = 1000,
+    n_starts: int = 4,
+    steps: int = 20,
     generator: torch.Generator | None = None,
     bounds: float | None = None,
 ) -> torch.Tensor:

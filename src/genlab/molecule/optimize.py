@@ -192,7 +192,7 @@ def latent_bo(
         x, y = torch.stack(xs).double(), torch.tensor(ys, dtype=torch.float64)
         center = x[int(y.argmax())]
         near = torch.cdist(center.unsqueeze(0), x)[0].argsort()[: settings.gp_points]
-        gp.fit(x[near], y[near], steps=settings.fit_steps)
+        gp.fit(x[near], y[near], steps=settings.fit_steps if rounds == 1 else settings.fit_steps // 2, warm_start=True)
         ls = gp.hyper.lengthscale
         weights = ls / ls.prod().pow(1.0 / len(ls))  # TuRBO: box sides ∝ length-scales, volume fixed by `length`
         half = (0.5 * length * weights).clamp(max=length)
