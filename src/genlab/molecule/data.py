@@ -212,7 +212,9 @@ class MoleculeDataInfo(DataInfo):
     max_length: int = 0
     reference: str = ""
     data_dir: str | None = None
+    data_config: dict[str, Any] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    model_fields: set[str] = field(default_factory=set, repr=False, metadata={"saved": False})
     train_set: MoleculeSequences | None = field(default=None, repr=False, metadata={"saved": False})
     val_set: MoleculeSequences | None = field(default=None, repr=False, metadata={"saved": False})
     tokenizer_obj: MoleculeTokenizer | None = field(default=None, repr=False, metadata={"saved": False})
@@ -267,6 +269,9 @@ def load_molecule_data(cfg: MoleculeDataConfig) -> tuple[MoleculeSequences, Mole
     val_set = MoleculeSequences(val) if val else None
     name, _ = parse_source(cfg.source)
     is_dataset = name in DATASETS
+    recorded = cfg.to_dict()
+    if not is_dataset:  # a file: recorded absolute, so evaluation finds it from any folder
+        recorded["source"] = str(Path(cfg.source).expanduser().resolve())
     info = MoleculeDataInfo(
         source=cfg.source,
         n_train=len(train),
@@ -274,6 +279,7 @@ def load_molecule_data(cfg: MoleculeDataConfig) -> tuple[MoleculeSequences, Mole
         n_invalid=mols.skipped,
         reference=f"{name}:test" if is_dataset else "validation split",
         data_dir=cfg.data_dir,
+        data_config=recorded,
         skipped=[f"{mols.path}: {mols.skipped} line(s) are not valid SMILES"] if mols.skipped else [],
         train_set=train_set,
         val_set=val_set,
