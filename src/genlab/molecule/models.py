@@ -19,14 +19,14 @@ says which notation it reads with the class attribute ``tokenizer_kind``.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
 from pydantic import Field
 
 from genlab.core.errors import BadInputError
-from genlab.core.model import register_model
+from genlab.core.model import OptimizerSpec, register_model
 from genlab.molecule.tokenizers import BOS_ID, EOS_ID, PAD_ID, MoleculeTokenizer, tokenizer_from_dict
 from genlab.text.decoding import SuppressTokens, Temperature, generate_until
 from genlab.text.gpt import GPT, GPTConfig
@@ -50,6 +50,13 @@ class MoleculeLanguageModel:
         if self._tokenizer is None:
             self._tokenizer = tokenizer_from_dict(self.config.tokenizer)
         return self._tokenizer
+
+    def optimizer_groups(self) -> list[OptimizerSpec]:
+        """One Adam group; the learning rate warms up linearly, then follows ``lr_schedule`` over the run."""
+        c = self.config
+        params = list(self.parameters())
+        return [OptimizerSpec("model", params, c.lr, c.betas, c.weight_decay, schedule=c.lr_schedule,
+                              warmup_steps=c.warmup_steps)]  # fmt: skip
 
     def training_losses(self, batch: torch.Tensor, group: str) -> dict[str, torch.Tensor]:
         """Mean cross-entropy (nats per token) of ``batch[:, 1:]`` given ``batch[:, :-1]``, ``<pad>`` targets
@@ -93,6 +100,8 @@ class MoleculeRNNConfig(CharRNNConfig):
     hidden_size: int = Field(384, ge=4, le=8192)
     dropout: float = Field(0.2, ge=0.0, lt=1.0, description="between recurrent layers and before the output")
     lr: float = Field(1e-3, gt=0)
+    lr_schedule: Literal["constant", "cosine"] = Field("cosine", description="learning rate over the run")
+    warmup_steps: int = Field(100, ge=0, description="steps of linear learning-rate warm-up")
 
 
 @register_model("molecule/char-rnn")
@@ -112,6 +121,8 @@ class MoleculeGPTConfig(GPTConfig):
     n_embd: int = Field(128, ge=8, le=8192, description="width; must be a multiple of n_head")
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
     lr: float = Field(1e-3, gt=0)
+    lr_schedule: Literal["constant", "cosine"] = Field("cosine", description="learning rate over the run")
+    warmup_steps: int = Field(100, ge=0, description="steps of linear learning-rate warm-up")
 
 
 @register_model("molecule/smiles-gpt")
