@@ -57,6 +57,21 @@ def train_run(args, runs_dir: Path, model: str, minutes: float, overrides: dict[
     return Path(result.run.path), float(result.minutes)
 
 
+def run_record(run: Path) -> dict[str, Any]:
+    """What trained a run: its command, minutes (the last ``time_s`` of ``metrics.csv``) and optimizer steps."""
+    import csv
+    import json
+
+    env = json.loads((run / "env.json").read_text()) if (run / "env.json").is_file() else {}
+    minutes = steps = None
+    if (run / "metrics.csv").is_file():
+        with open(run / "metrics.csv", newline="") as f:
+            rows = [r for r in csv.DictReader(f) if r.get("time_s")]
+        if rows:
+            minutes, steps = round(float(rows[-1]["time_s"]) / 60, 1), int(float(rows[-1]["step"]))
+    return {"train_command": env.get("command"), "train_minutes": minutes, "train_steps": steps}
+
+
 def summarise(oracle, target: float | None) -> dict[str, Any]:
     """The row fields of a finished oracle: calls, best, top-10 mean, the curve, calls to reach ``target``."""
     from genlab.molecule.optimize import curve
@@ -70,7 +85,7 @@ def summarise(oracle, target: float | None) -> dict[str, Any]:
         "calls_to_target": hit,
         "invalid": oracle.invalid,
         "repeats": oracle.repeats,
-        "best_smiles": oracle.top(1)[0][0] if oracle.trace else None,
+        "top5": [[smiles, round(score, 4)] for smiles, score in oracle.top(5)],
         "curve": [
             {k: round(v, 4) if isinstance(v, float) else v for k, v in p.items()}
             for p in curve(oracle.trace, CURVE_EVERY)
@@ -120,11 +135,14 @@ def model_rows(args, run: Path, minutes: float | None, training_smiles: list[str
     opt = OptimizePipeline(pipe.model)
     method = optimization_method(pipe.model)
     rows = []
+    trained = run_record(run)
+    minutes = minutes if minutes is not None else trained["train_minutes"]
     for objective in args.objectives:
         target = args.target if objective == "qed" else None
         for seed in args.seeds:
             base = {"model": pipe.model.registry_name, "dataset": "moses-10k", "budget_minutes": minutes,
-                    "objective": objective, "seed": seed, "oracle_budget": args.budget, "run": str(run)}  # fmt: skip
+                    "objective": objective, "seed": seed, "oracle_budget": args.budget, "run": str(run),
+                    **trained}  # fmt: skip
             record, seconds = optimise(opt, objective, args.budget, seed, args.n_init)
             rows.append(base | {"method": method, "seconds": round(seconds, 1)} | record_row(record, target))
             print({k: rows[-1][k] for k in ("model", "method", "objective", "oracle_calls", "best", "top10_mean")})
