@@ -136,6 +136,31 @@ def reference_rows(args) -> list[dict[str, Any]]:
     return [own, anchor]
 
 
+TABLE_START, TABLE_END = (
+    "<!-- results table: from benchmarks/results/molecules.json -->",
+    "<!-- end of results table -->",
+)
+COLUMNS = ("validity", "uniqueness_1k", "uniqueness_10k", "novelty", "internal_diversity", "fcd", "snn", "frag",
+           "scaf", "fcd_scaffold", "scaf_scaffold", "filters", "train_minutes")  # fmt: skip
+
+
+def docs_table(results: Path, page: Path) -> None:
+    """Rewrite the results table of ``page`` (between its markers) from the results file."""
+    import json
+
+    rows = json.loads(results.read_text(encoding="utf-8"))["results"]
+    order = {"moses-charrnn-published": 0, "train-sample": 1}
+    rows = sorted(rows, key=lambda r: (order.get(r["model"], 2), r["model"]))
+    lines = ["| model | budget (min) | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 2) + "|"]
+    for r in rows:
+        cells = ["–" if r.get(k) is None else f"{r[k]:.3f}" if isinstance(r[k], float) else str(r[k]) for k in COLUMNS]
+        lines.append(f"| {r['model']} | {r.get('budget_minutes') or '–'} | " + " | ".join(cells) + " |")
+    text = page.read_text(encoding="utf-8")
+    head, rest = text.split(TABLE_START, 1)
+    _, tail = rest.split(TABLE_END, 1)
+    page.write_text(f"{head}{TABLE_START}\n" + "\n".join(lines) + f"\n{TABLE_END}{tail}", encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog=f"python -m {MODULE}", description=__doc__.split("\n\n")[0])
     common.add_common_arguments(p, "tiny budgets and sample counts: a smoke check, not a result")
@@ -145,7 +170,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--n", type=int, default=10000, help="strings sampled for the metrics")
     p.add_argument("--data-dir", default=str(SHARED), help="folder holding molecules/moses_*10k.csv")
     p.add_argument("--set", dest="overrides", action="append", default=[], help="config override for every run")
+    p.add_argument("--docs", type=Path, default=None, help="only rewrite this page's results table from the file")
     args = p.parse_args(argv)
+    if args.docs:
+        docs_table(common.results_path("molecules", args.out_dir), args.docs)
+        return
     common.set_threads(args.threads)
     if args.quick:
         args.budget, args.n = 0.2, 200
