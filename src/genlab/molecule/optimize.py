@@ -22,8 +22,8 @@ Two methods, chosen by the model:
 **Oracle calls.** One oracle call is one evaluation of the objective on a distinct valid molecule (distinct by
 RDKit canonical SMILES) within the run. Invalid strings and repeats of an already-scored molecule cost nothing
 and are not in the trace; the initial design of latent BO counts. The run stops after exactly ``budget`` calls
-(or earlier when ``max_rounds`` rounds bring nothing new); every call's SMILES, score, method step and seconds
-are kept in the trace.
+(or earlier when 50 rounds of BO, or 50 batches of policy gradient, in a row bring nothing new); every call's
+SMILES, score, method step and seconds are kept in the trace.
 """
 
 from __future__ import annotations
@@ -143,6 +143,7 @@ class BOSettings:
     max_length: float = 6.4
     failure_tolerance: int = 4
     max_rounds: int = 10_000
+    max_idle_rounds: int = 50
 
 
 def latent_bo(
@@ -194,7 +195,7 @@ def latent_bo(
         near = torch.cdist(center.unsqueeze(0), x)[0].argsort()[: settings.gp_points]
         gp.fit(x[near], y[near], steps=settings.fit_steps if rounds == 1 else settings.fit_steps // 2, warm_start=True)
         ls = gp.hyper.lengthscale
-        weights = ls / ls.prod().pow(1.0 / len(ls))  # TuRBO: box sides ∝ length-scales, volume fixed by `length`
+        weights = ls / ls.log().mean().exp()  # TuRBO: box sides ∝ length-scales, volume fixed by `length`
         half = (0.5 * length * weights).clamp(max=length)
         proposals = maximize_ei(gp, center, half, float(y.max()), q=settings.batch_size, generator=gen, bounds=5.0)
         best_before = oracle.best
@@ -221,11 +222,13 @@ def latent_bo(
             length, successes = min(2 * length, settings.max_length), 0
         if failures >= settings.failure_tolerance:
             length, failures = length / 2, 0
-        if length < settings.min_length or idle >= 5:  # restart the trust region
-            length, idle = settings.trust_length, 0
+        if idle >= settings.max_idle_rounds:  # nothing new for many rounds, restarts included: stop
+            break
+        if length < settings.min_length or (idle and idle % 5 == 0):  # restart the trust region
+            length = settings.trust_length
         if log and rounds % 10 == 0:
             log(f"round {rounds}: {len(oracle.trace)} calls, best {oracle.best:.4f}, trust length {length:.2f}")
-    return {"rounds": rounds, "final_trust_length": length}
+    return {"rounds": rounds, "final_trust_length": length, "stopped_idle": idle >= settings.max_idle_rounds}
 
 
 @dataclass
@@ -285,17 +288,14 @@ def policy_gradient(
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     prior = model.eval()
-    agent = copy.deepcopy(model).train()
-    for m in agent.modules():  # keep sampling and scoring consistent: no dropout in the policy
-        if isinstance(m, torch.nn.Dropout):
-            m.p = 0.0
+    # the policy stays in eval mode (no dropout): it is scored exactly as it samples; gradients flow all the same
+    agent = copy.deepcopy(model).eval()
     opt = torch.optim.Adam(agent.parameters(), lr=settings.lr)
     tok = model.tokenizer
     max_tokens = _max_tokens(model)
     steps, idle = 0, 0
     while oracle.remaining > 0 and steps < settings.max_steps:
         steps += 1
-        agent.eval()
         ids = sample_sequences(agent, settings.batch_size, max_tokens, settings.temperature, gen)
         ended = (ids == tok.eos_id).any(1).tolist()  # a row that never wrote <eos> is an invalid molecule
         smiles = [tok.decode_smiles(row) if end else "" for row, end in zip(ids[:, 1:].tolist(), ended, strict=True)]
@@ -303,7 +303,6 @@ def policy_gradient(
         worst = oracle.worst
         reward = torch.tensor([score if new else worst for _, score, new in results], dtype=torch.float32)
         idle = idle + 1 if not any(new for *_, new in results) else 0
-        agent.train()
         logp = sequence_log_prob(agent, ids.to(agent.device), tok.pad_id)
         with torch.no_grad():
             logp_prior = sequence_log_prob(prior, ids.to(prior.device), tok.pad_id).to(logp.device)
