@@ -11,6 +11,8 @@ from benchmarks import common
 BENCHMARKS = [
     "image_generation", "text_generation", "vae_likelihood", "diffusion", "reliability", "speed", "restoration",
     "tabular", "summarization", "dialogue",
+    "molecule_optimization",
+    "molecules",
 ]  # fmt: skip
 
 

@@ -59,6 +59,7 @@ VERB_ARGS = {
     "anonymize": ["{png}", "--quasi", "age"],
     "transform": ["12"],
     "respond": ["hello there"],
+    "optimize": ["--budget", "6", "--n-init", "3", "--batch-size", "3", "--quiet"],
 }
 OUT_NAMES = {
     "image-generation": "out.png", "image-classification": "out.csv", "text-generation": "out.txt",
