@@ -53,6 +53,7 @@ bench: setup
 	$(PY) -m benchmarks.tabular --threads 1
 	$(PY) -m benchmarks.summarization
 	$(PY) -m benchmarks.dialogue
+	$(PY) -m benchmarks.graphs --threads 1
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache
