@@ -59,6 +59,7 @@ VERB_ARGS = {
     "anonymize": ["{png}", "--quasi", "age"],
     "transform": ["12"],
     "respond": ["hello there"],
+    "classify-nodes": [],
 }
 OUT_NAMES = {
     "image-generation": "out.png", "image-classification": "out.csv", "text-generation": "out.txt",
