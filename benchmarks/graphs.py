@@ -11,7 +11,8 @@ Each dataset is split as GraphRNN split it (shuffled with seed 0, 80 % train, 20
 for the neural models; the baselines fit in closed form) and evaluated by ``genlab.evaluate`` on ``--n-samples``
 generated graphs (seed 0) against the test split. The ``train-vs-test`` row scores the training graphs
 themselves: the floor a perfect generator reaches on this split. ``train_minutes`` is the wall time of the
-training call. ``--images-dir`` writes a PNG grid of 16 generated graphs per row (``graphs-<dataset>-<model>.png``).
+training call. ``--images-dir`` writes a PNG grid of 16 generated graphs per row (``graphs-<dataset>-<model>.png``)
+and one of 16 training graphs per dataset (``graphs-<dataset>-train.png``).
 Writes ``benchmarks/results/graphs.json`` (``--quick``: ``graphs-quick.json``).
 """
 
@@ -75,6 +76,13 @@ def fit_row(args, runs_dir: Path, dataset: str, model: str) -> list[dict[str, An
         rows.append({"model": "train-vs-test", **base, "budget_minutes": None, **scores, "train_minutes": 0.0,
                      "steps": 0, "overrides": []})  # fmt: skip
         args.floors.add(dataset)
+        if args.images_dir:  # the real graphs beside the generated ones
+            from genlab.graph.datasets import split_graphs, synthetic_graphs
+            from genlab.graph.pipelines import draw_grid
+
+            train = split_graphs(synthetic_graphs(dataset, seed=0), seed=0)[0]
+            Path(args.images_dir).mkdir(parents=True, exist_ok=True)
+            draw_grid(train[:16], Path(args.images_dir) / f"graphs-{dataset}-train.png")
     if args.images_dir:
         pipe = genlab.load(result.run.path)
         out = pipe.run(pipe.request(n=16, seed=0))
