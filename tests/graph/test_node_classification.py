@@ -125,6 +125,18 @@ def test_classify_nodes_on_the_training_graph_and_another(trained, tmp_path, cap
     assert lines[0].startswith("node,label,probability") and len(lines) == 6
 
 
+def test_eval_on_another_labelled_graph(trained, tmp_path):
+    g = nx.karate_club_graph().subgraph(range(20)).copy()
+    g.graph = {}
+    write_graphml(g, tmp_path / "part.graphml")
+    result = genlab.evaluate(trained.run.path, ref=str(tmp_path / "part.graphml"), save=False)
+    assert 0 <= result["metrics"]["accuracy"] <= 1 and result["baselines"] == {}
+    assert result["protocol"]["n_reference"] == 20 and "every labelled node" in result["protocol"]["reference_split"]
+    (tmp_path / "other.csv").write_text("node,label\n0,a\n1,b\n")
+    with pytest.raises(DataError, match="differ from the model's"):
+        genlab.evaluate(trained.run.path, ref=str(tmp_path / "part.graphml"), ref_labels=str(tmp_path / "other.csv"))
+
+
 def test_identity_features_refuse_another_graph(tmp_path):
     model = TestGCN().build()
     with pytest.raises(BadInputError, match="node identities of a 34-node graph"):

@@ -77,6 +77,7 @@ def load_reference(ctx: EvalContext) -> HeldOutNodes:
         values |= {"features": model.config.features, "max_degree": model.config.max_degree}
         data, _ = load_node_graph(NodeDataConfig.build(values, where="eval"))
         mask = data.y >= 0
+        data.train_mask = torch.zeros_like(mask)  # no node of another graph trained the model: no baselines
         split = f"every labelled node of {request.ref}"
     elif not recorded:
         raise BadInputError(
