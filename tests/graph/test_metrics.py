@@ -9,7 +9,7 @@ import pytest
 
 from genlab.core.errors import BadInputError, UnknownNameError
 from genlab.graph import metrics
-from genlab.graph.orbits import orbit_counts
+from genlab.graph.orbits import adjacency_orbit_counts, orbit_counts, sparse_adjacency
 
 P3, K3 = nx.path_graph(3), nx.complete_graph(3)
 E = math.exp(-2 / 9)  # the kernel between P3 and K3 for degree (EMD 2/3) and spectrum (TV 2/3)
@@ -75,7 +75,20 @@ def _brute_force_orbits(g):
 def test_orbit_counts_match_enumeration_on_random_graphs():
     for seed in range(12):
         g = nx.gnp_random_graph(9, 0.2 + 0.05 * seed, seed=seed)
-        assert (orbit_counts(g) == _brute_force_orbits(g)).all(), seed
+        expected = _brute_force_orbits(g)
+        a = sparse_adjacency(g)
+        assert (adjacency_orbit_counts(a) == expected).all(), seed  # sparse products
+        assert (adjacency_orbit_counts(a.toarray()) == expected).all(), seed  # dense products
+
+
+def test_dense_and_sparse_counts_agree_on_larger_graphs():
+    for g in (
+        nx.gnp_random_graph(90, 0.15, seed=0),
+        nx.grid_2d_graph(9, 11),
+        nx.powerlaw_cluster_graph(120, 3, 0.5, seed=1),
+    ):
+        a = sparse_adjacency(nx.convert_node_labels_to_integers(g))
+        assert (adjacency_orbit_counts(a) == adjacency_orbit_counts(a.toarray())).all()
 
 
 def test_mmds_against_hand_computed_values():

@@ -39,7 +39,7 @@ import numpy as np
 from scipy.spatial.distance import cdist
 
 from genlab.core.errors import BadInputError, unknown_name
-from genlab.graph.orbits import adjacency_orbit_counts
+from genlab.graph.orbits import adjacency, adjacency_orbit_counts, triangles
 
 CLUSTERING_BINS = 100
 SPECTRAL_BINS = 200
@@ -133,9 +133,9 @@ def clustering_histograms(graphs: Sequence[nx.Graph], bins: int = CLUSTERING_BIN
     """Histograms of the nodes' clustering coefficients, ``bins`` bins on [0, 1] (float, (N, bins))."""
     out = np.zeros((len(graphs), bins))
     for i, g in enumerate(graphs):
-        a = _adjacency(g)
-        d = a.sum(1)
-        t = ((a @ a) * a).sum(1) / 2
+        a = adjacency(g)
+        d = np.asarray(a.sum(1)).ravel()
+        t = triangles(a)
         c = np.divide(2 * t, d * (d - 1), out=np.zeros_like(t), where=d > 1)
         out[i], _ = np.histogram(c, bins=bins, range=(0.0, 1.0))
     return out
@@ -143,7 +143,7 @@ def clustering_histograms(graphs: Sequence[nx.Graph], bins: int = CLUSTERING_BIN
 
 def orbit_features(graphs: Sequence[nx.Graph]) -> np.ndarray:
     """Per graph, its 15 orbit counts summed over nodes and divided by the number of nodes (float, (N, 15))."""
-    return np.stack([adjacency_orbit_counts(_adjacency(g)).sum(0) / g.number_of_nodes() for g in graphs])
+    return np.stack([adjacency_orbit_counts(adjacency(g)).sum(0) / g.number_of_nodes() for g in graphs])
 
 
 def normalized_laplacian_spectrum(g: nx.Graph) -> np.ndarray:
