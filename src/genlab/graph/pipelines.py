@@ -48,7 +48,7 @@ def draw_grid(graphs: list, target: Any, columns: int | None = None, title: str 
     if title:
         fig.suptitle(title, fontsize=8)
     fig.tight_layout()
-    fig.savefig(target, format="png", dpi=110)
+    fig.savefig(target, format="png", dpi=80)
     plt.close(fig)
 
 
