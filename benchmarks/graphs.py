@@ -8,9 +8,9 @@ graph families, scored as GraphRNN was — generated graphs vs the held-out test
 
 Each dataset is split as GraphRNN split it (shuffled with seed 0, 80 % train, 20 % test;
 :func:`genlab.graph.datasets.split_graphs`). Each model is trained by ``genlab.train`` (``--budget`` CPU-minutes
-for the neural models; the baselines fit in closed form) and evaluated by ``genlab.evaluate`` on ``--n-samples``
-generated graphs (seed 0) against the test split. The ``train-vs-test`` row scores the training graphs
-themselves: the floor a perfect generator reaches on this split. ``train_minutes`` is the wall time of the
+for the neural models, or ``--steps`` steps; the baselines fit in closed form) and evaluated by ``genlab.evaluate``
+on ``--n-samples`` generated graphs (seed 0) against the test split. The ``train-vs-test`` row scores the training
+graphs themselves: the floor a perfect generator reaches on this split. ``train_minutes`` is the wall time of the
 training call. ``--images-dir`` writes a PNG grid of 16 generated graphs per row (``graphs-<dataset>-<model>.png``)
 and one of 16 training graphs per dataset (``graphs-<dataset>-train.png``).
 Writes ``benchmarks/results/graphs.json`` (``--quick``: ``graphs-quick.json``).
@@ -36,7 +36,7 @@ METRICS = ("mmd_degree", "mmd_clustering", "mmd_orbit", "mmd_spectral", "novelty
 
 
 def row_key(r: dict[str, Any]) -> tuple:
-    return (r["model"], r["dataset"], r.get("budget_minutes"), str(r.get("overrides")))
+    return (r["model"], r["dataset"], r.get("budget_minutes"), r.get("max_steps"), str(r.get("overrides")))
 
 
 def _round(x: float | None, digits: int = 5) -> float | None:
@@ -45,14 +45,15 @@ def _round(x: float | None, digits: int = 5) -> float | None:
 
 def fit_row(args, runs_dir: Path, dataset: str, model: str) -> list[dict[str, Any]]:
     """Train ``model`` on ``dataset`` and score it; with it, the train-vs-test floor once per dataset."""
-    budget = args.budget if model in NEURAL else None
-    name = f"{dataset}-{model}" + (f"-{budget:g}m" if budget else "")
+    steps = args.steps if model in NEURAL else None
+    budget = args.budget if model in NEURAL and not steps else None
+    name = f"{dataset}-{model}" + (f"-{budget:g}m" if budget else "") + (f"-{steps}s" if steps else "")
     overrides = list(args.overrides) if model in NEURAL else []
     t0 = time.perf_counter()
     options = {"threads": args.threads, "progress": False, "seed": 0}
     result = genlab.train(
         "graph-generation", model, f"builtin:{dataset}", name, runs_dir=runs_dir, max_minutes=budget,
-        overrides=overrides, **{k: v for k, v in options.items() if v is not None},
+        max_steps=steps, overrides=overrides, **{k: v for k, v in options.items() if v is not None},
     )  # fmt: skip
     minutes = (time.perf_counter() - t0) / 60
     report = genlab.evaluate(result.run.path, list(METRICS), n=args.n_samples, seed=0)
@@ -67,6 +68,7 @@ def fit_row(args, runs_dir: Path, dataset: str, model: str) -> list[dict[str, An
             **{k: _round(report["metrics"][k]) for k in METRICS},
             "train_minutes": round(minutes, 2),
             "steps": result.steps,
+            "max_steps": steps,
             "overrides": overrides,
         }
     ]
@@ -106,6 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--datasets", nargs="+", choices=DATASETS, default=["community-small"])
     p.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
     p.add_argument("--budget", type=float, default=20.0, help="training minutes of each neural model")
+    p.add_argument("--steps", type=int, default=None, help="train the neural models for this many steps instead")
     p.add_argument("--n-samples", type=int, default=1024, help="generated graphs compared with the test split")
     p.add_argument("--images-dir", default=None, help="write a PNG grid of 16 generated graphs per model here")
     p.add_argument("--set", dest="overrides", action="append", default=[], help="model config override (neural)")
