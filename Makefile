@@ -55,6 +55,7 @@ bench: setup
 	$(PY) -m benchmarks.dialogue
 	$(PY) -m benchmarks.molecule_optimization --threads 1 --lm-minutes 8 --plot docs/images
 	$(PY) -m benchmarks.molecules --threads 1
+	$(PY) -m benchmarks.graphs --threads 1
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

@@ -10,9 +10,7 @@ from benchmarks import common
 
 BENCHMARKS = [
     "image_generation", "text_generation", "vae_likelihood", "diffusion", "reliability", "speed", "restoration",
-    "tabular", "summarization", "dialogue",
-    "molecule_optimization",
-    "molecules",
+    "tabular", "summarization", "dialogue", "gnn", "graphs", "molecule_optimization", "molecules",
 ]  # fmt: skip
 
 

@@ -60,6 +60,7 @@ VERB_ARGS = {
     "transform": ["12"],
     "respond": ["hello there"],
     "optimize": ["--budget", "6", "--n-init", "3", "--batch-size", "3", "--quiet"],
+    "classify-nodes": [],
 }
 OUT_NAMES = {
     "image-generation": "out.png", "image-classification": "out.csv", "text-generation": "out.txt",
