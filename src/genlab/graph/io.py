@@ -122,11 +122,12 @@ def write_graphml(g: nx.Graph, path: str | Path) -> None:
     nx.write_graphml(g, str(path))
 
 
-def to_adjacency(g: nx.Graph) -> np.ndarray:
-    """The 0/1 adjacency matrix of ``g`` (float32, shape (n, n), rows in the order of ``sorted(g.nodes())``)."""
-    nodes = sorted(g.nodes())
+def to_adjacency(g: nx.Graph, order: Sequence | None = None, dtype: type = np.float32) -> np.ndarray:
+    """The 0/1 adjacency matrix of ``g`` (shape (n, n)), rows and columns in ``order`` (default
+    ``sorted(g.nodes())``); self-loops are left out."""
+    nodes = sorted(g.nodes()) if order is None else order
     index = {v: i for i, v in enumerate(nodes)}
-    a = np.zeros((len(nodes), len(nodes)), dtype=np.float32)
+    a = np.zeros((len(nodes), len(nodes)), dtype=dtype)
     for u, v in g.edges():
         if u != v:
             a[index[u], index[v]] = a[index[v], index[u]] = 1.0

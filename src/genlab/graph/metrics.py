@@ -39,6 +39,7 @@ import numpy as np
 from scipy.spatial.distance import cdist
 
 from genlab.core.errors import BadInputError, unknown_name
+from genlab.graph.io import to_adjacency
 from genlab.graph.orbits import adjacency, adjacency_orbit_counts, triangles
 
 CLUSTERING_BINS = 100
@@ -50,16 +51,6 @@ PROTOCOL = {
     "mmd_orbit": "15 orbit counts of 2–4-node graphlets summed over nodes / n; Gaussian kernel, sigma 30",
     "mmd_spectral": "normalised-Laplacian spectrum, 200 bins on [-1e-5, 2]; Gaussian-TV kernel, sigma 1.0 (GRAN)",
 }
-
-
-def _adjacency(g: nx.Graph) -> np.ndarray:
-    nodes = sorted(g.nodes())
-    index = {v: i for i, v in enumerate(nodes)}
-    a = np.zeros((len(nodes), len(nodes)))
-    for u, v in g.edges():
-        if u != v:
-            a[index[u], index[v]] = a[index[v], index[u]] = 1.0
-    return a
 
 
 def _nonempty(graphs: Sequence[nx.Graph], side: str) -> list[nx.Graph]:
@@ -148,7 +139,7 @@ def orbit_features(graphs: Sequence[nx.Graph]) -> np.ndarray:
 
 def normalized_laplacian_spectrum(g: nx.Graph) -> np.ndarray:
     """Eigenvalues of ``I − D^-½ A D^-½`` (an isolated node's row and column are zero, as in networkx)."""
-    a = _adjacency(g)
+    a = to_adjacency(g, dtype=np.float64)
     d = a.sum(1)
     inv = np.divide(1.0, np.sqrt(d), out=np.zeros_like(d), where=d > 0)
     lap = inv[:, None] * (np.diag(d) - a) * inv[None, :]

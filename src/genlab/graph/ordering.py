@@ -17,6 +17,7 @@ import networkx as nx
 import numpy as np
 
 from genlab.core.errors import BadInputError
+from genlab.graph.io import to_adjacency
 
 
 def _rng(rng: np.random.Generator | int | None) -> np.random.Generator | None:
@@ -64,12 +65,7 @@ def bfs_order(g: nx.Graph, start: int | None = None, rng: np.random.Generator | 
 
 def permuted_adjacency(g: nx.Graph, order: Sequence[int]) -> np.ndarray:
     """The 0/1 adjacency matrix of ``g`` with rows and columns in ``order`` (float32, (n, n))."""
-    index = {v: i for i, v in enumerate(order)}
-    a = np.zeros((len(order), len(order)), dtype=np.float32)
-    for u, v in g.edges():
-        if u != v:
-            a[index[u], index[v]] = a[index[v], index[u]] = 1.0
-    return a
+    return to_adjacency(g, order)
 
 
 def bfs_rows(adj: np.ndarray, m: int, truncate: bool = False) -> np.ndarray:
