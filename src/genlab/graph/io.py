@@ -32,6 +32,7 @@ import networkx as nx
 import numpy as np
 
 from genlab.core.errors import BadInputError, DataError
+from genlab.core.io import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ def write_edgelist(g: nx.Graph, path: str | Path) -> None:
     lines = [f"# {g.number_of_nodes()} nodes, {g.number_of_edges()} edges"]
     lines += [f"{u} {v}" for u, v in sorted((min(e), max(e)) for e in g.edges())]
     lines += [f"{v}" for v in sorted(nx.isolates(g))]
-    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    atomic_write_text(path, "\n".join(lines) + "\n")
 
 
 def write_graphml(g: nx.Graph, path: str | Path) -> None:

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from genlab.core.errors import BadInputError
-from genlab.core.io import atomic_write, atomic_write_text
+from genlab.core.io import atomic_write, atomic_write_json
 from genlab.core.pipeline import Output, Pipeline, Request, register_pipeline
 from genlab.graph.base import TASK
 
@@ -92,7 +92,7 @@ class GraphSetOutput(Output):
             write_edgelist(g, path / f"graph-{i:0{width}d}.edgelist")
             write_graphml(g, path / f"graph-{i:0{width}d}.graphml")
         (path / "grid.png").write_bytes(self.encode("png"))
-        atomic_write_text(path / "info.json", json.dumps(self.info, indent=2) + "\n")
+        atomic_write_json(path / "info.json", self.info)
         return path
 
     def encode(self, format: str | None = None) -> bytes:
