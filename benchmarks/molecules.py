@@ -34,7 +34,7 @@ from benchmarks import common
 
 MODULE = "benchmarks.molecules"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-MODELS = ("char-rnn", "smiles-gpt", "selfies-gpt")
+MODELS = ("char-rnn", "smiles-gpt", "selfies-gpt", "mol-vae")
 DISTRIBUTION = ("fcd", "snn", "frag", "scaf")
 DOCS_IMAGES = common.ROOT / "docs" / "images"
 
