@@ -26,12 +26,12 @@ between their cumulative sums, so every kernel matrix is one vectorised distance
 
 Novelty and uniqueness are decided by isomorphism: graphs are bucketed by their Weisfeiler–Lehman
 hash (``networkx.weisfeiler_lehman_graph_hash``, 3 iterations; isomorphic graphs always share it)
-and compared exactly (``networkx.is_isomorphic``) only within a bucket.
+and compared exactly (VF2++, ``networkx.vf2pp_is_isomorphic``) only within a bucket.
 """
 
 from __future__ import annotations
 
-import warnings
+import hashlib
 from collections.abc import Callable, Sequence
 
 import networkx as nx
@@ -209,14 +209,36 @@ def graph_mmds(
 
 
 def wl_hash(g: nx.Graph) -> str:
-    """Weisfeiler–Lehman hash of ``g``'s structure (3 iterations; node/edge attributes ignored)."""
-    with warnings.catch_warnings():  # networkx ≥ 3.5 warns that attribute-free hashes changed in 3.5
-        warnings.simplefilter("ignore", UserWarning)
-        return nx.weisfeiler_lehman_graph_hash(g, iterations=3)
+    """Weisfeiler–Lehman colour-refinement hash of ``g``'s structure (node/edge attributes ignored).
+
+    Colours are refined until the partition stops splitting (at most ``|V|`` rounds), so two graphs share a
+    hash only when 1-WL cannot tell them apart — for trees (lobsters, caterpillars) that already decides
+    isomorphism, which keeps the exact check off pairs it would struggle with. Regular graphs of one degree
+    and size (a 6-cycle and two triangles) still collide: that is what the exact check is for."""
+    adjacency = {u: [v for v in g.adj[u] if v != u] for u in g.nodes()}
+    colours = {u: str(len(nbrs)) for u, nbrs in adjacency.items()}
+    history = [sorted(colours.values())]
+    classes = len(set(colours.values()))
+    for _ in range(len(adjacency)):
+        colours = {
+            u: hashlib.blake2b(
+                (colours[u] + "|" + ",".join(sorted(colours[v] for v in nbrs))).encode(), digest_size=8
+            ).hexdigest()
+            for u, nbrs in adjacency.items()
+        }
+        history.append(sorted(colours.values()))
+        if len(set(colours.values())) == classes:
+            break
+        classes = len(set(colours.values()))
+    return hashlib.blake2b(repr((g.number_of_edges(), history)).encode(), digest_size=16).hexdigest()
 
 
 class IsomorphismIndex:
-    """A set of graphs up to isomorphism: WL-hash buckets, exact ``nx.is_isomorphic`` within a bucket."""
+    """A set of graphs up to isomorphism: WL-hash buckets, an exact check within a bucket.
+
+    The exact check is VF2++ (Jüttner & Madarasi 2018, ``networkx.vf2pp_is_isomorphic``): plain VF2 can take
+    hours on a pair of large, WL-indistinguishable graphs (two lattices, two forests of paths) that VF2++'s
+    matching order settles at once."""
 
     def __init__(self) -> None:
         self.buckets: dict[str, list[nx.Graph]] = {}
@@ -227,7 +249,7 @@ class IsomorphismIndex:
     def contains(self, g: nx.Graph, key: str | None = None) -> bool:
         """Whether a graph isomorphic to ``g`` is in the index."""
         bucket = self.buckets.get(key or wl_hash(g), [])
-        return any(nx.is_isomorphic(g, h) for h in bucket)
+        return any(nx.vf2pp_is_isomorphic(g, h) for h in bucket)
 
     def add(self, g: nx.Graph) -> bool:
         """Add ``g`` unless an isomorphic graph is there; True when it was new."""
@@ -286,7 +308,7 @@ def is_grid(g: nx.Graph) -> bool:
     for r in range(2, int(n**0.5) + 1):
         if n % r == 0:
             c = n // r
-            if g.number_of_edges() == r * (c - 1) + c * (r - 1) and nx.is_isomorphic(g, nx.grid_2d_graph(r, c)):
+            if g.number_of_edges() == r * (c - 1) + c * (r - 1) and nx.vf2pp_is_isomorphic(g, nx.grid_2d_graph(r, c)):
                 return True
     return False
 
