@@ -142,6 +142,26 @@ def test_novelty_and_uniqueness_by_isomorphism():
     assert metrics.uniqueness([two_triangles, nx.cycle_graph(6)]) == 1.0
 
 
+def test_isomorphism_of_large_symmetric_trees_and_grids():
+    """Copies of one lobster (many interchangeable leaves) and of one grid, relabelled, are one class; a tree
+    with one leaf moved and the transposed grid are told apart or matched exactly as they should be."""
+    from genlab.graph.datasets import lobster
+
+    tree = max(lobster(seed=0), key=nx.number_of_nodes)
+    order = list(tree.nodes())
+    np.random.default_rng(0).shuffle(order)
+    copy = nx.relabel_nodes(tree, dict(zip(tree.nodes(), order, strict=True)))
+    leaf = next(u for u in tree if tree.degree(u) == 1)
+    moved = tree.copy()
+    moved.remove_node(leaf)
+    moved.add_edge(leaf, next(u for u in moved if moved.degree(u) == 1))  # the leaf now hangs off another leaf
+    assert metrics.novelty([copy, moved], [tree]) == 0.5
+    assert metrics.uniqueness([tree, copy, moved]) == pytest.approx(2 / 3)
+    grid = nx.convert_node_labels_to_integers(nx.grid_2d_graph(12, 15))
+    transposed = nx.convert_node_labels_to_integers(nx.grid_2d_graph(15, 12))
+    assert metrics.novelty([transposed, nx.grid_2d_graph(13, 14)], [grid]) == 0.5
+
+
 def test_validity_per_family():
     assert metrics.validity([nx.grid_2d_graph(3, 4), nx.path_graph(12)], "grid") == 0.5
     assert metrics.is_lobster(nx.path_graph(5)) and not metrics.is_lobster(nx.cycle_graph(5))

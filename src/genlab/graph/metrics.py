@@ -208,13 +208,15 @@ def graph_mmds(
 # --------------------------------------------------------------------------- isomorphism classes
 
 
-def wl_hash(g: nx.Graph) -> str:
-    """Weisfeiler–Lehman colour-refinement hash of ``g``'s structure (node/edge attributes ignored).
+def colour_refinement(g: nx.Graph) -> tuple[dict, str]:
+    """Weisfeiler–Lehman colour refinement of ``g``'s structure (node/edge attributes and self-loops ignored):
+    each node's stable colour, and a hash of the whole refinement.
 
-    Colours are refined until the partition stops splitting (at most ``|V|`` rounds), so two graphs share a
-    hash only when 1-WL cannot tell them apart — for trees (lobsters, caterpillars) that already decides
-    isomorphism, which keeps the exact check off pairs it would struggle with. Regular graphs of one degree
-    and size (a 6-cycle and two triangles) still collide: that is what the exact check is for."""
+    Colours are refined until the partition stops splitting (at most ``|V|`` rounds). They are canonical —
+    computed from structure alone — so an isomorphism maps every node to a node of the same colour, and two
+    graphs share a hash only when 1-WL cannot tell them apart; for trees (lobsters, caterpillars) that
+    already decides isomorphism. Regular graphs of one degree and size (a 6-cycle and two triangles) still
+    collide: that is what the exact check is for."""
     adjacency = {u: [v for v in g.adj[u] if v != u] for u in g.nodes()}
     colours = {u: str(len(nbrs)) for u, nbrs in adjacency.items()}
     history = [sorted(colours.values())]
@@ -230,15 +232,21 @@ def wl_hash(g: nx.Graph) -> str:
         if len(set(colours.values())) == classes:
             break
         classes = len(set(colours.values()))
-    return hashlib.blake2b(repr((g.number_of_edges(), history)).encode(), digest_size=16).hexdigest()
+    return colours, hashlib.blake2b(repr((g.number_of_edges(), history)).encode(), digest_size=16).hexdigest()
+
+
+def wl_hash(g: nx.Graph) -> str:
+    """The Weisfeiler–Lehman hash of ``g``'s structure (:func:`colour_refinement`)."""
+    return colour_refinement(g)[1]
 
 
 class IsomorphismIndex:
     """A set of graphs up to isomorphism: WL-hash buckets, an exact check within a bucket.
 
-    The exact check is VF2++ (Jüttner & Madarasi 2018, ``networkx.vf2pp_is_isomorphic``): plain VF2 can take
-    hours on a pair of large, WL-indistinguishable graphs (two lattices, two forests of paths) that VF2++'s
-    matching order settles at once."""
+    The exact check is VF2++ (Jüttner & Madarasi 2018, ``networkx.vf2pp_is_isomorphic``) with the stable
+    WL colours as node labels: a node may only map to a node of its own colour. Without the labels, VF2 and
+    even VF2++ take minutes on two copies of one 95-node lobster (trees with many interchangeable leaves);
+    with them the search follows the automorphism classes and settles at once."""
 
     def __init__(self) -> None:
         self.buckets: dict[str, list[nx.Graph]] = {}
@@ -246,17 +254,26 @@ class IsomorphismIndex:
     def __len__(self) -> int:
         return sum(len(b) for b in self.buckets.values())
 
-    def contains(self, g: nx.Graph, key: str | None = None) -> bool:
+    @staticmethod
+    def _labelled(g: nx.Graph) -> tuple[nx.Graph, str]:
+        colours, key = colour_refinement(g)
+        s = _structure(g)
+        nx.set_node_attributes(s, colours, "wl")
+        return s, key
+
+    def _contains(self, s: nx.Graph, key: str) -> bool:
+        return any(nx.vf2pp_is_isomorphic(s, h, node_label="wl") for h in self.buckets.get(key, []))
+
+    def contains(self, g: nx.Graph) -> bool:
         """Whether a graph isomorphic to ``g`` is in the index."""
-        bucket = self.buckets.get(key or wl_hash(g), [])
-        return any(nx.vf2pp_is_isomorphic(g, h) for h in bucket)
+        return self._contains(*self._labelled(g))
 
     def add(self, g: nx.Graph) -> bool:
         """Add ``g`` unless an isomorphic graph is there; True when it was new."""
-        key = wl_hash(g)
-        if self.contains(g, key):
+        s, key = self._labelled(g)
+        if self._contains(s, key):
             return False
-        self.buckets.setdefault(key, []).append(g)
+        self.buckets.setdefault(key, []).append(s)
         return True
 
 
@@ -273,8 +290,8 @@ def novelty(gen: Sequence[nx.Graph], train: Sequence[nx.Graph]) -> float:
         raise BadInputError("novelty needs at least one generated graph", None)
     index = IsomorphismIndex()
     for g in train:
-        index.add(_structure(g))
-    return sum(not index.contains(_structure(g)) for g in gen) / len(gen)
+        index.add(g)
+    return sum(not index.contains(g) for g in gen) / len(gen)
 
 
 def uniqueness(gen: Sequence[nx.Graph]) -> float:
@@ -282,7 +299,7 @@ def uniqueness(gen: Sequence[nx.Graph]) -> float:
     if not gen:
         raise BadInputError("uniqueness needs at least one generated graph", None)
     index = IsomorphismIndex()
-    return sum(index.add(_structure(g)) for g in gen) / len(gen)
+    return sum(index.add(g) for g in gen) / len(gen)
 
 
 # --------------------------------------------------------------------------- validity per family
