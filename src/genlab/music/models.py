@@ -92,8 +92,9 @@ class MusicLanguageModel:
     def optimizer_groups(self) -> list[OptimizerSpec]:
         """One Adam group; the learning rate warms up linearly, then follows ``lr_schedule`` over the run."""
         c = self.config
-        return [OptimizerSpec("model", list(self.parameters()), c.lr, c.betas, c.weight_decay,
-                              schedule=c.lr_schedule, warmup_steps=c.warmup_steps)]  # fmt: skip
+        schedule, warmup = getattr(c, "lr_schedule", "constant"), getattr(c, "warmup_steps", 0)
+        return [OptimizerSpec("model", list(self.parameters()), c.lr, c.betas, c.weight_decay, schedule=schedule,
+                              warmup_steps=warmup)]  # fmt: skip
 
     def training_losses(self, batch: torch.Tensor, group: str) -> dict[str, torch.Tensor]:
         """Mean cross-entropy (nats per token) of ``batch[:, 1:]`` given ``batch[:, :-1]``, ``<pad>`` targets left

@@ -271,24 +271,27 @@ class MusicVAE(GenerativeModel):
         temperature: float = 1.0,
         prefix_ids: Sequence[int] | None = None,
         constraints: Sequence[LogitsProcessor] | None = None,
+        phrases: int | None = None,
     ) -> list[list[int]]:
-        """``n`` sequences of phrases decoded from prior latents, chained until ``max_tokens`` new ids are written
-        (each new phrase from a new z; ``prefix_ids`` prompt the first, ``constraints`` apply within each)."""
+        """``n`` sequences of phrases decoded from prior latents (a new z per phrase), each phrase prompted by
+        ``prefix_ids`` (default ``<bos>``; the conditioning) and constrained by ``constraints``; phrases are chained
+        until ``max_tokens`` new ids are written, or ``phrases`` of them when given (then cut to ``max_tokens``)."""
         check_sampling(n, max_tokens, temperature)
-        tok = self.tokenizer
-        rows = self.decode_ids(self.sample_latent(n, generator), temperature, generator, prefix_ids, constraints)
-        start = len(prefix_tensor(tok, 1, prefix_ids)[0])
-        while True:
-            short = [i for i, r in enumerate(rows) if len(r) - start < max_tokens]
-            if not short:
+        prefix = prefix_tensor(self.tokenizer, 1, prefix_ids)[0].tolist()
+        start = len(prefix)
+        rows = [list(prefix) for _ in range(n)]
+        done = 0
+        while phrases is None or done < phrases:
+            active = [i for i, r in enumerate(rows) if phrases is not None or len(r) - start < max_tokens]
+            if not active:
                 break
-            more = self.decode_ids(self.sample_latent(len(short), generator), temperature, generator,
-                                   constraints=constraints)  # fmt: skip
+            new = self.decode_ids(self.sample_latent(len(active), generator), temperature, generator, prefix,
+                                  constraints)  # fmt: skip
             grew = False
-            for i, extra in zip(short, more, strict=True):
-                body = [t for t in extra[1:] if t not in (tok.bos_id, tok.eos_id, tok.pad_id)]
-                grew |= bool(body)
-                rows[i] = rows[i] + body
+            for i, row in zip(active, new, strict=True):
+                rows[i] += row[start:]
+                grew |= len(row) > start
+            done += 1
             if not grew:
                 break
         return [r[: start + max_tokens] for r in rows]
