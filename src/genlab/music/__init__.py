@@ -2,4 +2,4 @@
 
 # The models, task, pipelines and evaluation modules register themselves when imported here too; they are
 # added to this import line by their owners.
-from genlab.music import tokenizers  # noqa: F401  (registers)
+from genlab.music import data, tokenizers  # noqa: F401  (registers)
