@@ -215,8 +215,8 @@ class MetreConstraint(TokenConstraint):
         if state.pending:
             return self.durations
         mask = ~self.durations
-        if state.bars == 0:  # only conditioning (once) before the first bar
-            return mask & ((self.conditions if state.conditions < 4 else ~mask) | self.bar | self.eos)
+        if state.bars == 0:  # only conditioning (once) before the first bar, and no empty piece
+            return mask & ((self.conditions if state.conditions < 4 else ~mask) | self.bar)
         mask &= ~self.conditions
         if self.remi:
             is_position = self.positions >= 0
