@@ -130,7 +130,8 @@ def read_midi(path: str | Path) -> Piece:
 def _read_meta(msg: Any, time: float, meta: dict[str, Any], chords: list[ChordSymbol]) -> None:
     """Record the first tempo / metre / key / title, and every chord marker, of a MIDI meta message."""
     if msg.type == "set_tempo" and "tempo" not in meta:
-        meta["tempo"] = 60_000_000 / msg.tempo if msg.tempo else math.inf
+        # microseconds per beat are whole numbers, so 90 qpm comes back as 89.99996: round to 1/100 qpm
+        meta["tempo"] = round(60_000_000 / msg.tempo, 2) if msg.tempo else math.inf
     elif msg.type == "time_signature" and "time_signature" not in meta:
         meta["time_signature"] = (msg.numerator, msg.denominator)
     elif msg.type == "key_signature" and "key" not in meta:
@@ -226,6 +227,8 @@ def from_music21(score: Any, source: str = "") -> Piece:
     title = ""
     if score.metadata is not None:
         title = score.metadata.title or score.metadata.movementName or ""
+    if source and title == Path(source).name:  # music21 names untitled MusicXML files after the file
+        title = Path(source).stem
     tempo = _music21_tempo(score)
     if notes:
         _check_tempo(tempo, title or source or "the score")
