@@ -87,13 +87,17 @@ def test_overlapping_same_pitch_notes_end_first_in_first_out(tmp_path):
 def test_abc_book_reads_every_tune_with_chords_and_merged_ties(tmp_path):
     abc = tmp_path / "book.abc"
     abc.write_text(
-        "X:1\nT:First Tune\nM:3/4\nL:1/8\nK:G\n\"G\"G2 B2 d2-|d2 \"D7\"c2 A2|\"G\"G6|]\n\n"
+        'X:1\nT:First Tune\nM:3/4\nL:1/8\nK:G\n"G"G2 B2 d2-|d2 "D7"c2 A2|"G"G6|]\n\n'
         "X:2\nT:Second Tune\nM:2/4\nL:1/8\nK:Em\nE2 G2|B4|]\n"
     )
     first, second = io.read_pieces(abc)
     assert (first.title, first.time_signature, first.key) == ("First Tune", (3, 4), "G major")
     assert [(n.pitch, n.start, n.duration) for n in first.notes[:4]] == [
-        (67, 0.0, 1.0), (71, 1.0, 1.0), (74, 2.0, 2.0), (72, 4.0, 1.0)]  # the tied d2-|d2 is one note
+        (67, 0.0, 1.0),
+        (71, 1.0, 1.0),
+        (74, 2.0, 2.0),
+        (72, 4.0, 1.0),
+    ]  # the tied d2-|d2 is one note
     assert [(c.name, c.start, c.duration) for c in first.chords] == [("G:maj", 0.0, 4.0), ("D:dom7", 4.0, 2.0),
                                                                     ("G:maj", 6.0, 3.0)]  # fmt: skip
     assert second.key == "E minor" and len(second.notes) == 3

@@ -180,8 +180,11 @@ class MusicTokenizer(Preprocessor):
         outside the pitch range or the voice range dropped."""
         q = piece.quantize(self.steps_per_beat)
         low, high = self.pitch_range
-        step = 1.0 / self.steps_per_beat
-        notes = [replace(n, duration=min(n.duration, self.max_steps * step), velocity=self.velocity_value(n.velocity))
+        spb = self.steps_per_beat
+        # times as k / steps_per_beat exactly as decode computes them (a float sum can be off in the last bit)
+        notes = [replace(n, start=round(n.start * spb) / spb,
+                         duration=min(round(n.duration * spb), self.max_steps) / spb,
+                         velocity=self.velocity_value(n.velocity))
                  for n in q.notes if low <= n.pitch <= high and n.voice < self.max_voices]  # fmt: skip
         notes = list({(n.voice, n.pitch, n.start): n for n in notes}.values())  # one note per voice, pitch, onset
         return replace(q, notes=notes, voices=min(q.voices or 1, self.max_voices))
@@ -336,8 +339,8 @@ class REMITokenizer(MusicTokenizer):
         return out
 
     def _parse_body(self, tokens: list[str], beats_per_bar: float) -> tuple[list[Note], list[tuple[float, str]]]:
-        step = 1.0 / self.steps_per_beat
-        bar_steps = int(round(beats_per_bar * self.steps_per_beat))
+        spb = self.steps_per_beat
+        bar_steps = int(round(beats_per_bar * spb))
         notes: list[Note] = []
         chords: list[tuple[float, str]] = []
         bar, position, voice, velocity, pitch = -1, 0, 0, DEFAULT_VELOCITY, None
@@ -350,7 +353,7 @@ class REMITokenizer(MusicTokenizer):
             elif kind == "Position" and int(value) < bar_steps:
                 position = int(value)
             elif kind == "Chord" and bar >= 0:
-                chords.append(((bar * bar_steps + position) * step, token))
+                chords.append(((bar * bar_steps + position) / spb, token))
             elif kind == "Voice":
                 voice = int(value)
             elif kind == "Velocity":
@@ -358,7 +361,7 @@ class REMITokenizer(MusicTokenizer):
             elif kind == "Pitch" and bar >= 0:
                 pitch = int(value)
             elif kind == "Duration" and pitch is not None:
-                notes.append(Note(pitch, (bar * bar_steps + position) * step, int(value) * step, velocity, voice))
+                notes.append(Note(pitch, (bar * bar_steps + position) / spb, int(value) / spb, velocity, voice))
                 pitch = None
         return notes, chords
 
@@ -390,7 +393,10 @@ class MelodyTokenizer(MusicTokenizer):
         for i, t in enumerate(onsets):
             n = top[t]
             end = min(n.end, onsets[i + 1]) if i + 1 < len(onsets) else n.end
-            notes.append(replace(n, duration=end - t, velocity=DEFAULT_VELOCITY, voice=0))
+            spb = self.steps_per_beat
+            notes.append(
+                replace(n, duration=(round(end * spb) - round(t * spb)) / spb, velocity=DEFAULT_VELOCITY, voice=0)
+            )
         return replace(q, notes=notes, voices=1)
 
     def _body(self, piece: Piece) -> list[str]:
@@ -432,8 +438,8 @@ class MelodyTokenizer(MusicTokenizer):
         return out
 
     def _parse_body(self, tokens: list[str], beats_per_bar: float) -> tuple[list[Note], list[tuple[float, str]]]:
-        step = 1.0 / self.steps_per_beat
-        bar_steps = int(round(beats_per_bar * self.steps_per_beat))
+        spb = self.steps_per_beat
+        bar_steps = int(round(beats_per_bar * spb))
         notes: list[Note] = []
         chords: list[tuple[float, str]] = []
         cursor, bars, pending = 0, 0, None  # pending: the pitch (or -1 for a rest) awaiting its duration
@@ -442,7 +448,7 @@ class MelodyTokenizer(MusicTokenizer):
             if kind == "Duration" and pending is not None:
                 length = int(value)
                 if pending >= 0:
-                    notes.append(Note(pending, cursor * step, length * step, DEFAULT_VELOCITY, 0))
+                    notes.append(Note(pending, cursor / spb, length / spb, DEFAULT_VELOCITY, 0))
                 cursor += length
                 pending = None
                 continue
@@ -451,7 +457,7 @@ class MelodyTokenizer(MusicTokenizer):
                 cursor = max(cursor, bars * bar_steps)
                 bars += 1
             elif kind == "Chord":
-                chords.append((cursor * step, token))
+                chords.append((cursor / spb, token))
             elif kind == "Pitch":
                 pending = int(value)
             elif kind == "Rest":
