@@ -232,19 +232,21 @@ class MusicVAE(GenerativeModel):
         return [prompt[0].tolist() + r for r in rows]
 
     def decode(self, z: torch.Tensor, temperature: float = 1.0, generator: torch.Generator | None = None,
-               greedy: bool = False) -> list[Piece]:  # fmt: skip
+               greedy: bool = False, constraints: Sequence[LogitsProcessor] | None = None) -> list[Piece]:  # fmt: skip
         """Pieces decoded from latents z (B, latent_dim) (greedy, or sampled at ``temperature``)."""
-        return [self.tokenizer.decode(r) for r in self.decode_ids(z, temperature, generator, greedy=greedy)]
+        rows = self.decode_ids(z, temperature, generator, constraints=constraints, greedy=greedy)
+        return [self.tokenizer.decode(r) for r in rows]
 
     def interpolate(self, a: Piece, b: Piece, steps: int = 5, temperature: float = 1.0,
-                    generator: torch.Generator | None = None, greedy: bool = True) -> list[Piece]:  # fmt: skip
+                    generator: torch.Generator | None = None, greedy: bool = True,
+                    constraints: Sequence[LogitsProcessor] | None = None) -> list[Piece]:  # fmt: skip
         """``steps`` phrases (≥ 2, the ends included) decoded along the great circle from ``a``'s latent to
         ``b``'s (spherical interpolation, Shoemake 1985, as in MusicVAE)."""
         if steps < 2:
             raise BadInputError(f"an interpolation needs at least 2 steps, got {steps}", "ask for --steps 2 or more")
         za, zb = self.encode([a, b])
         z = torch.stack([slerp(za, zb, t) for t in torch.linspace(0, 1, steps).tolist()])
-        return self.decode(z, temperature, generator, greedy=greedy)
+        return self.decode(z, temperature, generator, greedy=greedy, constraints=constraints)
 
     def attribute_vector(self, with_attribute: Sequence[Piece], without_attribute: Sequence[Piece]) -> torch.Tensor:
         """Mean latent of the phrases with an attribute minus that of those without (latent_dim,)."""
