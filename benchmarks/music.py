@@ -108,7 +108,8 @@ def harmonisation(model: Any, args) -> dict[str, Any]:
 
 def model_rows(args, runs_dir: Path, model_name: str, dataset: str) -> list[dict[str, Any]]:
     """Train ``model_name`` on ``dataset`` for the budget and score it; the held-out row comes with it."""
-    importlib.import_module("genlab.music.task")  # registers the task also where installed metadata predates it
+    for module in ("task", "markov", "vae"):  # registered also where the installed metadata predates the modality
+        importlib.import_module(f"genlab.music.{module}")
 
     name = f"{model_name}-{dataset}-{args.budget:g}m"
     t0 = time.perf_counter()

@@ -106,3 +106,30 @@ def test_max_tokens_defaults_to_the_models_context(markov):
     request = evaluation.MusicEvalRequest.build({}, "eval")
     assert evaluation.sample_tokens(model, request) == model.config.block_size
     assert evaluation.sample_tokens(model, request.model_copy(update={"max_tokens": 64})) == 64
+
+
+@pytest.mark.slow
+def test_genlab_eval_of_a_tiny_trained_lstm_scores_it_beside_both_baselines(tmp_path):
+    import genlab
+    import genlab.music.task  # noqa: F401  (registers the task where the installed metadata predates it)
+    from genlab.core.registry import TASKS
+    from genlab.music.io import write_midi
+
+    folder = tmp_path / "tunes"
+    folder.mkdir()
+    for s in range(40):
+        piece = tune(s, bars=4)
+        piece.title = f"tune {s}"
+        write_midi(piece, folder / f"tune{s:02d}.mid")
+    result = genlab.train(
+        "music", "lstm", str(folder), "tiny", runs_dir=tmp_path / "runs", max_steps=2, progress=False,
+        data_options={"data_dir": str(tmp_path / "data"), "transpose": False},
+        model_options={"hidden_size": 16, "n_layer": 1}, sample_every=0,
+    )  # fmt: skip
+    model = genlab.load(result.run.path).model
+    out = TASKS.get("music").evaluate(model, "nll,plagiarism,key-consistency", {"n": 3, "max_tokens": 64})
+    assert set(out["metrics"]) == {"nll_per_note", "nll_per_token", "plagiarism_rate", "longest_copy_notes",
+                                   "longest_copy_bars", "key_consistency"}  # fmt: skip
+    assert set(out["baselines"]) == {"markov", "held_out"}
+    assert "nll_per_note" in out["baselines"]["markov"] and "nll_per_note" not in out["baselines"]["held_out"]
+    assert out["protocol"]["n_samples"] == 3 and "test split" in out["protocol"]["reference"]

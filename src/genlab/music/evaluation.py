@@ -24,6 +24,7 @@ real music of the dataset scores; no likelihood).
 
 from __future__ import annotations
 
+import inspect
 import random
 from dataclasses import dataclass, replace
 from typing import Any
@@ -73,6 +74,7 @@ class MusicReference:
     scored: list[Piece]
     source: str
     compare_source: str
+    scored_styles: list[str | None] | None = None  # style label of each scored piece (as training encodes it)
 
 
 # --------------------------------------------------------------------------- context and hooks
@@ -123,10 +125,17 @@ def recorded_data_config(model: Any, data_dir: str | None = None):
 
 
 def load_splits(cfg: Any) -> dict[str, list[Piece]]:
-    """``{"train", "val", "test"}`` pieces of a data config (the fixed split by piece)."""
+    """``{"train", "val", "test"}`` pieces of a data config (the fixed split by piece), and ``"test_styles"``: the
+    style label of each test piece."""
     from genlab.music.data import load_music_data
 
-    return {split: list(load_music_data(cfg.source, cfg, split).pieces) for split in ("train", "val", "test")}
+    out: dict[str, list] = {}
+    for split in ("train", "val", "test"):
+        data = load_music_data(cfg.source, cfg, split)
+        out[split] = list(data.pieces)
+        if split == "test":
+            out["test_styles"] = list(data.styles)
+    return out
 
 
 def reference_pieces(cfg: Any, splits: dict[str, list[Piece]], request: MusicEvalRequest) -> MusicReference:
@@ -139,7 +148,8 @@ def reference_pieces(cfg: Any, splits: dict[str, list[Piece]], request: MusicEva
         )
     compare = subset(splits["test"], request.max_reference, request.seed)
     source = f"{cfg.source} test split ({len(splits['test'])} pieces)"
-    return MusicReference(compare, splits["train"] + splits["val"], splits["test"], source, source)
+    training = splits["train"] + splits["val"]
+    return MusicReference(compare, training, splits["test"], source, source, splits.get("test_styles"))
 
 
 def subset(pieces: list[Piece], at_most: int, seed: int) -> list[Piece]:
@@ -203,7 +213,7 @@ def fit_markov(ctx: EvalContext) -> tuple[Any, dict[str, str]]:
     splits = ctx.cached("splits", lambda: load_splits(cfg))  # loaded with the reference
     streams = []
     for split in ("train", "val"):
-        ids = [t for p in splits[split] for t in encode_for_scoring(ctx.task, model, p)]
+        ids = [t for p in splits[split] for t in encode_for_scoring(ctx.task, model, p, _style(p))]
         streams.append(_Stream(torch.tensor(ids, dtype=torch.long)) if len(ids) > 1 else None)
     config = MusicMarkov.config_class(vocab_size=model.tokenizer.vocab_size, tokenizer=model.config.tokenizer)
     markov = MusicMarkov(config)
@@ -219,14 +229,24 @@ class _Stream:
         self.tokens = tokens
 
 
-def encode_for_scoring(task: Any, model: Any, piece: Piece) -> list[int]:
-    """The token ids of a held-out piece as the model's training rows encode pieces: the task's
-    ``encode_piece(tokenizer, piece)`` when it has one, else the tokenizer's encoding with the piece's own key and
-    tempo and no style."""
+def encode_for_scoring(task: Any, model: Any, piece: Piece, style: str | None = None) -> list[int]:
+    """The token ids of a piece as the model's training rows encode pieces: the task's ``encode_piece(tokenizer,
+    piece[, style])`` when it has one, else the tokenizer's encoding with the piece's own key, tempo and metre and
+    its style label (when the tokenizer has it)."""
+    tok = model.tokenizer
+    style = style if style in getattr(tok, "styles", ()) else None
     encode = getattr(task, "encode_piece", None)
     if encode is not None:
-        return list(encode(model.tokenizer, piece))
-    return list(model.tokenizer.encode(piece))
+        takes_style = "style" in inspect.signature(encode).parameters
+        return list(encode(tok, piece, style=style) if takes_style else encode(tok, piece))
+    return list(tok.encode(piece, style=style))
+
+
+def _style(piece: Piece) -> str | None:
+    """The style label of a piece read from a built-in collection (see :func:`genlab.music.data.style_of`)."""
+    from genlab.music.data import style_of
+
+    return style_of(piece.source) if piece.source else None
 
 
 # --------------------------------------------------------------------------- metrics
@@ -257,7 +277,9 @@ def _nll_protocol(ctx: EvalContext) -> dict[str, Any]:
 
 def _scored_ids(ctx: EvalContext) -> list[list[int]]:
     def encode() -> list[list[int]]:
-        ids = [encode_for_scoring(ctx.task, ctx.model, p) for p in ctx.reference.scored]
+        ref = ctx.reference
+        styles = ref.scored_styles or [_style(p) for p in ref.scored]
+        ids = [encode_for_scoring(ctx.task, ctx.model, p, s) for p, s in zip(ref.scored, styles, strict=True)]
         return [row for row in ids if len(row) >= 2]
 
     return ctx.cached("scored_ids", encode)
