@@ -249,22 +249,29 @@ def split_key(piece: Piece) -> str:
 
 def split_of(piece: Piece, seed: int = 0) -> str:
     """``train`` / ``val`` / ``test`` for ``piece``, from a hash of :func:`split_key` (80/10/10 %)."""
-    digest = hashlib.sha256(f"{seed}:{split_key(piece)}".encode()).digest()
-    u = int.from_bytes(digest[:8], "big") / 2**64
+    return _split_of_key(split_key(piece), seed)
+
+
+def _split_of_key(key: str, seed: int) -> str:
+    u = int.from_bytes(hashlib.sha256(f"{seed}:{key}".encode()).digest()[:8], "big") / 2**64
     return "train" if u < SPLIT_FRACTIONS[0] else "val" if u < sum(SPLIT_FRACTIONS) else "test"
 
 
 def split_pieces(pieces: list[Piece], split: str, seed: int = 0) -> list[Piece]:
-    """The pieces of ``split``. With fewer than 10 distinct titles the hash would leave splits empty, so the
-    titles are then ordered by their hash and the last goes to test, the one before to val (from 3 titles)."""
+    """The pieces of ``split``. When the hash leaves a split empty (a small folder), the titles are instead
+    ranked by their hash and the last 10 % (at least one) go to test, the 10 % before them to val (from three
+    titles on; fewer all train)."""
     keys = sorted({split_key(p) for p in pieces})
-    if len(keys) >= 10:
-        return [p for p in pieces if split_of(p, seed) == split]
-    ordered = sorted(keys, key=lambda k: hashlib.sha256(f"{seed}:{k}".encode()).hexdigest())
-    held = {"test": ordered[-1:], "val": ordered[-2:-1]} if len(ordered) >= 3 else {"test": [], "val": []}
-    held["train"] = [k for k in ordered if k not in held["test"] + held["val"]]
-    chosen = set(held[split])
-    return [p for p in pieces if split_key(p) in chosen]
+    by_hash = {k: _split_of_key(k, seed) for k in keys}
+    if len(keys) >= 3 and set(by_hash.values()) != set(SPLITS):
+        ordered = sorted(keys, key=lambda k: hashlib.sha256(f"{seed}:{k}".encode()).hexdigest())
+        n_held = max(1, round((1 - SPLIT_FRACTIONS[0]) / 2 * len(keys)))
+        by_hash = {k: "train" for k in ordered[: -2 * n_held]}
+        by_hash.update({k: "val" for k in ordered[-2 * n_held : -n_held]})
+        by_hash.update({k: "test" for k in ordered[-n_held:]})
+    elif len(keys) < 3:
+        by_hash = dict.fromkeys(keys, "train")
+    return [p for p in pieces if by_hash[split_key(p)] == split]
 
 
 # --------------------------------------------------------------------------------------- loading
