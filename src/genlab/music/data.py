@@ -40,7 +40,7 @@ from genlab.core.config import Config
 from genlab.core.data import DataInfo, DatasetSpec, parse_source, register_dataset
 from genlab.core.download import data_root, download, local_copy_hint
 from genlab.core.errors import BadInputError, DataError
-from genlab.core.io import atomic_write_json
+from genlab.core.io import atomic_write_json, atomic_write_text
 from genlab.core.optional import require
 from genlab.core.registry import DATASETS
 from genlab.music.io import SUFFIXES, read_pieces
@@ -231,14 +231,19 @@ def read_files(files: list[Path], cache_path: Path | None) -> tuple[list[Piece],
             cache[str(path)] = entry
             parsed += 1
             if cache_path is not None and parsed % 50 == 0:
-                atomic_write_json(cache_path, {"version": CACHE_VERSION, "files": cache})
+                _write_cache(cache_path, cache)
         if "error" in entry:
             skipped.append(f"{path}: {entry['error']}")
         else:
             pieces += [piece_from_json(p) for p in entry["pieces"]]
     if cache_path is not None and parsed:
-        atomic_write_json(cache_path, {"version": CACHE_VERSION, "files": cache})
+        _write_cache(cache_path, cache)
     return pieces, skipped, parsed == 0
+
+
+def _write_cache(path: Path, files: dict[str, Any]) -> None:
+    """The cache as compact JSON (an indented one of the chorales would be several times larger)."""
+    atomic_write_text(path, json.dumps({"version": CACHE_VERSION, "files": files}, separators=(",", ":")))
 
 
 # --------------------------------------------------------------------------------------- splits
