@@ -8,9 +8,6 @@ import pytest
 
 from genlab.music.notes import ChordSymbol, Note, Piece
 
-pytest.importorskip("mido")
-pytest.importorskip("music21")
-
 
 @pytest.fixture
 def chorale_piece() -> Piece:
