@@ -141,3 +141,11 @@ def test_hash_split_of_many_titles_is_fixed_disjoint_and_80_10_10():
     # the same title in another spelling lands in the same split; another seed moves pieces
     assert data.split_of(Piece([], title="tune-7!")) == data.split_of(pieces[7])
     assert data.split_pieces(pieces, "test", seed=1) != parts["test"]
+
+
+def test_style_labels_come_from_the_corpus_collection():
+    corpus = data.music21_corpus_dir()
+    assert data.style_of(corpus / "bach" / "bwv269.mxl") == "chorale"
+    assert data.style_of(corpus / "essenFolksong" / "han1.abc") == "folk"
+    assert data.style_of(corpus / "oneills1850" / "0001-0050.abc") == "irish"
+    assert data.style_of("/home/me/bach/prelude.mid") is None

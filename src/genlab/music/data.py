@@ -92,15 +92,10 @@ def essen_files() -> list[Path]:
 
 
 def style_of(path: str | Path) -> str | None:
-    """The style label of a piece read from ``path`` (the music21 collection it comes from), else None."""
+    """The style label of a piece read from ``path``: the music21 corpus collection it comes from, else None."""
     parts = Path(path).parts
-    if "essenFolksong" in parts:
-        return "folk"
-    if "oneills1850" in parts:
-        return "irish"
-    if "bach" in parts:
-        return "chorale"
-    return None
+    collection = parts[parts.index("corpus") + 1] if "corpus" in parts[:-1] else ""
+    return {"essenFolksong": "folk", "oneills1850": "irish", "bach": "chorale"}.get(collection)
 
 
 #: A downloadable collection: the archive URL, its sha256 when known, and the folder it unpacks to.

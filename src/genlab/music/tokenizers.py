@@ -16,7 +16,10 @@ settings agree on every id, and ``to_dict`` stores just the settings. Both regis
 * :class:`MelodyTokenizer` — one melody as a stream of ``Pitch_p Duration_d`` and ``Rest Duration_d`` with
   ``Bar`` at every bar line and ``Chord_X`` / ``Chord_NC`` where the harmony changes (the event-stream form
   of folk-rnn, Sturm et al. 2016, with durations on a grid). Time is implicit: each note starts where the
-  previous event ended. A note that crosses bar lines is followed by their ``Bar`` tokens.
+  previous event ended. A note that crosses bar lines is followed by their ``Bar`` tokens. A chord change is
+  written before the note, rest or bar line where it happens; one that falls inside a held note moves to the
+  next onset (and one inside the last note is lost), which never happens with ABC chord symbols, written
+  before notes.
 
 A piece is first snapped to what the tokeniser can write (:meth:`MusicTokenizer.quantize`: the grid, the
 velocity bins, durations of at most ``max_duration`` beats, for melodies the top note at each onset), and
