@@ -27,13 +27,14 @@ def run(folder, tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("cli-runs")
     result = genlab.train("music", "markov", str(folder), "m", runs_dir=root, progress=False,
-                          model_options={"max_order": 3})  # fmt: skip
+                          data_options={"data_dir": str(root / "data")}, model_options={"max_order": 3})  # fmt: skip
     return result.run.path
 
 
 def test_train_music_from_the_command_line(folder, tmp_path, capsys):
     code, out = cli_ok(["train", "music", "--model", "markov", "--data", str(folder), "--name", "cli",
-                        "--runs-dir", str(tmp_path), "--no-progress", "--max-order", "2"], capsys)  # fmt: skip
+                        "--runs-dir", str(tmp_path), "--no-progress", "--max-order", "2",
+                        "--set", f"data.data_dir={tmp_path / 'data'}"], capsys)  # fmt: skip
     assert code == 0, out
     assert (tmp_path / "music" / "cli" / "model" / "config.json").is_file()
 

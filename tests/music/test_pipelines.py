@@ -49,7 +49,8 @@ def runs(folder, tmp_path_factory) -> dict[str, Path]:
     out = {}
     for name, options in MODELS.items():
         result = genlab.train("music", name, str(folder), name, runs_dir=root, progress=False, max_steps=2,
-                              batch_size=4, data_options={"transpose": False}, model_options=options)  # fmt: skip
+                              batch_size=4, data_options={"transpose": False, "data_dir": str(root / "data")},
+                              model_options=options)  # fmt: skip
         assert result.status == "completed", name
         out[name] = result.run.path
     return out
@@ -142,7 +143,8 @@ def test_render_needs_no_model_and_writes_a_wav(folder, tmp_path):
     out = pipe.run(pipe.request(midi=str(folder / "tune03.mid"), sample_rate=8000))
     path = out.save(tmp_path / "tune.wav")
     assert path.read_bytes()[:4] == b"RIFF"
-    assert len(out.audio) == pytest.approx(8000 * tune(3).seconds, rel=0.3)
+    seconds = tune(3).seconds
+    assert 8000 * seconds <= len(out.audio) <= 8000 * (seconds + 4)  # the last note rings on (release, reverb)
     with pytest.raises(BadInputError, match="WAV"):
         out.save(tmp_path / "tune.mp3")
 
