@@ -146,3 +146,13 @@ def test_write_midi_refuses_too_many_voices(tmp_path: Path):
     piece = Piece([Note(60, 0, 1, voice=v) for v in range(16)])
     with pytest.raises(BadInputError, match="15"):
         io.write_midi(piece, tmp_path / "x.mid")
+
+
+def test_kern_spines_become_voices_top_first(tmp_path):
+    krn = tmp_path / "two.krn"
+    krn.write_text("**kern\t**kern\n*M3/4\t*M3/4\n4G\t4g\n4A\t4b\n4B\t8cc\n.\t8dd\n=1\t=1\n2.G\t2.gg\n*-\t*-\n")
+    piece = io.read_piece(krn)
+    assert piece.voices == 2 and piece.time_signature == (3, 4)
+    assert [(n.pitch, n.start, n.duration) for n in piece.voice(0)] == [
+        (67, 0.0, 1.0), (71, 1.0, 1.0), (72, 2.0, 0.5), (74, 2.5, 0.5), (79, 3.0, 3.0)]  # fmt: skip
+    assert [n.pitch for n in piece.voice(1)] == [55, 57, 59, 55]

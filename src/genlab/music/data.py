@@ -50,7 +50,7 @@ from genlab.music.tokenizers import DEFAULT_STYLES, MelodyTokenizer, MusicTokeni
 FOLDER = "music"
 SPLITS = ("train", "val", "test")
 SPLIT_FRACTIONS = (0.8, 0.1)  # train, val; the rest is test
-CACHE_VERSION = 1  # bump when the readers change what a file parses to
+CACHE_VERSION = 2  # bump when the readers change what a file parses to
 MUSIC21_LICENSE = (
     "music21 corpus (BSD-3-Clause software; encodings distributed with permission, some non-commercial only): "
     "see docs/data-licenses.md"
