@@ -156,3 +156,18 @@ def test_kern_spines_become_voices_top_first(tmp_path):
     assert [(n.pitch, n.start, n.duration) for n in piece.voice(0)] == [
         (67, 0.0, 1.0), (71, 1.0, 1.0), (72, 2.0, 0.5), (74, 2.5, 0.5), (79, 3.0, 3.0)]  # fmt: skip
     assert [n.pitch for n in piece.voice(1)] == [55, 57, 59, 55]
+
+
+def test_a_note_never_released_lasts_to_the_end_of_its_track(tmp_path):
+    import mido
+
+    mid = mido.MidiFile(type=0, ticks_per_beat=100)
+    mid.tracks.append(mido.MidiTrack([
+        mido.Message("note_on", note=60, velocity=80, time=0),
+        mido.Message("note_on", note=64, velocity=80, time=100),
+        mido.Message("note_off", note=64, velocity=0, time=100),
+        mido.MetaMessage("end_of_track", time=200),
+    ]))  # fmt: skip
+    mid.save(str(tmp_path / "held.mid"))
+    notes = io.read_piece(tmp_path / "held.mid").notes
+    assert [(n.pitch, n.start, n.duration) for n in notes] == [(60, 0.0, 4.0), (64, 1.0, 1.0)]

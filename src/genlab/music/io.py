@@ -110,6 +110,10 @@ def read_midi(path: str | Path) -> Piece:
                     start, velocity = held.pop(0)
                     group = index if midi.type == 1 else msg.channel
                     notes.append((group, msg.note, start, tick, velocity))
+        for (channel, pitch), onsets in sounding.items():  # never released: they sound to the end of the track
+            notes += [
+                (index if midi.type == 1 else channel, pitch, start, tick, velocity) for start, velocity in onsets
+            ]
     if not notes:
         if drums:
             raise BadInputError(
@@ -287,12 +291,13 @@ def write_midi(piece: Piece, path: str | Path) -> Path:
     """
     mido = require("mido", "music")
     path = Path(path).expanduser()
-    if piece.voices is not None and piece.voices > 15:
-        raise BadInputError(f"a MIDI file holds at most 15 pitched voices; this piece has {piece.voices}")
+    n_voices = max(piece.voices or 1, 1 + max((n.voice for n in piece.notes), default=0))
+    if n_voices > 15:
+        raise BadInputError(f"a MIDI file holds at most 15 pitched voices; this piece has {n_voices}")
     _check_tempo(piece.tempo, piece.title or "the piece")
     midi = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT)
     midi.tracks.append(_conductor_track(piece, mido))
-    for v in range(piece.voices or 1):
+    for v in range(n_voices):
         channel = v if v < DRUM_CHANNEL else v + 1
         events = []  # (tick, order, message): note-offs (order 0) before note-ons (1) at the same tick
         for n in piece.voice(v):
