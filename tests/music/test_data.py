@@ -149,3 +149,12 @@ def test_style_labels_come_from_the_corpus_collection():
     assert data.style_of(corpus / "essenFolksong" / "han1.abc") == "folk"
     assert data.style_of(corpus / "oneills1850" / "0001-0050.abc") == "irish"
     assert data.style_of("/home/me/bach/prelude.mid") is None
+
+
+def test_pieces_in_a_metre_without_tokens_are_skipped_and_counted(tmp_path):
+    folder = tmp_path / "odd"
+    write_midi(Piece([Note(60, 0, 1)], time_signature=(4, 4), title="a"), folder / "a.mid")
+    write_midi(Piece([Note(60, 0, 1)], time_signature=(9, 4), title="b"), folder / "b.mid")
+    loaded = data.load_music_data(str(folder), data.MusicDataConfig(data_dir=str(tmp_path)), "train")
+    assert [p.title for p in loaded.pieces] == ["a"]
+    assert loaded.info.n_skipped == 1 and "9/4" in loaded.info.skipped[0]

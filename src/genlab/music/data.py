@@ -45,7 +45,14 @@ from genlab.core.optional import require
 from genlab.core.registry import DATASETS
 from genlab.music.io import SUFFIXES, read_pieces
 from genlab.music.notes import ChordSymbol, Note, Piece
-from genlab.music.tokenizers import DEFAULT_STYLES, MelodyTokenizer, MusicTokenizer, REMITokenizer, transpositions
+from genlab.music.tokenizers import (
+    DEFAULT_STYLES,
+    MelodyTokenizer,
+    MusicTokenizer,
+    REMITokenizer,
+    time_signatures,
+    transpositions,
+)
 
 FOLDER = "music"
 SPLITS = ("train", "val", "test")
@@ -404,6 +411,12 @@ def load_music_data(source: str | None = None, cfg: MusicDataConfig | None = Non
     if not pieces:
         raise DataError(f"no piece of {source} could be read ({len(skipped)} file(s) skipped)",
                         skipped[0] if skipped else "give MIDI, MusicXML or ABC files")  # fmt: skip
+    writable = set(time_signatures())  # what the tokenisers can write (at most 8 quarter notes a bar)
+    for p in pieces:
+        if p.time_signature not in writable:
+            num, den = p.time_signature
+            skipped.append(f"{p.source} ({p.title or 'untitled'}): time signature {num}/{den} has no token")
+    pieces = [p for p in pieces if p.time_signature in writable]
     chosen = split_pieces(pieces, split, cfg.split_seed)
     styles = [style_of(p.source) for p in chosen]
     counts: dict[str, int] = {}

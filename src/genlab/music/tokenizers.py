@@ -77,7 +77,7 @@ class MusicTokenizer(Preprocessor):
         self.velocities = tuple(min(127, max(1, round(127 * (k + 1) / velocity_bins))) for k in range(velocity_bins))
         if velocity_bins == 8:
             self.velocities = (16, 32, 48, 64, 80, 96, 112, 127)
-        self.time_signatures = tuple((n, d) for d in (2, 4, 8, 16) for n in range(1, self.max_beats * d // 4 + 1))
+        self.time_signatures = time_signatures(self.max_beats)
         self.tokens: list[str] = [*SPECIALS, *self._vocabulary()]
         self.index = {t: i for i, t in enumerate(self.tokens)}
         self.pitch_ids: dict[int, int] = {p: self.index[f"Pitch_{p}"] for p in range(low, high + 1)}
@@ -273,6 +273,11 @@ class MusicTokenizer(Preprocessor):
 
     def __hash__(self) -> int:
         return hash(tuple(self.tokens))
+
+
+def time_signatures(max_beats: int = 8) -> tuple[tuple[int, int], ...]:
+    """The time signatures with a token: denominators 2, 4, 8, 16 and at most ``max_beats`` quarter notes a bar."""
+    return tuple((n, d) for d in (2, 4, 8, 16) for n in range(1, max_beats * d // 4 + 1))
 
 
 def _close_chords(events: list[tuple[float, str]], end: float) -> list[ChordSymbol]:
