@@ -105,8 +105,9 @@ def test_bar_limit_refuses_eos_early_and_ends_after_the_last_bar():
 @pytest.mark.parametrize("name", ["music/transformer", "music/lstm"])
 def test_harmonisation_keeps_the_soprano_exactly(name):
     model = tiny(name, TOKENIZER)
+    # F# (78) is chromatic in C major: the forced soprano note must win over the key's scale
     melody = Piece([Note(72, 0, 1), Note(74, 1, 0.5), Note(76, 1.5, 0.5), Note(77, 2, 2), Note(79, 4, 1.5),
-                    Note(77, 5.5, 0.5), Note(76, 6, 2, velocity=100)], key="C major")  # fmt: skip
+                    Note(78, 5.5, 0.5), Note(76, 6, 2, velocity=100)], key="C major")  # fmt: skip
     pieces = harmonize(model, melody, n=3, seed=0)
     want = [(n.pitch, n.start, n.duration, n.velocity) for n in TOKENIZER.quantize(melody).notes]
     for piece in pieces:
@@ -115,6 +116,7 @@ def test_harmonisation_keeps_the_soprano_exactly(name):
         assert {n.voice for n in piece.notes} <= {0, 1, 2, 3}
         assert any(n.voice > 0 for n in piece.notes), "no lower voice was written"
         assert piece.n_bars >= melody.n_bars
+        assert all(n.pitch % 12 in scale_pitch_classes("C major") for n in piece.notes if n.voice > 0)
 
 
 def test_harmonisation_needs_remi_and_a_melody():

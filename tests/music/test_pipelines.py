@@ -74,6 +74,7 @@ def test_compose_saves_midi_with_wav_and_piano_roll_beside_it(runs, tmp_path):
     assert isinstance(out, MusicOutput) and len(out.pieces) == 2
     g_major = scale_pitch_classes("G major")
     assert all(n.pitch % 12 in g_major for p in out.pieces for n in p.notes)
+    assert all(p.n_bars <= 3 for p in out.pieces)
     first = out.save(tmp_path / "tune.mid")
     assert first == tmp_path / "tune-1.mid"
     for stem in ("tune-1", "tune-2"):

@@ -209,7 +209,8 @@ def compose(
     constraints = _constraints(tok, key, len(prefix), time_signature, bars)
     budget = max_tokens or decoding.default_max_tokens(tok, bars, voices, beats)
     rows = model.sample_ids(n, budget, generator, temperature, prefix, constraints)
-    return [tok.decode(r) for r in rows]
+    pieces = [tok.decode(r) for r in rows]
+    return pieces if prime is not None else [p.slice_bars(0, bars) for p in pieces]  # last notes end at the bar line
 
 
 def _constraints(tok: Any, key: str | None, prompt: int, time_signature: tuple[int, int], bars: int) -> list:
@@ -242,8 +243,8 @@ def harmonize(
                                              time_signature=melody.time_signature)]  # fmt: skip
     constraint = decoding.HarmonizeConstraint(tok, soprano, voices, len(prefix))
     constraints: list = [constraint]
-    if key is not None:
-        constraints.append(decoding.ScaleConstraint(tok, key, len(prefix)))  # the soprano's own notes are forced
+    if key is not None:  # before the harmony: the soprano's forced notes win over the scale, even chromatic ones
+        constraints.insert(0, decoding.ScaleConstraint(tok, key, len(prefix)))
     beats = melody.beats_per_bar
     budget = max_tokens or decoding.default_max_tokens(tok, constraint.n_bars, voices, beats)
     rows = model.sample_ids(n, budget, make_generator(seed), temperature, prefix, constraints)
