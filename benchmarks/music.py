@@ -85,7 +85,7 @@ def harmonisation(model: Any, args) -> dict[str, Any]:
     from genlab.music.pipelines import harmonize
 
     test = evaluation.load_splits(evaluation.recorded_data_config(model))["test"][: args.harmonize_pieces]
-    kept, in_key = [], []
+    kept, in_key, errors = [], [], []
     for chorale in test:
         soprano = Piece(chorale.voice(0), tempo=chorale.tempo, time_signature=chorale.time_signature, key=chorale.key)
         if not soprano.notes:
@@ -94,8 +94,9 @@ def harmonisation(model: Any, args) -> dict[str, Any]:
         given = [(n.pitch, n.start, n.duration) for n in model.tokenizer.quantize(soprano).notes]
         try:
             (out,) = harmonize(model, soprano, 1, key=key, seed=0)
-        except GenlabError:  # the harmonisation refused or could not keep the soprano
+        except GenlabError as e:  # the harmonisation refused or could not keep the soprano
             kept.append(False)
+            errors.append(str(e))
             continue
         kept.append([(n.pitch, n.start, n.duration) for n in out.voice(0)] == given)
         in_key.append(metrics.key_consistency(out, key=key))
@@ -103,6 +104,8 @@ def harmonisation(model: Any, args) -> dict[str, Any]:
         "harmonize_pieces": len(kept),
         "harmonize_soprano_kept": round(sum(kept) / len(kept), 4) if kept else None,
         "harmonize_beats_in_key": round(sum(in_key) / len(in_key), 4) if in_key else None,
+        "harmonize_errors": len(errors),
+        **({"harmonize_first_error": errors[0]} if errors else {}),
     }
 
 
@@ -130,7 +133,7 @@ def model_rows(args, runs_dir: Path, model_name: str, dataset: str) -> list[dict
         "n_samples": protocol["n_samples"], "max_tokens": protocol["max_tokens"], "reference": protocol["reference"],
         "overrides": list(args.overrides),
     }  # fmt: skip
-    if dataset == "bach-chorales" and model_name != "markov":
+    if dataset == "bach-chorales" and not getattr(model, "phrase_model", False):  # a phrase VAE does not harmonise
         row |= harmonisation(model, args)
     rows = [row]
     if held:
