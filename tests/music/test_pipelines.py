@@ -56,6 +56,7 @@ def runs(folder, tmp_path_factory) -> dict[str, Path]:
     return out
 
 
+@pytest.mark.slow  # the module's four tiny training runs take several seconds together
 @pytest.mark.parametrize("name", list(MODELS))
 def test_every_model_trains_and_writes_midi_wav_and_a_piano_roll(runs, name):
     run = runs[name]
@@ -68,6 +69,7 @@ def test_every_model_trains_and_writes_midi_wav_and_a_piano_roll(runs, name):
     assert size >= 10
 
 
+@pytest.mark.slow  # the module's four tiny training runs take several seconds together
 def test_compose_saves_midi_with_wav_and_piano_roll_beside_it(runs, tmp_path):
     pipe = MusicComposePipeline.from_pretrained(runs["lstm"])
     out = pipe.run(pipe.request(bars=3, key="G major", seed=0, n=2))
@@ -85,12 +87,14 @@ def test_compose_saves_midi_with_wav_and_piano_roll_beside_it(runs, tmp_path):
     assert out.encode("mid")[:4] == b"MThd" and out.encode("wav")[:4] == b"RIFF"
 
 
+@pytest.mark.slow  # the module's four tiny training runs take several seconds together
 def test_the_same_seed_composes_the_same_piece(runs):
     pipe = MusicComposePipeline.from_pretrained(runs["transformer"])
     a, b = pipe(bars=2, seed=3), pipe(bars=2, seed=3)
     assert [p.notes for p in a] == [p.notes for p in b]
 
 
+@pytest.mark.slow  # the module's four tiny training runs take several seconds together
 def test_a_continuation_keeps_the_prime(runs, folder):
     pipe = MusicComposePipeline.from_pretrained(runs["markov"])
     prime = read_piece(folder / "tune00.mid").slice_bars(0, 2)
@@ -101,6 +105,7 @@ def test_a_continuation_keeps_the_prime(runs, folder):
     assert len(piece.notes) > len(prime.notes)
 
 
+@pytest.mark.slow  # the module's four tiny training runs take several seconds together
 def test_the_vae_interpolates_between_two_files_into_a_folder(runs, folder, tmp_path):
     pipe = MusicComposePipeline.from_pretrained(runs["music-vae"])
     a, b = str(folder / "tune01.mid"), str(folder / "tune02.mid")
@@ -115,6 +120,7 @@ def test_the_vae_interpolates_between_two_files_into_a_folder(runs, folder, tmp_
         other.run(other.request(interpolate=[a, b]))
 
 
+@pytest.mark.slow  # the module's four tiny training runs take several seconds together
 @pytest.mark.parametrize(
     ("options", "match"),
     [({"bars": 0}, "bars"), ({"key": "Q lydian"}, "key"), ({"tempo": 5000}, "tempo"), ({"tempo": 1}, "tempo"),
@@ -126,6 +132,7 @@ def test_bad_compose_options_get_clear_errors(runs, options, match):
         pipe.run(pipe.request(**options))
 
 
+@pytest.mark.slow  # the module's four tiny training runs take several seconds together
 def test_a_prime_without_notes_and_two_modes_at_once_are_refused(runs, folder, tmp_path):
     from tests.music.conftest import write_test_midi
 
