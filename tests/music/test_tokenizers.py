@@ -139,11 +139,12 @@ def test_real_chorale_and_folk_tune_round_trip(tmp_path):
     from genlab.music.data import music21_corpus_dir
     from genlab.music.io import read_piece, read_pieces
 
-    chorale = read_piece(music21_corpus_dir() / "bach" / "bwv269.mxl")
     remi = REMITokenizer()
-    ids = remi.encode(chorale, style="chorale")
-    assert remi.decode(ids).notes == remi.quantize(chorale).notes == chorale.notes
-    assert remi.note_count(ids) == len(chorale.notes)
+    for name in ("bwv269", "bwv347", "bwv153.1"):
+        chorale = read_piece(music21_corpus_dir() / "bach" / f"{name}.mxl")
+        ids = remi.encode(chorale, style="chorale")
+        assert remi.decode(ids).notes == remi.quantize(chorale).notes == chorale.notes
+        assert remi.note_count(ids) == len(chorale.notes)
 
     text = (music21_corpus_dir() / "essenFolksong" / "test0.abc").read_text(encoding="latin-1")
     path = tmp_path / "songs.abc"
