@@ -72,3 +72,18 @@ def test_render_refuses_a_file_that_is_not_music(tmp_path, capsys):
     bad.write_text("not a midi file")
     code, text = cli_ok(["render", str(bad), "--out", str(tmp_path / "x.wav")], capsys)
     assert code == 2 and "error" in text, text
+
+
+@pytest.mark.slow  # trains a tiny MusicVAE
+def test_compose_interpolates_between_two_files_with_a_vae(folder, tmp_path, capsys):
+    import genlab
+
+    vae_run = genlab.train("music", "music-vae", str(folder), "v", runs_dir=tmp_path / "runs", progress=False,
+                           max_steps=2, batch_size=4, data_options={"data_dir": str(tmp_path / "data")},
+                           model_options={"latent_dim": 4, "encoder_hidden": 8, "decoder_hidden": 8})  # fmt: skip
+    walk = tmp_path / "walk"
+    a, b = str(folder / "tune1.mid"), str(folder / "tune2.mid")
+    args = ["compose", str(vae_run.run.path), "--interpolate", a, b, "--steps", "3", "--seed", "0", "--out", str(walk)]
+    code, text = cli_ok(args, capsys)
+    assert code == 0, text
+    assert sorted(p.name for p in walk.glob("*.mid")) == ["01.mid", "02.mid", "03.mid"]

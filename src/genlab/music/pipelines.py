@@ -7,8 +7,8 @@ synthesiser) and a piano roll ``tune.png`` beside it. Constraints hold on every 
 
 * ``--prime FILE``: the piece continues FILE's notes for ``--bars`` more bars (the output holds both);
 * ``--harmonize FILE``: four voices written around FILE's melody, which is kept exactly (REMI models);
-* ``--interpolate A --interpolate B --steps 5 --out walk/``: a MusicVAE's phrases along the path between A's
-  and B's latents (one file per step in the folder).
+* ``--interpolate A B --steps 5 --out walk/``: a MusicVAE's phrases along the path between A's and B's latents
+  (one file per step in the folder; ``--interpolate A --interpolate B`` also works).
 
 ``genlab render tune.mid --out tune.wav [--soundfont FILE.sf2]`` needs no model.
 """
@@ -277,8 +277,12 @@ class ComposeRequest(Request):
     n: int = Field(1, ge=1, le=100, description="pieces to write")
     prime: str | None = Field(None, description="MIDI/MusicXML/ABC file to continue")
     harmonize: str | None = Field(None, description="melody file to harmonise in four voices (chorale models)")
-    interpolate: list[str] = Field(default_factory=list, description="two phrase files to interpolate between "
-                                   "(give --interpolate twice; music-vae runs)")  # fmt: skip
+    interpolate: list[str] = Field(
+        default_factory=list,
+        description="phrase files to interpolate between (music-vae): --interpolate A B (or the option twice)",
+    )
+    interpolate_to: str | None = Field(None, description="the second phrase file of --interpolate A B",
+                                       json_schema_extra={"positional": True})  # fmt: skip
     steps: int = Field(5, ge=2, le=64, description="phrases along an --interpolate path, the ends included")
     voices: int = Field(4, ge=2, le=8, description="voices of a --harmonize piece")
     max_tokens: int | None = Field(None, ge=8, description="token budget per piece (default: ample for --bars)")
@@ -308,8 +312,11 @@ class MusicComposePipeline(Pipeline):
                                         ("--interpolate", r.interpolate)) if on]  # fmt: skip
         if len(chosen) > 1:
             raise BadInputError(f"{' and '.join(chosen)} cannot be combined", "give one of them")
+        if r.interpolate_to and not r.interpolate:
+            raise BadInputError(f"unexpected file {r.interpolate_to}", "a second file follows --interpolate A")
         if r.interpolate:
-            files = [f for item in r.interpolate for f in item.split(",") if f]
+            files = [f for item in r.interpolate for f in item.split(",") if f] + [r.interpolate_to or ""]
+            files = [f for f in files if f]
             if len(files) != 2:
                 raise BadInputError(f"--interpolate takes two files, got {len(files)}",
                                     "genlab compose RUN --interpolate a.mid --interpolate b.mid")  # fmt: skip
