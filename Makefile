@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.genlab-installed
-EXTRAS ?= image,text,text-embed,audio,tabular,privacy,graph,molecule,dev
+EXTRAS ?= image,text,text-embed,audio,tabular,privacy,graph,molecule,music,dev
 
 .PHONY: setup system-deps demo test test-fast lint format bench clean
 
@@ -16,6 +16,10 @@ system-deps:
 	@command -v gcc >/dev/null && $(PYTHON) -c "import os, sys, sysconfig; \
 	sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h')))" \
 	|| { apt-get update -qq && apt-get install -y -qq build-essential python3-dev; }
+	@# FluidSynth and a General MIDI SoundFont render music to audio; optional (a built-in synthesiser is the fallback).
+	@command -v fluidsynth >/dev/null || { apt-get update -qq >/dev/null 2>&1; \
+	apt-get install -y -qq fluidsynth timgm6mb-soundfont >/dev/null 2>&1; } \
+	|| echo "fluidsynth not installed: music is rendered by the built-in synthesiser"
 
 $(STAMP): pyproject.toml constraints.txt | system-deps
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)

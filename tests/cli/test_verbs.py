@@ -61,6 +61,8 @@ VERB_ARGS = {
     "respond": ["hello there"],
     "optimize": ["--budget", "6", "--n-init", "3", "--batch-size", "3", "--quiet"],
     "classify-nodes": [],
+    "compose": ["--bars", "1", "--seed", "0"],
+    "render": ["{png}"],
 }
 OUT_NAMES = {
     "image-generation": "out.png", "image-classification": "out.csv", "text-generation": "out.txt",
