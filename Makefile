@@ -60,6 +60,7 @@ bench: setup
 	$(PY) -m benchmarks.molecule_optimization --threads 1 --lm-minutes 8 --plot docs/images
 	$(PY) -m benchmarks.molecules --threads 1
 	$(PY) -m benchmarks.graphs --threads 1
+	$(PY) -m benchmarks.music --threads 1
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache
