@@ -6,7 +6,7 @@
 trains on one token row per piece:
 
 * the language models read ``<bos> Key Tempo Style TimeSig body… <eos>`` rows; a row longer than ``max_tokens``
-  (default :data:`DEFAULT_MAX_TOKENS`) is cut at bar lines into windows that each repeat the conditioning prefix,
+  (default :data:`DEFAULT_MAX_TOKENS`, 256) is cut at bar lines into windows that each repeat the conditioning prefix,
   so every training row starts at a bar with its key, tempo, style and metre;
 * the phrase VAE reads phrases of its ``phrase_bars`` bars (``<bos>`` conditioning, the phrase, ``<eos>``).
 
@@ -35,7 +35,7 @@ from genlab.music.evaluation import MusicEvalRequest
 from genlab.music.models import TASK
 from genlab.music.pipelines import MusicComposePipeline, compose
 
-DEFAULT_MAX_TOKENS = 512  # tokens per training row when the data config sets no max_tokens
+DEFAULT_MAX_TOKENS = 256  # tokens per training row when the data config sets no max_tokens (CPU-sized)
 SAMPLE_PIECES, SAMPLE_BARS, SAMPLE_TOKENS = 2, 4, 512  # what write_samples composes (tokens: at most, per piece)
 
 
