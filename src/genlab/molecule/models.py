@@ -22,12 +22,12 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 
 import torch
-import torch.nn.functional as F
 from pydantic import Field
 
 from genlab.core.errors import BadInputError
-from genlab.core.model import OptimizerSpec, register_model
+from genlab.core.model import register_model
 from genlab.molecule.tokenizers import BOS_ID, EOS_ID, PAD_ID, MoleculeTokenizer, tokenizer_from_dict
+from genlab.text.base import PaddedRowsLanguageModel
 from genlab.text.decoding import SuppressTokens, Temperature, generate_until
 from genlab.text.gpt import GPT, GPTConfig
 from genlab.text.rnn import CharRNN, CharRNNConfig
@@ -36,7 +36,7 @@ TASK = "molecules"
 SAMPLE_BATCH = 256  # molecules decoded together
 
 
-class MoleculeLanguageModel:
+class MoleculeLanguageModel(PaddedRowsLanguageModel):
     """Mixin placed before a :class:`genlab.text.base.TextLanguageModel`: the molecule task, the molecule
     tokenizer, the padded per-molecule loss and SMILES sampling."""
 
@@ -51,20 +51,9 @@ class MoleculeLanguageModel:
             self._tokenizer = tokenizer_from_dict(self.config.tokenizer)
         return self._tokenizer
 
-    def optimizer_groups(self) -> list[OptimizerSpec]:
-        """One Adam group; the learning rate warms up linearly, then follows ``lr_schedule`` over the run."""
-        c = self.config
-        params = list(self.parameters())
-        return [OptimizerSpec("model", params, c.lr, c.betas, c.weight_decay, schedule=c.lr_schedule,
-                              warmup_steps=c.warmup_steps)]  # fmt: skip
-
-    def training_losses(self, batch: torch.Tensor, group: str) -> dict[str, torch.Tensor]:
-        """Mean cross-entropy (nats per token) of ``batch[:, 1:]`` given ``batch[:, :-1]``, ``<pad>`` targets
-        left out; ``batch`` (B, L) holds one molecule per row."""
-        batch = batch.to(self.device)
-        logits = self.logits(batch[:, :-1])  # (B, L-1, V)
-        loss = F.cross_entropy(logits.flatten(0, 1), batch[:, 1:].flatten(), ignore_index=PAD_ID)
-        return {"loss": loss}
+    @property
+    def pad_id(self) -> int:
+        return PAD_ID
 
     @torch.no_grad()
     def sample_smiles(

@@ -29,7 +29,8 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from genlab.core.errors import BadInputError, ConfigError
-from genlab.core.model import OptimizerSpec, register_model
+from genlab.core.model import register_model
+from genlab.text.base import PaddedRowsLanguageModel
 from genlab.text.decoding import LogitsProcessor, SuppressTokens, Temperature, generate_until
 from genlab.text.gpt import GPT, GPTConfig
 from genlab.text.rnn import CharRNN, CharRNNConfig
@@ -76,7 +77,7 @@ def prefix_tensor(tokenizer, n: int, prefix_ids: Sequence[int] | None) -> torch.
     return torch.tensor([prefix] * n, dtype=torch.long)
 
 
-class MusicLanguageModel:
+class MusicLanguageModel(PaddedRowsLanguageModel):
     """Mixin placed before a :class:`genlab.text.base.TextLanguageModel`: the music task, the music tokenizer,
     the padded per-piece loss, ``token_nll`` and ``sample_ids``."""
 
@@ -92,20 +93,9 @@ class MusicLanguageModel:
             self._tokenizer = music_tokenizer_from_dict(self.config.tokenizer)
         return self._tokenizer
 
-    def optimizer_groups(self) -> list[OptimizerSpec]:
-        """One Adam group; the learning rate warms up linearly, then follows ``lr_schedule`` over the run."""
-        c = self.config
-        schedule, warmup = getattr(c, "lr_schedule", "constant"), getattr(c, "warmup_steps", 0)
-        return [OptimizerSpec("model", list(self.parameters()), c.lr, c.betas, c.weight_decay, schedule=schedule,
-                              warmup_steps=warmup)]  # fmt: skip
-
-    def training_losses(self, batch: torch.Tensor, group: str) -> dict[str, torch.Tensor]:
-        """Mean cross-entropy (nats per token) of ``batch[:, 1:]`` given ``batch[:, :-1]``, ``<pad>`` targets left
-        out; ``batch`` (B, L) holds one piece or window per row."""
-        batch = batch.to(self.device)
-        logits = self.logits(batch[:, :-1])  # (B, L-1, V)
-        loss = F.cross_entropy(logits.flatten(0, 1), batch[:, 1:].flatten(), ignore_index=self.tokenizer.pad_id)
-        return {"loss": loss}
+    @property
+    def pad_id(self) -> int:
+        return self.tokenizer.pad_id
 
     @torch.no_grad()
     def token_nll(self, ids: torch.Tensor) -> torch.Tensor:

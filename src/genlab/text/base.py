@@ -138,3 +138,28 @@ class TextLanguageModel(TokenizedModel):
 def bits_per_token(nll_nats: float, count: int) -> float:
     """Convert a total NLL in nats over ``count`` tokens to bits per token."""
     return nll_nats / max(count, 1) / math.log(2)
+
+
+class PaddedRowsLanguageModel:
+    """Mixin placed before a :class:`TextLanguageModel` whose data are one sequence per row, padded with
+    ``pad_id`` (molecules, music): padding is left out of the loss, and the one Adam group warms up linearly for
+    the config's ``warmup_steps`` and then follows its ``lr_schedule`` (constant when the config has none)."""
+
+    @property
+    def pad_id(self) -> int:
+        raise NotImplementedError
+
+    def optimizer_groups(self) -> list[OptimizerSpec]:
+        """One Adam group; the learning rate warms up linearly, then follows ``lr_schedule`` over the run."""
+        c = self.config
+        schedule, warmup = getattr(c, "lr_schedule", "constant"), getattr(c, "warmup_steps", 0)
+        return [OptimizerSpec("model", list(self.parameters()), c.lr, c.betas, c.weight_decay, schedule=schedule,
+                              warmup_steps=warmup)]  # fmt: skip
+
+    def training_losses(self, batch: torch.Tensor, group: str) -> dict[str, torch.Tensor]:
+        """Mean cross-entropy (nats per token) of ``batch[:, 1:]`` given ``batch[:, :-1]``, ``<pad>`` targets left
+        out; ``batch`` (B, L) holds one sequence per row."""
+        batch = batch.to(self.device)
+        logits = self.logits(batch[:, :-1])  # (B, L-1, V)
+        loss = F.cross_entropy(logits.flatten(0, 1), batch[:, 1:].flatten(), ignore_index=self.pad_id)
+        return {"loss": loss}
