@@ -341,3 +341,11 @@ def write_results(name: str, rows: list[dict[str, Any]], out_dir: str | Path | N
     tmp.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     tmp.replace(out)
     return out
+
+
+def replace_between(page: Path, start: str, end: str, lines: list[str]) -> None:
+    """Rewrite the part of ``page`` between the marker lines ``start`` and ``end`` (kept) with ``lines``."""
+    text = page.read_text(encoding="utf-8")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    page.write_text(f"{head}{start}\n" + "\n".join(lines) + f"\n{end}{tail}", encoding="utf-8")

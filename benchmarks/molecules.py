@@ -175,10 +175,7 @@ def docs_table(results: Path, page: Path) -> None:
     for r in rows:
         cells = ["–" if r.get(k) is None else f"{r[k]:.3f}" if isinstance(r[k], float) else str(r[k]) for k in COLUMNS]
         lines.append(f"| {r['model']} | {r.get('budget_minutes') or '–'} | " + " | ".join(cells) + " |")
-    text = page.read_text(encoding="utf-8")
-    head, rest = text.split(TABLE_START, 1)
-    _, tail = rest.split(TABLE_END, 1)
-    page.write_text(f"{head}{TABLE_START}\n" + "\n".join(lines) + f"\n{TABLE_END}{tail}", encoding="utf-8")
+    common.replace_between(page, TABLE_START, TABLE_END, lines)
 
 
 def main(argv: list[str] | None = None) -> None:

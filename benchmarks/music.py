@@ -161,10 +161,7 @@ def docs_table(results: Path, page: Path) -> None:
         lines.append(
             f"| {r['dataset']} | {r['model']} | {r.get('budget_minutes') or '–'} | " + " | ".join(cells) + " |"
         )
-    text = page.read_text(encoding="utf-8")
-    head, rest = text.split(TABLE_START, 1)
-    _, tail = rest.split(TABLE_END, 1)
-    page.write_text(f"{head}{TABLE_START}\n" + "\n".join(lines) + f"\n{TABLE_END}{tail}", encoding="utf-8")
+    common.replace_between(page, TABLE_START, TABLE_END, lines)
 
 
 def main(argv: list[str] | None = None) -> None:
