@@ -109,6 +109,47 @@ def harmonisation(model: Any, args) -> dict[str, Any]:
     }
 
 
+MEDIA_BARS = 8
+
+
+def write_media(piece: Any, folder: Path, name: str, title: str) -> dict[str, str]:
+    """``piece`` as ``name.mid``, a rendered ``name.ogg`` (Vorbis: a tenth of the WAV's bytes, playable in the
+    browser) and a piano roll ``name.png`` in ``folder``; the file names, for the row."""
+    import soundfile as sf
+
+    from genlab.music.io import write_midi
+    from genlab.music.plots import piano_roll
+    from genlab.music.render import render
+
+    folder.mkdir(parents=True, exist_ok=True)
+    write_midi(piece, folder / f"{name}.mid")
+    sf.write(folder / f"{name}.ogg", render(piece, sample_rate=22050), 22050, format="OGG", subtype="VORBIS")
+    piano_roll(piece, folder / f"{name}.png", title=title)
+    return {"media": name, "media_renderer": "fluidsynth" if _fluidsynth() else "built-in synthesiser"}
+
+
+def _fluidsynth() -> bool:
+    from genlab.music.render import fluidsynth_available
+
+    return fluidsynth_available()
+
+
+def model_media(model: Any, args, model_name: str, dataset: str) -> dict[str, str]:
+    """The first of the model's ``--media`` pieces: ``genlab compose RUN --bars 8 --seed 0`` (unconditioned)."""
+    from genlab.music.pipelines import compose
+
+    (piece,) = compose(model, 1, bars=MEDIA_BARS, seed=0)
+    return write_media(piece, args.media, f"{model_name}-{dataset}", f"{model_name}, {dataset} (seed 0)")
+
+
+def held_out_media(model: Any, args, dataset: str) -> dict[str, str]:
+    """The first test piece's first 8 bars, for the held-out row."""
+    from genlab.music import evaluation
+
+    piece = evaluation.load_splits(evaluation.recorded_data_config(model))["test"][0].slice_bars(0, MEDIA_BARS)
+    return write_media(piece, args.media, f"held-out-{dataset}", f"held-out test piece, {dataset}")
+
+
 def model_rows(args, runs_dir: Path, model_name: str, dataset: str) -> list[dict[str, Any]]:
     """Train ``model_name`` on ``dataset`` for the budget and score it; the held-out row comes with it."""
     for module in ("task", "markov", "vae"):  # registered also where the installed metadata predates the modality
@@ -135,12 +176,15 @@ def model_rows(args, runs_dir: Path, model_name: str, dataset: str) -> list[dict
     }  # fmt: skip
     if dataset == "bach-chorales" and not getattr(model, "phrase_model", False):  # a phrase VAE does not harmonise
         row |= harmonisation(model, args)
+    if args.media:
+        row |= model_media(model, args, model_name, dataset)
     rows = [row]
     if held:
         rows.append({
             "model": "held-out", "dataset": dataset, "budget_minutes": None, **metric_fields(held),
             "note": "the test pieces scored as if generated, against the training and validation pieces",
             "reference": "training and validation pieces",
+            **(held_out_media(model, args, dataset) if args.media else {}),
         })  # fmt: skip
     return rows
 
@@ -176,6 +220,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--speed-pieces", type=int, default=16, help="pieces generated to time notes_per_s")
     p.add_argument("--harmonize-pieces", type=int, default=30, help="test chorales harmonised for the check")
     p.add_argument("--set", dest="overrides", action="append", default=[], help="config override for every run")
+    p.add_argument(
+        "--media",
+        type=Path,
+        default=None,
+        help="write an 8-bar piece of every model (MIDI, Ogg audio, piano roll) into this folder",
+    )
     p.add_argument("--docs", type=Path, default=None, help="only rewrite this page's results table from the file")
     args = p.parse_args(argv)
     if args.docs:

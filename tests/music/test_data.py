@@ -143,6 +143,26 @@ def test_hash_split_of_many_titles_is_fixed_disjoint_and_80_10_10():
     assert data.split_pieces(pieces, "test", seed=1) != parts["test"]
 
 
+def test_harmonisations_of_one_melody_share_a_split_whatever_their_titles_and_keys():
+    melody = [60, 62, 64, 65, 67, 65, 64, 62, 60, 64, 67, 72, 71]
+
+    def setting(title: str, shift: int, rhythm: float, seed: int) -> Piece:
+        top = [Note(p + shift, i * rhythm, rhythm, voice=0) for i, p in enumerate(melody)]
+        bass = [Note(40 + seed + i % 5, i * rhythm, rhythm, voice=1) for i in range(len(melody))]
+        return Piece(top + bass, title=title)
+
+    tunes = [Piece([Note(60 + (i * k) % 12, k, 1) for k in range(14)], title=f"Tune {i}") for i in range(300)]
+    settings = [setting("bwv 1", 0, 1.0, 0), setting("bwv 2", 5, 0.5, 3), setting("bwv 3", -2, 2.0, 7)]
+    pieces = tunes + settings
+    groups = data.split_groups(pieces)
+    assert len(set(groups[-3:])) == 1 and groups[-1] == "bwv 1"
+    splits = [next(s for s in data.SPLITS if p in data.split_pieces(pieces, s)) for p in settings]
+    assert len(set(splits)) == 1
+    # a short melody does not tie pieces together
+    assert data.incipit(Piece([Note(60, 0, 1), Note(62, 1, 1)])) is None
+    assert data.incipit(settings[0]) == data.incipit(settings[1]) == (2, 2, 1, 2, -2, -1, -2, -2, 4, 3, 5, -1)
+
+
 def test_style_labels_come_from_the_corpus_collection():
     corpus = data.music21_corpus_dir()
     assert data.style_of(corpus / "bach" / "bwv269.mxl") == "chorale"

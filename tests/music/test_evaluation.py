@@ -133,3 +133,14 @@ def test_genlab_eval_of_a_tiny_trained_lstm_scores_it_beside_both_baselines(tmp_
     assert set(out["baselines"]) == {"markov", "held_out"}
     assert "nll_per_note" in out["baselines"]["markov"] and "nll_per_note" not in out["baselines"]["held_out"]
     assert out["protocol"]["n_samples"] == 3 and "test split" in out["protocol"]["reference"]
+
+
+def test_markov_samples_only_transitions_seen_in_training(markov):
+    model, train = markov
+    tok = model.tokenizer
+    seen = {(a, b) for p in train for a, b in zip(tok.encode(p), tok.encode(p)[1:], strict=False)}
+    rows = model.sample_ids(8, 120, generator=torch.Generator().manual_seed(0))
+    pairs = {(a, b) for r in rows for a, b in zip(r, r[1:], strict=False)}
+    assert pairs and pairs <= seen
+    # scoring keeps the smoothed distribution: an unseen transition costs finite NLL
+    assert math.isfinite(float(model.token_nll(torch.tensor([[tok.bos_id, tok.eos_id, tok.bos_id]]))[0]))

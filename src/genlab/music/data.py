@@ -17,9 +17,10 @@
 Parsing a corpus with music21 is slow, so every file's pieces are cached as JSON in
 ``DATA_DIR/music/cache/`` (keyed by the file's path, size and modification time): the second load reads only
 the cache. The split into ``train`` / ``val`` / ``test`` (80/10/10 %) is fixed by piece: a piece's share
-is decided by a hash of its title (seed 0), so different harmonisations or transcriptions of one tune (the
-chorales repeat melodies; O'Neill's has tunes in two transcriptions) always land in the same split, and
-adding files to a folder never moves the pieces already there.
+is decided by a hash of its group (seed 0): pieces sharing a title or the opening of their top voice's melody
+(12 intervals, in any key) are one group, so different harmonisations or transcriptions of one tune (the
+chorales set melodies several times under different BWV numbers; O'Neill's has tunes in two transcriptions)
+always land in the same split.
 """
 
 from __future__ import annotations
@@ -250,12 +251,58 @@ def _write_cache(path: Path, files: dict[str, Any]) -> None:
 
 # --------------------------------------------------------------------------------------- splits
 def split_key(piece: Piece) -> str:
-    """What decides a piece's split: its title in lower-case letters and digits (else its source)."""
+    """A piece's title in lower-case letters and digits (else its source): pieces sharing it share a split."""
     return re.sub(r"[^0-9a-z]+", " ", piece.title.lower()).strip() or piece.source
 
 
+#: Melodic intervals of the top voice's opening that make two pieces "one tune" for the split.
+INCIPIT_INTERVALS = 12
+
+
+def incipit(piece: Piece) -> tuple[int, ...] | None:
+    """The first :data:`INCIPIT_INTERVALS` melodic intervals of the top voice (voice 0; repeated notes merged):
+    the same in every key and rhythm, so two harmonisations or transcriptions of a tune share it; ``None`` for a
+    melody too short to tell tunes apart."""
+    pitches: list[int] = []
+    for n in sorted(piece.voice(0) or piece.notes, key=lambda n: (n.start, -n.pitch)):
+        if not pitches or n.pitch != pitches[-1]:
+            pitches.append(n.pitch)
+        if len(pitches) > INCIPIT_INTERVALS:
+            break
+    if len(pitches) <= INCIPIT_INTERVALS:
+        return None
+    return tuple(b - a for a, b in zip(pitches, pitches[1:], strict=False))
+
+
+def split_groups(pieces: list[Piece]) -> list[str]:
+    """The split group of every piece: pieces are one group when they share a title (:func:`split_key`) or a
+    melody opening (:func:`incipit`), transitively; a group is named by its smallest title. Grouping keeps a
+    tune's other harmonisations (the chorales set several melodies more than once under different BWV numbers)
+    and variants out of the held-out pieces of a model trained on one of them."""
+    parent: dict[str, str] = {}
+
+    def find(k: str) -> str:
+        while parent.setdefault(k, k) != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    titles = [split_key(p) for p in pieces]
+    first_title: dict[tuple[int, ...], str] = {}
+    for title, piece in zip(titles, pieces, strict=True):
+        find(title)
+        opening = incipit(piece)
+        if opening is None:
+            continue
+        other = first_title.setdefault(opening, title)
+        a, b = find(title), find(other)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    return [find(t) for t in titles]
+
+
 def split_of(piece: Piece, seed: int = 0) -> str:
-    """``train`` / ``val`` / ``test`` for ``piece``, from a hash of :func:`split_key` (80/10/10 %)."""
+    """``train`` / ``val`` / ``test`` for a piece alone, from a hash of its :func:`split_key` (80/10/10 %)."""
     return _split_of_key(split_key(piece), seed)
 
 
@@ -265,10 +312,12 @@ def _split_of_key(key: str, seed: int) -> str:
 
 
 def split_pieces(pieces: list[Piece], split: str, seed: int = 0) -> list[Piece]:
-    """The pieces of ``split``. When the hash leaves a split empty (a small folder), the titles are instead
-    ranked by their hash and the last 10 % (at least one) go to test, the 10 % before them to val (from three
-    titles on; fewer all train)."""
-    keys = sorted({split_key(p) for p in pieces})
+    """The pieces of ``split``: each group of :func:`split_groups` goes to the split a hash of its name picks
+    (80/10/10 %). When the hash leaves a split empty (a small folder), the groups are instead ranked by their hash
+    and the last 10 % (at least one) go to test, the 10 % before them to val (from three groups on; fewer all
+    train)."""
+    groups = split_groups(pieces)
+    keys = sorted(set(groups))
     by_hash = {k: _split_of_key(k, seed) for k in keys}
     if len(keys) >= 3 and set(by_hash.values()) != set(SPLITS):
         ordered = sorted(keys, key=lambda k: hashlib.sha256(f"{seed}:{k}".encode()).hexdigest())
@@ -278,7 +327,7 @@ def split_pieces(pieces: list[Piece], split: str, seed: int = 0) -> list[Piece]:
         by_hash.update({k: "test" for k in ordered[-n_held:]})
     elif len(keys) < 3:
         by_hash = dict.fromkeys(keys, "train")
-    return [p for p in pieces if by_hash[split_key(p)] == split]
+    return [p for p, g in zip(pieces, groups, strict=True) if by_hash[g] == split]
 
 
 # --------------------------------------------------------------------------------------- loading

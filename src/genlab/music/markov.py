@@ -12,12 +12,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from pydantic import Field, model_validator
 
 from genlab.core.model import register_model
 from genlab.music.models import MusicLanguageModel
 from genlab.text.ngram import KneserNeyLM, NGramConfig
+
+#: Log-probability taken from a token never seen after the previous one when sampling (e^-50: never drawn while
+#: a seen token is allowed).
+UNSEEN_PENALTY = 50.0
 
 
 class MusicMarkovConfig(NGramConfig):
@@ -72,6 +77,26 @@ class MusicMarkov(MusicLanguageModel, KneserNeyLM):
         self.discounts = torch.full((order, 3), 0.75, dtype=torch.float64)
         self.config.order = order
         return KneserNeyLM.fit(self, train_dataset, val_dataset)
+
+    def step(self, ids: torch.Tensor, state: list[list[int]]) -> tuple[torch.Tensor, list[list[int]]]:
+        """Next-token log-probabilities for sampling: the smoothed distribution restricted to the tokens seen after
+        the previous token in training. Smoothing gives every token some mass (right for scoring), but a sampled
+        token never seen in that place (a pitch after a pitch, a bar line inside a note) breaks the token grammar
+        the decoder reads; the restriction keeps a sample to transitions the data has."""
+        logp, state = KneserNeyLM.step(self, ids, state)
+        if self.config.order < 2:
+            return logp, state
+        bigrams = self._tables()[1]
+        for b, history in enumerate(state):
+            if not history:
+                continue
+            i = np.searchsorted(bigrams.ctx, history[-1])
+            if i < len(bigrams.ctx) and bigrams.ctx[i] == history[-1]:
+                allowed = torch.from_numpy(bigrams.words[bigrams.start[i] : bigrams.end[i]])
+                row = logp[b] - UNSEEN_PENALTY  # finite, so a constraint that masks every seen token still samples
+                row[allowed] = logp[b, allowed]
+                logp[b] = row - torch.logsumexp(row, 0)
+        return logp, state
 
     def logits(self, ids: torch.Tensor) -> torch.Tensor:
         """Log-probabilities (B, T, V) of the next token at every position."""
