@@ -159,7 +159,9 @@ class WorldVoice(GenerativeModel):
 class VoiceRequest(Request):
     """Options of ``genlab voice``."""
 
-    audio: str = Field(description="the recording to convert (WAV, FLAC, OGG)", json_schema_extra={"positional": True})
+    audio: str = Field(
+        description="the recording to convert (WAV, FLAC, OGG)", json_schema_extra={"file": "audio", "positional": True}
+    )
     pitch: float = Field(0.0, ge=-24, le=24, description="pitch shift in semitones (+12: an octave up; WORLD only)")
     formant: float | None = Field(
         None, ge=0.5, le=2.0, description="formant scaling (>1: a shorter vocal tract, e.g. 1.15 toward a female "

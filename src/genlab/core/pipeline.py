@@ -35,6 +35,13 @@ class Request(Config):
     (tensors passed from Python); ``{"positional": True}`` makes a single-valued field a positional
     argument after RUN (``genlab upscale RUN IMAGE``), in declaration order, required when the field
     has no default. The REST API and Python callers pass it by name like any other field.
+
+    Two more keys describe a field to the REST API and the studio (:mod:`genlab.serve`):
+    ``{"file": KIND}`` marks a field whose value is a file the pipeline reads (KIND: ``image``, ``audio``,
+    ``music``, ``table``, ``text`` or ``graph``): the server takes an upload there, checks its type by content
+    and passes a temporary copy; ``{"file": KIND, "names": True}`` also accepts plain names (``builtin:NAME``,
+    ``left``) in place of a file. ``{"server": False}`` keeps a field (a local folder, a SoundFont path) off the
+    API: the server uses its default.
     """
 
     seed: int | None = Field(None, description="random seed: the same seed gives the same output")
@@ -172,6 +179,16 @@ class Pipeline:
     def run(self, request: Request) -> Output:
         """Carry out ``request``."""
         raise NotImplementedError
+
+    def batch_key(self, request: Request) -> Any | None:
+        """What requests must share to be answered by one :meth:`run_batch` call (the server's dynamic
+        batching); None when ``request`` cannot be batched with others (the default)."""
+        return None
+
+    def run_batch(self, requests: list[Request]) -> list[Output]:
+        """Outputs of several requests with the same :meth:`batch_key`, each the same as ``run`` gives it alone;
+        pipelines that batch override this to share one model call."""
+        return [self.run(r) for r in requests]
 
     def stream_request(self, request: Request) -> Iterator[tuple[int, str]]:
         """Yield ``(sample index, piece)`` as the output is produced (only when :attr:`streams`)."""

@@ -156,7 +156,11 @@ def accuracy(ctx: EvalContext) -> dict[str, float]:
 class ClassifyNodes(Request):
     """Options of ``genlab classify-nodes``."""
 
-    graph: str | None = Field(None, description="graph file whose nodes to classify (default: the training graph)")
+    graph: str | None = Field(
+        None,
+        description="graph file whose nodes to classify (default: the training graph)",
+        json_schema_extra={"file": "graph"},
+    )
     seed: int | None = Field(
         None, description="unused: classifying draws nothing at random", json_schema_extra={"cli": False}
     )

@@ -78,6 +78,35 @@ class ImageGenerationPipeline(Pipeline):
             return ImagesOutput(images, nrow=request.nrow or request.n)
         return ImagesOutput(self._draw(request.n, labels, request.seed, sampling), nrow=request.nrow)
 
+    def batch_key(self, request: ImageSampling):
+        """Plain samples of a latent generator (``generate = decode(sample_latent)``: GANs, VAEs) batch with
+        each other; latent walks and iterative samplers (diffusion, flow) do not."""
+        from genlab.image.base import ImageGenerativeModel
+
+        plain = type(self.model).generate is ImageGenerativeModel.generate
+        if not plain or request.interpolate or request.sampling_options():
+            return None
+        return ("sample", request.nrow)
+
+    @torch.no_grad()
+    def run_batch(self, requests: list[ImageSampling]) -> list[ImagesOutput]:
+        """Each request's latents drawn with its own seed, then one decoder call for all of them (split back):
+        every request gets the images it would get alone."""
+        if len(requests) == 1 or any(r.n > self.model.sample_batch_size for r in requests):
+            return [self.run(r) for r in requests]
+        latents, labels = [], []
+        for r in requests:
+            given = None if r.label is None else torch.as_tensor(r.label, dtype=torch.long)
+            labels.append(self.model.check_labels(given, r.n))
+            latents.append(self.model.sample_latent(r.n, make_generator(r.seed)))
+        joined = None if labels[0] is None else torch.cat(labels)
+        images = self.model.decode(torch.cat(latents), joined).clamp(-1, 1).cpu()
+        out, start = [], 0
+        for r in requests:
+            out.append(ImagesOutput(images[start : start + r.n], nrow=r.nrow))
+            start += r.n
+        return out
+
     @torch.no_grad()
     def _draw(self, n: int, labels: torch.Tensor | None, seed: int | None, sampling: dict) -> torch.Tensor:
         """``n`` images drawn ``sample_batch_size`` at a time (memory stays bounded for any ``n``), on the CPU."""
@@ -139,9 +168,12 @@ class ImageGenerationPipeline(Pipeline):
 class ImageReconstruction(Request):
     """Options of ``genlab reconstruct``."""
 
-    data: str = Field(description="images to reconstruct: a dataset name (builtin:digits, mnist) or a folder")
+    data: str = Field(
+        description="images to reconstruct: a dataset name (builtin:digits, mnist) or a folder",
+        json_schema_extra={"file": "dataset", "names": True},
+    )
     n: int = Field(16, ge=1, description="number of images")
-    data_dir: str | None = Field(None, description="folder of standard datasets")
+    data_dir: str | None = Field(None, description="folder of standard datasets", json_schema_extra={"server": False})
 
 
 @register_pipeline("image/reconstruct")

@@ -46,9 +46,11 @@ class OptimizeRequest(Request):
     init_data: str | None = Field(
         None,
         description="latent BO: molecules of the initial design (dataset or SMILES file; default: the run's data)",
-        json_schema_extra={"flag": "--init"},
+        json_schema_extra={"flag": "--init", "file": "text", "names": True},
     )
-    data_dir: str | None = Field(None, description="folder of standard datasets (for --init moses)")
+    data_dir: str | None = Field(
+        None, description="folder of standard datasets (for --init moses)", json_schema_extra={"server": False}
+    )
     lr: float = Field(5e-4, gt=0, description="policy fine-tuning: Adam learning rate")
     kl_coef: float = Field(0.05, ge=0, description="policy fine-tuning: weight of the KL anchor to the prior model")
     top: int = Field(100, ge=1, description="molecules written to the output, best first")

@@ -275,18 +275,27 @@ class ComposeRequest(Request):
     style: str | None = Field(None, description="style label the model was trained with (chorale, folk, irish)")
     temperature: float = Field(1.0, gt=0, description="sampling temperature (< 1: safer, > 1: wilder)")
     n: int = Field(1, ge=1, le=100, description="pieces to write")
-    prime: str | None = Field(None, description="MIDI/MusicXML/ABC file to continue")
-    harmonize: str | None = Field(None, description="melody file to harmonise in four voices (chorale models)")
+    prime: str | None = Field(
+        None, description="MIDI/MusicXML/ABC file to continue", json_schema_extra={"file": "music"}
+    )
+    harmonize: str | None = Field(
+        None,
+        description="melody file to harmonise in four voices (chorale models)",
+        json_schema_extra={"file": "music"},
+    )
     interpolate: list[str] = Field(
         default_factory=list,
         description="phrase files to interpolate between (music-vae): --interpolate A B (or the option twice)",
+        json_schema_extra={"file": "music"},
     )
     interpolate_to: str | None = Field(None, description="the second phrase file of --interpolate A B",
-                                       json_schema_extra={"positional": True})  # fmt: skip
+                                       json_schema_extra={"file": "music", "positional": True})  # fmt: skip
     steps: int = Field(5, ge=2, le=64, description="phrases along an --interpolate path, the ends included")
     voices: int = Field(4, ge=2, le=8, description="voices of a --harmonize piece")
     max_tokens: int | None = Field(None, ge=8, description="token budget per piece (default: ample for --bars)")
-    soundfont: str | None = Field(None, description="General MIDI SoundFont (.sf2) for the WAV (FluidSynth)")
+    soundfont: str | None = Field(
+        None, description="General MIDI SoundFont (.sf2) for the WAV (FluidSynth)", json_schema_extra={"server": False}
+    )
     sample_rate: int = Field(SAMPLE_RATE, ge=8000, le=96000, description="sample rate of the WAV")
 
 
@@ -342,8 +351,12 @@ class MusicComposePipeline(Pipeline):
 class RenderRequest(Request):
     """Options of ``genlab render``."""
 
-    midi: str = Field(description="MIDI (or MusicXML / ABC) file to render", json_schema_extra={"positional": True})
-    soundfont: str | None = Field(None, description="General MIDI SoundFont (.sf2) for FluidSynth")
+    midi: str = Field(
+        description="MIDI (or MusicXML / ABC) file to render", json_schema_extra={"file": "music", "positional": True}
+    )
+    soundfont: str | None = Field(
+        None, description="General MIDI SoundFont (.sf2) for FluidSynth", json_schema_extra={"server": False}
+    )
     sample_rate: int = Field(SAMPLE_RATE, ge=8000, le=96000, description="sample rate of the WAV")
     seed: int | None = Field(None, description="unused: rendering is deterministic", json_schema_extra={"cli": False})
 

@@ -90,15 +90,23 @@ class TabularSamplePipeline(Pipeline):
 
 
 class ReportRequest(Request):
-    real: str = Field(..., description="the real table the model was trained on (CSV/Parquet or a dataset name)")
+    real: str = Field(
+        ...,
+        description="the real table the model was trained on (CSV/Parquet or a dataset name)",
+        json_schema_extra={"file": "table", "names": True},
+    )
     holdout: str | None = Field(
-        None, description="real rows the model never saw: enables ML efficacy and the privacy metrics"
+        None,
+        description="real rows the model never saw: enables ML efficacy and the privacy metrics",
+        json_schema_extra={"file": "table", "names": True},
     )
     target: str | None = Field(None, description="column to predict for ML efficacy (needs --holdout)")
     quasi: str | None = Field(None, description="quasi-identifiers of the attribute-inference attack, e.g. age,sex")
     sensitive: str | None = Field(None, description="the attribute the attack tries to infer (needs --quasi)")
     n: int | None = Field(None, ge=10, le=1_000_000, description="synthetic rows to score (default: as many as real)")
-    data_dir: str | None = Field(None, description="folder of standard datasets (for a dataset name)")
+    data_dir: str | None = Field(
+        None, description="folder of standard datasets (for a dataset name)", json_schema_extra={"server": False}
+    )
     seed: int | None = Field(0, description="seed of the synthetic rows and of the metrics' subsampling")
     stratify: str | None = Field(
         None, description="draw the synthetic rows keeping this categorical column's training shares (e.g. the target)"
@@ -174,7 +182,9 @@ class TabularReportPipeline(Pipeline):
 
 class AnonymizeRequest(Request):
     table: str = Field(
-        ..., description="the table to anonymise (CSV/TSV/Parquet)", json_schema_extra={"positional": True}
+        ...,
+        description="the table to anonymise (CSV/TSV/Parquet)",
+        json_schema_extra={"file": "table", "positional": True},
     )
     k: int = Field(5, ge=2, le=10_000, description="every combination of quasi-identifiers is shared by ≥ k rows")
     quasi: str = Field(..., description="quasi-identifier columns, comma-separated (age,zip,sex)")

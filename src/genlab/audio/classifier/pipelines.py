@@ -29,7 +29,7 @@ class AudioClassification(Request):
 
     audio: str = Field(
         description="an audio file (WAV, FLAC, OGG) or a folder of them (searched recursively)",
-        json_schema_extra={"positional": True},
+        json_schema_extra={"file": "audio", "positional": True},
     )
     seed: int | None = Field(
         None, description="unused: classifying draws nothing at random", json_schema_extra={"cli": False}

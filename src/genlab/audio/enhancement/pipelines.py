@@ -47,7 +47,7 @@ class AudioDenoising(Request):
 
     audio: str = Field(
         description="noisy recording (WAV, FLAC, OGG), any length, rate and number of channels",
-        json_schema_extra={"positional": True},
+        json_schema_extra={"file": "audio", "positional": True},
     )
     out_rate: Literal["input", "model"] = Field(
         "input", description="sample rate of the written file: the input's (resampled back) or the model's"

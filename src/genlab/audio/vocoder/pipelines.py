@@ -49,7 +49,7 @@ class VocodeRequest(Request):
 
     audio: str = Field(
         description="recording to resynthesise (WAV, FLAC, OGG), any length, rate and number of channels",
-        json_schema_extra={"positional": True},
+        json_schema_extra={"file": "audio", "positional": True},
     )
     griffin_lim: bool = Field(
         False, description="invert the mels with Griffin-Lim instead of the model (the classical method)"

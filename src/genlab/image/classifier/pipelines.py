@@ -22,7 +22,9 @@ from genlab.image.classifier.model import TASK
 class ImageClassification(Request):
     """Options of ``genlab classify``."""
 
-    image: str = Field(description="an image file, or a folder of images (searched recursively)")
+    image: str = Field(
+        description="an image file, or a folder of images (searched recursively)", json_schema_extra={"file": "image"}
+    )
     seed: int | None = Field(
         None, description="unused: classifying draws nothing at random", json_schema_extra={"cli": False}
     )

@@ -63,7 +63,10 @@ def read_mask(mask: ImageInput, size: int) -> torch.Tensor:
 class EditRequest(Request):
     """Options shared by the editing pipelines."""
 
-    image: str = Field(description="input image file (PNG/JPEG); resized to the model's size and channels")
+    image: str = Field(
+        description="input image file (PNG/JPEG); resized to the model's size and channels",
+        json_schema_extra={"file": "image"},
+    )
     label: int | list[int] | None = Field(None, description="class label (conditional models)")
     sampler: str | None = Field(None, description="diffusion/flow sampler (default: the model's)")
     steps: int | None = Field(None, ge=1, description="number of sampling steps")
@@ -78,7 +81,10 @@ class EditRequest(Request):
 class Inpainting(EditRequest):
     """Options of ``genlab inpaint``."""
 
-    mask: str = Field(description="mask image (white = fill) or one of left/right/top/bottom/center")
+    mask: str = Field(
+        description="mask image (white = fill) or one of left/right/top/bottom/center",
+        json_schema_extra={"file": "image", "names": True},
+    )
     n: int = Field(8, ge=1, description="number of different fills")
     steps: int | None = Field(50, ge=1, description="number of sampling steps")
     jump_length: int = Field(5, ge=1, description="RePaint: steps per jump back")

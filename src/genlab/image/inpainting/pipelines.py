@@ -28,10 +28,12 @@ class InpaintImage(Request):
     """Options of ``genlab inpaint-image``."""
 
     image: str = Field(
-        description="input photo (PNG, JPEG, WebP, BMP), any size", json_schema_extra={"positional": True}
+        description="input photo (PNG, JPEG, WebP, BMP), any size",
+        json_schema_extra={"file": "image", "positional": True},
     )
     mask: str = Field(
-        description="mask image of the photo's size: white = fill, black = keep", json_schema_extra={"positional": True}
+        description="mask image of the photo's size: white = fill, black = keep",
+        json_schema_extra={"file": "image", "positional": True},
     )
     tile: int = Field(
         512, ge=16, le=4096, description="pixels per tile: bounds memory on large photos (tiles overlap by the "

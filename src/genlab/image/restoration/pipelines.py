@@ -22,7 +22,8 @@ class RestoreRequest(Request):
     """Options shared by the restoration verbs."""
 
     image: str = Field(
-        description="input photo (PNG, JPEG, WebP, BMP), any size", json_schema_extra={"positional": True}
+        description="input photo (PNG, JPEG, WebP, BMP), any size",
+        json_schema_extra={"file": "image", "positional": True},
     )
     tile: int = Field(256, ge=16, le=4096, description="input pixels per tile: bounds memory on large photos")
 

@@ -36,13 +36,14 @@ class Stylizing(Request):
     """Options of ``genlab stylize``."""
 
     content: str = Field(
-        description="the content photo (PNG, JPEG, WebP, BMP), any size", json_schema_extra={"positional": True}
+        description="the content photo (PNG, JPEG, WebP, BMP), any size",
+        json_schema_extra={"file": "image", "positional": True},
     )
     style: str | None = Field(
         None,
         description="the style image (a file or builtin:NAME); a gatys run needs one unless it stores one, a "
         "fast-style run has its own (omit it, or give the same image)",
-        json_schema_extra={"positional": True},
+        json_schema_extra={"file": "image", "names": True, "positional": True},
     )
     method: Literal["gatys", "fast"] | None = Field(
         None,

@@ -32,7 +32,7 @@ class Translation(Request):
 
     image: str = Field(
         description="input image (PNG, JPEG, WebP, BMP); another size is centre-cropped and resized to the model's",
-        json_schema_extra={"positional": True},
+        json_schema_extra={"file": "image", "positional": True},
     )
     direction: Literal["a2b", "b2a"] = Field("a2b", description="a2b: domain A → B (G_AB); b2a: B → A (G_BA)")
 

@@ -40,7 +40,9 @@ class RespondRequest(DecodingOptions):
         "", description="the message to reply to (the latest turn)", json_schema_extra={"positional": True}
     )
     input: Path | None = Field(
-        None, description="a text file of the conversation so far, one turn a line, oldest first (MESSAGE follows)"
+        None,
+        description="a text file of the conversation so far, one turn a line, oldest first (MESSAGE follows)",
+        json_schema_extra={"file": "text"},
     )
     no_repeat_ngram: int = Field(
         CHAT_DECODING["no_repeat_ngram"], ge=0, description="forbid repeating any n-gram of this size (0: allowed)"

@@ -58,7 +58,9 @@ class TransformRequest(DecodingOptions):
     source: str = Field(
         "", description="the source text (or give --input FILE)", json_schema_extra={"positional": True}
     )
-    input: Path | None = Field(None, description="a text file: one source per line, one output line each")
+    input: Path | None = Field(
+        None, description="a text file: one source per line, one output line each", json_schema_extra={"file": "text"}
+    )
 
 
 def _check_model(model) -> str | None:
@@ -113,7 +115,9 @@ class AbstractiveSummarizeRequest(DecodingOptions):
     """Options of ``genlab summarize --model RUN``."""
 
     document: str = Field(
-        ..., description="the text file to summarise (- reads standard input)", json_schema_extra={"positional": True}
+        ...,
+        description="the text file to summarise (- reads standard input)",
+        json_schema_extra={"file": "text", "positional": True},
     )
     max_words: int | None = Field(
         None, ge=1, le=100_000, description="cut the summary to this many words (Chinese: characters)"

@@ -26,7 +26,9 @@ class SummarizeRequest(Request):
     """Options of ``genlab summarize``."""
 
     document: str = Field(
-        ..., description="the text file to summarise (- reads standard input)", json_schema_extra={"positional": True}
+        ...,
+        description="the text file to summarise (- reads standard input)",
+        json_schema_extra={"file": "text", "positional": True},
     )
     method: Literal["lead", "textrank", "mmr"] = Field(
         "textrank", description="lead: first sentences; textrank: most central; mmr: relevant and non-redundant"
