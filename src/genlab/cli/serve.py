@@ -27,6 +27,7 @@ def serve_cmd(
     threads: int | None = typer.Option(None, help="torch threads (default: torch's own)"),
     workers: int = typer.Option(1, help="server processes (each loads the models it serves)"),
     cors_origin: list[str] = typer.Option(None, help="an origin allowed by CORS (repeatable; default none)"),
+    reload_interval: float = typer.Option(2.0, help="seconds between looks for new, retrained or removed runs"),
     log_level: str = typer.Option("info", help="uvicorn log level"),
 ) -> None:
     """serve the pipelines of trained runs over HTTP (REST + server-sent events)"""
@@ -40,7 +41,7 @@ def serve_cmd(
         "host": host, "port": port, "token": read_token_file(token_file) if token_file else None,
         "max_batch": max_batch, "max_wait_ms": max_wait_ms, "max_queue": max_queue, "timeout_s": timeout,
         "max_n": max_n, "max_upload_mb": max_upload_mb, "threads": threads, "workers": workers,
-        "cors_origins": list(cors_origin or []),
+        "cors_origins": list(cors_origin or []), "reload_interval_s": reload_interval,
     }, where="genlab serve")  # fmt: skip
     console.print(f"serving {', '.join(settings.paths)} on http://{host}:{port}  (API docs: /docs)")
     _access_log_to_stderr()

@@ -333,7 +333,8 @@ def create_app(settings: ServeSettings | None = None, store: ModelStore | None =
                         yield _sse("error", {"error": message})
                         return
                     index, text = item
-                    yield _sse("token", {"index": index, "text": text})
+                    if text:
+                        yield _sse("token", {"index": index, "text": text})
             finally:
                 job.cancelled = True  # the client went away or the stream ended: stop generating
                 if tmp is not None:
