@@ -37,8 +37,9 @@ from benchmarks import common
 MODULE = "benchmarks.music"
 MODELS = ("markov", "transformer", "lstm", "music-vae")
 DATASETS = ("bach-chorales", "folk")
-MAIN_FIELDS = ("nll_per_note", "pitch_class_overlap", "interval_overlap", "key_consistency", "plagiarism_rate")
-EXTRA_FIELDS = ("nll_per_token", "pitch_class_kl", "interval_kl", "duration_kl", "duration_overlap",
+MAIN_FIELDS = ("nll_per_note", "pitch_class_overlap", "scale_degree_overlap", "interval_overlap", "key_consistency",
+               "plagiarism_rate")  # fmt: skip
+EXTRA_FIELDS = ("nll_per_token", "pitch_class_kl", "scale_degree_kl", "interval_kl", "duration_kl", "duration_overlap",
                 "groove_consistency", "groove_similarity", "longest_copy_notes", "longest_copy_bars")  # fmt: skip
 
 
@@ -156,24 +157,35 @@ def model_rows(args, runs_dir: Path, model_name: str, dataset: str) -> list[dict
         importlib.import_module(f"genlab.music.{module}")
 
     name = f"{model_name}-{dataset}-{args.budget:g}m"
-    t0 = time.perf_counter()
-    result = genlab.train(
-        "music", model_name, f"builtin:{dataset}", name, runs_dir=runs_dir, max_minutes=args.budget,
-        data_options=dict(args.data_options), overrides=list(args.overrides), threads=args.threads,
-        progress=False, seed=0, sample_every=0,
-    )  # fmt: skip
-    minutes = (time.perf_counter() - t0) / 60
-    pipe = genlab.load(result.run.path)
-    model = pipe.model
-    fields, held, protocol = score(model, args)
-    row = {
-        "model": model_name, "dataset": dataset, "budget_minutes": args.budget, **fields,
-        "train_minutes": round(minutes, 2),
-        "notes_per_s": round(notes_per_s(model, args.speed_pieces, protocol["max_tokens"]), 1),
-        "steps": result.steps, "parameters": sum(p.numel() for p in model.parameters()),
-        "n_samples": protocol["n_samples"], "max_tokens": protocol["max_tokens"], "reference": protocol["reference"],
-        "overrides": list(args.overrides),
-    }  # fmt: skip
+    if args.rescore:
+        previous = args.previous.get((model_name, dataset, args.budget))
+        if previous is None or not (runs_dir / "music" / name / "model").is_dir():
+            raise SystemExit(f"--rescore: no row and no trained run of {name} in {args.out_dir} / {runs_dir}")
+        model = genlab.load(runs_dir / "music" / name).model
+        fields, held, protocol = score(model, args)
+        kept = {k: previous[k] for k in ("train_minutes", "notes_per_s", "steps", "parameters") if k in previous}
+        row = {"model": model_name, "dataset": dataset, "budget_minutes": args.budget, **fields, **kept,
+               "n_samples": protocol["n_samples"], "max_tokens": protocol["max_tokens"],
+               "reference": protocol["reference"], "overrides": list(args.overrides),
+               "rescored": "metrics recomputed on the trained run; training figures from its first row"}  # fmt: skip
+    else:
+        t0 = time.perf_counter()
+        result = genlab.train(
+            "music", model_name, f"builtin:{dataset}", name, runs_dir=runs_dir, max_minutes=args.budget,
+            data_options=dict(args.data_options), overrides=list(args.overrides), threads=args.threads,
+            progress=False, seed=0, sample_every=0,
+        )  # fmt: skip
+        minutes = (time.perf_counter() - t0) / 60
+        model = genlab.load(result.run.path).model
+        fields, held, protocol = score(model, args)
+        row = {
+            "model": model_name, "dataset": dataset, "budget_minutes": args.budget, **fields,
+            "train_minutes": round(minutes, 2),
+            "notes_per_s": round(notes_per_s(model, args.speed_pieces, protocol["max_tokens"]), 1),
+            "steps": result.steps, "parameters": sum(p.numel() for p in model.parameters()),
+            "n_samples": protocol["n_samples"], "max_tokens": protocol["max_tokens"],
+            "reference": protocol["reference"], "overrides": list(args.overrides),
+        }  # fmt: skip
     if dataset == "bach-chorales" and not getattr(model, "phrase_model", False):  # a phrase VAE does not harmonise
         row |= harmonisation(model, args)
     if args.media:
@@ -190,8 +202,8 @@ def model_rows(args, runs_dir: Path, model_name: str, dataset: str) -> list[dict
 
 
 TABLE_START, TABLE_END = ("<!-- results table: from benchmarks/results/music.json -->", "<!-- end of results table -->")
-COLUMNS = ("nll_per_note", "pitch_class_overlap", "interval_overlap", "key_consistency", "plagiarism_rate",
-           "train_minutes", "notes_per_s")  # fmt: skip
+COLUMNS = ("nll_per_note", "pitch_class_overlap", "scale_degree_overlap", "interval_overlap", "key_consistency",
+           "plagiarism_rate", "train_minutes", "notes_per_s")  # fmt: skip
 
 
 def docs_table(results: Path, page: Path) -> None:
@@ -226,6 +238,12 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="write an 8-bar piece of every model (MIDI, Ogg audio, piano roll) into this folder",
     )
+    p.add_argument(
+        "--rescore",
+        action="store_true",
+        help="score the runs already trained in --runs-dir again (after a metric changed), keeping the "
+        "training figures of their rows in --out-dir's results file",
+    )
     p.add_argument("--docs", type=Path, default=None, help="only rewrite this page's results table from the file")
     args = p.parse_args(argv)
     if args.docs:
@@ -233,6 +251,12 @@ def main(argv: list[str] | None = None) -> None:
         return
     common.set_threads(args.threads)
     args.data_options = {}
+    args.previous = {}
+    if args.rescore:
+        if not args.runs_dir:
+            raise SystemExit("--rescore needs the --runs-dir the models were trained in")
+        path = common.results_path("music", args.out_dir)
+        args.previous = {row_key(r): r for r in json.loads(path.read_text(encoding="utf-8"))["results"]}
     if args.quick:
         args.budget, args.n, args.max_tokens, args.speed_pieces, args.harmonize_pieces = 0.1, 4, 128, 2, 2
         args.max_reference, args.datasets, args.data_options = 20, ["bach-chorales"], {"max_files": 60}

@@ -36,6 +36,17 @@ def test_pitch_class_histogram_of_a_c_major_scale():
     np.testing.assert_allclose(h, expected / 8)
 
 
+def test_scale_degrees_are_the_same_in_every_key_and_pitch_classes_are_not():
+    c = melody(C_MAJOR, key="C major")
+    d = c.transpose(2)  # D major: the key field moves with the notes
+    assert not np.allclose(metrics.pitch_class_histogram(c), metrics.pitch_class_histogram(d))
+    np.testing.assert_allclose(metrics.scale_degree_histogram(d), metrics.scale_degree_histogram(c))
+    np.testing.assert_allclose(metrics.scale_degree_histogram(c), metrics.pitch_class_histogram(c))
+    unkeyed = melody([p + 7 for p in C_MAJOR])  # G major by the Krumhansl-Schmuckler estimate
+    np.testing.assert_allclose(metrics.scale_degree_histogram(unkeyed), metrics.pitch_class_histogram(c))
+    assert not metrics.scale_degree_histogram(Piece([])).any()
+
+
 def test_interval_histogram_of_a_scale_and_of_a_chromatic_line():
     h = metrics.interval_histogram(melody(C_MAJOR))  # +2 +2 +1 +2 +2 +2 +1
     assert h.shape == (25,)

@@ -7,7 +7,8 @@ data config recorded with the model (fixed by piece): **train** (the plagiarism 
 
 * ``nll_per_note`` / ``nll_per_token``: summed NLL (nats) of the test pieces, encoded as in training, over their
   notes / predicted tokens (a VAE reports its negative ELBO, an upper bound);
-* ``pitch_class_kl`` / ``pitch_class_overlap``, ``interval_*``, ``duration_*``: Yang & Lerch (2020) — KL and
+* ``pitch_class_kl`` / ``pitch_class_overlap``, ``scale_degree_*`` (pitch classes from each piece's tonic),
+  ``interval_*``, ``duration_*``: Yang & Lerch (2020) — KL and
   overlapping area between the KDE of the test pieces' intra-set distances and the KDE of the generated–test
   distances, per feature (at most ``max_reference`` test pieces, a seeded subset);
 * ``key_consistency``: mean over generated pieces of the share of beats whose notes all fit the key;
@@ -317,6 +318,9 @@ def _distribution_metric(feature: str, doc: str) -> None:
 
 
 _distribution_metric("pitch_class", "Pitch-class histograms vs the held-out pieces: KL (nats) and overlapping area.")
+_distribution_metric(
+    "scale_degree", "Pitch classes counted from each piece's tonic vs the held-out pieces: KL (nats) and overlap."
+)
 _distribution_metric("interval", "Melodic-interval histograms vs the held-out pieces: KL (nats) and overlapping area.")
 _distribution_metric("duration", "Note-length histograms vs the held-out pieces: KL (nats) and overlapping area.")
 

@@ -13,6 +13,9 @@ a reference set R the protocol (:func:`compare_sets`) takes
 * the **overlapping area** OA = ∫ min(p, q) and the **KL divergence** KL(p ‖ q) = ∫ p log(p / q) between the
   intra-set density p of the reference and the inter-set density q, integrated on a grid.
 
+:func:`scale_degree_histogram` is the pitch-class histogram counted from each piece's tonic (a key-free view:
+absolute pitch classes mostly tell which keys a set of pieces is in).
+
 So ``pitch_class_overlap`` is OA for the pitch-class feature: 1 when generated pieces lie as close to the
 reference pieces as those lie to each other, towards 0 when they lie elsewhere; ``pitch_class_kl`` is the KL
 divergence in nats (0 is best). ``interval_*`` and ``duration_*`` likewise. The simpler comparison of pooled
@@ -60,6 +63,17 @@ def pitch_class_histogram(piece: Piece) -> np.ndarray:
     return counts / max(counts.sum(), 1.0)
 
 
+def scale_degree_histogram(piece: Piece) -> np.ndarray:
+    """The pitch-class histogram counted from the piece's tonic (its key, else the Krumhansl–Schmuckler estimate):
+    bin 0 the tonic, 7 the dominant, shape (12,). The same in every key, so it compares how a model uses a scale
+    apart from which keys it picks — pieces of a model trained with transposition augmentation come in every key,
+    while a corpus's pieces cluster in a few, which dominates the absolute pitch-class histogram."""
+    if not piece.notes:
+        return np.zeros(12)
+    tonic, _ = parse_key(piece_key(piece))
+    return np.roll(pitch_class_histogram(piece), -tonic)
+
+
 def voice_lines(piece: Piece) -> list[list]:
     """The notes of each voice in order of onset (the piece keeps notes sorted by start, voice, pitch)."""
     lines: dict[int, list] = {}
@@ -91,6 +105,7 @@ def duration_histogram(piece: Piece) -> np.ndarray:
 #: Feature name → (function, the least notes a piece needs for it to be defined).
 FEATURES: dict[str, tuple[Callable[[Piece], np.ndarray], int]] = {
     "pitch_class": (pitch_class_histogram, 1),
+    "scale_degree": (scale_degree_histogram, 1),
     "interval": (interval_histogram, 2),
     "duration": (duration_histogram, 1),
 }
