@@ -206,8 +206,30 @@ COLUMNS = ("nll_per_note", "pitch_class_overlap", "scale_degree_overlap", "inter
            "plagiarism_rate", "train_minutes", "notes_per_s")  # fmt: skip
 
 
+MEDIA_START, MEDIA_END = ("<!-- media: from benchmarks/results/music.json -->", "<!-- end of media -->")
+
+
+def docs_media(rows: list[dict[str, Any]], page: Path, folder: str = "music") -> None:
+    """Rewrite ``page``'s list of each row's 8-bar piece (piano roll, audio player, MIDI link) between its media
+    markers; the files are expected in ``folder`` beside the page (copied there from ``--media``)."""
+    lines = []
+    for r in rows:
+        if not r.get("media"):
+            continue
+        name, label = (
+            r["media"],
+            f"{r['model']}, {r['dataset']}" + (f", {r['budget_minutes']:g} min" if r.get("budget_minutes") else ""),
+        )
+        lines += [f"**{label}** ({r.get('media_renderer', 'rendered')}): "
+                  f"[MIDI]({folder}/{name}.mid) · [audio]({folder}/{name}.ogg)", "",
+                  f'<audio controls src="{folder}/{name}.ogg"></audio>', "",
+                  f"![{label}]({folder}/{name}.png)", ""]  # fmt: skip
+    common.replace_between(page, MEDIA_START, MEDIA_END, lines)
+
+
 def docs_table(results: Path, page: Path) -> None:
-    """Rewrite the results table of ``page`` (between its markers) from the results file."""
+    """Rewrite the results table of ``page`` (between its markers) from the results file, and its media list
+    when the page has media markers."""
     rows = json.loads(results.read_text(encoding="utf-8"))["results"]
     order = {m: i for i, m in enumerate(("held-out", *MODELS))}
     rows = sorted(rows, key=lambda r: (r["dataset"], order.get(r["model"], 99), r.get("budget_minutes") or 0))
@@ -218,6 +240,8 @@ def docs_table(results: Path, page: Path) -> None:
             f"| {r['dataset']} | {r['model']} | {r.get('budget_minutes') or '–'} | " + " | ".join(cells) + " |"
         )
     common.replace_between(page, TABLE_START, TABLE_END, lines)
+    if MEDIA_START in page.read_text(encoding="utf-8"):
+        docs_media(rows, page)
 
 
 def main(argv: list[str] | None = None) -> None:

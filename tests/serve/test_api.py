@@ -194,3 +194,19 @@ def test_the_openapi_schema_lists_every_pipeline_request(client_for):
     compose = components["music_compose_request"]["properties"]
     assert "soundfont" not in compose and compose["prime"]["x-genlab-file"] == "music"
     assert "/v1/models/{name}/{verb}" in schema["paths"]
+
+
+def test_text_requests_batch_by_prompt_length_and_each_keeps_its_seed(served_runs):
+    import genlab
+    from genlab.text.pipelines import TextGenerationPipeline
+
+    pipe = genlab.load(served_runs / "text-generation" / "poet")
+    assert isinstance(pipe, TextGenerationPipeline)
+    requests = [pipe.request(prompt=p, max_new_tokens=15, seed=s, temperature=0.9)
+                for p, s in [("To be", 0), ("or no", 1), ("To be", 2)]]  # fmt: skip
+    keys = {pipe.batch_key(r) for r in requests}
+    assert len(keys) == 1 and pipe.batch_key(pipe.request(prompt="To", max_new_tokens=15, seed=0)) not in keys
+    assert pipe.batch_key(pipe.request(prompt="To be", n=2)) is None
+    batched = [out.texts for out in pipe.run_batch(requests)]
+    alone = [pipe.run(r).texts for r in requests]
+    assert batched == alone and batched[0] != batched[2]

@@ -175,8 +175,11 @@ def apply_processors(processors: Sequence[LogitsProcessor], ids: torch.Tensor, l
     return logits
 
 
-def choose(logits: torch.Tensor, greedy: bool, generator: torch.Generator | None) -> torch.Tensor:
-    """Pick one token per row: argmax, or a draw from softmax(logits) with ``generator``."""
+def choose(
+    logits: torch.Tensor, greedy: bool, generator: torch.Generator | Sequence[torch.Generator] | None
+) -> torch.Tensor:
+    """Pick one token per row: argmax, or a draw from softmax(logits) with ``generator`` — or with one generator
+    per row (a list), so that a row drawn in a batch is the row drawn alone with its generator."""
     if greedy:
         return logits.argmax(-1)
     probs = logits.softmax(-1).cpu()
@@ -188,7 +191,12 @@ def choose(logits: torch.Tensor, greedy: bool, generator: torch.Generator | None
     # The exponential race: argmax(p / q) with q ~ Exp(1) is a draw from p. It is the algorithm (and
     # random stream) of torch.multinomial(probs, 1), minus that function's separate checks, which cost
     # as much as the draw at one token per step.
-    race = torch.empty_like(probs).exponential_(1, generator=generator)
+    if isinstance(generator, (list, tuple)):
+        race = torch.cat(
+            [torch.empty_like(probs[i : i + 1]).exponential_(1, generator=g) for i, g in enumerate(generator)]
+        )
+    else:
+        race = torch.empty_like(probs).exponential_(1, generator=generator)
     return torch.div(probs, race, out=race).argmax(-1).to(logits.device)
 
 
@@ -205,10 +213,11 @@ def sample_tokens(
     max_new_tokens: int,
     processors: Sequence[LogitsProcessor] = (),
     greedy: bool = False,
-    generator: torch.Generator | None = None,
+    generator: torch.Generator | Sequence[torch.Generator] | None = None,
     use_cache: bool = True,
 ) -> Iterator[torch.Tensor]:
     """Yield the next token of every row, (B,), up to ``max_new_tokens`` times (stop by breaking out).
+    ``generator`` may be a list of one generator per row (see :func:`choose`).
 
     ``prompt`` (B, T) must hold at least one id per row. The processors see the whole sequence
     (prompt + generated so far); the model sees at most its context length.

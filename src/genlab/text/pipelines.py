@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from pydantic import Field, field_validator
@@ -155,11 +155,18 @@ class TextGenerationPipeline(Pipeline):
             finished = (lambda new: find_stop(tok.decode(new), stop) is not None) if stop else None
             hyps = beam_search(self.model, torch.tensor([ids]), num_beams, max_new_tokens, cfg.processors(), finished)
             return [_cut(tok.decode(new), stop) for new, _ in hyps[:n]]
-        prompt_ids = torch.tensor([ids] * n)
+        return self._sample(torch.tensor([ids] * n), max_new_tokens, cfg, make_generator(seed), stop, use_cache)
+
+    def _sample(self, prompt_ids: torch.Tensor, max_new_tokens: int, cfg: SamplingConfig, generator: Any,
+                stop: Sequence[str], use_cache: bool = True) -> list[str]:  # fmt: skip
+        """The continuation of every row of ``prompt_ids`` (B, T), each cut before its first stop sequence."""
+        tok = self.model.tokenizer
+        n = prompt_ids.shape[0]
         rows: list[list[int]] = [[] for _ in range(n)]
         done = [False] * n
-        gen = make_generator(seed)
-        steps = sample_tokens(self.model, prompt_ids, max_new_tokens, cfg.processors(), cfg.greedy, gen, use_cache)
+        steps = sample_tokens(
+            self.model, prompt_ids, max_new_tokens, cfg.processors(), cfg.greedy, generator, use_cache
+        )
         for tokens in steps:
             for i, t in enumerate(tokens.tolist()):
                 if not done[i]:
@@ -168,6 +175,26 @@ class TextGenerationPipeline(Pipeline):
             if all(done):
                 break
         return [_cut(tok.decode(r), stop) for r in rows]
+
+    def batch_key(self, request: TextContinuation):
+        """Single sampled texts batch with others of the same prompt length and sampling options (each row keeps
+        its own seed's random stream, so a text is the same in a batch as alone); beams and ``n`` > 1 do not."""
+        if request.num_beams > 1 or request.n != 1:
+            return None
+        ids = self.encode_prompt(request.prompt)
+        options = request.model_dump(include={"max_new_tokens", "temperature", "top_k", "top_p", "repetition_penalty"})
+        return (len(ids), tuple(sorted(options.items())), tuple(request.stop))
+
+    def run_batch(self, requests: list[TextContinuation]) -> list[TextOutput]:
+        """One sampling loop over the prompts of ``requests`` (same :meth:`batch_key`), one generator per row."""
+        if len(requests) == 1:
+            return [self.run(requests[0])]
+        first = requests[0]
+        cfg = SamplingConfig(first.temperature, first.top_k, first.top_p, first.repetition_penalty)
+        prompt_ids = torch.tensor([self.encode_prompt(r.prompt) for r in requests])
+        generators = [make_generator(r.seed) for r in requests]
+        texts = self._sample(prompt_ids, first.max_new_tokens, cfg, generators, first.stop)
+        return [TextOutput([t], r.prompt) for t, r in zip(texts, requests, strict=True)]
 
     def stream(
         self,
