@@ -12,7 +12,16 @@ from genlab.core.evaluation import EvalContext, run_metrics, select_metrics, tas
 from genlab.music import evaluation
 from genlab.music.notes import Note, Piece
 
-MUSIC_METRICS = ["nll", "pitch_class_kl", "scale_degree_kl", "interval_kl", "duration_kl", "key_consistency", "groove", "plagiarism"]
+MUSIC_METRICS = [
+    "nll",
+    "pitch_class_kl",
+    "scale_degree_kl",
+    "interval_kl",
+    "duration_kl",
+    "key_consistency",
+    "groove",
+    "plagiarism",
+]
 
 
 def tune(seed: int, bars: int = 8) -> Piece:
