@@ -20,7 +20,7 @@ def serve_cmd(
     token_file: Path | None = typer.Option(None, help="file holding the bearer token every /v1 request must send"),
     max_batch: int = typer.Option(32, help="most requests answered by one batched model call"),
     max_wait_ms: float = typer.Option(10.0, help="how long a batch waits for more requests, ms"),
-    max_queue: int = typer.Option(64, help="requests waiting at most; more are answered 503 with Retry-After"),
+    max_queue: int = typer.Option(256, help="requests waiting at most; more are answered 503 with Retry-After"),
     timeout: float = typer.Option(120.0, help="time limit of one request, seconds (then 504)"),
     max_n: int = typer.Option(256, help="largest n (samples) one request may ask for"),
     max_upload_mb: float = typer.Option(20.0, help="largest request body or uploaded file, MiB"),

@@ -513,15 +513,15 @@ def _form_value(text: str) -> Any:
 def _control(control: dict[str, Any], pipe: Any) -> tuple[str, str, bool]:
     formats = pipe.output_class.formats
     fmt = control.get("format") or next(iter(formats), "")
-    if fmt not in formats:
+    if not isinstance(fmt, str) or fmt not in formats:
         raise HTTPProblem(422, f"format '{fmt}' is not one this pipeline writes", f"formats: {', '.join(formats)}",
                           detail=[{"loc": ["body", "format"], "msg": "unknown format"}])  # fmt: skip
     mode = control.get("response") or "binary"
-    if mode not in ("binary", "base64"):
+    if not isinstance(mode, str) or mode not in ("binary", "base64"):
         raise HTTPProblem(422, f"response '{mode}' is not binary or base64", "leave it out for the media itself",
                           detail=[{"loc": ["body", "response"], "msg": "unknown response mode"}])  # fmt: skip
     stream = control.get("stream", False)
-    if stream not in (True, False, "true", "false"):
+    if not isinstance(stream, (bool, str)) or stream not in (True, False, "true", "false"):
         raise HTTPProblem(
             422, "stream must be true or false", detail=[{"loc": ["body", "stream"], "msg": "not a boolean"}]
         )

@@ -33,7 +33,7 @@ class ServeSettings(Config):
     token: str | None = Field(None, min_length=16, description="bearer token every /v1 request must carry")
     max_batch: int = Field(32, ge=1, le=1024, description="most requests answered by one batched model call")
     max_wait_ms: float = Field(10.0, ge=0, le=10_000, description="how long a batch waits for more requests")
-    max_queue: int = Field(64, ge=1, le=100_000, description="requests waiting at most (then 503 + Retry-After)")
+    max_queue: int = Field(256, ge=1, le=100_000, description="requests waiting at most (then 503 + Retry-After)")
     timeout_s: float = Field(120.0, gt=0, le=3600, description="time limit of one request (then 504)")
     max_n: int = Field(256, ge=1, le=100_000, description="largest `n` (samples) one request may ask for")
     max_upload_mb: float = Field(20.0, gt=0, le=4096, description="largest request body / uploaded file, MiB")
