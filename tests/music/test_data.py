@@ -88,17 +88,16 @@ def test_bad_sources_are_clear_errors(tmp_path):
 
 def test_datasets_are_registered_with_licences_and_download_specs(tmp_path):
     names = DATASETS.names(modality="music")
-    for name in ("builtin:bach-chorales", "builtin:folk", "builtin:oneill", "nottingham", "lakh-clean",
+    for name in ("builtin:bach-chorales", "builtin:folk", "builtin:oneill", "nottingham", "lakh-aligned",
                  "maestro-midi"):  # fmt: skip
         assert name in names
         spec = DATASETS.get(name)
         assert spec.license and spec.description and spec.splits == data.SPLITS
-    for name in data.DOWNLOADS:
+    for name, download in data.DOWNLOADS.items():
         spec = DATASETS.get(name)
         assert spec.extras["url"].startswith("http")
-        assert (
-            spec.extras["sha256"] is not None or "not verified" in spec.description or "could not" in spec.description
-        )
+        checksums = [download.sha256] if download.archive else [sha for _, sha in download.files]
+        assert checksums and all(len(c) == 64 and int(c, 16) >= 0 for c in checksums)
     with pytest.raises(DataError, match="downloads are disabled"):
         data.load_music_data("maestro-midi", data.MusicDataConfig(data_dir=str(tmp_path)), "train")
 
@@ -106,13 +105,39 @@ def test_datasets_are_registered_with_licences_and_download_specs(tmp_path):
 def test_downloaded_archive_placed_by_hand_is_unpacked_and_read(tmp_path):
     import zipfile
 
-    folder = tmp_path / "music" / "nottingham"
+    folder = tmp_path / "music" / "maestro-midi"
     folder.mkdir(parents=True)
-    midi = write_midi(Piece([Note(60, 0, 1), Note(62, 1, 1)], title="reel"), tmp_path / "reel.mid")
-    with zipfile.ZipFile(folder / data.DOWNLOADS["nottingham"].archive, "w") as z:
-        z.write(midi, "nottingham-master/MIDI/reel.mid")
-    loaded = data.load_music_data("nottingham", data.MusicDataConfig(data_dir=str(tmp_path)), "train")
-    assert [p.title for p in loaded.pieces] == ["reel"]
+    midi = write_midi(Piece([Note(60, 0, 1), Note(62, 1, 1)], title="etude"), tmp_path / "etude.mid")
+    with zipfile.ZipFile(folder / data.DOWNLOADS["maestro-midi"].archive, "w") as z:
+        z.write(midi, "maestro-v3.0.0/2004/etude.midi")
+    loaded = data.load_music_data("maestro-midi", data.MusicDataConfig(data_dir=str(tmp_path)), "train")
+    assert [p.title for p in loaded.pieces] == ["etude"]
+
+
+def test_collections_of_single_files_are_fetched_one_by_one_and_checked(tmp_path, monkeypatch):
+    import hashlib
+
+    from genlab.core.download import DISABLE_ENV
+
+    source = tmp_path / "upstream"
+    source.mkdir()
+    tunes = {
+        "a.abc": "X:1\nT:Reel\nM:4/4\nL:1/8\nK:D\nABcd efga|\n",
+        "b.abc": "X:2\nT:Jig\nM:6/8\nL:1/8\nK:G\nGAB cde|\n",
+    }
+    for name, text in tunes.items():
+        (source / name).write_text(text)
+    files = tuple((n, hashlib.sha256(t.encode()).hexdigest()) for n, t in tunes.items())
+    spec = data.Download(source.as_uri() + "/", None, None, "two tunes", files=files)
+    monkeypatch.setitem(data.DOWNLOADS, "nottingham", spec)
+    monkeypatch.delenv(DISABLE_ENV, raising=False)
+    got = data.downloaded_files("nottingham", tmp_path / "data")
+    assert [p.name for p in got] == ["a.abc", "b.abc"]
+    bad = data.Download(source.as_uri() + "/", None, None, "wrong sum", files=(("a.abc", "0" * 64),))
+    monkeypatch.setitem(data.DOWNLOADS, "nottingham", bad)
+    with pytest.raises(DataError, match="checksum mismatch"):
+        data.downloaded_files("nottingham", tmp_path / "other")
+    assert not (tmp_path / "other" / "music" / "nottingham" / "a.abc").exists()
 
 
 def test_builtin_chorales_load_with_styles(tmp_path):

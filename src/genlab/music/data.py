@@ -8,7 +8,8 @@
 * ``builtin:oneill`` — the 2,009 Irish tunes of O'Neill's "Music of Ireland" (1850) in music21's corpus (ABC);
   style label ``irish``.
 * ``builtin:folk`` — the 8,514 Essen folk songs (ABC, style ``folk``) and O'Neill's 1850 together.
-* ``nottingham``, ``lakh-clean``, ``maestro-midi`` — downloaded on first use into ``DATA_DIR/music/<name>/``
+* ``nottingham``, ``lakh-aligned``, ``maestro-midi`` — downloaded on first use (sha256-checked) into
+  ``DATA_DIR/music/<name>/``
   (``DATA_DIR``: ``--data-dir``, else ``$GENLAB_DATA_DIR``, else ``~/.cache/genlab/data``), or read from a copy
   placed there by hand.
 * a folder (searched recursively) or one file of ``.mid``/``.midi``/``.xml``/``.musicxml``/``.mxl``/``.abc``/
@@ -106,44 +107,73 @@ def style_of(path: str | Path) -> str | None:
     return {"essenFolksong": "folk", "oneills1850": "irish", "bach": "chorale"}.get(collection)
 
 
-#: A downloadable collection: the archive URL, its sha256 when known, and the folder it unpacks to.
+#: A downloadable collection: an archive (URL and sha256), or single files (``files``: paths under ``url`` with the
+#: sha256 of each), unpacked or written into ``DATA_DIR/music/<name>/``.
 @dataclass(frozen=True)
 class Download:
     url: str
-    archive: str
+    archive: str | None
     sha256: str | None
     note: str
+    files: tuple[tuple[str, str], ...] = ()
 
+
+#: The Nottingham collection as cleaned by Jukedeck, read file by file at a fixed commit of their repository (its
+#: branch archive is generated on request, so its bytes are not fixed; each file's are).
+NOTTINGHAM_COMMIT = "0992bb6cd864f6d4b90d6663e08c0ef53ffaa08f"
+NOTTINGHAM_FILES = (
+    ("ashover.abc", "6586eea8dca53866b42721050d11fc1408bdb2cf31a902b41c5c13504139b164"),
+    ("hpps.abc", "6d035c6972ac0c204ba79d8128e2d71978ece2214a29ffceeb3e053e27f17db5"),
+    ("jigs.abc", "5bb6f621e443bde552540810e3ea53e53531fd22258736e338d795e7a5bdcaf5"),
+    ("morris.abc", "cbf60b212c87748dea226c76b72a15db5b4f606bb35a580763e9cd8f7294e7da"),
+    ("playford.abc", "070877bc37176e0dedbcd038268d6669399201cd7b58d88b4ab36127528f9c76"),
+    ("reelsa-c.abc", "f92ed0e66024e0a5bb7d21fe3172cd50c3fb4cb7f642b4ec7cd5aa8ad0396da8"),
+    ("reelsd-g.abc", "33f535569116ec8cfb530c112f4cdc3bfb7fc042c271e0317cf6458bad30dfae"),
+    ("reelsh-l.abc", "cb701d4ffe6839cb7a5655bc21785ecb71a72ab63d8560f7be3856f6aedaf7e5"),
+    ("reelsm-q.abc", "a99f2967cf47460bba70bae40cd355a220b537a87180131c6d9433750bc446a1"),
+    ("reelsr-t.abc", "f80a2c0f37a49b9b0c748e922924d59c40d82758abc5b0f7fc9245d7fd563be0"),
+    ("reelsu-z.abc", "d104d7d1bb83eb1ca18f6b944dc22cf9f7bfe5f955d07cd573615985f69c2c1f"),
+    ("slip.abc", "da686b3a0de20aab38e64f8c8ec57edace980bab6450a6c388d79a2866e5b16a"),
+    ("waltzes.abc", "ffa773d012756be17784ab4a84e0e4618f316be5c6f244f9d60c06b23cd812c6"),
+    ("xmas.abc", "05ebc4b856c8c5186bb828641e8f88f723c109d47ba7e3f1e5048b536e091249"),
+)
 
 DOWNLOADS = {
     "nottingham": Download(
-        "https://github.com/jukedeck/nottingham-dataset/archive/refs/heads/master.zip", "nottingham-master.zip", None,
-        "Nottingham folk tunes (about 1,000 ABC tunes, cleaned by Jukedeck); a branch archive, so its bytes (and a "
-        "checksum) are not fixed; not verified here",
+        f"https://raw.githubusercontent.com/jukedeck/nottingham-dataset/{NOTTINGHAM_COMMIT}/ABC_cleaned/", None, None,
+        "Nottingham folk tunes (about 1,000 ABC tunes in 14 files, cleaned by Jukedeck), each file checked by sha256",
+        files=NOTTINGHAM_FILES,
     ),
-    "lakh-clean": Download(
-        "http://hog.ee.columbia.edu/craffel/lmd/clean_midi.tar.gz", "clean_midi.tar.gz", None,
-        "Lakh MIDI, the 'clean' subset (about 17,000 songs, 234 MB; Raffel 2016); the sha256 could not be "
-        "verified offline, so none is checked",
+    "lakh-aligned": Download(
+        "http://hog.ee.columbia.edu/craffel/lmd/lmd_aligned.tar.gz", "lmd_aligned.tar.gz",
+        "2bf5400e82eba73204644946515489b68811e1e656b0cfd854efc14377f6e53b",
+        "Lakh MIDI, the subset aligned to the Million Song Dataset (45,129 files, 272 MB; Raffel 2016)",
     ),
     "maestro-midi": Download(
         "https://storage.googleapis.com/magentadata/datasets/maestro/v3.0.0/maestro-v3.0.0-midi.zip",
-        "maestro-v3.0.0-midi.zip", None,
-        "MAESTRO v3.0.0, MIDI only (1,276 piano performances, about 57 MB; Hawthorne et al. 2019); the sha256 "
-        "could not be verified offline, so none is checked",
+        "maestro-v3.0.0-midi.zip", "70470ee253295c8d2c71e6d9d4a815189e35c89624b76d22fce5a019d5dde12c",
+        "MAESTRO v3.0.0, MIDI only (1,276 piano performances, 58 MB; Hawthorne et al. 2019)",
     ),
 }  # fmt: skip
 DOWNLOAD_LICENSES = {
     "nottingham": "public-domain tunes; the ABC transcriptions as distributed by their editors",
-    "lakh-clean": "CC BY 4.0 (Colin Raffel)",
+    "lakh-aligned": "CC BY 4.0 (Colin Raffel)",
     "maestro-midi": "CC BY-NC-SA 4.0 (Google Magenta)",
 }
 
 
 def downloaded_files(name: str, data_dir: str | Path | None = None, fetch: bool = True) -> list[Path]:
-    """The music files of downloadable collection ``name``, fetched and unpacked into ``DATA_DIR/music/name/``."""
+    """The music files of downloadable collection ``name``, fetched (and unpacked) into ``DATA_DIR/music/name/``."""
     spec = DOWNLOADS[name]
     folder = data_root(data_dir) / FOLDER / name
+    if spec.files:
+        for rel, sha256 in spec.files:
+            target = folder / rel
+            if not target.is_file():
+                if not fetch:
+                    raise DataError(f"no copy of {name} in {folder}", local_copy_hint(spec.url + rel, target))
+                download(spec.url + rel, target, sha256, desc=f"{name}: {rel}")
+        return music_files(folder)
     files = music_files(folder) if folder.is_dir() else []
     if files:
         return files
@@ -505,6 +535,6 @@ for _name, _spec in DOWNLOADS.items():
             SPLITS,
             _spec.note,
             DOWNLOAD_LICENSES[_name],
-            extras={"url": _spec.url, "sha256": _spec.sha256},
+            extras={"url": _spec.url, "sha256": _spec.sha256, "files": dict(_spec.files)},
         )  # fmt: skip
     )
