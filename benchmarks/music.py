@@ -140,7 +140,8 @@ def model_media(model: Any, args, model_name: str, dataset: str) -> dict[str, st
     from genlab.music.pipelines import compose
 
     (piece,) = compose(model, 1, bars=MEDIA_BARS, seed=0)
-    return write_media(piece, args.media, f"{model_name}-{dataset}", f"{model_name}, {dataset} (seed 0)")
+    name = f"{model_name}-{dataset}-{args.budget:g}m"
+    return write_media(piece, args.media, name, f"{model_name}, {dataset}, {args.budget:g} min (seed 0)")
 
 
 def held_out_media(model: Any, args, dataset: str) -> dict[str, str]:
