@@ -134,3 +134,13 @@ def test_result_updates_fill_the_output_widgets(studio):
     assert gallery == history and history[0][0] == image["value"] and len(history) == 2
     failed = _result_updates(gr, studio.generate("nope", "sample", {}), [("x", "")] * GALLERY_SIZE)
     assert failed[0].startswith("**error:**") and not failed[1]["visible"] and len(failed[-1]) == GALLERY_SIZE
+
+
+def test_train_choices_come_from_the_registries(studio):
+    choices = studio.train_choices("image-generation")
+    assert "image-generation" in choices["tasks"] and "text-generation" in choices["tasks"]
+    assert choices["models"][0] == "dcgan" and "vae" in choices["models"]  # the task's default model first
+    from genlab.core.registry import DATASETS
+
+    assert "builtin:digits" in choices["data"] and choices["data"] == DATASETS.names(modality="image")
+    assert not set(choices["data"]) & set(DATASETS.names(modality="text"))

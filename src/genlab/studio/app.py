@@ -111,7 +111,7 @@ class Studio:
             specs = form_specs(pipe.request_class)
             request = pipe.request(**request_values(specs, values, folder / "uploads", names))
             output = pipe.run(request)
-            views = output_views(output, folder, stem=f"{verb}-seed{request.seed}")
+            views = output_views(output, folder, stem=verb + ("" if request.seed is None else f"-seed{request.seed}"))
         except Exception as e:
             if not isinstance(e, GenlabError):
                 log.exception("studio: %s %s failed", model, verb)
@@ -120,14 +120,15 @@ class Studio:
 
     # ------------------------------------------------------------------------- Train
     def train_choices(self, task: str | None = None) -> dict[str, list[str]]:
-        """Registered ``tasks``; for ``task``, its ``models`` (short names) and ``data`` (datasets of its
-        modality)."""
+        """Registered ``tasks``; for ``task``, its ``models`` (short names, the task's default model first) and
+        ``data`` (datasets of its modality)."""
         from genlab.core.registry import DATASETS, TASKS
 
         out: dict[str, list[str]] = {"tasks": TASKS.names(), "models": [], "data": []}
         if task:
             spec = TASKS.get(task)
-            out["models"] = spec.model_names()
+            models = spec.model_names()
+            out["models"] = sorted(models, key=lambda m: m != spec.default_model)
             out["data"] = DATASETS.names(modality=spec.modality)
         return out
 
@@ -195,6 +196,18 @@ def _widget(gr: Any, spec: WidgetSpec) -> list[Any]:
     return [upload, gr.Textbox(label=f"{spec.label}: or a name", placeholder="builtin:NAME", info=info)]
 
 
+def _verb_update(gr: Any, studio: Studio, name: str | None) -> Any:
+    """The verb dropdown for model ``name``: its verbs, the task's default chosen."""
+    if not name:
+        return gr.update(choices=[], value=None)
+    try:
+        verbs, default = studio.verbs(name)
+    except Exception as e:  # a model that no longer loads: say why, offer nothing
+        gr.Warning(error_text(e))
+        return gr.update(choices=[], value=None)
+    return gr.update(choices=verbs, value=default)
+
+
 def _result_updates(gr: Any, result: Result, history: list) -> tuple:
     """(message, image, audio, text, table, json, files, gallery, history) updates for a Result."""
     image, audio, text = result.first("image"), result.first("audio"), result.first("text")
@@ -239,14 +252,7 @@ def _generate_tab(gr: Any, studio: Studio) -> None:
     history = gr.State([])
 
     def pick_model(name):
-        if not name:
-            return gr.update(choices=[], value=None)
-        try:
-            verbs, default = studio.verbs(name)
-        except Exception as e:
-            gr.Warning(error_text(e))
-            return gr.update(choices=[], value=None)
-        return gr.update(choices=verbs, value=default)
+        return _verb_update(gr, studio, name)
 
     def rescan():
         found = studio.model_names()
@@ -282,10 +288,10 @@ def _generate_tab(gr: Any, studio: Studio) -> None:
 
             run.click(run_form, [model, verb, history, *components], [message, *outputs, gallery, history])
 
-    return model, verb
+    return model, verb, empty
 
 
-def _runs_tab(gr: Any, studio: Studio) -> None:
+def _runs_tab(gr: Any, studio: Studio, blocks: Any) -> None:
     root = studio.runs_dir
 
     def ids():
@@ -340,6 +346,7 @@ def _runs_tab(gr: Any, studio: Studio) -> None:
         return c["config"], c["metrics"]
 
     refresh.click(reload, None, [table, pick, run_a, run_b])
+    blocks.load(reload, None, [table, pick, run_a, run_b])  # a page opened later sees the runs of now
     pick.change(show, pick, [loss, samples, card, metrics])
     download.click(zipped, pick, zip_file)
     compare.click(compared, [run_a, run_b], [config_diff, metric_diff])
@@ -403,22 +410,22 @@ def build_studio(store: ModelStore, runs_dir: str | Path | None = None, workdir:
     with gr.Blocks(title=title) as blocks:
         gr.Markdown(f"# {title}")
         with gr.Tab("Generate"):
-            model, verb = _generate_tab(gr, studio)
+            model, verb, empty = _generate_tab(gr, studio)
         with gr.Tab("Runs"):
-            _runs_tab(gr, studio)
+            _runs_tab(gr, studio, blocks)
         with gr.Tab("Train"):
             _train_tab(gr, studio)
         with gr.Tab("About"):
             about = gr.Markdown(studio.about_text())
             gr.Button("Refresh", size="sm").click(studio.about_text, None, about)
+            blocks.load(studio.about_text, None, about)
 
-        def first_verbs(name):
-            if not name:
-                return gr.update()
-            verbs, default = studio.verbs(name)
-            return gr.update(choices=verbs, value=default)
+        def opened(current):  # a page opened later sees the models of now
+            found = studio.model_names()
+            name = current if current in found else (found[0] if found else None)
+            return gr.update(choices=found, value=name), gr.update(visible=not found), _verb_update(gr, studio, name)
 
-        blocks.load(first_verbs, model, verb)
+        blocks.load(opened, model, [model, empty, verb])
     blocks.studio = studio
     blocks.studio_paths = [str(studio.runs_dir.resolve()), str(studio.workdir.resolve())]
     return blocks
