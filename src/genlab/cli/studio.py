@@ -44,7 +44,7 @@ def studio_cmd(
     blocks = build_studio(ModelStore([root], reload_interval), root)
     console.print(f"genlab studio on http://{host}:{port}  (runs: {root})")
     blocks.launch(server_name=host, server_port=port, auth=token_auth(token), allowed_paths=blocks.studio_paths,
-                  footer_links=[], quiet=True)  # fmt: skip
+                  quiet=True)  # fmt: skip
 
 
 def register(app: typer.Typer) -> None:
