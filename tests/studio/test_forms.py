@@ -97,17 +97,17 @@ def test_uploads_checked_by_content(tmp_path):
         request_values(specs, {"image": str(png)}, tmp_path / "up", names={"mask": "../etc/passwd"})
 
 
-class _FakeMusic:
-    formats = {"mid": "audio/midi", "wav": "audio/wav", "png": "image/png", "json": "application/json"}
-
-    def encode(self, fmt):
-        return {"mid": b"MThd", "wav": b"RIFF", "png": b"\x89PNG", "json": b"{}"}[fmt]
-
-
 def test_output_views_music_shows_midi_roll_and_audio(tmp_path):
-    views = output_views(_FakeMusic(), tmp_path, "tune")
+    from genlab.music.notes import Note, Piece
+
+    piece = Piece([Note(60 + i, float(i), 1.0) for i in range(4)], tempo=240.0)
+    music = PIPELINES.get("music/compose").output_class([piece], sample_rate=8000)
+    views = output_views(music, tmp_path, "tune")
     assert [(v.kind, v.label) for v in views] == [("file", "MIDI"), ("image", "piano roll"), ("audio", "audio")]
-    assert views[0].value.endswith("tune.mid")
+    with open(views[0].value, "rb") as f:
+        assert views[0].value.endswith("tune.mid") and f.read(4) == b"MThd"
+    with open(views[2].value, "rb") as f:
+        assert f.read(4) == b"RIFF"
 
 
 def test_output_views_of_real_outputs(tmp_path):
@@ -136,3 +136,20 @@ def test_output_views_table_and_json(tmp_path):
             return json.dumps({"k": 1}).encode()
 
     assert [(v.kind, v.value) for v in output_views(Only(), tmp_path)] == [("json", {"k": 1})]
+
+
+def test_studio_imports_no_modality_package():
+    """The studio is an app layer: everything comes from registries and declarations (DESIGN.md)."""
+    import re
+    from pathlib import Path
+
+    import genlab.studio
+    from genlab.core.registry import modality_names
+
+    names = "|".join(map(re.escape, modality_names()))
+    pattern = re.compile(rf"^\s*(from|import)\s+genlab\.({names})\b", re.MULTILINE)
+    files = [
+        *Path(genlab.studio.__file__).parent.glob("*.py"),
+        Path(genlab.studio.__file__).parents[1] / "cli/studio.py",
+    ]
+    assert len(files) >= 6 and not [f.name for f in files if pattern.search(f.read_text(encoding="utf-8"))]
