@@ -144,3 +144,18 @@ def test_train_choices_come_from_the_registries(studio):
 
     assert "builtin:digits" in choices["data"] and choices["data"] == DATASETS.names(modality="image")
     assert not set(choices["data"]) & set(DATASETS.names(modality="text"))
+
+
+def test_mounted_studio_asks_for_the_token(studio_runs):
+    from fastapi.testclient import TestClient
+
+    from genlab.serve import ServeSettings, create_app
+
+    token = "s3cret-token-0123456789"
+    app = create_app(ServeSettings(paths=[str(studio_runs)], token=token))
+    mount(app, app.state.server.store, path="/studio", token=token)
+    with TestClient(app) as client:
+        assert client.get("/studio/config").status_code == 401
+        assert client.post("/studio/login", data={"username": "me", "password": "wrong"}).status_code >= 400
+        assert client.post("/studio/login", data={"username": "me", "password": token}).status_code == 200
+        assert client.get("/studio/config").status_code == 200
