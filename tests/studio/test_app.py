@@ -159,3 +159,12 @@ def test_mounted_studio_asks_for_the_token(studio_runs):
         assert client.post("/studio/login", data={"username": "me", "password": "wrong"}).status_code >= 400
         assert client.post("/studio/login", data={"username": "me", "password": token}).status_code == 200
         assert client.get("/studio/config").status_code == 200
+
+
+def test_old_results_are_removed(studio_runs, tmp_path, monkeypatch):
+    import genlab.studio.app as studio_app
+
+    monkeypatch.setattr(studio_app, "KEEP_RESULTS", 2)
+    small = Studio(ModelStore([studio_runs]), studio_runs, tmp_path)
+    paths = [small.generate("digits", "sample", {"n": 1, "seed": i}).first("image") for i in range(3)]
+    assert not Path(paths[0]).exists() and all(Path(p).exists() for p in paths[1:])

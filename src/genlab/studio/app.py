@@ -28,6 +28,7 @@ from genlab.studio.forms import OutputView, WidgetSpec, form_specs, output_views
 
 log = logging.getLogger("genlab.studio")
 GALLERY_SIZE = 12  # last result images kept in the Generate tab's gallery
+KEEP_RESULTS = 200  # result folders kept in the work folder; older ones are removed
 POLL_S = 1.5  # how often the Train tab reads the run's status and metrics
 
 
@@ -104,7 +105,8 @@ class Studio:
     def generate(self, model: str, verb: str, values: dict[str, Any], names: dict[str, Any] | None = None) -> Result:
         """Run ``verb`` of ``model`` on widget ``values`` (by field name; uploads as file paths) and return
         what to show; a failure comes back as a message with its hint, never a traceback."""
-        folder = self.workdir / "results" / uuid.uuid4().hex[:12]
+        self._prune_results()
+        folder = self.workdir / "results" / f"{time.time_ns()}-{uuid.uuid4().hex[:6]}"
         began = time.perf_counter()
         try:
             pipe = self.store.pipeline(self._entry(model), verb)
@@ -117,6 +119,16 @@ class Studio:
                 log.exception("studio: %s %s failed", model, verb)
             return Result(message=error_text(e))
         return Result(views, f"{model} · {verb} · {time.perf_counter() - began:.1f} s")
+
+    def _prune_results(self) -> None:
+        import shutil
+
+        results = self.workdir / "results"
+        if not results.is_dir():
+            return
+        folders = sorted(results.iterdir())  # named by creation time
+        for old in folders[: max(len(folders) - KEEP_RESULTS + 1, 0)]:
+            shutil.rmtree(old, ignore_errors=True)
 
     # ------------------------------------------------------------------------- Train
     def train_choices(self, task: str | None = None) -> dict[str, list[str]]:
