@@ -210,3 +210,15 @@ def test_text_requests_batch_by_prompt_length_and_each_keeps_its_seed(served_run
     batched = [out.texts for out in pipe.run_batch(requests)]
     alone = [pipe.run(r).texts for r in requests]
     assert batched == alone and batched[0] != batched[2]
+
+
+def test_the_studio_mounts_into_the_rest_app(served_runs):
+    pytest.importorskip("gradio", reason="the studio extra (gradio) is not installed")
+    from fastapi.testclient import TestClient
+
+    from genlab.cli.serve import build_app
+
+    with TestClient(build_app(ServeSettings(paths=[str(served_runs)]), studio=True)) as client:
+        assert client.get("/v1/models").status_code == 200
+        page = client.get("/studio/")
+        assert page.status_code == 200 and "<html" in page.text.lower()

@@ -21,6 +21,7 @@ from genlab.cli.infer import VerbCommand, verbs
 from genlab.cli.options import model_flag_value
 from genlab.cli.runs import register as register_run_commands
 from genlab.cli.serve import register as register_serve_command
+from genlab.cli.studio import register as register_studio_command
 from genlab.cli.train import TaskGroupCommand, TrainCommand
 from genlab.core.console import console
 from genlab.core.errors import GenlabError
@@ -84,6 +85,7 @@ def _root(debug: bool = typer.Option(False, "--debug", help="show tracebacks")) 
 
 register_run_commands(app)
 register_serve_command(app)
+register_studio_command(app)
 
 
 def _click_errors(name: str) -> tuple[type[BaseException], ...]:

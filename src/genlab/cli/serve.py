@@ -29,6 +29,7 @@ def serve_cmd(
     cors_origin: list[str] = typer.Option(None, help="an origin allowed by CORS (repeatable; default none)"),
     reload_interval: float = typer.Option(2.0, help="seconds between looks for new, retrained or removed runs"),
     log_level: str = typer.Option("info", help="uvicorn log level"),
+    studio: bool = typer.Option(False, "--studio", help="also serve the web studio at /studio"),
 ) -> None:
     """serve the pipelines of trained runs over HTTP (REST + server-sent events)"""
     from genlab.core.optional import require
@@ -43,17 +44,28 @@ def serve_cmd(
         "max_n": max_n, "max_upload_mb": max_upload_mb, "threads": threads, "workers": workers,
         "cors_origins": list(cors_origin or []), "reload_interval_s": reload_interval,
     }, where="genlab serve")  # fmt: skip
-    console.print(f"serving {', '.join(settings.paths)} on http://{host}:{port}  (API docs: /docs)")
+    pages = "API docs: /docs" + (", studio: /studio" if studio else "")
+    console.print(f"serving {', '.join(settings.paths)} on http://{host}:{port}  ({pages})")
     _access_log_to_stderr()
     common = {"host": host, "port": port, "log_level": log_level, "timeout_graceful_shutdown": int(timeout),
               "access_log": False}  # fmt: skip
     if workers > 1:  # each process builds its app from the settings in the environment
-        os.environ[SETTINGS_ENV] = json.dumps(settings.model_dump())
+        os.environ[SETTINGS_ENV] = json.dumps({**settings.model_dump(), "studio": studio})
         uvicorn.run("genlab.cli.serve:app_from_env", factory=True, workers=workers, **common)
         return
+    uvicorn.run(build_app(settings, studio), **common)
+
+
+def build_app(settings, studio: bool = False):
+    """The REST app of ``settings``, with the studio mounted at /studio when asked."""
     from genlab.serve import create_app
 
-    uvicorn.run(create_app(settings), **common)
+    app = create_app(settings)
+    if studio:
+        from genlab.studio import mount
+
+        mount(app, app.state.server.store, "/studio", runs_dir=settings.paths[0], token=settings.token)
+    return app
 
 
 def _access_log_to_stderr() -> None:
@@ -72,11 +84,12 @@ def _access_log_to_stderr() -> None:
 
 def app_from_env():
     """The app of one worker process of ``genlab serve --workers N``."""
-    from genlab.serve import create_app
     from genlab.serve.settings import ServeSettings
 
     _access_log_to_stderr()
-    return create_app(ServeSettings.build(json.loads(os.environ[SETTINGS_ENV]), where="genlab serve"))
+    values = json.loads(os.environ[SETTINGS_ENV])
+    studio = bool(values.pop("studio", False))
+    return build_app(ServeSettings.build(values, where="genlab serve"), studio)
 
 
 def register(app: typer.Typer) -> None:

@@ -415,9 +415,7 @@ def build_studio(store: ModelStore, runs_dir: str | Path | None = None, workdir:
     """The studio's ``gradio.Blocks`` over ``store``'s models and the runs in ``runs_dir`` (default: the store's
     first path). ``blocks.studio`` is the :class:`Studio` behind it; ``blocks.studio_paths`` the folders whose
     files it shows (give them to ``launch(allowed_paths=…)``)."""
-    from genlab.core.optional import require
-
-    gr = require("gradio", "studio", "genlab studio")
+    gr = _gradio()
     studio = Studio(store, runs_dir, workdir)
     with gr.Blocks(title=title) as blocks:
         gr.Markdown(f"# {title}")
@@ -452,11 +450,21 @@ def token_auth(token: str | None):
     return lambda _user, password: hmac.compare_digest(str(password).encode(), token.encode())
 
 
+def _gradio() -> Any:
+    """gradio, imported with its usage analytics and hub lookups off: the studio never reaches the network."""
+    import os
+
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from genlab.core.optional import require
+
+    return require("gradio", "studio", "genlab studio")
+
+
 def mount(app: Any, store: ModelStore, path: str = "/studio", runs_dir: str | Path | None = None,
           token: str | None = None) -> Any:  # fmt: skip
     """Mount the studio into ``app`` (the FastAPI app of ``genlab serve``) at ``path``; with ``token`` it asks
     for the token (as password) first. Returns ``app``."""
-    import gradio as gr
-
+    gr = _gradio()
     blocks = build_studio(store, runs_dir)
     return gr.mount_gradio_app(app, blocks, path=path, auth=token_auth(token), allowed_paths=blocks.studio_paths)
