@@ -153,10 +153,16 @@ def test_a_full_queue_answers_503_with_retry_after_and_a_slow_request_504(client
     assert late.status_code == 504 and "0.2 s" in late.json()["error"]
 
 
-def test_concurrent_requests_are_batched_and_get_what_they_would_alone(client_for):
+def test_concurrent_requests_are_batched_and_get_what_they_would_alone(client_for, monkeypatch):
+    import time
+
+    from genlab.image.pipelines import ImageGenerationPipeline
+
     client = client_for(max_batch=8, max_wait_ms=300)
     alone = {s: client.post("/v1/models/digits/generate", json={"n": 2, "label": s, "seed": s}).content
              for s in range(4)}  # fmt: skip
+    original = ImageGenerationPipeline.run  # a request answered alone takes a while: the others queue meanwhile
+    monkeypatch.setattr(ImageGenerationPipeline, "run", lambda self, r: (time.sleep(0.3), original(self, r))[1])
     results: dict[int, bytes] = {}
 
     def call(s: int) -> None:

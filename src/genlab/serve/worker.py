@@ -1,8 +1,9 @@
 """One worker thread per served model, with dynamic batching and a bounded queue shared by all models.
 
 A request becomes a :class:`Job` on its model's queue. The worker takes the oldest job and, when its pipeline
-can batch it (:meth:`Pipeline.batch_key`), waits up to ``max_wait_ms`` for more jobs with the same key (at most
-``max_batch``) and answers them with one :meth:`Pipeline.run_batch` call; anything else runs alone, in order.
+can batch it (:meth:`Pipeline.batch_key`) and other requests for the model are waiting, waits up to
+``max_wait_ms`` for more jobs with the same key (at most ``max_batch``) and answers them with one
+:meth:`Pipeline.run_batch` call; anything else runs alone, in order. A lone request never waits.
 A model is used by one thread at a time, so torch's own threads do the parallel work. When the jobs waiting
 across all models reach ``max_queue`` a new request is refused (the server answers 503 with ``Retry-After``).
 """
@@ -73,12 +74,16 @@ class ModelWorker:
         self.max_batch, self.max_wait = max_batch, max_wait_ms / 1000
         self.queue: queue.Queue = queue.Queue()
         self.pending: deque[Job] = deque()  # taken from the queue while batching, not matching the batch
+        self.outstanding = 0  # this model's jobs submitted and not yet done
+        self._count = threading.Lock()
         self.thread = threading.Thread(target=self._loop, name=f"genlab-serve-{name}", daemon=True)
         self.thread.start()
 
     def submit(self, job: Job) -> Job:
         """Queue ``job``; raises :class:`QueueFull` when the shared limit is reached."""
         self.gate.enter()
+        with self._count:
+            self.outstanding += 1
         self.queue.put(job)
         return job
 
@@ -121,8 +126,8 @@ class ModelWorker:
             key = first.pipe.batch_key(first.request)
         except Exception:
             key = None
-        if key is None or self.max_batch <= 1:
-            return []
+        if key is None or self.max_batch <= 1 or self.outstanding <= 1:
+            return []  # nothing to batch with: a lone request does not wait
         more: list[Job] = []
         skipped: list[Any] = []
         deadline = time.perf_counter() + self.max_wait
@@ -187,6 +192,8 @@ class ModelWorker:
 
     def _done(self, job: Job) -> None:
         self.gate.leave()
+        with self._count:
+            self.outstanding -= 1
         if job.cancelled and not job.future.done():
             job.future.cancel()
 
