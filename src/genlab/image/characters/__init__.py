@@ -18,11 +18,37 @@ from genlab.image.characters.compose import (
     compose_standing,
     render_preview,
 )
+from genlab.image.characters.data import (
+    BACKGROUND_RGB,
+    DATASET,
+    HELD_OUT_HAIR_TORSO,
+    HELD_OUT_HAT_HAIR_COLOR,
+    CharacterDataConfig,
+    CharacterSet,
+    attribute_matrix,
+    attribution,
+    held_out_pairs,
+    is_held_out,
+    load_characters,
+    sample_characters,
+)
 
 __all__ = [
+    "BACKGROUND_RGB",
+    "DATASET",
+    "HELD_OUT_HAIR_TORSO",
+    "HELD_OUT_HAT_HAIR_COLOR",
+    "CharacterDataConfig",
     "CharacterLayers",
+    "CharacterSet",
+    "attribute_matrix",
+    "attribution",
     "compose_frame",
     "compose_sheet",
     "compose_standing",
+    "held_out_pairs",
+    "is_held_out",
+    "load_characters",
     "render_preview",
+    "sample_characters",
 ]
