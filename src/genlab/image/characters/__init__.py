@@ -11,6 +11,14 @@
 The layers are not shipped: they are read from ``DATA_DIR/characters/``. Guide: docs/characters.md.
 """
 
+from genlab.image.characters.classifier import (
+    AttributeClassifier,
+    AttributeClassifierConfig,
+    AttributeTrainConfig,
+    attribute_accuracy,
+    load_attribute_classifier,
+    train_attribute_classifier,
+)
 from genlab.image.characters.compose import (
     CharacterLayers,
     compose_frame,
@@ -34,6 +42,9 @@ from genlab.image.characters.data import (
 )
 
 __all__ = [
+    "AttributeClassifier",
+    "AttributeClassifierConfig",
+    "AttributeTrainConfig",
     "BACKGROUND_RGB",
     "DATASET",
     "HELD_OUT_HAIR_TORSO",
@@ -41,6 +52,7 @@ __all__ = [
     "CharacterDataConfig",
     "CharacterLayers",
     "CharacterSet",
+    "attribute_accuracy",
     "attribute_matrix",
     "attribution",
     "compose_frame",
@@ -48,7 +60,9 @@ __all__ = [
     "compose_standing",
     "held_out_pairs",
     "is_held_out",
+    "load_attribute_classifier",
     "load_characters",
     "render_preview",
     "sample_characters",
+    "train_attribute_classifier",
 ]
