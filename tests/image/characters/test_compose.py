@@ -85,6 +85,7 @@ def test_layers_are_drawn_in_z_order_and_none_draws_nothing(layers):
 def test_optional_attributes_default_to_none(layers):
     character = layers.character(sex="male", skin="light", torso="shirt_white", legs="pants_teal", hair_style="none")
     assert character["hat"] == character["feet"] == character["weapon"] == character["leg_armor"] == "none"
+    assert layers.character({**KNIGHT, "hat": None})["hat"] == "none"
 
 
 @pytest.mark.parametrize(

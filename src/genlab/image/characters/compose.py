@@ -102,9 +102,10 @@ class CharacterLayers:
     def character(self, attributes: Mapping[str, str | None] | None = None, **values: str | None) -> Character:
         """A validated, complete attribute set, from a mapping and/or keyword arguments.
 
-        Optional attributes (those with a ``none`` value) default to it; an attribute that does not
-        apply (the hair colour of ``hair_style="none"``) becomes None. An unknown attribute or value,
-        or a missing required one, raises :class:`BadInputError` naming the valid choices.
+        Optional attributes (those with a ``none`` value) default to it, and None (JSON's null) means it
+        too; an attribute that does not apply (the hair colour of ``hair_style="none"``) becomes None.
+        An unknown attribute or value, or a missing required one, raises :class:`BadInputError` naming
+        the valid choices.
         """
         given = {**(attributes or {}), **values}
         for name in given:
@@ -114,7 +115,8 @@ class CharacterLayers:
                 raise BadInputError(f"unknown character attribute '{name}'", hint)
         character: Character = {}
         for name, choices in self.attributes.items():
-            value = given.get(name, self.none_values.get(name))
+            value = given.get(name)
+            value = self.none_values.get(name) if value is None else value  # None on an optional one: none
             if value is not None and value not in choices:
                 guess = closest(str(value), choices)
                 hint = (f"did you mean '{guess}'? " if guess else "") + f"valid {name} values: " + ", ".join(choices)
