@@ -37,6 +37,21 @@ def test_every_value_keeps_partners_outside_the_held_out_pairs(layers):
             assert any((x, value) not in pairs for x in layers.attributes[a])
 
 
+@pytest.mark.parametrize(
+    "rule, message",
+    [
+        ({("weapon", "sex"): (("none", "male"), ("none", "female"))}, "weapon=none has no allowed sex"),
+        ({("hat", "sex"): (("none", "male"), ("cap", "female"))}, "names a value the layer folder lacks"),
+    ],
+)
+def test_a_rule_that_would_empty_a_value_or_names_unknown_ones_is_refused(layers, monkeypatch, rule, message):
+    from genlab.image.characters import data
+
+    monkeypatch.setattr(data, "HELD_OUT_PAIRS", rule)
+    with pytest.raises(DataError, match=message):
+        sample_characters(layers, "train", 4)
+
+
 def test_test_characters_wear_held_out_pairs_that_train_and_val_never_show(layers):
     train = sample_characters(layers, "train", 400, seed=3)
     val = sample_characters(layers, "val", 100, seed=3)
