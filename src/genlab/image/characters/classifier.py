@@ -171,10 +171,17 @@ def model_card(model: AttributeClassifier) -> str:
         *(f"| {a} | {', '.join(v)} |" for a, v in model.config.attributes.items()),
         "",
         "## Training",
-        "- " + ", ".join(f"{k}: {v}" for k, v in record.items() if k != "accuracy") if record else "- (no record)",
+        "- " + ", ".join(f"{k}: {v}" for k, v in record.items() if k not in ("accuracy", "accuracy_on"))
+        if record
+        else "- (no record)",
     ]
     if record.get("accuracy"):
-        lines += ["", "## Measured accuracy", "| attribute | accuracy |", "|---|---|"]
+        lines += [
+            "",
+            f"## Measured accuracy ({record.get('accuracy_on', '?')})",
+            "| attribute | accuracy |",
+            "|---|---|",
+        ]
         lines += [f"| {a} | {acc:.4f} |" for a, acc in record["accuracy"].items()]
     lines += ["", "## Licence and attribution (required)", "", f"Licence: {LICENSE}.", "", "```", model.attribution]
     return "\n".join([*lines, "```", ""])
