@@ -3,6 +3,7 @@
 
 from genlab.image import (  # noqa: F401  (registers models, datasets, metrics, task)
     baselines,
+    characters,
     classifier,
     data,
     datasets,
