@@ -1,7 +1,8 @@
 """Credits of the data the served models were trained on, for the studio's About tab.
 
 A run's model card (``config.json``'s ``data``) or its ``config.yaml`` names its data source (``builtin:digits``,
-a folder). The credit of a registered dataset is its description and license; a data source may add more text
+a folder). The credit of a registered dataset is its description, license and the ``attribution`` its spec's extras carry
+(the game-character layers require one); a data source may add more text
 (an attribution its license asks for) with :func:`register_credits`.
 """
 
@@ -39,7 +40,9 @@ def _dataset_credit(source: str) -> str:
         spec = DATASETS.get(name)
     except Exception:  # a folder or file of the user's own: nothing registered to credit
         return ""
-    bits = [getattr(spec, "description", ""), f"license: {spec.license}" if getattr(spec, "license", "") else ""]
+    extras = getattr(spec, "extras", None) or {}
+    bits = [getattr(spec, "description", ""), f"license: {spec.license}" if getattr(spec, "license", "") else "",
+            f"attribution: {extras['attribution']}" if extras.get("attribution") else ""]  # fmt: skip
     return " — ".join(b for b in bits if b)
 
 
