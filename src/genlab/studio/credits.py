@@ -1,8 +1,8 @@
 """Credits of the data the served models were trained on, for the studio's About tab.
 
 A run's model card (``config.json``'s ``data``) or its ``config.yaml`` names its data source (``builtin:digits``,
-a folder). The credit of a registered dataset is its description, license and the ``attribution`` its spec's extras carry
-(the game-character layers require one); a data source may add more text
+a folder). The credit of a registered dataset is its description, license and the ``attribution`` its spec's
+extras carry (the game-character layers require one); a data source may add more text
 (an attribution its license asks for) with :func:`register_credits`.
 """
 
