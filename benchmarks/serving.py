@@ -3,6 +3,7 @@
     python -m benchmarks.serving                       # DCGAN 64-image batches and GPT 100-token texts
     python -m benchmarks.serving --clients 1 8 32 100 --seconds 6
     python -m benchmarks.serving --quick               # smoke check: one model, two client counts, 2 s each
+    python -m benchmarks.serving --docs docs/serving.md  # rewrite the guide's results table from the file
 
 Two models are served from a temporary runs folder: a DCGAN (``image/dcgan``, 32×32 greyscale, the default
 widths) asked for 64 images per request, and a GPT (``text/gpt``, the default 4 layers × 128 wide, a character
@@ -163,13 +164,39 @@ def measure(root: Path, model: str, batching: bool, client_counts: list[int], se
     return rows
 
 
+TABLE_START, TABLE_END = (
+    "<!-- results table: from benchmarks/results/serving.json -->",
+    "<!-- end of results table -->",
+)
+COLUMNS = ("requests", "errors", "throughput_rps", "p50_ms", "p95_ms", "p99_ms", "peak_rss_mb")
+
+
+def docs_table(results: Path, page: Path) -> None:
+    """Rewrite the results table of ``page`` (between its markers) from the results file."""
+    import json
+
+    rows = json.loads(results.read_text(encoding="utf-8"))["results"]
+    rows = sorted(rows, key=lambda r: (r["model"], r["clients"], not r["batching"]))
+    lines = ["| model | clients | batching | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 3) + "|"]
+    for r in rows:
+        cells = ["–" if r.get(k) is None else f"{r[k]:g}" if isinstance(r[k], float) else str(r[k]) for k in COLUMNS]
+        lines.append(
+            f"| {r['model']} | {r['clients']} | {'yes' if r['batching'] else 'no'} | " + " | ".join(cells) + " |"
+        )
+    common.replace_between(page, TABLE_START, TABLE_END, lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog=f"python -m {MODULE}", description=__doc__.split("\n\n")[0])
     common.add_common_arguments(p, "one model, 1 and 8 clients, 2 s each: a smoke check, not a result", runs=False)
     p.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
     p.add_argument("--clients", nargs="+", type=int, default=[1, 8, 32, 100])
     p.add_argument("--seconds", type=float, default=6.0, help="length of each load window")
+    p.add_argument("--docs", type=Path, default=None, help="only rewrite this page's results table from the file")
     args = p.parse_args(argv)
+    if args.docs:
+        docs_table(common.results_path("serving", args.out_dir), args.docs)
+        return
     if args.quick:
         args.models, args.clients, args.seconds = ["dcgan"], [1, 8], 2.0
     rows: list[dict[str, Any]] = []
