@@ -31,7 +31,7 @@ class CharacterDrawing(Request):
 
     n: int = Field(8, ge=1, le=256, description="number of characters")
     attributes: dict[str, str] | None = Field(
-        None, description="attribute -> value (Python callers)", json_schema_extra={"cli": False}
+        None, description="attribute -> value (Python callers)", json_schema_extra={"cli": False, "server": False}
     )
     vary: str | None = Field(None, description="sweep this attribute over all its values, the others fixed per row")
     sheet: bool = Field(False, description="each character in its four directions (a row each)")
