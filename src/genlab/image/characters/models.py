@@ -19,11 +19,12 @@ from typing import Any, ClassVar
 import torch
 import torch.nn.functional as F
 from pydantic import Field
+from torch import nn
 
 from genlab.core.errors import BadInputError, ConfigError, closest
 from genlab.core.model import GenerativeModel, ModelConfig, OptimizerSpec, register_model
-from genlab.image.vae import ConvDecoder, ConvEncoder, gaussian_kl, gaussian_log_prob
-from genlab.nn.layers import plan_resolutions
+from genlab.image.vae import ConvEncoder, gaussian_kl, gaussian_log_prob
+from genlab.nn.layers import plan_resolutions, upsample2x
 
 TASK = "character"
 Attributes = Mapping[str, str]
@@ -58,6 +59,30 @@ def _widths(config: CharacterCVAEConfig) -> list[int]:
             f"give {stages} channel widths",
         )
     return dims
+
+
+class ConditionedDecoder(nn.Module):
+    """z + condition -> linear -> (width, base, base) grid -> 2× upsampling stages -> pixel logits.
+
+    The condition also adds a learned per-channel bias before every stage: with it only at the input, the
+    decoder learns to read the attributes from z (which the encoder fills from the image) long before it
+    learns to use the condition, and drawn characters ignore the chosen direction or colours.
+    """
+
+    def __init__(self, config: CharacterCVAEConfig, widths: list[int], cond_dim: int):
+        super().__init__()
+        self.base = plan_resolutions(config.image_size).base_size
+        widths = list(reversed(widths))  # widest channels at the smallest grid
+        self.project = nn.Linear(config.latent_dim + cond_dim, widths[0] * self.base**2)
+        self.biases = nn.ModuleList(nn.Linear(cond_dim, w) for w in widths)
+        outs = [*widths[1:], config.channels]
+        self.stages = nn.ModuleList(upsample2x(a, b) for a, b in zip(widths, outs, strict=True))
+
+    def forward(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        h = self.project(torch.cat([z, cond], dim=1)).view(z.shape[0], -1, self.base, self.base)
+        for bias, stage in zip(self.biases, self.stages, strict=True):
+            h = stage(F.relu(h + bias(cond)[:, :, None, None]))  # (B, a, s, s) -> (B, b, 2s, 2s)
+        return h  # raw logits, no activation
 
 
 class AttributeCondition:
@@ -148,7 +173,7 @@ class CharacterCVAE(GenerativeModel):
         self.schema = AttributeCondition(config.attributes, config.values, config.not_applicable)
         widths = _widths(config)
         self.encoder = ConvEncoder(config, widths, self.schema.dim)  # type: ignore[arg-type]  (duck-typed config)
-        self.decoder = ConvDecoder(config, widths, self.schema.dim)  # type: ignore[arg-type]
+        self.decoder = ConditionedDecoder(config, widths, self.schema.dim)
 
     @property
     def device(self) -> torch.device:

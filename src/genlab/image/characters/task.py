@@ -129,8 +129,7 @@ class CharacterTask(Task):
 
     def write_samples(self, model: GenerativeModel, stem: Path, seed: int) -> Path:
         """Eight characters in their four directions (a row each), or 32 random ones."""
-        pipe = CharacterDrawPipeline.__new__(CharacterDrawPipeline)
-        pipe.model = model  # no .eval(): the engine sets the mode around this call
+        pipe = CharacterDrawPipeline(model)  # the engine restores the training mode after this call
         sheet = "direction" in model.config.attributes
         return pipe.run(pipe.request(n=8 if sheet else 32, sheet=sheet, seed=seed)).save(stem.with_suffix(".png"))
 
