@@ -6,7 +6,10 @@
   combinations, a ``test`` split of combinations held out of training, labels per attribute, and the
   attribution every derived model or page must carry;
 * :mod:`~genlab.image.characters.classifier` — a small CNN with one head per attribute that scores
-  generated characters (:func:`~genlab.image.characters.classifier.attribute_accuracy`).
+  generated characters (:func:`~genlab.image.characters.classifier.attribute_accuracy`);
+* :mod:`~genlab.image.characters.task`, :mod:`~genlab.image.characters.models`,
+  :mod:`~genlab.image.characters.pipelines` — the ``character`` task: attribute-conditioned generators
+  (``character/cvae``) and the ``character/draw`` pipeline (``genlab draw RUN --hair-style long …``).
 
 The layers are not shipped: they are read from ``DATA_DIR/characters/``. Guide: docs/characters.md.
 """
@@ -40,6 +43,9 @@ from genlab.image.characters.data import (
     load_characters,
     sample_characters,
 )
+from genlab.image.characters.models import CharacterCVAE, CharacterCVAEConfig
+from genlab.image.characters.pipelines import CharacterDrawPipeline
+from genlab.image.characters.task import CharacterTask
 
 __all__ = [
     "AttributeClassifier",
@@ -49,9 +55,13 @@ __all__ = [
     "DATASET",
     "HELD_OUT_HAIR_TORSO",
     "HELD_OUT_HAT_HAIR_COLOR",
+    "CharacterCVAE",
+    "CharacterCVAEConfig",
     "CharacterDataConfig",
+    "CharacterDrawPipeline",
     "CharacterLayers",
     "CharacterSet",
+    "CharacterTask",
     "attribute_accuracy",
     "attribute_matrix",
     "attribution",
