@@ -63,6 +63,7 @@ VERB_ARGS = {
     "classify-nodes": [],
     "compose": ["--bars", "1", "--seed", "0"],
     "render": ["{png}"],
+    "draw": ["--n", "1", "--seed", "0"],
 }
 OUT_NAMES = {
     "image-generation": "out.png", "image-classification": "out.csv", "text-generation": "out.txt",
