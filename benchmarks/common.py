@@ -343,6 +343,26 @@ def write_results(name: str, rows: list[dict[str, Any]], out_dir: str | Path | N
     return out
 
 
+def markdown_table(
+    rows: list[dict[str, Any]],
+    lead: dict[str, Callable[[dict[str, Any]], Any]],
+    columns: Sequence[str],
+    float_format: str = ".3f",
+) -> list[str]:
+    """Lines of a Markdown table: the ``lead`` columns (header → cell of a row), then one column per key of
+    ``columns`` (floats in ``float_format``, missing values as –)."""
+
+    def cell(value: Any) -> str:
+        return "–" if value is None else format(value, float_format) if isinstance(value, float) else str(value)
+
+    lines = ["| " + " | ".join([*lead, *columns]) + " |", "|---" * (len(lead) + len(columns)) + "|"]
+    for r in rows:
+        lines.append(
+            "| " + " | ".join([*(str(f(r)) for f in lead.values()), *(cell(r.get(k)) for k in columns)]) + " |"
+        )
+    return lines
+
+
 def replace_between(page: Path, start: str, end: str, lines: list[str]) -> None:
     """Rewrite the part of ``page`` between the marker lines ``start`` and ``end`` (kept) with ``lines``."""
     text = page.read_text(encoding="utf-8")

@@ -234,12 +234,9 @@ def docs_table(results: Path, page: Path) -> None:
     rows = json.loads(results.read_text(encoding="utf-8"))["results"]
     order = {m: i for i, m in enumerate(("held-out", *MODELS))}
     rows = sorted(rows, key=lambda r: (r["dataset"], order.get(r["model"], 99), r.get("budget_minutes") or 0))
-    lines = ["| dataset | model | budget (min) | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 3) + "|"]
-    for r in rows:
-        cells = ["–" if r.get(k) is None else f"{r[k]:.3f}" if isinstance(r[k], float) else str(r[k]) for k in COLUMNS]
-        lines.append(
-            f"| {r['dataset']} | {r['model']} | {r.get('budget_minutes') or '–'} | " + " | ".join(cells) + " |"
-        )
+    lead = {"dataset": lambda r: r["dataset"], "model": lambda r: r["model"],
+            "budget (min)": lambda r: r.get("budget_minutes") or "–"}  # fmt: skip
+    lines = common.markdown_table(rows, lead, COLUMNS)
     common.replace_between(page, TABLE_START, TABLE_END, lines)
     if MEDIA_START in page.read_text(encoding="utf-8"):
         docs_media(rows, page)

@@ -177,12 +177,9 @@ def docs_table(results: Path, page: Path) -> None:
 
     rows = json.loads(results.read_text(encoding="utf-8"))["results"]
     rows = sorted(rows, key=lambda r: (r["model"], r["clients"], not r["batching"]))
-    lines = ["| model | clients | batching | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 3) + "|"]
-    for r in rows:
-        cells = ["–" if r.get(k) is None else f"{r[k]:g}" if isinstance(r[k], float) else str(r[k]) for k in COLUMNS]
-        lines.append(
-            f"| {r['model']} | {r['clients']} | {'yes' if r['batching'] else 'no'} | " + " | ".join(cells) + " |"
-        )
+    lead = {"model": lambda r: r["model"], "clients": lambda r: r["clients"],
+            "batching": lambda r: "yes" if r["batching"] else "no"}  # fmt: skip
+    lines = common.markdown_table(rows, lead, COLUMNS, float_format="g")
     common.replace_between(page, TABLE_START, TABLE_END, lines)
 
 

@@ -286,8 +286,7 @@ def create_app(settings: ServeSettings | None = None, store: ModelStore | None =
             try:
                 server.worker(entry).submit(job)
             except QueueFull:
-                raise HTTPProblem(503, "the server is busy: too many requests are waiting", "retry shortly",
-                                  headers={"Retry-After": str(RETRY_AFTER_S)}) from None  # fmt: skip
+                raise _busy() from None
             if tmp is not None:
                 job.future.add_done_callback(lambda _: shutil.rmtree(tmp, ignore_errors=True))
                 tmp = None  # removed once the job is done, even after a time-out
@@ -313,8 +312,7 @@ def create_app(settings: ServeSettings | None = None, store: ModelStore | None =
         try:
             server.worker(entry).submit(job)
         except QueueFull:
-            raise HTTPProblem(503, "the server is busy: too many requests are waiting", "retry shortly",
-                              headers={"Retry-After": str(RETRY_AFTER_S)}) from None  # fmt: skip
+            raise _busy() from None
         deadline = loop.time() + settings.timeout_s
 
         async def events():
@@ -372,6 +370,12 @@ def _log(request: Any, status: int, began: float) -> None:
         "ms": round((time.perf_counter() - began) * 1000, 1),
         "client": request.client.host if request.client else None,
     }))  # fmt: skip
+
+
+def _busy() -> HTTPProblem:
+    """The 503 answer when the queue is full."""
+    return HTTPProblem(503, "the server is busy: too many requests are waiting", "retry shortly",
+                       headers={"Retry-After": str(RETRY_AFTER_S)})  # fmt: skip
 
 
 def _sse(event: str, data: dict) -> str:
