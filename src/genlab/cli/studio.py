@@ -38,13 +38,13 @@ def studio_cmd(
 
     require("gradio", "studio", "genlab studio")
     from genlab.serve.store import ModelStore
-    from genlab.studio.app import build_studio, token_auth
+    from genlab.studio.app import CSS, build_studio, token_auth
 
     root, token = studio_settings(runs_dir, host, token_file)
     blocks = build_studio(ModelStore([root], reload_interval), root)
     console.print(f"genlab studio on http://{host}:{port}  (runs: {root})")
     blocks.launch(server_name=host, server_port=port, auth=token_auth(token), allowed_paths=blocks.studio_paths,
-                  quiet=True)  # fmt: skip
+                  css=CSS, quiet=True)  # fmt: skip
 
 
 def register(app: typer.Typer) -> None:

@@ -14,6 +14,7 @@ import logging
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from genlab.core.runs import runs_root
 from genlab.serve.store import ModelStore
 from genlab.studio import jobs as train_jobs
 from genlab.studio import runs as run_views
+from genlab.studio.characters import ANY, Candidate, CharacterDesigner
 from genlab.studio.credits import credits_text, data_source, run_sources
 from genlab.studio.forms import OutputView, WidgetSpec, form_specs, output_views, request_values
 
@@ -30,6 +32,11 @@ log = logging.getLogger("genlab.studio")
 GALLERY_SIZE = 12  # last result images kept in the Generate tab's gallery
 KEEP_RESULTS = 200  # result folders kept in the work folder; older ones are removed
 POLL_S = 1.5  # how often the Train tab reads the run's status and metrics
+#: Page style: pixel-art pictures scale up with sharp pixels.
+CSS = """
+.pixelated img { image-rendering: pixelated; }
+#character-locked img { width: 256px; height: 256px; object-fit: contain; }
+"""
 
 
 def _version() -> str:
@@ -69,6 +76,7 @@ class Studio:
         self.runs_dir = runs_root(runs_dir if runs_dir is not None else (store.paths[0] if store.paths else None))
         self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="genlab-studio-"))
         self.jobs: dict[str, train_jobs.TrainJob] = {}
+        self.characters = CharacterDesigner(store, self.workdir)
 
     # ------------------------------------------------------------------------- Generate
     def model_names(self) -> list[str]:
@@ -119,6 +127,41 @@ class Studio:
                 log.exception("studio: %s %s failed", model, verb)
             return Result(message=error_text(e))
         return Result(views, f"{model} · {verb} · {time.perf_counter() - began:.1f} s")
+
+    def generate_stream(self, model: str, verb: str, values: dict[str, Any],
+                        names: dict[str, Any] | None = None) -> Iterator[Result]:  # fmt: skip
+        """Like :meth:`generate`, as a series of Results: for a pipeline that streams (text generation) the text
+        so far after each piece, then the whole text and its file; for any other pipeline the one Result."""
+        try:
+            pipe = self.store.pipeline(self._entry(model), verb)
+            streams = pipe.streams
+        except Exception:
+            streams = False
+        if not streams:
+            yield self.generate(model, verb, values, names)
+            return
+        self._prune_results()
+        folder = self.workdir / "results" / f"{time.time_ns()}-{uuid.uuid4().hex[:6]}"
+        began, texts = time.perf_counter(), {}
+        try:
+            request = pipe.request(**request_values(form_specs(pipe.request_class), values, folder / "uploads", names))
+            for i, piece in pipe.stream_request(request):
+                texts[i] = texts.get(i, "") + piece
+                yield Result([OutputView("text", "text", self._joined(texts))], f"{model} · {verb} · generating …")
+        except Exception as e:
+            if not isinstance(e, GenlabError):
+                log.exception("studio: %s %s failed", model, verb)
+            yield Result(message=error_text(e))
+            return
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / (verb + ("" if request.seed is None else f"-seed{request.seed}") + ".txt")
+        path.write_text(self._joined(texts), encoding="utf-8")
+        views = [OutputView("text", "text", self._joined(texts)), OutputView("file", "txt", str(path))]
+        yield Result(views, f"{model} · {verb} · {time.perf_counter() - began:.1f} s")
+
+    @staticmethod
+    def _joined(texts: dict[int, str]) -> str:
+        return "".join(texts[i] for i in sorted(texts))
 
     def _prune_results(self) -> None:
         import shutil
@@ -186,17 +229,19 @@ def _widget(gr: Any, spec: WidgetSpec) -> list[Any]:
     info = spec.help or None
     if spec.widget == "slider":
         step = 1 if spec.integer else (spec.maximum - spec.minimum) / 100
-        return [gr.Slider(spec.minimum, spec.maximum, value=spec.default, step=step, label=label, info=info)]
+        return [gr.Slider(spec.minimum, spec.maximum, value=spec.default, step=step, label=label, info=info,
+                          interactive=True)]  # fmt: skip
     if spec.widget == "number":
         return [gr.Number(value=spec.default, minimum=spec.minimum, maximum=spec.maximum, label=label, info=info,
-                          precision=0 if spec.integer else None)]  # fmt: skip
+                          precision=0 if spec.integer else None, interactive=True)]  # fmt: skip
     if spec.widget == "checkbox":
-        return [gr.Checkbox(value=bool(spec.default), label=label, info=info)]
+        return [gr.Checkbox(value=bool(spec.default), label=label, info=info, interactive=True)]
     if spec.widget == "dropdown":
-        return [gr.Dropdown(choices=spec.choices, value=spec.default, label=label, info=info)]
+        return [gr.Dropdown(choices=spec.choices, value=spec.default, label=label, info=info, interactive=True)]
     if spec.widget in ("textbox", "lines"):
         info = (info or "") + (" (one per line)" if spec.widget == "lines" else "")
-        return [gr.Textbox(value=spec.default or "", lines=spec.lines, label=label, info=info or None)]
+        return [gr.Textbox(value=spec.default or "", lines=spec.lines, label=label, info=info or None,
+                           interactive=True)]  # fmt: skip
     if spec.widget == "image":
         upload = gr.Image(type="filepath", sources=["upload"], label=label)
     elif spec.widget == "audio":
@@ -295,12 +340,134 @@ def _generate_tab(gr: Any, studio: Studio) -> None:
                 widget_values, name_values = {}, {}
                 for (field_name, slot), value in zip(slots, values, strict=True):
                     (widget_values if slot == "value" else name_values)[field_name] = value
-                result = studio.generate(m, v, widget_values, name_values)
-                return _result_updates(gr, result, past)
+                for result in studio.generate_stream(m, v, widget_values, name_values):  # text shows as it comes
+                    yield _result_updates(gr, result, past)
 
             run.click(run_form, [model, verb, history, *components], [message, *outputs, gallery, history])
 
     return model, verb, empty
+
+
+CHARACTER_HINT = (
+    "No character model yet: train one with "
+    "`genlab train character --data builtin:lpc-characters --max-minutes 30 --name chars` "
+    "(or from the Train tab, task `character`), then press Refresh."
+)
+
+
+def _characters_tab(gr: Any, studio: Studio, blocks: Any) -> None:
+    """Pick features, draw candidates, lock one, vary one feature of it, export a PNG or a sprite sheet."""
+    designer = studio.characters
+    names = designer.models()
+    gr.Markdown("Pick features (the others are drawn from the seed), draw candidates, click one to lock it, "
+                "then vary one feature of the locked character and export it.")  # fmt: skip
+    empty = gr.Markdown(CHARACTER_HINT, visible=not names)
+    with gr.Row():
+        model = gr.Dropdown(choices=names, value=names[0] if names else None, label="character model")
+        seed = gr.Number(value=0, precision=0, minimum=0, label="seed")
+        count = gr.Slider(1, 8, value=4, step=1, label="candidates")
+        refresh = gr.Button("Refresh", size="sm")
+    features = gr.Column()
+    message = gr.Markdown()
+    candidates = gr.Gallery(label="candidates: click one to lock it", columns=8, height="auto", allow_preview=False,
+                            elem_classes=["pixelated"], elem_id="character-candidates")  # fmt: skip
+    shown = gr.State([])  # the candidates on show, as state dicts
+    locked = gr.State(None)
+    with gr.Row():
+        locked_image = gr.Image(label="locked character", type="filepath", interactive=False, height=256,
+                                elem_classes=["pixelated"], elem_id="character-locked")  # fmt: skip
+        locked_info = gr.Markdown()
+    with gr.Row():
+        vary_attribute = gr.Dropdown(choices=[], label="vary one feature of the locked character")
+        vary = gr.Button("Vary")
+    variants = gr.Gallery(label="variants: click one to lock it", columns=8, height="auto", allow_preview=False,
+                          elem_classes=["pixelated"], elem_id="character-variants")  # fmt: skip
+    variant_states = gr.State([])
+    with gr.Row():
+        scale = gr.Slider(1, 8, value=4, step=1, label="PNG scale")
+        png = gr.Button("Export PNG")
+        sheet = gr.Button("Export sprite sheet (4 directions)")
+    export = gr.File(label="export")
+
+    def gallery(found: list[Candidate], keys: list[str] | None = None) -> list[tuple[str, str]]:
+        return [(str(c.image), c.caption(keys)) for c in found]
+
+    def lock_view(c: Candidate) -> tuple:
+        rows = "\n".join(f"| {a} | {v if v is not None else '—'} |" for a, v in c.attributes.items())
+        fixed = ", ".join(c.chosen) or "none"
+        info = f"**seed {c.seed}**, chosen: {fixed}\n\n| feature | value |\n|---|---|\n{rows}"
+        return str(c.image), info, c.to_state()
+
+    def pick_model(name):
+        attrs = list(designer.menus(name)) if name else []
+        return gr.update(choices=attrs, value=attrs[0] if attrs else None)
+
+    def rescan(current=None):
+        found = designer.models()
+        name = current if current in found else (found[0] if found else None)
+        return gr.update(choices=found, value=name), gr.update(visible=not found), pick_model(name)
+
+    def pick(found, evt):
+        return lock_view(Candidate.from_state(found[evt.index]))
+
+    pick.__annotations__["evt"] = gr.SelectData  # gradio passes the clicked index to a parameter of this type
+
+    def varied(name, state, attribute):
+        if not state:
+            return gr.update(), [], "**error:** lock a candidate first (click one)"
+        try:
+            found = designer.vary(name, Candidate.from_state(state), attribute)
+        except GenlabError as e:
+            return gr.update(), [], error_text(e)
+        return gallery(found, [attribute]), [c.to_state() for c in found], f"{attribute}: {len(found)} values"
+
+    def exported(name, state, how, factor):
+        if not state:
+            raise gr.Error("lock a candidate first (click one)")
+        try:
+            c = Candidate.from_state(state)
+            path = designer.export_sheet(name, c) if how == "sheet" else designer.export_png(name, c, int(factor))
+            return str(path)
+        except GenlabError as e:
+            raise gr.Error(error_text(e)) from None
+
+    model.change(pick_model, model, vary_attribute)
+    refresh.click(rescan, model, [model, empty, vary_attribute])
+    blocks.load(rescan, model, [model, empty, vary_attribute])  # a page opened later sees the models of now
+    candidates.select(pick, shown, [locked_image, locked_info, locked])
+    variants.select(pick, variant_states, [locked_image, locked_info, locked])
+    vary.click(varied, [model, locked, vary_attribute], [variants, variant_states, message])
+    png.click(lambda m, s, f: exported(m, s, "png", f), [model, locked, scale], export)
+    sheet.click(lambda m, s, f: exported(m, s, "sheet", f), [model, locked, scale], export)
+
+    with features:
+
+        @gr.render(inputs=[model])
+        def show_features(name):
+            if not name:
+                return
+            try:
+                menus = designer.menus(name)
+            except Exception as e:
+                gr.Markdown(error_text(e))
+                return
+            menus_made = []
+            with gr.Row(equal_height=False):
+                for attribute, values in menus.items():
+                    menus_made.append(gr.Dropdown(choices=[ANY, *values], value=ANY, label=attribute, min_width=140,
+                                                  elem_id=f"feature-{attribute}", interactive=True))  # fmt: skip
+            draw = gr.Button("Draw candidates", variant="primary", elem_id="character-draw")
+
+            def drawn(m, s, n, *values):
+                chosen = designer.chosen(dict(zip(menus, values, strict=True)))
+                try:
+                    found = designer.candidates(m, chosen, int(s or 0), int(n))
+                except GenlabError as e:
+                    return [], [], error_text(e)
+                note = f"{len(found)} candidates, seeds {int(s or 0)}…{int(s or 0) + len(found) - 1}"
+                return gallery(found), [c.to_state() for c in found], note
+
+            draw.click(drawn, [model, seed, count, *menus_made], [candidates, shown, message])
 
 
 def _runs_tab(gr: Any, studio: Studio, blocks: Any) -> None:
@@ -421,6 +588,8 @@ def build_studio(store: ModelStore, runs_dir: str | Path | None = None, workdir:
         gr.Markdown(f"# {title}")
         with gr.Tab("Generate"):
             model, verb, empty = _generate_tab(gr, studio)
+        with gr.Tab("Characters"):
+            _characters_tab(gr, studio, blocks)
         with gr.Tab("Runs"):
             _runs_tab(gr, studio, blocks)
         with gr.Tab("Train"):
@@ -467,4 +636,5 @@ def mount(app: Any, store: ModelStore, path: str = "/studio", runs_dir: str | Pa
     for the token (as password) first. Returns ``app``."""
     gr = _gradio()
     blocks = build_studio(store, runs_dir)
-    return gr.mount_gradio_app(app, blocks, path=path, auth=token_auth(token), allowed_paths=blocks.studio_paths)
+    return gr.mount_gradio_app(app, blocks, path=path, auth=token_auth(token), allowed_paths=blocks.studio_paths,
+                               css=CSS)  # fmt: skip

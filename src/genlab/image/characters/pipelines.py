@@ -117,6 +117,17 @@ class CharacterDrawPipeline(Pipeline):
         nrow = columns[1] if columns else min(n, 8)
         return ImagesOutput(images, nrow=nrow, scale=2 if self.model.config.image_size <= 32 else 1)
 
+    def resolved(self, request: CharacterDrawing) -> list[dict[str, str | None]]:
+        """The full attribute set of each of the ``n`` characters ``request`` draws (before ``vary``/``sheet``
+        repeat them): the chosen values and the seed's draws of the others; None where an attribute does not
+        apply. Drawn from a fresh generator of the request's seed, the same draws :meth:`run` makes first."""
+        schema = self.model.schema
+        labels = schema.labels(request.n, self.chosen(request), make_generator(request.seed))
+        return [
+            {a: (schema.values[a][int(v)] if v >= 0 else None) for a, v in zip(schema.attributes, row, strict=True)}
+            for row in labels.tolist()
+        ]
+
     def _sweep(self, attribute: str) -> tuple[int, int]:
         """(column, number of values) of the attribute swept across a row."""
         schema = self.model.schema
