@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.genlab-installed
 EXTRAS ?= image,text,text-embed,audio,tabular,privacy,graph,molecule,music,serve,studio,dev
 
-.PHONY: setup system-deps demo test test-fast lint format bench clean
+.PHONY: setup system-deps demo test test-fast lint format bench screenshots clean
 
 setup: $(STAMP)
 
@@ -20,6 +20,10 @@ system-deps:
 	@command -v fluidsynth >/dev/null || { apt-get update -qq >/dev/null 2>&1; \
 	apt-get install -y -qq fluidsynth timgm6mb-soundfont >/dev/null 2>&1; } \
 	|| echo "fluidsynth not installed: music is rendered by the built-in synthesiser"
+	@# Chromium drives the studio's browser tests (Playwright points at it; no browser is downloaded); optional.
+	@command -v chromium >/dev/null || { apt-get update -qq >/dev/null 2>&1; \
+	apt-get install -y -qq chromium >/dev/null 2>&1; } \
+	|| echo "chromium not installed: the studio's browser tests will be skipped"
 
 $(STAMP): pyproject.toml constraints.txt | system-deps
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -61,6 +65,20 @@ bench: setup
 	$(PY) -m benchmarks.molecules --threads 1
 	$(PY) -m benchmarks.graphs --threads 1
 	$(PY) -m benchmarks.music --threads 1
+
+# Screenshots of the studio for the docs (docs/images/studio-*.png): small real runs under $(SHOTS_RUNS) (trained
+# once, kept), then the browser tests drive the studio over them and save each page.
+SHOTS_RUNS ?= runs-screenshots
+screenshots: setup
+	@test -d $(SHOTS_RUNS)/image-generation/digits/model || $(PY) -m genlab train image-generation --model cgan \
+	  --data builtin:digits --max-minutes 3 --name digits --runs-dir $(SHOTS_RUNS)
+	@test -d $(SHOTS_RUNS)/text-generation/poet/model || $(PY) -m genlab train text-generation --model gpt \
+	  --data builtin:tinyshakespeare --max-minutes 3 --name poet --runs-dir $(SHOTS_RUNS)
+	@test -d $(SHOTS_RUNS)/character/chars/model || GENLAB_DATA_DIR=$${GENLAB_DATA_DIR:-../shared/data} \
+	  $(PY) -m genlab train character \
+	  --data builtin:lpc-characters --max-minutes 10 --name chars --runs-dir $(SHOTS_RUNS)
+	GENLAB_DATA_DIR=$${GENLAB_DATA_DIR:-../shared/data} GENLAB_SCREENSHOTS=docs/images \
+	  GENLAB_STUDIO_RUNS=$(SHOTS_RUNS) $(PY) -m pytest -q tests/studio/test_browser.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

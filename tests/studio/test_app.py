@@ -22,7 +22,7 @@ def test_build_blocks_with_tabs(studio_runs, tmp_path):
     blocks = build_studio(ModelStore([studio_runs]), studio_runs, tmp_path)
     assert isinstance(blocks, gr.Blocks)
     labels = [b.label for b in blocks.blocks.values() if isinstance(b, gr.Tab)]
-    assert labels == ["Generate", "Runs", "Train", "About"]
+    assert labels == ["Generate", "Characters", "Runs", "Train", "About"]
     assert str(studio_runs.resolve()) in blocks.studio_paths
     assert blocks.studio.model_names() == ["clean", "digits"]
 

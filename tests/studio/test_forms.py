@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -28,7 +29,10 @@ def test_image_sample_form():
     assert specs["interpolate"].widget == "checkbox" and specs["interpolate"].default is False
     assert specs["precision"].widget == "dropdown" and specs["precision"].choices == ["32", "bf16"]
     assert specs["label"].widget == "textbox" and specs["label"].parse_json  # int | list[int]
-    assert specs["guidance_scale"].widget == "number" and not specs["guidance_scale"].integer
+    # an optional number without a default: a text box (a number box cannot be empty), empty = the default
+    assert specs["guidance_scale"].widget == "textbox" and specs["guidance_scale"].parse_json
+    assert request_values([specs["guidance_scale"]], {"guidance_scale": ""}, Path(".")).get("guidance_scale") is None
+    assert request_values([specs["guidance_scale"]], {"guidance_scale": "2.5"}, Path("."))["guidance_scale"] == 2.5
     assert list(specs)[-1] == "seed"
 
 
@@ -52,7 +56,7 @@ def test_upscale_and_inpaint_uploads():
     upscale = specs_of("image/upscale")
     assert upscale["image"].widget == "image" and upscale["image"].required
     assert upscale["tile"].widget == "slider"
-    assert upscale["scale"].widget == "number"  # bounded but no default: a slider cannot be empty
+    assert upscale["scale"].widget == "textbox"  # optional, no default: a slider or number box cannot be empty
     inpaint = specs_of("image/inpaint")
     assert inpaint["mask"].names and not inpaint["image"].names
 

@@ -289,18 +289,18 @@ def _generate_tab(gr: Any, studio: Studio) -> None:
     names = studio.model_names()
     empty = gr.Markdown(studio.empty_message(), visible=not names)
     with gr.Row():
-        model = gr.Dropdown(choices=names, value=names[0] if names else None, label="model")
-        verb = gr.Dropdown(choices=[], label="what to do")
+        model = gr.Dropdown(choices=names, value=names[0] if names else None, label="model", elem_id="generate-model")
+        verb = gr.Dropdown(choices=[], label="what to do", elem_id="generate-verb")
         refresh = gr.Button("Refresh models", size="sm")
     with gr.Row():
         with gr.Column():
             form_area = gr.Column()
         with gr.Column():
-            message = gr.Markdown()
+            message = gr.Markdown(elem_id="generate-message")
             outputs = [
-                gr.Image(label="image", visible=False, type="filepath"),
+                gr.Image(label="image", visible=False, type="filepath", elem_id="generate-image"),
                 gr.Audio(label="audio", visible=False, type="filepath"),
-                gr.Textbox(label="text", visible=False, lines=8),
+                gr.Textbox(label="text", visible=False, lines=8, elem_id="generate-text"),
                 gr.Dataframe(label="table", visible=False, interactive=False),
                 gr.JSON(label="JSON", visible=False),
                 gr.File(label="files", visible=False, file_count="multiple"),
@@ -334,7 +334,7 @@ def _generate_tab(gr: Any, studio: Studio) -> None:
                 made = _widget(gr, spec)
                 components += made
                 slots += [(spec.name, "value")] + [(spec.name, "name")] * (len(made) - 1)
-            run = gr.Button("Run", variant="primary")
+            run = gr.Button("Run", variant="primary", elem_id="generate-run")
 
             def run_form(m, v, past, *values):
                 widget_values, name_values = {}, {}
@@ -368,7 +368,7 @@ def _characters_tab(gr: Any, studio: Studio, blocks: Any) -> None:
         count = gr.Slider(1, 8, value=4, step=1, label="candidates")
         refresh = gr.Button("Refresh", size="sm")
     features = gr.Column()
-    message = gr.Markdown()
+    message = gr.Markdown(elem_id="character-message")
     candidates = gr.Gallery(label="candidates: click one to lock it", columns=8, height="auto", allow_preview=False,
                             elem_classes=["pixelated"], elem_id="character-candidates")  # fmt: skip
     shown = gr.State([])  # the candidates on show, as state dicts
@@ -378,7 +378,9 @@ def _characters_tab(gr: Any, studio: Studio, blocks: Any) -> None:
                                 elem_classes=["pixelated"], elem_id="character-locked")  # fmt: skip
         locked_info = gr.Markdown()
     with gr.Row():
-        vary_attribute = gr.Dropdown(choices=[], label="vary one feature of the locked character")
+        vary_attribute = gr.Dropdown(
+            choices=[], label="vary one feature of the locked character", elem_id="character-vary"
+        )
         vary = gr.Button("Vary")
     variants = gr.Gallery(label="variants: click one to lock it", columns=8, height="auto", allow_preview=False,
                           elem_classes=["pixelated"], elem_id="character-variants")  # fmt: skip
@@ -387,7 +389,7 @@ def _characters_tab(gr: Any, studio: Studio, blocks: Any) -> None:
         scale = gr.Slider(1, 8, value=4, step=1, label="PNG scale")
         png = gr.Button("Export PNG")
         sheet = gr.Button("Export sprite sheet (4 directions)")
-    export = gr.File(label="export")
+    export = gr.File(label="export", elem_id="character-export")
 
     def gallery(found: list[Candidate], keys: list[str] | None = None) -> list[tuple[str, str]]:
         return [(str(c.image), c.caption(keys)) for c in found]
@@ -478,12 +480,12 @@ def _runs_tab(gr: Any, studio: Studio, blocks: Any) -> None:
 
     refresh = gr.Button("Refresh", size="sm")
     table = gr.Dataframe(value=run_views.runs_table(root), interactive=False, label=f"runs in {root}")
-    pick = gr.Dropdown(choices=ids(), label="run")
+    pick = gr.Dropdown(choices=ids(), label="run", elem_id="runs-pick")
     with gr.Row():
-        loss = gr.Image(label="loss curve", type="filepath")
+        loss = gr.Image(label="loss curve", type="filepath", elem_id="runs-loss")
         samples = gr.Gallery(label="samples", columns=4, height="auto")
     with gr.Row():
-        card = gr.Markdown()
+        card = gr.Markdown(elem_id="runs-card")
         metrics = gr.JSON(label="eval metrics")
     download = gr.Button("Download the model (zip)")
     zip_file = gr.File(label="model zip")
@@ -534,17 +536,17 @@ def _runs_tab(gr: Any, studio: Studio, blocks: Any) -> None:
 def _train_tab(gr: Any, studio: Studio) -> None:
     tasks = studio.train_choices()["tasks"]
     with gr.Row():
-        task = gr.Dropdown(choices=tasks, label="task")
-        model = gr.Dropdown(choices=[], label="model")
-        data = gr.Dropdown(choices=[], label="data", allow_custom_value=True,
+        task = gr.Dropdown(choices=tasks, label="task", elem_id="train-task")
+        model = gr.Dropdown(choices=[], label="model", elem_id="train-model")
+        data = gr.Dropdown(choices=[], label="data", allow_custom_value=True, elem_id="train-data",
                            info="a registered dataset, or a path on the server")  # fmt: skip
     with gr.Row():
-        minutes = gr.Number(value=2, minimum=0.1, label="time budget (minutes)")
-        name = gr.Textbox(label="run name", info="the same name resumes that run")
+        minutes = gr.Number(value=2, minimum=0.1, label="time budget (minutes)", elem_id="train-minutes")
+        name = gr.Textbox(label="run name", info="the same name resumes that run", elem_id="train-name")
     with gr.Row():
         start, cancel = gr.Button("Start", variant="primary"), gr.Button("Cancel", variant="stop")
-    progress = gr.Markdown()
-    output = gr.Textbox(label="training output", lines=10, max_lines=10, autoscroll=True)
+    progress = gr.Markdown(elem_id="train-progress")
+    output = gr.Textbox(label="training output", lines=10, max_lines=10, autoscroll=True, elem_id="train-output")
     job = gr.State(None)
     timer = gr.Timer(POLL_S, active=False)
 

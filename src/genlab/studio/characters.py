@@ -75,11 +75,6 @@ class CharacterDesigner:
         schema = self._pipe(model).model.schema
         return {a: list(schema.values[a]) for a in schema.attributes}
 
-    def conditions_on_direction(self, model: str) -> bool:
-        from genlab.image.characters.pipelines import DIRECTION
-
-        return DIRECTION in self._pipe(model).model.schema.attributes
-
     @staticmethod
     def chosen(values: dict[str, Any]) -> dict[str, str]:
         """Menu values -> the fixed features (``(any)``, empty and None leave a feature to the seed)."""
@@ -139,12 +134,9 @@ class CharacterDesigner:
         return path
 
     def export_sheet(self, model: str, locked: Candidate) -> Path:
-        """The locked character facing north, west, south and east, side by side in one PNG (a sprite sheet)."""
-        pipe = self._pipe(model)
-        if not self.conditions_on_direction(model):
-            raise BadInputError(f"{model} does not condition on direction", "export a PNG instead")
-        _, output = self._draw(pipe, {k: v for k, v in locked.chosen.items() if k != "direction"}, locked.seed,
-                               sheet=True)  # fmt: skip
+        """The locked character facing each direction, side by side in one PNG (a sprite sheet); the pipeline
+        refuses models not conditioned on direction."""
+        _, output = self._draw(self._pipe(model), locked.chosen, locked.seed, sheet=True)
         path = self._folder() / f"character-seed{locked.seed}-sheet.png"
         return _strip(output.pil(), path)
 

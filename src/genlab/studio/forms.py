@@ -123,6 +123,11 @@ def field_spec(request_class: type[BaseModel], name: str) -> WidgetSpec:
             return WidgetSpec(**base, widget="dropdown", choices=list(get_args(member)))
         if member is bool:
             return WidgetSpec(**{**base, "default": bool(default)}, widget="checkbox")
+        if member in (int, float) and default is None and not required:
+            # a number box cannot be empty (the browser shows 0): a text box, empty = the pipeline's default
+            low, high = _bounds(info)
+            return WidgetSpec(**{**base, "default": ""}, widget="textbox", parse_json=True, integer=member is int,
+                              minimum=low, maximum=high)  # fmt: skip
         if member in (int, float):
             low, high = _bounds(info)
             integer = member is int
