@@ -168,3 +168,25 @@ def test_old_results_are_removed(studio_runs, tmp_path, monkeypatch):
     small = Studio(ModelStore([studio_runs]), studio_runs, tmp_path)
     paths = [small.generate("digits", "sample", {"n": 1, "seed": i}).first("image") for i in range(3)]
     assert not Path(paths[0]).exists() and all(Path(p).exists() for p in paths[1:])
+
+
+def test_generate_stream_grows_the_text_then_gives_the_file(tmp_path):
+    import genlab
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("To be, or not to be, that is the question.\n" * 20, encoding="utf-8")
+    genlab.train("text-generation", "gpt", str(corpus), "poet", runs_dir=tmp_path / "runs", max_steps=2,
+                 progress=False, sample_every=0, overrides=["model.n_layer=1", "model.n_head=2", "model.n_embd=16",
+                                                            "data.block_size=16"])  # fmt: skip
+    studio = Studio(ModelStore([tmp_path / "runs"]), tmp_path / "runs", tmp_path / "work")
+    values = {"prompt": "To be", "max_new_tokens": 20, "seed": 3}
+    results = list(studio.generate_stream("poet", "generate", values))
+    texts = [r.first("text") for r in results]
+    assert len(results) > 3 and all(r.ok for r in results)
+    assert all(b.startswith(a) for a, b in zip(texts, texts[1:], strict=False))  # each one extends the last
+    final = results[-1]
+    assert texts[-1].startswith("To be") and [v.kind for v in final.views] == ["text", "file"]
+    assert Path(final.first("file")).read_text(encoding="utf-8") == texts[-1]
+    assert texts[-1] == studio.generate("poet", "generate", values).first("text")  # the same as unstreamed
+    one = list(studio.generate_stream("poet", "generate", {"prompt": "", "max_new_tokens": 0}))
+    assert len(one) == 1 and not one[0].ok  # a bad request: one error result
