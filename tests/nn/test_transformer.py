@@ -109,3 +109,14 @@ def test_one_token_steps_take_the_fast_path_only_in_inference():
     net.eval()
     fast = net(x[:, 5:], cache)
     assert torch.allclose(general, fast, atol=1e-5)
+
+
+def test_rotary_table_grown_while_sampling_still_trains():
+    """A table grown under inference_mode (a sample written mid-run) is rebuilt for the next training step."""
+    rope = RotaryEmbedding(8)
+    rope.tables(16, torch.device("cpu"))  # training made the table first
+    with torch.inference_mode():
+        rope.tables(1000, torch.device("cpu"))  # a long sample grew it
+    x = torch.randn(1, 16, 1, 8, requires_grad=True)
+    apply_rotary(x, rope.tables(16, torch.device("cpu"))).sum().backward()
+    assert x.grad is not None

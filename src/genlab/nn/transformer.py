@@ -44,7 +44,9 @@ class RotaryEmbedding(nn.Module):
 
     def tables(self, length: int, device: torch.device) -> torch.Tensor:
         """Complex rotations (length, head_dim // 2) for positions 0..length-1 (cached, grown on demand)."""
-        if self._cache is None or len(self._cache) < length or self._cache.device != device:
+        stale = self._cache is not None and self._cache.is_inference() and not torch.is_inference_mode_enabled()
+        if self._cache is None or len(self._cache) < length or self._cache.device != device or stale:
+            # (grown during sampling under inference_mode, the table cannot enter training's autograd graph)
             size = max(length, 2 * (len(self._cache) if self._cache is not None else 0), 256)
             angles = torch.outer(torch.arange(size, device=device, dtype=torch.float32), self.inv_freq.to(device))
             self._cache = torch.polar(torch.ones_like(angles), angles)
