@@ -182,7 +182,7 @@ def test_generate_stream_grows_the_text_then_gives_the_file(tmp_path):
     values = {"prompt": "To be", "max_new_tokens": 20, "seed": 3}
     results = list(studio.generate_stream("poet", "generate", values))
     texts = [r.first("text") for r in results]
-    assert len(results) > 3 and all(r.ok for r in results)
+    assert len(results) >= 2 and all(r.ok for r in results)
     assert all(b.startswith(a) for a, b in zip(texts, texts[1:], strict=False))  # each one extends the last
     final = results[-1]
     assert texts[-1].startswith("To be") and [v.kind for v in final.views] == ["text", "file"]

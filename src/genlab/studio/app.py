@@ -32,6 +32,7 @@ log = logging.getLogger("genlab.studio")
 GALLERY_SIZE = 12  # last result images kept in the Generate tab's gallery
 KEEP_RESULTS = 200  # result folders kept in the work folder; older ones are removed
 POLL_S = 1.5  # how often the Train tab reads the run's status and metrics
+STREAM_EVERY_S = 0.1  # streamed text is shown at most this often (pieces in between are gathered)
 #: Page style: pixel-art pictures scale up with sharp pixels.
 CSS = """
 .pixelated img { image-rendering: pixelated; }
@@ -145,9 +146,12 @@ class Studio:
         began, texts = time.perf_counter(), {}
         try:
             request = pipe.request(**request_values(form_specs(pipe.request_class), values, folder / "uploads", names))
+            shown = 0.0
             for i, piece in pipe.stream_request(request):
                 texts[i] = texts.get(i, "") + piece
-                yield Result([OutputView("text", "text", self._joined(texts))], f"{model} · {verb} · generating …")
+                if time.perf_counter() - shown >= STREAM_EVERY_S:  # the page redraws the whole text each time
+                    shown = time.perf_counter()
+                    yield Result([OutputView("text", "text", self._joined(texts))], f"{model} · {verb} · generating …")
         except Exception as e:
             if not isinstance(e, GenlabError):
                 log.exception("studio: %s %s failed", model, verb)
@@ -305,7 +309,7 @@ def _generate_tab(gr: Any, studio: Studio) -> None:
                 gr.JSON(label="JSON", visible=False),
                 gr.File(label="files", visible=False, file_count="multiple"),
             ]
-            gallery = gr.Gallery(label="last results", columns=4, height="auto")
+            gallery = gr.Gallery(label="last results", columns=4, height="auto", interactive=False)
     history = gr.State([])
 
     def pick_model(name):
@@ -483,7 +487,7 @@ def _runs_tab(gr: Any, studio: Studio, blocks: Any) -> None:
     pick = gr.Dropdown(choices=ids(), label="run", elem_id="runs-pick")
     with gr.Row():
         loss = gr.Image(label="loss curve", type="filepath", elem_id="runs-loss")
-        samples = gr.Gallery(label="samples", columns=4, height="auto")
+        samples = gr.Gallery(label="samples", columns=4, height="auto", interactive=False)
     with gr.Row():
         card = gr.Markdown(elem_id="runs-card")
         metrics = gr.JSON(label="eval metrics")
