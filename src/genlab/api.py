@@ -109,6 +109,24 @@ def load(path: str | Path, device: str = "cpu") -> Pipeline:
     return TASKS.get(model.task).pipeline_class(model)
 
 
+def export(
+    path: str | Path,
+    out: str | Path,
+    format: str = "onnx",
+    graphs: list[str] | None = None,
+    opset: int = 18,
+    check: bool = True,
+) -> list[Any]:
+    """Export the model of a run (or model directory) to ``out/<graph>.onnx`` + ``out/export.json``, each graph
+    checked against PyTorch in onnxruntime; returns the per-graph reports (:mod:`genlab.exporters`)."""
+    if format != "onnx":
+        raise BadInputError(f"unknown export format '{format}'", "formats: onnx")
+    from genlab.exporters import export_onnx
+
+    model = GenerativeModel.from_pretrained(resolve_model_dir(path), map_location="cpu")
+    return export_onnx(model, out, graphs=graphs, opset=opset, check=check)
+
+
 def generate(path: str | Path, **kwargs: Any):
     """Shortcut: ``load(path)(**kwargs)``."""
     return load(path)(**kwargs)

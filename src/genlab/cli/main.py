@@ -17,6 +17,7 @@ from typer.core import TyperGroup
 
 from genlab.cli.chat import ChatCommand
 from genlab.cli.evaluate import EvalCommand
+from genlab.cli.export import register as register_export_command
 from genlab.cli.infer import VerbCommand, verbs
 from genlab.cli.options import model_flag_value
 from genlab.cli.runs import register as register_run_commands
@@ -84,6 +85,7 @@ def _root(debug: bool = typer.Option(False, "--debug", help="show tracebacks")) 
 
 
 register_run_commands(app)
+register_export_command(app)
 register_serve_command(app)
 register_studio_command(app)
 

@@ -19,6 +19,7 @@ from torch import nn
 from genlab.core import checkpoint
 from genlab.core.config import Config
 from genlab.core.errors import CheckpointError
+from genlab.core.export import ExportGraph, not_exportable
 from genlab.core.provenance import Provenance
 from genlab.core.registry import MODELS
 
@@ -114,6 +115,12 @@ class GenerativeModel(nn.Module):
     def validation_losses(self, batch: Any) -> dict[str, torch.Tensor]:
         """Losses on a validation batch (default: the first group's training losses)."""
         return self.training_losses(batch, self.optimizer_groups()[0].name)
+
+    # --- export contract ----------------------------------------------------
+    def export_graphs(self) -> dict[str, ExportGraph]:
+        """The computations of this model that can be exported (ONNX), by name, with example inputs
+        (:mod:`genlab.core.export`); models that offer none raise :class:`BadInputError` saying what can."""
+        raise not_exportable(self)
 
     # --- checkpoint contract ------------------------------------------------
     def save_pretrained(self, directory: str | Path, card: str | None = None, extra: dict | None = None) -> Path:

@@ -14,6 +14,7 @@ import torch
 from pydantic import Field
 
 from genlab.core.errors import BadInputError
+from genlab.core.export import Bound, ExportGraph
 from genlab.core.latent import ConditionalConfig, LatentGenerativeModel
 from genlab.core.model import ModelConfig
 
@@ -54,6 +55,19 @@ class ImageGenerativeModel(LatentGenerativeModel):
         """Sample ``n`` images (n, C, H, W) in [-1, 1]; ``labels`` (n,) for conditional models."""
         labels = self.check_labels(labels, n)
         return self.decode(self.sample_latent(n, generator), labels).clamp(-1, 1)
+
+    def export_graphs(self) -> dict[str, ExportGraph]:
+        """``decoder``: latents (B, *latent_shape) [+ labels (B,) for conditional models] -> images (B, C, H, W)
+        in [-1, 1], the batch size free."""
+        g = torch.Generator().manual_seed(0)
+        z = self.sample_latent(2, g)
+        inputs, names = (z,), ["z"]
+        if self.conditional:
+            inputs, names = (z, self.check_labels(None, 2)), ["z", "labels"]
+        batch = {name: {0: "batch"} for name in [*names, "images"]}
+        graph = ExportGraph(Bound(self, "decode"), inputs, names, ["images"], batch,
+                            "latents [+ class labels] -> images in [-1, 1]")  # fmt: skip
+        return {"decoder": graph}
 
     def reconstruct(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Encode and decode images (VAEs only)."""

@@ -25,6 +25,7 @@ from pydantic import Field
 from torch.utils.data import Dataset
 
 from genlab.core.errors import DataError, GenlabError
+from genlab.core.export import not_exportable
 from genlab.core.model import register_model
 from genlab.core.optional import require
 from genlab.image.base import ImageGenerativeModel, ImageModelConfig
@@ -204,6 +205,9 @@ class GMMImageModel(_PixelModel):
         self.cholesky.copy_(torch.eye(self.config.latent_dim).repeat(self.config.num_components, 1, 1))
         self.cholesky[:k, :q, :q] = torch.linalg.cholesky(torch.as_tensor(gmm.covariances_)).float()
         return {"train_log_likelihood_pca": float(gmm.score(codes)), "em_converged": float(gmm.converged_)}
+
+    def export_graphs(self) -> dict:
+        raise not_exportable(self, "its decoder picks mixture components with searchsorted, which ONNX export lacks")
 
     def decode(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Images (B, C, H, W) for latents (B, 1 + latent_dim)."""

@@ -186,6 +186,32 @@ class SelfAttention(nn.Module):
         y = y.transpose(1, 2).reshape(b, t, c)  # (B, H, T, D) -> (B, T, C)
         return self.resid_dropout(self.proj(y))
 
+    def forward_past(
+        self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, past_k: torch.Tensor, past_v: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Causal attention of ``x`` (B, T, C) after past keys/values (B, H, P, D), with no state: returns the
+        output (B, T, C) and the keys and values of all P + T positions. Rotations as real ``cos``/``sin``
+        (T, D/2) of positions P … P+T−1 (the graph an exporter traces: no complex numbers, no in-place cache)."""
+        b, t, c = x.shape
+        qkv = self.qkv(x).view(b, t, 3, self.n_heads, self.head_dim)
+        q, k = rotate_real(qkv[:, :, :2], cos, sin).permute(2, 0, 3, 1, 4)  # 2 × (B, H, T, D)
+        k = torch.cat([past_k, k], dim=2)
+        v = torch.cat([past_v, qkv[:, :, 2].transpose(1, 2)], dim=2)
+        p = past_k.shape[2]
+        seen = torch.arange(p + t, device=x.device)[None, :] <= (p + torch.arange(t, device=x.device))[:, None]
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=seen)  # query j sees keys 0 … P+j
+        return self.proj(y.transpose(1, 2).reshape(b, t, c)), k, v
+
+
+def rotate_real(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """:func:`apply_rotary` in real arithmetic: channel pairs (x0, x1) of ``x`` (B, T, ..., D) become
+    (x0·cos − x1·sin, x0·sin + x1·cos), with ``cos``/``sin`` (T, D/2)."""
+    shape = (cos.shape[0], *([1] * (x.ndim - 3)), cos.shape[1])
+    cos, sin = cos.view(shape), sin.view(shape)
+    pairs = x.float().reshape(*x.shape[:-1], -1, 2)
+    x0, x1 = pairs[..., 0], pairs[..., 1]
+    return torch.stack([x0 * cos - x1 * sin, x0 * sin + x1 * cos], dim=-1).flatten(-2).to(x.dtype)
+
 
 class MLP(nn.Module):
     """Position-wise feed-forward network: Linear → GELU → Linear."""
@@ -268,6 +294,27 @@ class Transformer(nn.Module):
         if cache is not None:
             cache.length += t
         return self.norm(x)
+
+    def forward_past(
+        self, x: torch.Tensor, past_keys: torch.Tensor, past_values: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``forward`` with the cache as tensors in and out, no state (for export): embeddings ``x`` (B, T, C)
+        after P past positions whose keys and values are ``past_keys``/``past_values`` (L, B, H, P, D; P may be 0)
+        -> (features (B, T, C), keys and values (L, B, H, P+T, D)). Causal stacks only."""
+        if not self.blocks[0].attn.causal:
+            raise ValueError("forward_past needs a causal transformer")
+        p, t = past_keys.shape[3], x.shape[1]
+        positions = torch.arange(t, device=x.device, dtype=torch.float32) + p
+        angles = torch.outer(positions, self.rotary.inv_freq)
+        cos, sin = angles.cos(), angles.sin()
+        keys, values = [], []
+        for i, block in enumerate(self.blocks):
+            y, k, v = block.attn.forward_past(block.norm1(x), cos, sin, past_keys[i], past_values[i])
+            x = x + y
+            x = x + block.mlp(block.norm2(x))
+            keys.append(k)
+            values.append(v)
+        return self.norm(x), torch.stack(keys), torch.stack(values)
 
     def _decode_one(self, x: torch.Tensor, cache: KVCache) -> torch.Tensor:
         """``forward`` for one new position with a cache, in inference: the same arithmetic in fewer kernels.

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
+from genlab.core.export import Bound, ExportGraph
 from genlab.core.model import register_model
 from genlab.nn.transformer import KVCache, Transformer
 from genlab.text.base import TextLanguageModel, TextModelConfig
@@ -109,6 +110,43 @@ class GPT(TextLanguageModel):
             return F.linear(self.features(context)[:, -1], self.head.weight), state
         h = self.features(ids[:, -self.config.block_size :], state)
         return F.linear(h[:, -1], self.head.weight), state
+
+    def forward_past(
+        self, ids: torch.Tensor, past_keys: torch.Tensor, past_values: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Logits (B, T, V) of ``ids`` (B, T) after P past positions given as keys/values (L, B, H, P, D), and the
+        keys/values of all P + T positions: incremental decoding with the cache passed in and out (for export)."""
+        h, keys, values = self.transformer.forward_past(torch.embedding(self.tok_emb.weight, ids), past_keys,
+                                                        past_values)  # fmt: skip
+        return self.head(h), keys, values
+
+    def all_logits(self, ids: torch.Tensor) -> torch.Tensor:
+        """Logits (B, T, V) at every position of ``ids`` (B, T), computed as :meth:`forward_past` after no past
+        (the form an exporter traces: no cache object, no branch on the length)."""
+        c = self.config
+        empty = self.tok_emb.weight.new_zeros((c.n_layer, ids.shape[0], c.n_head, 0, c.n_embd // c.n_head))
+        return self.forward_past(ids, empty, empty)[0]
+
+    def export_graphs(self) -> dict[str, ExportGraph]:
+        """``logits``: ids (B, T) -> logits (B, T, V); ``decoder_step``: ids (B, T) with past keys/values
+        (L, B, H, P, D) -> logits and the keys/values of all P + T positions (P may be 0: the prompt), the
+        incremental decoder a runtime loops over. Batch, T and P are free (T + P ≤ block_size)."""
+        c = self.config
+        g = torch.Generator().manual_seed(0)
+        ids = torch.randint(max(c.vocab_size, 1), (2, 4), generator=g)
+        past = torch.randn(c.n_layer, 2, c.n_head, 3, c.n_embd // c.n_head, generator=g)
+        logits = ExportGraph(Bound(self, "all_logits"), (ids,), ["ids"], ["logits"],
+                             {"ids": {0: "batch", 1: "tokens"}, "logits": {0: "batch", 1: "tokens"}},
+                             "token ids -> next-token logits at every position")  # fmt: skip
+        cache = {1: "batch", 3: "past"}
+        step = ExportGraph(
+            Bound(self, "forward_past"), (ids, past, past.clone()), ["ids", "past_keys", "past_values"],
+            ["logits", "keys", "values"],
+            {"ids": {0: "batch", 1: "tokens"}, "past_keys": cache, "past_values": cache,
+             "logits": {0: "batch", 1: "tokens"}, "keys": {1: "batch", 3: "total"}, "values": {1: "batch", 3: "total"}},
+            "token ids after past keys/values -> logits and the keys/values of every position",
+        )  # fmt: skip
+        return {"logits": logits, "decoder_step": step}
 
     def reorder_state(self, state: Any, index: torch.Tensor) -> Any:
         index = index.to(self.device)

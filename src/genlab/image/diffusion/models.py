@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from genlab.core.errors import BadInputError, ConfigError
+from genlab.core.export import ExportGraph
 from genlab.core.model import OptimizerSpec, register_model
 from genlab.image.base import ImageGenerativeModel, ImageModelConfig
 from genlab.nn.diffusion.samplers import Family, Sampler, make_sampler, sample_loop
@@ -206,6 +207,22 @@ class DenoisingImageModel(ImageGenerativeModel):
         images = sample_loop(sampler, predict, noise.to(self.device), generator)
         # with clip_sample every step already works with a clamped clean image; this only removes rounding
         return images.clamp(-1, 1) if self.config.clip_sample else images
+
+    def export_graphs(self) -> dict[str, ExportGraph]:
+        """``denoiser``: the UNet as sampling calls it — noisy images (B, C, H, W), time (B,) in the model's own
+        units (DDPM: the step index; flow: ``FLOW_TIME_SCALE`` · t) [+ labels (B,), ``num_classes`` = no label]
+        -> the prediction (noise, x0 or v for DDPM per ``prediction_type``; velocity for flow). The sampler loop
+        stays outside: any sampler can drive the exported denoiser."""
+        g = torch.Generator().manual_seed(0)
+        x = self.sample_latent(2, g)
+        inputs, names = [x, torch.tensor([10.0, 500.0])], ["x", "t"]
+        if self.conditional:
+            inputs.append(torch.tensor([0, self.config.num_classes]))
+            names.append("labels")
+        batch = {name: {0: "batch"} for name in [*names, "prediction"]}
+        graph = ExportGraph(self.unet, tuple(inputs), names, ["prediction"], batch,
+                            "UNet denoiser: noisy images, time [+ labels] -> prediction")  # fmt: skip
+        return {"denoiser": graph}
 
     def decode(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Images (B, C, H, W) sampled from starting noise ``z`` with the default sampler."""
