@@ -37,6 +37,9 @@ class ExportGraph:
     dynamic_axes: dict[str, dict[int, str]] = field(default_factory=dict)
     description: str = ""
     tolerance: float = 1e-4
+    #: The model attribute this graph computes (a method such as ``decode`` or a submodule such as ``unet``), so an
+    #: exported file can stand in for it at inference (:func:`genlab.exporters.onnx_twin`); None: not replaceable.
+    attach: str | None = None
 
     def __post_init__(self) -> None:
         if len(self.inputs) != len(self.input_names):

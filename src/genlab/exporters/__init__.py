@@ -3,5 +3,6 @@
 onnxruntime. Guide: docs/export.md."""
 
 from genlab.exporters.onnx import GraphReport, OnnxGraphRunner, export_onnx, load_manifest
+from genlab.exporters.runtime import cached_export, onnx_twin
 
-__all__ = ["GraphReport", "OnnxGraphRunner", "export_onnx", "load_manifest"]
+__all__ = ["GraphReport", "OnnxGraphRunner", "cached_export", "export_onnx", "load_manifest", "onnx_twin"]

@@ -215,6 +215,7 @@ def _write_manifest(model: torch.nn.Module, folder: Path, reports: list[GraphRep
 
     manifest = {
         "model": getattr(model, "registry_name", type(model).__name__),
+        "weights_sha256": getattr(getattr(model, "provenance", None), "raw", {}).get("weights_sha256"),
         "format": "onnx",
         "opset": opset,
         "versions": {

@@ -66,7 +66,7 @@ class ImageGenerativeModel(LatentGenerativeModel):
             inputs, names = (z, self.check_labels(None, 2)), ["z", "labels"]
         batch = {name: {0: "batch"} for name in [*names, "images"]}
         graph = ExportGraph(Bound(self, "decode"), inputs, names, ["images"], batch,
-                            "latents [+ class labels] -> images in [-1, 1]")  # fmt: skip
+                            "latents [+ class labels] -> images in [-1, 1]", attach="decode")  # fmt: skip
         return {"decoder": graph}
 
     def reconstruct(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:

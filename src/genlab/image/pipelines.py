@@ -38,6 +38,11 @@ class ImageSampling(Request):
         description="diffusion/flow: bf16 runs the UNet in bfloat16, about 1.6× faster on CPUs with AVX-512 BF16 "
         "or AMX (samples differ slightly from float32)",
     )
+    backend: Literal["torch", "onnx"] = Field(
+        "torch",
+        description="onnx: the decoder / denoiser runs in onnxruntime (exported once per model, checked against "
+        "PyTorch, cached); needs the export extra",
+    )
 
     def sampling_options(self) -> dict:
         """The diffusion/flow options that were given."""
@@ -61,7 +66,22 @@ class ImageGenerationPipeline(Pipeline):
     request_class = ImageSampling
     output_class = ImagesOutput
 
+    def backend_model(self, backend: str):
+        """The model for ``backend``: the loaded one, or (``onnx``) its twin whose exported graphs run in
+        onnxruntime (:func:`genlab.exporters.onnx_twin`), made once per pipeline."""
+        if backend == "torch":
+            return self.model
+        if getattr(self, "_onnx_model", None) is None:
+            from genlab.core.optional import require
+
+            require("onnxruntime", "export", "--backend onnx")
+            from genlab.exporters import onnx_twin
+
+            self._onnx_model = onnx_twin(self.model)
+        return self._onnx_model
+
     def run(self, request: ImageSampling) -> ImagesOutput:
+        model = self.backend_model(request.backend)
         labels = None if request.label is None else torch.as_tensor(request.label, dtype=torch.long)
         sampling = request.sampling_options()
         if sampling and not hasattr(self.model, "prepare_sampling"):
@@ -74,9 +94,9 @@ class ImageGenerationPipeline(Pipeline):
                 raise BadInputError(
                     "--interpolate uses the model's default sampler", "drop --sampler/--steps/--guidance"
                 )
-            images = self._walk(request.n, labels, request.seed)
+            images = self._walk(model, request.n, labels, request.seed)
             return ImagesOutput(images, nrow=request.nrow or request.n)
-        return ImagesOutput(self._draw(request.n, labels, request.seed, sampling), nrow=request.nrow)
+        return ImagesOutput(self._draw(model, request.n, labels, request.seed, sampling), nrow=request.nrow)
 
     def batch_key(self, request: ImageSampling):
         """Plain samples of a latent generator (``generate = decode(sample_latent)``: GANs, VAEs) batch with
@@ -86,7 +106,7 @@ class ImageGenerationPipeline(Pipeline):
         plain = type(self.model).generate is ImageGenerativeModel.generate
         if not plain or request.interpolate or request.sampling_options():
             return None
-        return ("sample", request.nrow)
+        return ("sample", request.nrow, request.backend)
 
     @torch.no_grad()
     def run_batch(self, requests: list[ImageSampling]) -> list[ImagesOutput]:
@@ -100,7 +120,8 @@ class ImageGenerationPipeline(Pipeline):
             labels.append(self.model.check_labels(given, r.n))
             latents.append(self.model.sample_latent(r.n, make_generator(r.seed)))
         joined = None if labels[0] is None else torch.cat(labels)
-        images = self.model.decode(torch.cat(latents), joined).clamp(-1, 1).cpu()
+        model = self.backend_model(requests[0].backend)  # one batch key, one backend
+        images = model.decode(torch.cat(latents), joined).clamp(-1, 1).cpu()
         out, start = [], 0
         for r in requests:
             out.append(ImagesOutput(images[start : start + r.n], nrow=r.nrow))
@@ -108,17 +129,17 @@ class ImageGenerationPipeline(Pipeline):
         return out
 
     @torch.no_grad()
-    def _draw(self, n: int, labels: torch.Tensor | None, seed: int | None, sampling: dict) -> torch.Tensor:
+    def _draw(self, model, n: int, labels: torch.Tensor | None, seed: int | None, sampling: dict) -> torch.Tensor:
         """``n`` images drawn ``sample_batch_size`` at a time (memory stays bounded for any ``n``), on the CPU."""
-        g, step = make_generator(seed), self.model.sample_batch_size
+        g, step = make_generator(seed), model.sample_batch_size
         if n <= step:
-            return self.model.generate(n, labels=labels, generator=g, **sampling).cpu()
-        labels = self.model.check_labels(labels, n)  # one label or one per image, checked once for all n
+            return model.generate(n, labels=labels, generator=g, **sampling).cpu()
+        labels = model.check_labels(labels, n)  # one label or one per image, checked once for all n
         chunks = []
         for i in range(0, n, step):
             m = min(step, n - i)
             chunk_labels = None if labels is None else labels[i : i + m]
-            chunks.append(self.model.generate(m, labels=chunk_labels, generator=g, **sampling).cpu())
+            chunks.append(model.generate(m, labels=chunk_labels, generator=g, **sampling).cpu())
         return torch.cat(chunks)
 
     def default_filename(self, request: ImageSampling) -> str:
@@ -147,15 +168,15 @@ class ImageGenerationPipeline(Pipeline):
         return _output(self.run(self.request(n=n, label=label, seed=seed, interpolate=True)).images, output_type)
 
     @torch.no_grad()
-    def _walk(self, n: int, labels: torch.Tensor | None, seed: int | None) -> torch.Tensor:
+    def _walk(self, model, n: int, labels: torch.Tensor | None, seed: int | None) -> torch.Tensor:
         if n < 2:
             raise BadInputError(f"--n must be at least 2 for a latent walk, got {n}")
         g = make_generator(seed)
-        z0, z1 = self.model.sample_latent(2, generator=g)
+        z0, z1 = model.sample_latent(2, generator=g)
         ts = torch.linspace(0, 1, n, device=z0.device)
         z = torch.stack([slerp(z0, z1, float(t)) for t in ts])
-        labels = self.model.check_labels(None if labels is None else labels.reshape(-1)[:1], n)
-        return self.model.decode(z, labels).clamp(-1, 1)
+        labels = model.check_labels(None if labels is None else labels.reshape(-1)[:1], n)
+        return model.decode(z, labels).clamp(-1, 1)
 
     @torch.no_grad()
     def reconstruct(self, images: torch.Tensor, labels: torch.Tensor | None = None, output_type: OutputType = "pil"):

@@ -221,7 +221,7 @@ class DenoisingImageModel(ImageGenerativeModel):
             names.append("labels")
         batch = {name: {0: "batch"} for name in [*names, "prediction"]}
         graph = ExportGraph(self.unet, tuple(inputs), names, ["prediction"], batch,
-                            "UNet denoiser: noisy images, time [+ labels] -> prediction")  # fmt: skip
+                            "UNet denoiser: noisy images, time [+ labels] -> prediction", attach="unet")  # fmt: skip
         return {"denoiser": graph}
 
     def decode(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
