@@ -37,6 +37,13 @@ COMMON = [
         "bf16-mixed: compute in bfloat16, weights in float32 (faster on CPUs with AVX-512 BF16/AMX and recent GPUs)",
     ),
     (["--data-dir"], "data_dir", str, "folder of standard datasets"),
+    (
+        ["--logger"],
+        "logger",
+        click.Choice(["none", "tensorboard", "mlflow"]),
+        "also log losses, config, samples and the model card to TensorBoard or MLflow",
+    ),
+    (["--tracking-uri"], "tracking_uri", str, "MLflow tracking URI (default: a file store in the run folder)"),
     # a key with "__" sets a nested train field: dp__epsilon → train.dp.epsilon
     (["--dp-epsilon"], "dp__epsilon", float, "train with differential privacy (DP-SGD) to this ε over the whole run"),
     (["--dp-delta"], "dp__delta", float, "δ of the DP guarantee (default: 1/(10·n) rounded down to a power of ten)"),

@@ -38,6 +38,10 @@ class TrainConfig(Config):
         None, ge=1, description="torch CPU threads while training (None: torch's default, one per core)"
     )
     progress: bool = True
+    logger: Literal["none", "tensorboard", "mlflow"] = Field(
+        "none", description="also log to TensorBoard (RUN/tensorboard) or MLflow (RUN/mlruns or tracking_uri)"
+    )
+    tracking_uri: str | None = Field(None, description="MLflow tracking URI (default: a file store in RUN/mlruns)")
     dp: PrivacyConfig = Field(
         default_factory=PrivacyConfig,
         description="differentially private training (DP-SGD through Opacus); off unless dp.epsilon is set",

@@ -43,6 +43,7 @@ from genlab.engine.module import GenerativeModule
 from genlab.engine.privacy import PrivacyPlan, PrivateTraining, plan_privacy
 from genlab.engine.progress import progress_callbacks
 from genlab.engine.signals import StopSignals, TrainingInterrupted
+from genlab.engine.tracking import Tracker
 
 
 @dataclass
@@ -287,6 +288,8 @@ def _callbacks(
         cb.LossCurve(run, f"{run.task}/{run.name}"),
         *progress_callbacks(t.progress),
     ]
+    if t.logger != "none":  # after the sample writer: the tracker logs each grid the step it is written
+        callbacks.append(Tracker(run, t.logger, cfg.model_dump(mode="json"), t.log_every, t.tracking_uri))
     return callbacks, ckpt
 
 
@@ -379,4 +382,7 @@ def _finish(run, task, module, callbacks, resolved, data_info, status, minutes, 
     if loss_png.is_file():
         files["loss_curve"] = loss_png
     run.set_status(status, step=module.iteration, minutes=round(minutes, 2), privacy=privacy, **status_fields)
+    tracker = next((c for c in callbacks if isinstance(c, Tracker)), None)
+    if tracker is not None:
+        tracker.finish(module.iteration)
     return files
