@@ -51,6 +51,20 @@ def runs_table(runs, root: Path) -> None:
     console.print(table)
 
 
+def comparison(parts: dict[str, dict[str, list]]) -> None:
+    """The tables of :func:`genlab.core.compare.compare_runs`: progress, differing settings, eval metrics."""
+    titles = {"progress": "progress", "config": "settings that differ", "metrics": "evaluation (eval.json)"}
+    for key, title in titles.items():
+        part = parts[key]
+        if not part["data"]:
+            console.print(f"[dim]{title}: none[/]")
+            continue
+        table = Table(*part["headers"], title=title)
+        for row in part["data"]:
+            table.add_row(row[0], *(_number(v) for v in row[1:]))
+        console.print(table)
+
+
 def _number(value: str) -> str:
     try:
         return f"{float(value):.4g}"

@@ -37,3 +37,39 @@ def plot_losses(metrics_csv: str | Path, out_png: str | Path, title: str = "") -
     fig.savefig(out_png)
     plt.close(fig)
     return out_png
+
+
+def plot_runs(metrics_csvs: dict[str, str | Path], out_png: str | Path, max_panels: int = 4) -> Path | None:
+    """Runs' loss curves overlaid: one panel per loss column the runs share (at most ``max_panels``, training
+    losses before validation ones), one line per run (``metrics_csvs``: label -> metrics.csv). None when the
+    runs share no loss column."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tables = {label: read_rows(path) for label, path in metrics_csvs.items()}
+    shared = None
+    for rows in tables.values():
+        columns = {k for r in rows for k, v in r.items() if k not in SKIP and v not in ("", None)}
+        shared = columns if shared is None else shared & columns
+    panels = sorted(shared or (), key=lambda c: (c.startswith("val_"), c))[:max_panels]
+    if not panels:
+        return None
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), dpi=110, squeeze=False)
+    for ax, col in zip(axes[0], panels, strict=True):
+        for label, rows in tables.items():
+            pts = [(float(r["step"]), float(r[col])) for r in rows if r.get(col) not in ("", None)]
+            if pts:
+                xs, ys = zip(*pts, strict=False)
+                ax.plot(xs, ys, label=label, lw=1, marker="o" if col.startswith("val_") else None, ms=3)
+        ax.set_xlabel("step")
+        ax.set_title(col, fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    out_png = Path(out_png)
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png)
+    plt.close(fig)
+    return out_png

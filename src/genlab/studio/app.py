@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from genlab.core.compare import compare_runs
 from genlab.core.errors import GenlabError
 from genlab.core.runs import runs_root
 from genlab.serve.store import ModelStore
@@ -525,7 +526,7 @@ def _runs_tab(gr: Any, studio: Studio, blocks: Any) -> None:
         if not a or not b:
             raise gr.Error("pick two runs")
         try:
-            c = run_views.compare_runs(root, a, b)
+            c = compare_runs(root, [a, b])
         except GenlabError as e:
             raise gr.Error(error_text(e)) from None
         return c["config"], c["metrics"]

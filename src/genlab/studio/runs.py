@@ -6,30 +6,16 @@ typed in the browser is used as a path.
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import Any
 
+from genlab.core.compare import PLAIN_COLUMNS, eval_metrics, find_run, run_id
 from genlab.core.errors import BadInputError
-from genlab.core.runs import Run, list_runs, runs_root
+from genlab.core.runs import Run, list_runs
 
 SAMPLE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif")
 MAX_SAMPLES = 24  # newest sample images shown per run
-PLAIN_COLUMNS = ("step", "epoch", "time_s")  # metrics.csv columns that are not losses
-
-
-def run_id(run: Run) -> str:
-    """``<task>/<name>``."""
-    return f"{run.task}/{run.name}"
-
-
-def find_run(root: str | Path | None, rid: str) -> Run:
-    """The run with id ``rid`` under ``root``; an unknown id raises :class:`BadInputError`."""
-    for run in list_runs(root):
-        if run_id(run) == rid:
-            return run
-    raise BadInputError(f"no run '{rid}' under {runs_root(root)}", "pick one from the runs table")
 
 
 def _number(value: Any) -> str:
@@ -80,57 +66,6 @@ def run_details(root: str | Path | None, rid: str) -> dict[str, Any]:
         "status": run.status(),
         "metrics": eval_metrics(run),
     }
-
-
-def eval_metrics(run: Run) -> dict[str, Any]:
-    """The ``metrics`` of the run's eval.json ({} when it was not evaluated)."""
-    try:
-        record = json.loads(run.eval_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return {}
-    metrics = record.get("metrics", {}) if isinstance(record, dict) else {}
-    return metrics if isinstance(metrics, dict) else {}
-
-
-def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for k, v in value.items():
-            out |= _flat(v, f"{prefix}.{k}" if prefix else str(k))
-        return out
-    return {prefix: value}
-
-
-def run_config(run: Run) -> dict[str, Any]:
-    """The run's resolved config, flattened to dotted keys."""
-    import yaml
-
-    try:
-        config = yaml.safe_load(run.config_path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
-        return {}
-    return _flat(config)
-
-
-def compare_runs(root: str | Path | None, a: str, b: str) -> dict[str, dict[str, list]]:
-    """Two runs side by side: ``config`` (the dotted keys whose values differ) and ``metrics`` (eval.json
-    metrics of either run), each ``{"headers", "data"}``."""
-    run_a, run_b = find_run(root, a), find_run(root, b)
-    conf_a, conf_b = run_config(run_a), run_config(run_b)
-    diff = [[k, _cell(conf_a.get(k)), _cell(conf_b.get(k))] for k in sorted(conf_a.keys() | conf_b.keys())
-            if conf_a.get(k) != conf_b.get(k)]  # fmt: skip
-    met_a, met_b = _flat(eval_metrics(run_a)), _flat(eval_metrics(run_b))
-    metrics = [[k, _cell(met_a.get(k)), _cell(met_b.get(k))] for k in sorted(met_a.keys() | met_b.keys())]
-    return {"config": {"headers": ["setting", a, b], "data": diff},
-            "metrics": {"headers": ["metric", a, b], "data": metrics}}  # fmt: skip
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return json.dumps(value) if isinstance(value, (list, dict)) else str(value)
 
 
 def model_zip(root: str | Path | None, rid: str, folder: Path) -> str:
