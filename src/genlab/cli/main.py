@@ -24,6 +24,7 @@ from genlab.cli.runs import register as register_run_commands
 from genlab.cli.serve import register as register_serve_command
 from genlab.cli.studio import register as register_studio_command
 from genlab.cli.train import TaskGroupCommand, TrainCommand
+from genlab.cli.tune import register as register_tune_command
 from genlab.core.console import console
 from genlab.core.errors import GenlabError
 
@@ -86,6 +87,7 @@ def _root(debug: bool = typer.Option(False, "--debug", help="show tracebacks")) 
 
 register_run_commands(app)
 register_export_command(app)
+register_tune_command(app)
 register_serve_command(app)
 register_studio_command(app)
 

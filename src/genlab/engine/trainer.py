@@ -9,6 +9,8 @@ last good checkpoint. One process writes a run at a time (``<run>/.lock``). With
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import os
 import sys
@@ -56,6 +58,20 @@ class TrainResult:
     minutes: float
     files: dict[str, Path] = field(default_factory=dict)
     signal: str | None = None  # what stopped an interrupted run: SIGINT, SIGTERM or SIGHUP
+
+
+_EXTRA_CALLBACKS: contextvars.ContextVar[tuple[L.Callback, ...]] = contextvars.ContextVar("extra", default=())
+
+
+@contextlib.contextmanager
+def extra_callbacks(*callbacks: L.Callback):
+    """Lightning callbacks added to the runs trained inside the ``with`` block (in this thread or task): what a
+    caller watching a run needs (the tuner's pruning), without a field in the run's config."""
+    token = _EXTRA_CALLBACKS.set(_EXTRA_CALLBACKS.get() + callbacks)
+    try:
+        yield
+    finally:
+        _EXTRA_CALLBACKS.reset(token)
 
 
 def train(cfg: RunConfig, runs_dir: str | Path | None = None) -> TrainResult:
@@ -288,6 +304,7 @@ def _callbacks(
         cb.LossCurve(run, f"{run.task}/{run.name}"),
         *progress_callbacks(t.progress),
     ]
+    callbacks += list(_EXTRA_CALLBACKS.get())
     if t.logger != "none":  # after the sample writer: the tracker logs each grid the step it is written
         callbacks.append(Tracker(run, t.logger, cfg.model_dump(mode="json"), t.log_every, t.tracking_uri))
     return callbacks, ckpt
