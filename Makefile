@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.genlab-installed
-EXTRAS ?= image,text,text-embed,audio,tabular,privacy,graph,molecule,music,serve,studio,export,track,tune,dev
+EXTRAS ?= image,text,text-embed,audio,tabular,privacy,graph,molecule,music,serve,studio,export,track,tune,postgres,dev
 
 .PHONY: setup system-deps demo test test-fast lint format bench screenshots clean
 
@@ -24,6 +24,10 @@ system-deps:
 	@command -v chromium >/dev/null || { apt-get update -qq >/dev/null 2>&1; \
 	apt-get install -y -qq chromium >/dev/null 2>&1; } \
 	|| echo "chromium not installed: the studio's browser tests will be skipped"
+	@# PostgreSQL's server binaries: the shared-study tests of genlab tune start a private server; optional.
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || { apt-get update -qq >/dev/null 2>&1; \
+	apt-get install -y -qq postgresql >/dev/null 2>&1; } \
+	|| echo "postgresql not installed: the PostgreSQL study tests will be skipped"
 
 $(STAMP): pyproject.toml constraints.txt | system-deps
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -162,3 +162,24 @@ def test_unknown_keys_fail_before_any_trial(tmp_path, corpus):
         objective.check(parse_space({"train.lr": {"type": "float", "low": 1e-4, "high": 1e-2}}))
     with pytest.raises(BadInputError, match="bad objective"):
         Objective.parse("fid:lowest")
+
+
+def test_two_processes_share_a_postgresql_study(postgres_url):
+    script = textwrap.dedent(f"""
+        from genlab.tune import make_sampler, parse_space, run_study
+        space = parse_space({{"x": {{"type": "float", "low": -2.0, "high": 2.0}}}})
+        run_study("pg", space, lambda t, p: p["x"] ** 2, ["minimize"], 8, "{postgres_url}",
+                  make_sampler("tpe", space, None, 1))
+    """)  # fmt: skip
+    procs = [subprocess.Popen([sys.executable, "-c", script]) for _ in range(2)]
+    assert [p.wait(120) for p in procs] == [0, 0]
+    study = load_study("pg", postgres_url)
+    assert 8 <= len(study.trials) <= 9 and all(t.state.name == "COMPLETE" for t in study.trials)
+
+
+def test_an_unreachable_database_is_a_clear_error(postgres_url, tmp_path):
+    space = parse_space(SPACE)
+    url = postgres_url.rsplit(":", 1)[0] + ":1/genlab_test"  # nothing listens on port 1
+    with pytest.raises(BadInputError, match="cannot open the study storage") as e:
+        run_study("x", space, quadratic, ["minimize"], 2, url, make_sampler("random", space, 0, 1))
+    assert "--storage" in e.value.hint
