@@ -16,7 +16,9 @@ words tied in count share a rank; rarer = harder) and the sentence's length in w
 
 Target words are content words: at least three letters, not a function word (the summariser's English
 stop words and Shakespeare's thee/thou/hath…), and written in lower case at least 60% of the time
-(which leaves out names). A sentence is used only when it holds the target word exactly once. The three
+(which leaves out names). A sentence is used only when it holds the target word exactly once, as a word of
+its own (not inside ``troth-plight``); a model's sentence also needs 90% of its words to be words of the corpus
+(a small model misspells). The three
 distractors have ranks in the same band, as close to the target's as possible, and the same ending
 (-ing, -ed, -ly, -s, …) where the corpus has enough such words; none occurs in the sentence.
 """
@@ -48,6 +50,8 @@ ARCHAIC = frozenset(
 )  # fmt: skip
 #: Bands every level shares: the target word once in its sentence, three distractors of the same rank band.
 CLOZE: dict[str, Band] = {"occurrences": (1, 1), "distractors_in_band": (3, 3)}
+#: A model's sentence is used only when at least this share of its words occur in the corpus.
+KNOWN_SHARE = 0.9
 SUFFIXES = ("ing", "ed", "ly", "est", "er", "ness", "tion", "s")
 
 
@@ -164,6 +168,8 @@ class VocabularyTopic(Topic):
                 ws = [w.lower() for w in words(sentence)]
                 if not low <= len(ws) <= high:
                     continue
+                if source == "model" and sum(w in self.corpus.counts for w in ws) < KNOWN_SHARE * len(ws):
+                    continue  # the model misspells: "winder wind Juligh yondow" makes no question
                 for w, c in Counter(ws).items():
                     if c == 1 and w in wanted and standalone(sentence, w):
                         found.setdefault(w, []).append(sentence)
