@@ -17,6 +17,7 @@ from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from genlab.core.console import info
+from genlab.core.errors import ConfigError
 from genlab.core.io import atomic_write_text
 from genlab.core.pipeline import Output, Pipeline, Request, register_pipeline
 from genlab.text.exercises.sheet import LEVELS, Sheet, make_sheet
@@ -24,6 +25,7 @@ from genlab.text.pipelines import TASK
 
 TOPIC_NAMES = Literal["arithmetic", "fractions", "equations", "vocabulary"]
 MAX_QUESTIONS = 200
+LEVEL_HINT = "give --level 1 (easiest) to 5 (hardest); docs/exercises.md tables what each level asks for"
 
 
 class ExercisesRequest(Request):
@@ -40,6 +42,16 @@ class ExercisesRequest(Request):
         2000, ge=100, le=20_000, description="vocabulary with --model: tokens the model writes to take sentences from"
     )
     seed: int | None = Field(None, description="random seed: the same seed gives the same sheet (default: a new one)")
+
+    @classmethod
+    def build(cls, values: dict[str, Any] | None = None, where: str = "") -> ExercisesRequest:
+        """As :meth:`Config.build`, with a hint that says what the levels are when ``level`` is out of range."""
+        try:
+            return super().build(values, where)
+        except ConfigError as e:
+            if "level_range" in e.message or "there is no level" in e.message:
+                e.hint = LEVEL_HINT
+            raise
 
     @field_validator("level", mode="before")
     @classmethod
