@@ -75,7 +75,7 @@ def test_equation_solutions_substitute_back_and_are_the_only_ones(sheets):
     for level in LEVELS:
         for item in sheets["equations", level].items:
             # read what the sheet shows (3x − 5 = 2(x + 1)), not the generator's ASCII form
-            shown = item.question.replace("−", "-").split(";")
+            shown = re.sub(r"\(\d\) ", "", item.question).replace("−", "-").split(";")  # (1) 2x + y = 3;  (2) …
             pairs = [[parse_expr(side, transformations=transformations) for side in eq.split("=")] for eq in shown]
             values = {sympy.Symbol(k): sympy.Rational(v.numerator, v.denominator) for k, v in item.answer.items()}
             for lhs, rhs in pairs:
@@ -220,8 +220,9 @@ def test_model_sentences_are_used_only_when_they_hold_the_word_once():
 
 def test_bad_level_topic_and_count_are_clear_errors():
     pipe = ExercisesPipeline(None)
-    with pytest.raises(GenlabError, match=r"no level 7.*1 \(easiest\) to 5 \(hardest\)"):
+    with pytest.raises(GenlabError, match=r"no level 7.*1 \(easiest\) to 5 \(hardest\)") as e:
         pipe.request(level=7)
+    assert "--level 1" in e.value.hint
     with pytest.raises(GenlabError, match="arithmetic"):
         pipe.request(topic="geometry")
     with pytest.raises(GenlabError, match="exercises.n") as e:
@@ -244,6 +245,6 @@ def test_the_cli_verb_writes_a_sheet_and_refuses_an_impossible_level(tmp_path, c
                          "--lang", "zh"], capsys)  # fmt: skip
     assert code == 0 and "参考答案" in text
     code, text = cli_ok(["exercises", "--level", "9"], capsys)
-    assert code == 2 and "levels run from 1 (easiest) to 5 (hardest)" in text and "hint:" in text
+    assert code == 2 and "levels run from 1 (easiest) to 5 (hardest)" in text and "hint: give --level 1" in text
     code, text = cli_ok(["exercises", "--topic", "geometry"], capsys)
     assert code == 2 and "arithmetic" in text and "internal error" not in text

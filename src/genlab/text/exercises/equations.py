@@ -47,8 +47,9 @@ def linear(terms: list[tuple[Fraction | int, str]]) -> str:
 
 
 def display(ascii_text: str) -> str:
-    """The sheet's form: ``3x − 5 = 2(x + 1)``."""
-    return ascii_text.replace("*", "").replace("-", "−").replace(";", ";  ")
+    """The sheet's form: ``3x − 5 = 2(x + 1)``; a system numbers its equations, ``(1) x + y = 3;  (2) …``."""
+    shown = [eq.strip().replace("*", "").replace("-", "−") for eq in ascii_text.split(";")]
+    return shown[0] if len(shown) == 1 else ";  ".join(f"({i}) {eq}" for i, eq in enumerate(shown, 1))
 
 
 def _parse(text: str) -> list[tuple[Any, Any]]:

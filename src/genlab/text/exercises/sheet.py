@@ -56,14 +56,13 @@ class Exercise:
         return self.unique or self.expression
 
     def answer_text(self) -> str:
-        """The answer as the answer key writes it (``19/12 = 1 7/12``, ``x = -3/2``, ``(B) harvest``)."""
+        """The answer as the answer key writes it (``19/12 = 1 7/12``, ``x = −3/2``, ``(B) harvest``)."""
         a = self.answer
         if isinstance(a, dict):
-            return ", ".join(f"{k} = {format_number(v)}" for k, v in a.items())
+            return ", ".join(f"{k} = {format_number(v)}" for k, v in a.items()).replace("-", "−")
         if isinstance(a, Fraction):
-            text = format_number(a)
-            mixed = format_mixed(a)
-            return text if mixed == text else f"{text} = {mixed}"
+            text, mixed = format_number(a), format_mixed(a)
+            return (text if mixed == text else f"{text} = {mixed}").replace("-", "−")
         if self.options:
             return f"({'ABCD'[self.options.index(a)]}) {a}"
         return str(a)
