@@ -341,9 +341,11 @@ def normalize_zh(text: str) -> str:
 # ----------------------------------------------------------------------------- scripts and mixed text
 
 
+_HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
+
+
 def _is_han(c: str) -> bool:
-    o = ord(c)
-    return 0x4E00 <= o <= 0x9FFF or 0x3400 <= o <= 0x4DBF or 0xF900 <= o <= 0xFAFF or 0x20000 <= o <= 0x2FFFF
+    return _HAN.match(c) is not None
 
 
 def _kind(c: str) -> str:
@@ -431,7 +433,7 @@ def split_sentences(text: str, max_chars: int | None = None) -> list[str]:
     spaces, then anywhere. Periods of abbreviations (``Dr.``, ``e.g.``) and initials (``J. Smith``) end nothing."""
     sentences, start = [], 0
     for m in _SENTENCE_END.finditer(text):
-        word = text[start : m.start() + 1].split()[-1:] or [""]
+        word = text[max(start, m.start() - 12) : m.start() + 1].split()[-1:] or [""]  # abbreviations are short
         if m[0] == "." and (word[0].lower() in _ABBREVIATION_ENDS or re.fullmatch(r"[A-Z]\.", word[0])):
             continue
         sentences.append(text[start : m.end()])
@@ -440,7 +442,7 @@ def split_sentences(text: str, max_chars: int | None = None) -> list[str]:
     out = []
     for sentence in (s.strip() for s in sentences):
         if sentence:
-            han = sum(map(_is_han, sentence)) > len(sentence) / 3
+            han = len(_HAN.findall(sentence)) > len(sentence) / 3
             out.extend(_cut(sentence, max_chars or DEFAULT_MAX_CHARS["zh" if han else "en"]))
     return out
 
