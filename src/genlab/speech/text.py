@@ -463,8 +463,9 @@ def _cut(sentence: str, limit: int) -> list[str]:
         raise BadInputError(f"max_chars must be at least 1, got {limit}")
     if len(sentence) <= limit:
         return [sentence]
+    joiner = "" if len(_HAN.findall(sentence)) > len(sentence) / 3 else " "  # Chinese needs no spaces
     out = []
-    for clause in _pack([p.strip() for p in re.split(r"(?<=[,;:，、；：])", sentence) if p.strip()], limit, " "):
+    for clause in _pack([p.strip() for p in re.split(r"(?<=[,;:，、；：])", sentence) if p.strip()], limit, joiner):
         if len(clause) <= limit:
             out.append(clause)
         elif " " in clause:
@@ -472,7 +473,7 @@ def _cut(sentence: str, limit: int) -> list[str]:
             out.extend(w for word in words for w in ([word] if len(word) <= limit else _hard_cut(word, limit)))
         else:
             out.extend(_hard_cut(clause, limit))
-    return [re.sub(r"(?<=[\u4e00-\u9fff，、；：]) (?=[\u4e00-\u9fff])", "", s) for s in out]
+    return out
 
 
 def _hard_cut(text: str, limit: int) -> list[str]:
