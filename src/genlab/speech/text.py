@@ -25,6 +25,7 @@ from __future__ import annotations
 import ctypes
 import json
 import re
+import threading
 import unicodedata
 import warnings
 from collections import Counter
@@ -491,6 +492,7 @@ _TONE = re.compile(r"(55|35|214|51|11)$")  # eSpeak NG's Mandarin tone phonemes 
 _TONE_LETTERS = dict(zip("12345", "˩˨˧˦˥", strict=True))
 _SWITCH = re.compile(r"\([a-z-]+\)(.*?)(\([a-z-]+\)|$)")  # eSpeak's "(en)…(cmn)": words it read in another language
 IPA_MODE, SEPARATOR = 0x02, ord("_") << 8  # phonememode bits of espeak_TextToPhonemes
+_open = threading.local()  # the Phonemizer open in this thread, if any
 
 
 def tone_letters(chao: str) -> str:
@@ -508,6 +510,9 @@ class Phonemizer:
     phonemised in its language; the result is a list of symbols (see the module notes). Words that eSpeak NG
     cannot pronounce in Mandarin (it switches to English for them) are left out and reported in ``unknown`` with
     a warning, never dropped in silence. Needs the ``audio`` extra (``espeakng-loader``).
+
+    While the block is open this thread holds eSpeak NG: phonemizers opened inside it share the library, but
+    :func:`genlab.audio.espeak.synthesize` must be called after the block (other threads wait for it).
     """
 
     def __init__(self) -> None:
@@ -520,6 +525,10 @@ class Phonemizer:
         self.unknown: Counter[str] = Counter()  # Chinese characters eSpeak NG has no pronunciation for
 
     def __enter__(self) -> Phonemizer:
+        shared = getattr(_open, "phonemizer", None)
+        if shared is not None:  # nested in this thread: share the loaded library (a second load would wait forever)
+            self._lib, self._voice = shared._lib, ""
+            return self
         if not self._espeak.available():
             self._espeak._loader()  # raises the "install the audio extra" error when the package is missing
             raise BadInputError("eSpeak NG is not usable here", "reinstall it: pip install 'genlab[audio]'")
@@ -530,11 +539,13 @@ class Phonemizer:
         lib.espeak_Info.argtypes = [ctypes.c_void_p]
         lib.espeak_Info.restype = ctypes.c_char_p
         self._lib, self._voice = lib, ""
+        _open.phonemizer = self
         return self
 
     def __exit__(self, *exc) -> None:
         context, self._context, self._lib = self._context, None, None
         if context is not None:
+            _open.phonemizer = None
             context.__exit__(*exc)
 
     @property
