@@ -50,6 +50,8 @@ ZH_CASES = [
     ("-5度", "负五度"),
     ("2026年", "二零二六年"),
     ("2026年12月5日", "二零二六年十二月五日"),
+    ("过了10年", "过了十年"),
+    ("2个人, 12个人", "两个人，十二个人"),
     ("2026-12-05", "二零二六年十二月五日"),
     ("涨幅50%", "涨幅百分之五十"),
     ("4.5%", "百分之四点五"),
@@ -99,6 +101,7 @@ def test_script_runs():
     ]
     assert T.script_runs("Hello 世界") == [("en", "Hello "), ("zh", "世界")]
     assert T.script_runs("hello 👋 world") == [("en", "hello  world")]  # emoji are not spoken
+    assert T.script_runs("ok 👍🏽❤️ cafe\u0301") == [("en", "ok  café")]  # modifiers and selectors too; NFC
 
 
 @pytest.mark.parametrize("bad", ["", "   ", "👍🎉", "🙂 !!", "…"])

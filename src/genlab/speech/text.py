@@ -304,7 +304,8 @@ def _time_zh(m: re.Match) -> str:
 
 _ZH_RULES: list[tuple[re.Pattern, object]] = [
     (re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?![\d])"), _date_zh),
-    (re.compile(r"(\d{2,4})(?=年)"), lambda m: digits_zh(m[1])),
+    (re.compile(r"(?<![\d.])(\d{4})(?=年)"), lambda m: digits_zh(m[1])),  # a year; 10年 is ten years: 十年
+    (re.compile(r"(?<![\d.])2(?=[个只位条本张件次双对种岁]|[天周])"), lambda m: "两"),  # 两个, not 二个
     (re.compile(r"(\d{1,2}):(\d{2})"), _time_zh),
     (re.compile(r"([¥￥$€£])\s?(" + _NUM + ")"), lambda m: _number_zh(_trim_zeros(m[2])) + _ZH_CURRENCY[m[1]]),
     (re.compile(r"(" + _NUM + r")\s?[%％]"), lambda m: "百分之" + _number_zh(m[1])),
@@ -357,7 +358,7 @@ def _kind(c: str) -> str:
     category = unicodedata.category(c)
     if category[0] == "L":
         return "en" if "LATIN" in unicodedata.name(c, "") else "other"
-    if category in ("So", "Sk", "Cf", "Mn", "Co", "Cn") and c not in "°©®™":
+    if (category in ("So", "Sk", "Cf", "Co", "Cn") and c not in "°©®™") or "\ufe00" <= c <= "\ufe0f":
         return "drop"
     return "neutral"
 
@@ -379,7 +380,7 @@ def check_text(text: str) -> str:
             f"cannot speak '{part}' ({_script_name(text[bad])} script)",
             "genlab speaks English and Mandarin: write it in Latin letters or Chinese characters, or remove it",
         )
-    kept = "".join(c for c in text if _kind(c) != "drop")
+    kept = "".join(c for c in unicodedata.normalize("NFC", text) if _kind(c) != "drop")
     if not any(c.isalnum() for c in kept):
         shown = text.strip()[:40]
         raise BadInputError(
