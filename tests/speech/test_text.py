@@ -30,8 +30,9 @@ EN_CASES = [
     ("4.5%", "four point five percent"),
     ("Dr. Smith", "Doctor Smith"),
     ("Mr. Brown and Mrs. Brown", "Mister Brown and Missus Brown"),
-    ("St. Peter lives on Baker St.", "Saint Peter lives on Baker Street"),
-    ("apples, pears, etc.", "apples, pears, et cetera"),
+    ("St. Peter lives on Baker St.", "Saint Peter lives on Baker Street."),
+    ("apples, pears, etc.", "apples, pears, et cetera."),
+    ("Dr. Who, etc. and more", "Doctor Who, et cetera and more"),
     ("No. 5", "number five"),
     ("007", "zero zero seven"),
 ]  # fmt: skip

@@ -202,7 +202,12 @@ def _saint_or_street(m: re.Match) -> str:
     before, after = m.string[: m.start()].rstrip(), m.string[m.end() :].lstrip()
     if after[:1].isupper() and not (before[-1:].isalnum() and before.split()[-1][:1].isupper()):
         return "Saint"
-    return "Street"
+    return "Street" + _final_period(m)
+
+
+def _final_period(m: re.Match) -> str:
+    """``"."`` when an abbreviation's period also ends the text (``… etc.``), so the sentence still ends."""
+    return "." if not m.string[m.end() :].strip() else ""
 
 
 def normalize_en(text: str) -> str:
@@ -211,7 +216,7 @@ def normalize_en(text: str) -> str:
     for pattern, words in _PHRASES:
         text = pattern.sub(words, text)
     text = re.sub(r"\bSt\.", _saint_or_street, text)
-    text = _ABBREVIATION_RE.sub(lambda m: _match_case(_ABBREVIATIONS[m[1].lower()], m[1]), text)
+    text = _ABBREVIATION_RE.sub(lambda m: _match_case(_ABBREVIATIONS[m[1].lower()], m[1]) + _final_period(m), text)
     text = text.replace("&", " and ")
     for pattern, replace in _EN_RULES:
         text = pattern.sub(replace, text)
