@@ -276,12 +276,16 @@ def attribute_accuracy(
     images: np.ndarray | torch.Tensor,
     labels: np.ndarray | torch.Tensor,
     attributes: list[str] | None = None,
+    visible: dict[str, np.ndarray] | None = None,
 ) -> dict[str, float]:
     """Share of ``images`` whose predicted value matches ``labels``, per attribute.
 
     ``images`` as :func:`to_input` takes them; ``labels`` int (N, A), column ``j`` naming a value index of
     ``attributes[j]`` (default: the classifier's attributes, in order), −1 = not applicable (left out).
-    An attribute with no applicable label is left out of the result.
+    ``visible`` (optional, from :func:`~genlab.image.characters.data.visible_classes`) gives per attribute
+    the values that render pixel-identically to the true one, bool (N, n_values): an image in which every
+    value renders alike is left out of that attribute, and a prediction anywhere in the class counts as
+    correct. An attribute with no applicable (or visible) label is left out of the result.
     """
     attributes = classifier.attributes if attributes is None else list(attributes)
     labels = np.asarray(labels, dtype=np.int64)
@@ -295,11 +299,23 @@ def attribute_accuracy(
             f"labels have shape {labels.shape}, expected ({len(images)}, {len(attributes)})",
             "one row per image and one column per attribute: " + ", ".join(attributes),
         )
+    for attribute, classes in (visible or {}).items():
+        if attribute in attributes and classes.shape != (len(images), len(classifier.config.attributes[attribute])):
+            raise BadInputError(
+                f"visible classes of {attribute} have shape {classes.shape}, expected one row per image "
+                f"and one column per value ({len(images)}, {len(classifier.config.attributes[attribute])})"
+            )
     predicted = classifier.predict(images)
     result = {}
     for j, attribute in enumerate(attributes):
+        column = predicted[:, classifier.attributes.index(attribute)]
         valid = labels[:, j] >= 0
+        if visible is not None and attribute in visible:
+            classes = visible[attribute]
+            valid &= ~classes.all(axis=1)  # every value renders alike: the attribute cannot be seen here
+            correct = classes[np.arange(len(column)), column]
+        else:
+            correct = column == labels[:, j]
         if valid.any():
-            column = predicted[:, classifier.attributes.index(attribute)]
-            result[attribute] = float((column[valid] == labels[valid, j]).mean())
+            result[attribute] = float(correct[valid].mean())
     return result
