@@ -47,6 +47,7 @@ class CharacterCGANConfig(CharacterModelConfig):
     lr_d: float = Field(2e-4, gt=0, le=1, description="discriminator Adam learning rate")
     betas: tuple[float, float] = Field((0.0, 0.9), description="Adam betas of both optimizers")
     n_critic: int = Field(1, ge=1, le=10, description="discriminator steps per generator step")
+    generator_norm: bool = Field(True, description="batch-normalise the input of every generator stage")
 
 
 class ProjectionDiscriminator(nn.Module):
@@ -92,7 +93,7 @@ class CharacterCGAN(CharacterGenerator):
         d_widths = config.d_widths or widths
         if len(d_widths) != len(widths):
             raise ConfigError(f"character/cgan: d_widths needs {len(widths)} entries", f"got {len(d_widths)}")
-        self.decoder = ConditionedDecoder(config, widths, self.schema.dim)
+        self.decoder = ConditionedDecoder(config, widths, self.schema.dim, norm=config.generator_norm)
         self.discriminator = ProjectionDiscriminator(config, d_widths, self.schema, aux=config.aux_weight > 0)
 
     # --- training -------------------------------------------------------------

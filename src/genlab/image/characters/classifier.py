@@ -222,18 +222,22 @@ def train_attribute_classifier(
     data: CharacterSet,
     recipe: AttributeTrainConfig | None = None,
     held_out: CharacterSet | None = None,
+    architecture: dict[str, Any] | None = None,
     **options: Any,
 ) -> AttributeClassifier:
     """Train a classifier on every attribute of ``data`` (a training :class:`CharacterSet`).
 
     ``recipe`` (or its defaults) is updated with ``options`` (``epochs``, ``batch_size``, ``lr``, ``seed``,
     ``max_seconds``). When ``held_out`` (e.g. the ``test`` split) is given, its :func:`attribute_accuracy`
-    goes into the record and the model card. Returns the model in eval mode, with the data's attribution
+    goes into the record and the model card. ``architecture`` sets fields of :class:`AttributeClassifierConfig`
+    (``conv_widths``, ``feature_dim``). Returns the model in eval mode, with the data's attribution
     and a training record.
     """
     recipe = AttributeTrainConfig.build({**(recipe.to_dict() if recipe else {}), **options}, where="train")
     torch.manual_seed(recipe.seed)
-    config = AttributeClassifierConfig(attributes=data.values, image_size=data.images.shape[1])
+    config = AttributeClassifierConfig.build(
+        {**(architecture or {}), "attributes": data.values, "image_size": data.images.shape[1]}, where="model"
+    )
     model = AttributeClassifier(config, data.attribution)
     x = to_input(data.images, config.background_rgb)
     labels = torch.from_numpy(np.array(data.labels, dtype=np.int64))  # a writable copy

@@ -64,10 +64,12 @@ class ConditionedDecoder(nn.Module):
 
     The condition also adds a learned per-channel bias before every stage: with it only at the input, the
     CVAE's decoder learns to read the attributes from z (which the encoder fills from the image) long before
-    it learns to use the condition, and drawn characters ignore the chosen direction or colours.
+    it learns to use the condition, and drawn characters ignore the chosen direction or colours. With ``norm``
+    every stage's input is batch-normalised (no affine; the condition's bias is the shift), as a GAN's
+    generator wants.
     """
 
-    def __init__(self, config: CharacterModelConfig, widths: list[int], cond_dim: int):
+    def __init__(self, config: CharacterModelConfig, widths: list[int], cond_dim: int, norm: bool = False):
         super().__init__()
         self.base = plan_resolutions(config.image_size).base_size
         widths = list(reversed(widths))  # widest channels at the smallest grid
@@ -75,11 +77,12 @@ class ConditionedDecoder(nn.Module):
         self.biases = nn.ModuleList(nn.Linear(cond_dim, w) for w in widths)
         outs = [*widths[1:], config.channels]
         self.stages = nn.ModuleList(upsample2x(a, b) for a, b in zip(widths, outs, strict=True))
+        self.norms = nn.ModuleList((nn.BatchNorm2d(w, affine=False) if norm else nn.Identity()) for w in widths)
 
     def forward(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         h = self.project(torch.cat([z, cond], dim=1)).view(z.shape[0], -1, self.base, self.base)
-        for bias, stage in zip(self.biases, self.stages, strict=True):
-            h = stage(F.relu(h + bias(cond)[:, :, None, None]))  # (B, a, s, s) -> (B, b, 2s, 2s)
+        for norm, bias, stage in zip(self.norms, self.biases, self.stages, strict=True):
+            h = stage(F.relu(norm(h) + bias(cond)[:, :, None, None]))  # (B, a, s, s) -> (B, b, 2s, 2s)
         return h  # raw logits, no activation
 
 
