@@ -91,3 +91,21 @@ def test_inputs_are_rgb_in_minus_one_to_one():
     assert torch.equal(to_input(x), x)  # prepared tensors pass through
     with pytest.raises(BadInputError, match="uint8 images"):
         to_input(np.zeros((2, 64, 64), dtype=np.uint8))
+
+
+def test_attribute_accuracy_counts_what_the_image_shows(monkeypatch):
+    model = AttributeClassifier(AttributeClassifierConfig(**TINY))
+    monkeypatch.setattr(model, "predict", lambda images: np.array([[0, 2], [1, 1], [1, 0], [0, 0]]))
+    images = np.zeros((4, 64, 64, 3), dtype=np.uint8)
+    labels = np.array([[0, 1], [1, 2], [1, 0], [1, 1]])
+    assert attribute_accuracy(model, images, labels) == {"sex": 0.75, "hat": 0.25}
+    visible = {
+        "sex": np.array([[True, False], [False, True], [False, True], [True, True]]),  # last: sex unseen
+        "hat": np.array([[False, True, True], [True, True, True], [True, False, False], [False, True, True]]),
+    }  # image 0: hats 1 and 2 render alike; image 1: no hat can be seen; image 3: caps 1, 2 alike
+    # sex: images 0-2 count, all right; hat: images 0, 2, 3 count; 0 right (2 ~ 1), 2 right, 3 wrong (0 not in {1, 2})
+    assert attribute_accuracy(model, images, labels, visible=visible) == {"sex": 1.0, "hat": 2 / 3}
+    everything = {"sex": np.ones((4, 2), dtype=bool)}
+    assert "sex" not in attribute_accuracy(model, images, labels, visible=everything)
+    with pytest.raises(BadInputError, match="visible classes of hat"):
+        attribute_accuracy(model, images, labels, visible={"hat": np.ones((4, 2), dtype=bool)})

@@ -16,6 +16,8 @@ from genlab.image.characters.data import (
     held_out_pairs,
     load_characters,
     sample_characters,
+    visible_classes,
+    visible_fraction,
 )
 from genlab.image.data import ImageDataConfig, load_image_data
 
@@ -134,3 +136,51 @@ def test_a_missing_layer_folder_is_a_data_error_with_a_hint(tmp_path):
     with pytest.raises(DataError) as e:
         DATASETS.get(DATASET)("train", str(tmp_path), False)
     assert str(tmp_path / "characters") in e.value.message and "--data-dir" in e.value.hint
+
+
+def test_visible_classes_are_the_values_that_render_alike(layers, data_dir):
+    test = load_characters("test", n_test=6, data_dir=data_dir)
+    classes = visible_classes(test, data_dir)
+    assert set(classes) == set(test.attributes)
+    rng = np.random.default_rng(0)
+    for j, attribute in enumerate(test.attributes):
+        m = classes[attribute]
+        assert m.shape == (len(test.images), len(test.values[attribute])) and m.dtype == bool
+        label = test.labels[:, j]
+        assert (m[label >= 0, label[label >= 0]]).all()  # the true value is in its own class
+        assert m[label < 0].all()  # an attribute that does not apply cannot be seen
+        if attribute == DIRECTION:
+            continue
+        for i in rng.choice(len(test.images), 3, replace=False):  # spot checks against the compositor
+            character, d = test.characters[i // 4], i % 4
+            for v, value in enumerate(test.values[attribute]):
+                if label[i] < 0 or value == character[attribute]:
+                    continue
+                changed = {**character, attribute: value}
+                if attribute == "hair_style" and character["hair_color"] is None:
+                    changed["hair_color"] = "black"  # one completion; a differing one already decides
+                    if not m[i, v]:
+                        continue
+                same = np.array_equal(layers.compose_column(changed)[d], test.images[i])
+                assert same == m[i, v], (attribute, value, i)
+    shown = visible_fraction(classes)
+    assert shown["sex"] == shown["direction"] == 1.0 and 0 <= shown["legs"] <= 1
+
+
+def test_trousers_under_thigh_armour_and_a_dagger_from_behind_cannot_be_seen(layers, data_dir):
+    from dataclasses import replace
+
+    knight = layers.character(
+        sex="male", skin="light", hair_style="plain", hair_color="black", torso="tabard", legs="pants_red",
+        leg_armor="metal", feet="boots_metal", hat="none", weapon="dagger",
+    )  # fmt: skip
+    data = load_characters("test", n_test=1, data_dir=data_dir)
+    one = replace(data, characters=[knight])  # only the characters are read
+    classes = visible_classes(one, data_dir)
+    north = 0
+    assert classes["weapon"][north, [0, 1]].all() and not classes["weapon"][north, 2]  # dagger ~ none from behind
+    assert not classes["weapon"][2].all()  # seen from the front
+    assert classes["legs"].all()  # tabard + thigh plates: no trouser pixel shows in any direction
+    shirt = visible_classes(replace(data, characters=[{**knight, "torso": "shirt_white"}]), data_dir)
+    assert not shirt["legs"].all()  # under a shirt a few trouser pixels show
+    assert np.array_equal(classes["sex"][:, 1], np.zeros(4, dtype=bool))

@@ -61,7 +61,7 @@ def trained(tmp_path, data_dir):
 
 def test_task_registers_with_its_model_and_pipeline():
     task = TASKS.get("character")
-    assert task.model_names() == ["cvae"] and task.default_model == "cvae"
+    assert task.model_names() == ["cgan", "cvae"] and task.default_model == "cvae"
     assert MODELS.get("character/cvae") is CharacterCVAE
     assert PIPELINES.get("character/draw") is CharacterDrawPipeline is task.pipeline_class
     assert CharacterDrawPipeline.verb == "draw"

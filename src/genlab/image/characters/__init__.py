@@ -7,13 +7,15 @@
   attribution every derived model or page must carry;
 * :mod:`~genlab.image.characters.classifier` — a small CNN with one head per attribute that scores
   generated characters (:func:`~genlab.image.characters.classifier.attribute_accuracy`);
-* :mod:`~genlab.image.characters.task`, :mod:`~genlab.image.characters.models`,
-  :mod:`~genlab.image.characters.pipelines` — the ``character`` task: attribute-conditioned generators
-  (``character/cvae``) and the ``character/draw`` pipeline (``genlab draw RUN --hair-style long …``).
+* :mod:`~genlab.image.characters.task`, :mod:`~genlab.image.characters.models` (``character/cvae``),
+  :mod:`~genlab.image.characters.cgan` (``character/cgan``), :mod:`~genlab.image.characters.conditioning`
+  (what both share), :mod:`~genlab.image.characters.pipelines` — the ``character`` task: attribute-conditioned
+  generators and the ``character/draw`` pipeline (``genlab draw RUN --hair-style long …``).
 
 The layers are not shipped: they are read from ``DATA_DIR/characters/``. Guide: docs/characters.md.
 """
 
+from genlab.image.characters.cgan import CharacterCGAN, CharacterCGANConfig
 from genlab.image.characters.classifier import (
     AttributeClassifier,
     AttributeClassifierConfig,
@@ -42,6 +44,8 @@ from genlab.image.characters.data import (
     is_held_out,
     load_characters,
     sample_characters,
+    visible_classes,
+    visible_fraction,
 )
 from genlab.image.characters.models import CharacterCVAE, CharacterCVAEConfig
 from genlab.image.characters.pipelines import CharacterDrawPipeline
@@ -55,6 +59,8 @@ __all__ = [
     "DATASET",
     "HELD_OUT_HAIR_TORSO",
     "HELD_OUT_HAT_HAIR_COLOR",
+    "CharacterCGAN",
+    "CharacterCGANConfig",
     "CharacterCVAE",
     "CharacterCVAEConfig",
     "CharacterDataConfig",
@@ -75,4 +81,6 @@ __all__ = [
     "render_preview",
     "sample_characters",
     "train_attribute_classifier",
+    "visible_classes",
+    "visible_fraction",
 ]

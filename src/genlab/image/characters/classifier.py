@@ -222,18 +222,22 @@ def train_attribute_classifier(
     data: CharacterSet,
     recipe: AttributeTrainConfig | None = None,
     held_out: CharacterSet | None = None,
+    architecture: dict[str, Any] | None = None,
     **options: Any,
 ) -> AttributeClassifier:
     """Train a classifier on every attribute of ``data`` (a training :class:`CharacterSet`).
 
     ``recipe`` (or its defaults) is updated with ``options`` (``epochs``, ``batch_size``, ``lr``, ``seed``,
     ``max_seconds``). When ``held_out`` (e.g. the ``test`` split) is given, its :func:`attribute_accuracy`
-    goes into the record and the model card. Returns the model in eval mode, with the data's attribution
+    goes into the record and the model card. ``architecture`` sets fields of :class:`AttributeClassifierConfig`
+    (``conv_widths``, ``feature_dim``). Returns the model in eval mode, with the data's attribution
     and a training record.
     """
     recipe = AttributeTrainConfig.build({**(recipe.to_dict() if recipe else {}), **options}, where="train")
     torch.manual_seed(recipe.seed)
-    config = AttributeClassifierConfig(attributes=data.values, image_size=data.images.shape[1])
+    config = AttributeClassifierConfig.build(
+        {**(architecture or {}), "attributes": data.values, "image_size": data.images.shape[1]}, where="model"
+    )
     model = AttributeClassifier(config, data.attribution)
     x = to_input(data.images, config.background_rgb)
     labels = torch.from_numpy(np.array(data.labels, dtype=np.int64))  # a writable copy
@@ -276,12 +280,16 @@ def attribute_accuracy(
     images: np.ndarray | torch.Tensor,
     labels: np.ndarray | torch.Tensor,
     attributes: list[str] | None = None,
+    visible: dict[str, np.ndarray] | None = None,
 ) -> dict[str, float]:
     """Share of ``images`` whose predicted value matches ``labels``, per attribute.
 
     ``images`` as :func:`to_input` takes them; ``labels`` int (N, A), column ``j`` naming a value index of
     ``attributes[j]`` (default: the classifier's attributes, in order), −1 = not applicable (left out).
-    An attribute with no applicable label is left out of the result.
+    ``visible`` (optional, from :func:`~genlab.image.characters.data.visible_classes`) gives per attribute
+    the values that render pixel-identically to the true one, bool (N, n_values): an image in which every
+    value renders alike is left out of that attribute, and a prediction anywhere in the class counts as
+    correct. An attribute with no applicable (or visible) label is left out of the result.
     """
     attributes = classifier.attributes if attributes is None else list(attributes)
     labels = np.asarray(labels, dtype=np.int64)
@@ -295,11 +303,23 @@ def attribute_accuracy(
             f"labels have shape {labels.shape}, expected ({len(images)}, {len(attributes)})",
             "one row per image and one column per attribute: " + ", ".join(attributes),
         )
+    for attribute, classes in (visible or {}).items():
+        if attribute in attributes and classes.shape != (len(images), len(classifier.config.attributes[attribute])):
+            raise BadInputError(
+                f"visible classes of {attribute} have shape {classes.shape}, expected one row per image "
+                f"and one column per value ({len(images)}, {len(classifier.config.attributes[attribute])})"
+            )
     predicted = classifier.predict(images)
     result = {}
     for j, attribute in enumerate(attributes):
+        column = predicted[:, classifier.attributes.index(attribute)]
         valid = labels[:, j] >= 0
+        if visible is not None and attribute in visible:
+            classes = visible[attribute]
+            valid &= ~classes.all(axis=1)  # every value renders alike: the attribute cannot be seen here
+            correct = classes[np.arange(len(column)), column]
+        else:
+            correct = column == labels[:, j]
         if valid.any():
-            column = predicted[:, classifier.attributes.index(attribute)]
-            result[attribute] = float((column[valid] == labels[valid, j]).mean())
+            result[attribute] = float(correct[valid].mean())
     return result

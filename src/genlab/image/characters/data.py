@@ -310,3 +310,74 @@ def _authors(path: Path, files: set[str] | None) -> list[str]:
     if not authors:
         raise DataError(f"{path} lists no authors for the layers used", "restore CREDITS.csv")
     return sorted(authors)
+
+
+# ---------------------------------------------------------------- what an image shows
+
+
+def visible_classes(data: CharacterSet, data_dir: str | None = None) -> dict[str, np.ndarray]:
+    """Per attribute, the values that render pixel-identically to the true one in each image of ``data``.
+
+    For image ``i`` (a character in one direction) and attribute ``a``, value ``v`` belongs to the visible
+    class of the true value when the character with ``a = v`` (every other attribute unchanged) composes to
+    the same RGBA frame in that direction. Where switching ``a`` makes another attribute apply (a bald
+    character given a hair style needs a hair colour), ``v`` counts only when every such completion renders
+    identically. Returns ``{attribute: bool (N, n_values)}``, row ``i`` True on the class of image ``i``'s
+    true value; a row that is all True means the attribute cannot be seen in that image (hair colour under a
+    closed helmet, trousers under a tabard and boots), and a label of −1 gives an all-True row. Composed with
+    the layers under ``data_dir`` (default root), cached per character.
+    """
+    layers = CharacterLayers.locate(data_dir)
+    n_dir = len(layers.directions)
+    per_character = [_visible_classes(layers, tuple(c.items())) for c in data.characters]
+    out = {}
+    for a in data.attributes:
+        if a == DIRECTION:  # another direction draws another frame: compare the four frames themselves
+            out[a] = np.concatenate([_direction_classes(layers, tuple(c.items())) for c in data.characters])
+        else:
+            out[a] = np.concatenate([np.repeat(p[a][None], n_dir, axis=0) if p[a].ndim == 1 else p[a]
+                                     for p in per_character])  # fmt: skip
+    return out
+
+
+def visible_fraction(classes: dict[str, np.ndarray]) -> dict[str, float]:
+    """Per attribute, the share of images in which it can be seen (its visible class is not every value)."""
+    return {a: float((~m.all(axis=1)).mean()) if len(m) else 0.0 for a, m in classes.items()}
+
+
+@functools.lru_cache(maxsize=4096)
+def _visible_classes(layers: CharacterLayers, items: tuple[tuple[str, str | None], ...]) -> dict[str, np.ndarray]:
+    """``{attribute: bool (directions, n_values)}`` for one character (see :func:`visible_classes`)."""
+    character = dict(items)
+    variants: list[Character] = [character]  # the character itself, then every one-attribute change
+    owners: list[tuple[str, int]] = [("", -1)]  # (attribute, value index) of each variant
+    for a, choices in layers.attributes.items():
+        for v, value in enumerate(choices):
+            if value != character[a]:
+                completions = _completions(layers, character, a, value)
+                variants += completions
+                owners += [(a, v)] * len(completions)
+    frames = compose_standing_batch(layers, variants).reshape(len(variants), len(layers.directions), -1)
+    same = (frames == frames[:1]).all(axis=2)  # (variants, directions): renders like the character itself
+    out = {a: np.ones((len(layers.directions), len(choices)), dtype=bool) for a, choices in layers.attributes.items()}
+    for (a, v), row in zip(owners[1:], same[1:], strict=True):
+        out[a][:, v] &= row  # a value with several completions counts only if every one renders alike
+    return out
+
+
+def _completions(layers: CharacterLayers, character: Character, attribute: str, value: str) -> list[Character]:
+    """``character`` with ``attribute = value``; one character per value of any attribute this switches on."""
+    changed = {**character, attribute: value}
+    missing = [b for b in layers.attributes if b != attribute and changed[b] is None and layers.applies(b, changed)]
+    if not missing:
+        return [layers.character(changed)]
+    b = missing[0]  # only hair_color depends on another attribute in the folder
+    return [c for v in layers.attributes[b] for c in _completions(layers, {**changed, b: v}, attribute, value)]
+
+
+@functools.lru_cache(maxsize=4096)
+def _direction_classes(layers: CharacterLayers, items: tuple[tuple[str, str | None], ...]) -> np.ndarray:
+    """bool (directions, directions): whether the frames of two directions of one character are identical."""
+    frames = layers.compose_column(dict(items))
+    flat = frames.reshape(len(frames), -1)
+    return (flat[:, None, :] == flat[None, :, :]).all(axis=2)

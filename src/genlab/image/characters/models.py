@@ -1,160 +1,59 @@
-"""Attribute-conditioned character generators: ``character/cvae``.
+"""Attribute-conditioned character generator ``character/cvae``: a conditional VAE.
 
-The condition of a character is its label row (A,) — one value index per attribute (sex, skin, …,
-direction), −1 where the attribute does not apply (a bald character's hair colour) — turned into a
-concatenation of one one-hot block per attribute; a −1 label is an all-zero block. The conditional
-VAE (Sohn et al. 2015) feeds that vector to the encoder's head and to the decoder's input, so
-decoding one latent z under different conditions changes the chosen features and keeps the rest.
-
-Attributes a caller leaves unset are drawn uniformly from their values with the caller's generator;
-an attribute switched off by another one (``not_applicable``: hair colour when ``hair_style=none``)
-gets the −1 label, as in the data.
+The conditional VAE (Sohn et al. 2015) feeds the attribute condition (one one-hot block per attribute,
+:mod:`.conditioning`) to the encoder's head and to the decoder, so decoding one latent z under different
+conditions changes the chosen features and keeps the rest.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar
+import math
+from typing import Any, ClassVar, Literal
 
 import torch
-import torch.nn.functional as F
 from pydantic import Field
-from torch import nn
 
-from genlab.core.errors import BadInputError, ConfigError, closest
-from genlab.core.model import GenerativeModel, ModelConfig, OptimizerSpec, register_model
+from genlab.core.model import OptimizerSpec, register_model
+from genlab.image.characters.conditioning import (
+    AttributeCondition,
+    Attributes,
+    CharacterGenerator,
+    CharacterModelConfig,
+    ConditionedDecoder,
+    stage_widths,
+)
 from genlab.image.vae import ConvEncoder, gaussian_kl, gaussian_log_prob
-from genlab.nn.layers import plan_resolutions, upsample2x
 
-TASK = "character"
-Attributes = Mapping[str, str]
+__all__ = ["AttributeCondition", "Attributes", "CharacterCVAE", "CharacterCVAEConfig"]
 
 
-class CharacterCVAEConfig(ModelConfig):
+class CharacterCVAEConfig(CharacterModelConfig):
     """``character/cvae``: conv CVAE on 3-channel characters; attributes and values come from the data."""
 
-    image_size: int = Field(64, ge=8, le=256, description="height = width of the characters, pixels (b·2^k)")
-    channels: int = Field(3, ge=3, le=3, description="RGB on the dataset's background")
-    attributes: list[str] = Field(default_factory=list, description="label columns, in order (filled from the data)")
-    values: dict[str, list[str]] = Field(default_factory=dict, description="value names per attribute (from the data)")
-    not_applicable: dict[str, list[list[str]]] = Field(
-        default_factory=dict,
-        description="attribute -> [other attribute, value] pairs that switch it off (label −1), from the data",
-    )
     # A character is a deterministic function of its attributes, so z should carry little: a small latent and a
     # KL weight above 1 push the content into the condition (at beta=1, latent 64, drawn characters ignored the
     # chosen direction after a few minutes of training; at beta=4, latent 16, they follow it).
-    latent_dim: int = Field(16, ge=1, le=1024, description="size of the latent code z")
-    hidden_dims: list[int] | None = Field(None, description="channels of each stride-2 conv stage; None: defaults")
     beta: float = Field(4.0, ge=0, description="weight of the KL term (β-VAE; 1 gives the true ELBO)")
-    obs_std: float = Field(0.1, gt=0, le=10, description="std of the Gaussian pixel likelihood on the [0, 1] scale")
+    likelihood: Literal["gaussian", "laplace"] = Field(
+        "gaussian", description="pixel likelihood: gaussian (squared error) or laplace (absolute error)"
+    )
+    obs_std: float = Field(0.1, gt=0, le=10, description="scale of the pixel likelihood on the [0, 1] scale")
     lr: float = Field(1e-3, gt=0, le=1, description="Adam learning rate")
+    lr_schedule: Literal["constant", "cosine"] = Field("constant", description="learning rate over the run")
 
 
-def _widths(config: CharacterCVAEConfig) -> list[int]:
-    """One channel width per stride-2 stage (64 px: [32, 64, 128, 256])."""
-    hint = "; the character data comes in 16, 32 or 64 px (data.image_size)"
-    stages = plan_resolutions(config.image_size, who="character/cvae", extra_hint=hint).num_stages
-    dims = config.hidden_dims or [min(32 * 2**i, 256) for i in range(stages)]
-    if len(dims) != stages:
-        raise ConfigError(
-            f"character/cvae: {config.image_size}px has {stages} stride-2 stages but hidden_dims has {len(dims)}",
-            f"give {stages} channel widths",
-        )
-    return dims
+def laplace_log_prob(logits: torch.Tensor, x01: torch.Tensor, scale: float) -> torch.Tensor:
+    """Log-likelihood per image (B,) of targets in [0, 1] under Laplace(sigmoid(logits), scale) per pixel.
 
-
-class ConditionedDecoder(nn.Module):
-    """z + condition -> linear -> (width, base, base) grid -> 2× upsampling stages -> pixel logits.
-
-    The condition also adds a learned per-channel bias before every stage: with it only at the input, the
-    decoder learns to read the attributes from z (which the encoder fills from the image) long before it
-    learns to use the condition, and drawn characters ignore the chosen direction or colours.
+    Absolute errors weigh a small region drawn in the wrong colour as much as its area, where squared
+    errors let the decoder blur it towards the average colour first.
     """
-
-    def __init__(self, config: CharacterCVAEConfig, widths: list[int], cond_dim: int):
-        super().__init__()
-        self.base = plan_resolutions(config.image_size).base_size
-        widths = list(reversed(widths))  # widest channels at the smallest grid
-        self.project = nn.Linear(config.latent_dim + cond_dim, widths[0] * self.base**2)
-        self.biases = nn.ModuleList(nn.Linear(cond_dim, w) for w in widths)
-        outs = [*widths[1:], config.channels]
-        self.stages = nn.ModuleList(upsample2x(a, b) for a, b in zip(widths, outs, strict=True))
-
-    def forward(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        h = self.project(torch.cat([z, cond], dim=1)).view(z.shape[0], -1, self.base, self.base)
-        for bias, stage in zip(self.biases, self.stages, strict=True):
-            h = stage(F.relu(h + bias(cond)[:, :, None, None]))  # (B, a, s, s) -> (B, b, 2s, 2s)
-        return h  # raw logits, no activation
-
-
-class AttributeCondition:
-    """The attribute schema of a model: label rows <-> one-hot condition vectors, names <-> indices."""
-
-    def __init__(self, attributes: list[str], values: dict[str, list[str]], not_applicable: dict[str, list[list[str]]]):
-        self.attributes, self.values, self.not_applicable = attributes, values, not_applicable
-        self.sizes = [len(values[a]) for a in attributes]
-        self.dim = sum(self.sizes)
-
-    def one_hot(self, labels: torch.Tensor) -> torch.Tensor:
-        """Labels (B, A), −1 = does not apply -> condition (B, Σ values): one block per attribute."""
-        blocks = []
-        for j, k in enumerate(self.sizes):
-            col = labels[:, j]
-            blocks.append(F.one_hot(col.clamp(min=0), k).float() * (col >= 0).unsqueeze(1).float())
-        return torch.cat(blocks, dim=1)
-
-    def index(self, attribute: str, value: str) -> int:
-        """Index of ``value`` of ``attribute``; an unknown name or value raises with the valid choices."""
-        if attribute not in self.values:
-            guess = closest(attribute, self.attributes)
-            hint = (f"did you mean '{guess}'? " if guess else "") + "attributes: " + ", ".join(self.attributes)
-            raise BadInputError(f"unknown character attribute '{attribute}'", hint)
-        choices = self.values[attribute]
-        if value not in choices:
-            guess = closest(str(value), choices)
-            hint = (f"did you mean '{guess}'? " if guess else "") + f"valid {attribute} values: " + ", ".join(choices)
-            raise BadInputError(f"unknown {attribute} '{value}'", hint)
-        return choices.index(value)
-
-    def labels(self, n: int, given: Attributes | None, generator: torch.Generator | None) -> torch.Tensor:
-        """Label rows (n, A): the ``given`` values, the others drawn uniformly (one draw per attribute and
-        row, in attribute order, whether given or not, so fixing one attribute leaves the others' draws alone)."""
-        given = dict(given or {})
-        fixed = {a: self.index(a, v) for a, v in given.items() if v is not None}
-        cols = []
-        for a, k in zip(self.attributes, self.sizes, strict=True):
-            drawn = torch.randint(k, (n,), generator=generator)
-            cols.append(torch.full((n,), fixed[a]) if a in fixed else drawn)
-        return self.switch_off(torch.stack(cols, dim=1))
-
-    def switch_off(self, labels: torch.Tensor) -> torch.Tensor:
-        """``labels`` with −1 where another attribute's value switches an attribute off."""
-        labels = labels.clone()
-        for a, rules in self.not_applicable.items():
-            j = self.attributes.index(a)
-            for other, value in rules:
-                k = self.attributes.index(other)
-                labels[labels[:, k] == self.values[other].index(value), j] = -1
-        return labels
-
-    def check(self, labels: torch.Tensor) -> torch.Tensor:
-        """Validate label rows (n, A) (or one row (A,)): long, each in [−1, values)."""
-        labels = torch.as_tensor(labels, dtype=torch.long)
-        labels = labels.unsqueeze(0) if labels.dim() == 1 else labels
-        if labels.dim() != 2 or labels.shape[1] != len(self.attributes):
-            raise BadInputError(
-                f"attribute labels must have shape (n, {len(self.attributes)}), got {tuple(labels.shape)}",
-                "one column per attribute: " + ", ".join(self.attributes),
-            )
-        high = torch.tensor(self.sizes)
-        if ((labels < -1) | (labels >= high)).any():
-            raise BadInputError("attribute label out of range", "label j lies in −1 … (number of values of j) − 1")
-        return labels
+    err = (torch.sigmoid(logits) - x01).abs().flatten(1)
+    return -(err / scale + math.log(2 * scale)).sum(1)
 
 
 @register_model("character/cvae")
-class CharacterCVAE(GenerativeModel):
+class CharacterCVAE(CharacterGenerator):
     """Conditional VAE over characters; the condition is one one-hot block per attribute.
 
     ``encode(images, labels) -> (mu, logvar)``, ``decode(z, labels) -> images``, ``generate``.
@@ -162,42 +61,22 @@ class CharacterCVAE(GenerativeModel):
     """
 
     config_class: ClassVar[type[CharacterCVAEConfig]] = CharacterCVAEConfig
-    task: ClassVar[str] = TASK
     description: ClassVar[str] = "conditional VAE on character attributes: one one-hot block per attribute"
     config: CharacterCVAEConfig
 
     def __init__(self, config: CharacterCVAEConfig):
         super().__init__(config)
-        if not config.attributes or any(a not in config.values for a in config.attributes):
-            raise ConfigError(
-                "character/cvae needs the data's attributes and their values",
-                "train it with `genlab train character`, which fills them from the data",
-            )
-        self.schema = AttributeCondition(config.attributes, config.values, config.not_applicable)
-        widths = _widths(config)
+        widths = stage_widths(config, "character/cvae")
         self.encoder = ConvEncoder(config, widths, self.schema.dim)  # type: ignore[arg-type]  (duck-typed config)
         self.decoder = ConditionedDecoder(config, widths, self.schema.dim)
 
-    @property
-    def device(self) -> torch.device:
-        return next(self.parameters()).device
-
-    # --- the two halves -------------------------------------------------------
     def encode(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior parameters of images (B, 3, S, S): ``(mu, logvar)``, each (B, latent_dim)."""
         return self.encoder(images, self.schema.one_hot(labels.to(images.device)))
 
-    def decode_logits(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """Pixel logits (B, 3, S, S) for latents (B, latent_dim) under label rows (B, A)."""
-        return self.decoder(z, self.schema.one_hot(labels.to(z.device)))
-
-    def decode(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """Mean images (B, 3, S, S) in [-1, 1]."""
-        return 2 * torch.sigmoid(self.decode_logits(z, labels)) - 1
-
     # --- training -------------------------------------------------------------
     def optimizer_groups(self) -> list[OptimizerSpec]:
-        return [OptimizerSpec("vae", list(self.parameters()), lr=self.config.lr)]
+        return [OptimizerSpec("vae", list(self.parameters()), lr=self.config.lr, schedule=self.config.lr_schedule)]
 
     def training_losses(self, batch: Any, group: str = "vae") -> dict[str, torch.Tensor]:
         """One-sample ELBO terms per image in nats: ``{"loss": recon + beta·kl, "recon", "kl"}``."""
@@ -205,36 +84,10 @@ class CharacterCVAE(GenerativeModel):
         mu, logvar = self.encode(images, labels)
         z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)  # reparameterisation
         x01 = (images + 1) / 2
-        recon = -gaussian_log_prob(self.decode_logits(z, labels), x01, self.config.obs_std).mean()
+        logits = self.decode_logits(z, labels)
+        if self.config.likelihood == "laplace":
+            recon = -laplace_log_prob(logits, x01, self.config.obs_std).mean()
+        else:
+            recon = -gaussian_log_prob(logits, x01, self.config.obs_std).mean()
         kl = gaussian_kl(mu, logvar).mean()
         return {"loss": recon + self.config.beta * kl, "recon": recon, "kl": kl}
-
-    # --- inference ------------------------------------------------------------
-    def sample_latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``n`` latents (n, latent_dim) from the standard normal prior, on the model's device."""
-        return torch.randn((n, self.config.latent_dim), generator=generator).to(self.device)
-
-    def attribute_labels(
-        self, n: int, attributes: Attributes | None = None, generator: torch.Generator | None = None
-    ) -> torch.Tensor:
-        """Label rows (n, A) for named ``attributes`` (name -> value); unset ones drawn from ``generator``."""
-        return self.schema.labels(n, attributes, generator)
-
-    @torch.no_grad()
-    def generate(
-        self,
-        n: int,
-        attributes: Attributes | torch.Tensor | None = None,
-        generator: torch.Generator | None = None,
-    ) -> torch.Tensor:
-        """``n`` characters (n, 3, S, S) in [-1, 1]. ``attributes``: name -> value (unset ones random), or
-        label rows (n, A) / one row (A,). The labels are drawn before the latents, from ``generator``."""
-        if isinstance(attributes, torch.Tensor):
-            labels = self.schema.check(attributes)
-            labels = labels.expand(n, -1) if labels.shape[0] == 1 else labels
-            if labels.shape[0] != n:
-                raise BadInputError(f"got {labels.shape[0]} label rows for {n} characters", "give one row or n rows")
-        else:
-            labels = self.attribute_labels(n, attributes, generator)
-        z = self.sample_latent(n, generator)
-        return self.decode(z, labels).clamp(-1, 1)

@@ -26,7 +26,7 @@ from genlab.core.errors import ConfigError
 from genlab.core.model import GenerativeModel
 from genlab.core.registry import MODELS, TASKS
 from genlab.core.task import Task
-from genlab.image.characters import models  # noqa: F401  (registers character/cvae)
+from genlab.image.characters import cgan, models  # noqa: F401  (register character/cgan and character/cvae)
 from genlab.image.characters.data import DATASET, LICENSE, CharacterDataConfig, CharacterSet, load_characters
 from genlab.image.characters.pipelines import CharacterDrawPipeline
 

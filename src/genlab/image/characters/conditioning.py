@@ -1,0 +1,210 @@
+"""What every character generator shares: the attribute schema, the conditioned decoder, drawing.
+
+The condition of a character is its label row (A,) — one value index per attribute (sex, skin, …,
+direction), −1 where the attribute does not apply (a bald character's hair colour) — turned into a
+concatenation of one one-hot block per attribute; a −1 label is an all-zero block
+(:class:`AttributeCondition`). :class:`ConditionedDecoder` maps a latent z and that vector to an image;
+the CVAE uses it as its decoder and the GAN as its generator. :class:`CharacterGenerator` is the part
+of the model contract both share (``schema``, ``sample_latent``, ``decode(z, labels)``, ``generate``),
+which is all the ``character/draw`` pipeline calls.
+
+Attributes a caller leaves unset are drawn uniformly from their values with the caller's generator;
+an attribute switched off by another one (``not_applicable``: hair colour when ``hair_style=none``)
+gets the −1 label, as in the data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from torch import nn
+
+from genlab.core.errors import BadInputError, ConfigError, closest
+from genlab.core.model import GenerativeModel, ModelConfig
+from genlab.nn.layers import plan_resolutions, upsample2x
+
+TASK = "character"
+Attributes = Mapping[str, str]
+
+
+class CharacterModelConfig(ModelConfig):
+    """What every character generator has: the image geometry, the data's attribute schema, z and widths."""
+
+    image_size: int = Field(64, ge=8, le=256, description="height = width of the characters, pixels (b·2^k)")
+    channels: int = Field(3, ge=3, le=3, description="RGB on the dataset's background")
+    attributes: list[str] = Field(default_factory=list, description="label columns, in order (filled from the data)")
+    values: dict[str, list[str]] = Field(default_factory=dict, description="value names per attribute (from the data)")
+    not_applicable: dict[str, list[list[str]]] = Field(
+        default_factory=dict,
+        description="attribute -> [other attribute, value] pairs that switch it off (label −1), from the data",
+    )
+    latent_dim: int = Field(16, ge=1, le=1024, description="size of the latent code z")
+    hidden_dims: list[int] | None = Field(None, description="channels of each stride-2 conv stage; None: defaults")
+
+
+def stage_widths(config: CharacterModelConfig, who: str) -> list[int]:
+    """One channel width per stride-2 stage (64 px: [32, 64, 128, 256])."""
+    hint = "; the character data comes in 16, 32 or 64 px (data.image_size)"
+    stages = plan_resolutions(config.image_size, who=who, extra_hint=hint).num_stages
+    dims = config.hidden_dims or [min(32 * 2**i, 256) for i in range(stages)]
+    if len(dims) != stages:
+        raise ConfigError(
+            f"{who}: {config.image_size}px has {stages} stride-2 stages but hidden_dims has {len(dims)}",
+            f"give {stages} channel widths",
+        )
+    return dims
+
+
+class ConditionedDecoder(nn.Module):
+    """z + condition -> linear -> (width, base, base) grid -> 2× upsampling stages -> pixel logits.
+
+    The condition also adds a learned per-channel bias before every stage: with it only at the input, the
+    CVAE's decoder learns to read the attributes from z (which the encoder fills from the image) long before
+    it learns to use the condition, and drawn characters ignore the chosen direction or colours. With ``norm``
+    every stage's input is batch-normalised (no affine; the condition's bias is the shift), as a GAN's
+    generator wants.
+    """
+
+    def __init__(self, config: CharacterModelConfig, widths: list[int], cond_dim: int, norm: bool = False):
+        super().__init__()
+        self.base = plan_resolutions(config.image_size).base_size
+        widths = list(reversed(widths))  # widest channels at the smallest grid
+        self.project = nn.Linear(config.latent_dim + cond_dim, widths[0] * self.base**2)
+        self.biases = nn.ModuleList(nn.Linear(cond_dim, w) for w in widths)
+        outs = [*widths[1:], config.channels]
+        self.stages = nn.ModuleList(upsample2x(a, b) for a, b in zip(widths, outs, strict=True))
+        self.norms = nn.ModuleList((nn.BatchNorm2d(w, affine=False) if norm else nn.Identity()) for w in widths)
+
+    def forward(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        h = self.project(torch.cat([z, cond], dim=1)).view(z.shape[0], -1, self.base, self.base)
+        for norm, bias, stage in zip(self.norms, self.biases, self.stages, strict=True):
+            h = stage(F.relu(norm(h) + bias(cond)[:, :, None, None]))  # (B, a, s, s) -> (B, b, 2s, 2s)
+        return h  # raw logits, no activation
+
+
+class AttributeCondition:
+    """The attribute schema of a model: label rows <-> one-hot condition vectors, names <-> indices."""
+
+    def __init__(self, attributes: list[str], values: dict[str, list[str]], not_applicable: dict[str, list[list[str]]]):
+        self.attributes, self.values, self.not_applicable = attributes, values, not_applicable
+        self.sizes = [len(values[a]) for a in attributes]
+        self.dim = sum(self.sizes)
+
+    def one_hot(self, labels: torch.Tensor) -> torch.Tensor:
+        """Labels (B, A), −1 = does not apply -> condition (B, Σ values): one block per attribute."""
+        blocks = []
+        for j, k in enumerate(self.sizes):
+            col = labels[:, j]
+            blocks.append(F.one_hot(col.clamp(min=0), k).float() * (col >= 0).unsqueeze(1).float())
+        return torch.cat(blocks, dim=1)
+
+    def index(self, attribute: str, value: str) -> int:
+        """Index of ``value`` of ``attribute``; an unknown name or value raises with the valid choices."""
+        if attribute not in self.values:
+            guess = closest(attribute, self.attributes)
+            hint = (f"did you mean '{guess}'? " if guess else "") + "attributes: " + ", ".join(self.attributes)
+            raise BadInputError(f"unknown character attribute '{attribute}'", hint)
+        choices = self.values[attribute]
+        if value not in choices:
+            guess = closest(str(value), choices)
+            hint = (f"did you mean '{guess}'? " if guess else "") + f"valid {attribute} values: " + ", ".join(choices)
+            raise BadInputError(f"unknown {attribute} '{value}'", hint)
+        return choices.index(value)
+
+    def labels(self, n: int, given: Attributes | None, generator: torch.Generator | None) -> torch.Tensor:
+        """Label rows (n, A): the ``given`` values, the others drawn uniformly (one draw per attribute and
+        row, in attribute order, whether given or not, so fixing one attribute leaves the others' draws alone)."""
+        given = dict(given or {})
+        fixed = {a: self.index(a, v) for a, v in given.items() if v is not None}
+        cols = []
+        for a, k in zip(self.attributes, self.sizes, strict=True):
+            drawn = torch.randint(k, (n,), generator=generator)
+            cols.append(torch.full((n,), fixed[a]) if a in fixed else drawn)
+        return self.switch_off(torch.stack(cols, dim=1))
+
+    def switch_off(self, labels: torch.Tensor) -> torch.Tensor:
+        """``labels`` with −1 where another attribute's value switches an attribute off."""
+        labels = labels.clone()
+        for a, rules in self.not_applicable.items():
+            j = self.attributes.index(a)
+            for other, value in rules:
+                k = self.attributes.index(other)
+                labels[labels[:, k] == self.values[other].index(value), j] = -1
+        return labels
+
+    def check(self, labels: torch.Tensor) -> torch.Tensor:
+        """Validate label rows (n, A) (or one row (A,)): long, each in [−1, values)."""
+        labels = torch.as_tensor(labels, dtype=torch.long)
+        labels = labels.unsqueeze(0) if labels.dim() == 1 else labels
+        if labels.dim() != 2 or labels.shape[1] != len(self.attributes):
+            raise BadInputError(
+                f"attribute labels must have shape (n, {len(self.attributes)}), got {tuple(labels.shape)}",
+                "one column per attribute: " + ", ".join(self.attributes),
+            )
+        high = torch.tensor(self.sizes)
+        if ((labels < -1) | (labels >= high)).any():
+            raise BadInputError("attribute label out of range", "label j lies in −1 … (number of values of j) − 1")
+        return labels
+
+
+class CharacterGenerator(GenerativeModel):
+    """The drawing half every character model shares: ``decoder`` (a :class:`ConditionedDecoder`) maps
+    ``(z, labels)`` to images (B, 3, S, S) in [-1, 1]; labels are long (B, A) rows (−1: does not apply)."""
+
+    task: ClassVar[str] = TASK
+    config: CharacterModelConfig
+    decoder: ConditionedDecoder
+
+    def __init__(self, config: CharacterModelConfig):
+        super().__init__(config)
+        if not config.attributes or any(a not in config.values for a in config.attributes):
+            raise ConfigError(
+                f"{self.registry_name or type(self).__name__} needs the data's attributes and their values",
+                "train it with `genlab train character`, which fills them from the data",
+            )
+        self.schema = AttributeCondition(config.attributes, config.values, config.not_applicable)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def decode_logits(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Pixel logits (B, 3, S, S) for latents (B, latent_dim) under label rows (B, A)."""
+        return self.decoder(z, self.schema.one_hot(labels.to(z.device)))
+
+    def decode(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Images (B, 3, S, S) in [-1, 1]: 2·sigmoid(logits) − 1."""
+        return 2 * torch.sigmoid(self.decode_logits(z, labels)) - 1
+
+    def sample_latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` latents (n, latent_dim) from the standard normal prior, on the model's device."""
+        return torch.randn((n, self.config.latent_dim), generator=generator).to(self.device)
+
+    def attribute_labels(
+        self, n: int, attributes: Attributes | None = None, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Label rows (n, A) for named ``attributes`` (name -> value); unset ones drawn from ``generator``."""
+        return self.schema.labels(n, attributes, generator)
+
+    @torch.no_grad()
+    def generate(
+        self,
+        n: int,
+        attributes: Attributes | torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """``n`` characters (n, 3, S, S) in [-1, 1]. ``attributes``: name -> value (unset ones random), or
+        label rows (n, A) / one row (A,). The labels are drawn before the latents, from ``generator``."""
+        if isinstance(attributes, torch.Tensor):
+            labels = self.schema.check(attributes)
+            labels = labels.expand(n, -1) if labels.shape[0] == 1 else labels
+            if labels.shape[0] != n:
+                raise BadInputError(f"got {labels.shape[0]} label rows for {n} characters", "give one row or n rows")
+        else:
+            labels = self.attribute_labels(n, attributes, generator)
+        z = self.sample_latent(n, generator)
+        return self.decode(z, labels).clamp(-1, 1)
