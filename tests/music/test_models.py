@@ -93,6 +93,23 @@ class MusicModelTesterMixin(ModelTesterMixin):
         out = model.sample_ids(3, 8, torch.Generator().manual_seed(0), 0.8, prefix)
         assert len(out) == 3 and all(r[: len(prefix)] == prefix and len(r) <= len(prefix) + 8 for r in out)
 
+    def test_a_corpus_key_prior_draws_each_unconditioned_key_from_key_counts(self):
+        if "key_prior" not in self.build().config_class.model_fields:
+            pytest.skip("this model samples phrases, not a key token")
+        counts = {"Key_G major": 3, "Key_F major": 1}
+        model = self.fitted(self.build(key_prior="corpus", key_counts=counts))
+        out = model.sample_ids(40, 6, torch.Generator().manual_seed(0))
+        keys = [row[1] for row in out]
+        assert set(keys) == {TOKENIZER.id_of(k) for k in counts}  # both drawn, nothing else
+        assert keys.count(TOKENIZER.id_of("Key_G major")) > keys.count(TOKENIZER.id_of("Key_F major"))
+        assert all(row[0] == TOKENIZER.bos_id and len(row) <= 1 + 6 for row in out)  # the key is one of the tokens
+        assert model.sample_ids(40, 6, torch.Generator().manual_seed(0)) == out
+        prefix = [TOKENIZER.bos_id, *TOKENIZER.condition_ids(key="D major")]
+        given = model.sample_ids(3, 4, torch.Generator().manual_seed(0), prefix_ids=prefix)
+        assert all(row[: len(prefix)] == prefix for row in given)  # a prompt's own key is kept
+        model.config.key_prior = "model"
+        assert model.prior_keys(4) is None
+
     def test_bad_sampling_requests_are_refused(self):
         from genlab.core.errors import BadInputError
 

@@ -3,6 +3,7 @@ samples they write, and ``compose`` (new pieces, continuation, interpolation) an
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,21 @@ def test_rows_are_cut_at_bars_and_repeat_the_conditioning():
     assert len(rows) > 1 and all(len(r) <= 30 and r[:5] == ids[:5] for r in rows)
     assert all(r[5] == tok.bar_id for r in rows)
     assert [t for r in rows for t in r[5:]] == ids[5:]
+
+
+def test_training_records_the_keys_of_the_pieces_before_transposition(tmp_path):
+    from genlab.music.data import MusicDataConfig, load_music_data
+
+    folder = tmp_path / "tunes"
+    folder.mkdir()
+    for i in range(12):
+        piece = tune(i) if i % 3 else replace(tune(i).transpose(7), key="G major")
+        write_midi(piece, folder / f"tune{i:02d}.mid")
+    data = {"data_dir": str(tmp_path / "data"), "transpose": True}
+    result = genlab.train("music", "markov", str(folder), "k", runs_dir=tmp_path / "runs", progress=False,
+                          data_options=data, model_options={"max_order": 2, "key_prior": "corpus"})  # fmt: skip
+    config = GenerativeModel.from_pretrained(result.run.path / "model").config
+    train = load_music_data(str(folder), MusicDataConfig(**data), "train").pieces
+    expected = {f"Key_{k}": sum(p.key == k for p in train) for k in ("C major", "G major")}
+    assert config.key_prior == "corpus"
+    assert config.key_counts == {k: v for k, v in expected.items() if v}  # no transposed copy counted

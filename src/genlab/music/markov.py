@@ -17,7 +17,7 @@ import torch
 from pydantic import Field, model_validator
 
 from genlab.core.model import register_model
-from genlab.music.models import MusicLanguageModel
+from genlab.music.models import KeyPriorConfig, MusicLanguageModel
 from genlab.text.ngram import KneserNeyLM, NGramConfig
 
 #: Log-probability taken from a token never seen after the previous one when sampling (e^-50: never drawn while
@@ -25,7 +25,7 @@ from genlab.text.ngram import KneserNeyLM, NGramConfig
 UNSEEN_PENALTY = 50.0
 
 
-class MusicMarkovConfig(NGramConfig):
+class MusicMarkovConfig(NGramConfig, KeyPriorConfig):
     """Largest order tried; ``order`` is the one fitting chose (set by fitting)."""
 
     order: int = Field(3, ge=1, le=12, description="n of the fitted model (chosen on validation NLL by fitting)")

@@ -16,7 +16,9 @@ JSON, like the molecule and text tokenizers) and offers
   each (``<pad>`` targets left out);
 * ``sample_ids(n, max_tokens, generator, temperature, prefix_ids, constraints) -> list[list[int]]``: each row is
   the prefix followed by the sampled ids, up to (not including) ``<eos>``; ``constraints`` are logits processors
-  (:mod:`genlab.music.decoding`) applied at every step before the temperature.
+  (:mod:`genlab.music.decoding`) applied at every step before the temperature. Without a prefix, a model whose
+  config sets ``key_prior="corpus"`` draws each row's ``Key`` token from the training pieces' keys
+  (:class:`KeyPriorConfig`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
+from genlab.core.config import Config
 from genlab.core.errors import BadInputError, ConfigError
 from genlab.core.model import register_model
 from genlab.text.base import PaddedRowsLanguageModel
@@ -75,6 +78,23 @@ def prefix_tensor(tokenizer, n: int, prefix_ids: Sequence[int] | None) -> torch.
     if prefix[0] != tokenizer.bos_id:
         prefix = [tokenizer.bos_id, *prefix]
     return torch.tensor([prefix] * n, dtype=torch.long)
+
+
+class KeyPriorConfig(Config):
+    """How unconditioned sampling picks a piece's key (the ``Key`` token after ``<bos>``).
+
+    Training on transposed copies (the data's ``transpose``) teaches the model a nearly flat key distribution,
+    while a corpus's own pieces cluster in a few keys (the folk tunes: G, F, D and C major hold about 80 %). With
+    ``corpus`` the key of each unconditioned piece is drawn from ``key_counts``, the training pieces' keys before
+    transposition, and the model writes the rest of the piece in that key: transposition still teaches the
+    intervals of every key, and the samples come in the corpus's keys."""
+
+    key_prior: Literal["model", "corpus"] = Field(
+        "model", description="unconditioned samples: the key token as the model samples it, or drawn from key_counts"
+    )
+    key_counts: dict[str, int] = Field(
+        default_factory=dict, description="training pieces per key token, before transposition (set from the data)"
+    )
 
 
 class MusicLanguageModel(PaddedRowsLanguageModel):
@@ -135,16 +155,31 @@ class MusicLanguageModel(PaddedRowsLanguageModel):
         check_sampling(n, max_tokens, temperature)
         tok = self.tokenizer
         processors = sampling_processors(tok, constraints, temperature)
+        keys = self.prior_keys(n, generator) if prefix_ids is None else None
         was = self.training
         out: list[list[int]] = []
         try:
             for start in range(0, n, SAMPLE_BATCH):
                 prompt = prefix_tensor(tok, min(SAMPLE_BATCH, n - start), prefix_ids)
-                rows = generate_until(self, prompt, max_tokens, tok.eos_id, processors, generator=generator)
-                out += [prompt[0].tolist() + r for r in rows]
+                if keys is not None:  # (b, 1) <bos> -> (b, 2) <bos> Key
+                    prompt = torch.cat([prompt, keys[start : start + len(prompt), None]], 1)
+                budget = max_tokens - (keys is not None and max_tokens > 1)  # a drawn key is one of the tokens
+                rows = generate_until(self, prompt, budget, tok.eos_id, processors, generator=generator)
+                out += [p.tolist() + r for p, r in zip(prompt, rows, strict=True)]
         finally:
             self.train(was)
         return out
+
+    def prior_keys(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor | None:
+        """(n,) ``Key`` token ids drawn from the config's ``key_counts`` when its ``key_prior`` is ``corpus``
+        (None otherwise: the model samples the key itself)."""
+        cfg = self.config
+        if n < 1 or getattr(cfg, "key_prior", "model") != "corpus" or not getattr(cfg, "key_counts", None):
+            return None
+        tokens = sorted(cfg.key_counts)
+        ids = torch.tensor([self.tokenizer.id_of(t) for t in tokens])
+        weights = torch.tensor([float(cfg.key_counts[t]) for t in tokens])
+        return ids[torch.multinomial(weights, n, replacement=True, generator=generator)]
 
 
 def _summed_ce(logits: torch.Tensor, targets: torch.Tensor, pad: int) -> torch.Tensor:
@@ -153,7 +188,7 @@ def _summed_ce(logits: torch.Tensor, targets: torch.Tensor, pad: int) -> torch.T
     return ce.sum(1)
 
 
-class MusicTransformerConfig(GPTConfig):
+class MusicTransformerConfig(GPTConfig, KeyPriorConfig):
     """A small decoder-only transformer for music tokens."""
 
     n_layer: int = Field(4, ge=1, le=96)
@@ -174,7 +209,7 @@ class MusicTransformer(MusicLanguageModel, GPT):
     description = "decoder-only transformer over REMI / melody tokens (rotary positions, KV cache)"
 
 
-class MusicLSTMConfig(CharRNNConfig):
+class MusicLSTMConfig(CharRNNConfig, KeyPriorConfig):
     """A multi-layer LSTM over music tokens."""
 
     cell: Literal["lstm", "gru"] = "lstm"

@@ -174,6 +174,8 @@ class MusicTask(Task):
         info.row_counts = {"train_rows": len(info.train_rows), "val_rows": len(info.val_rows or []),
                            "row_tokens": length}  # fmt: skip
         filled = {**values, "vocab_size": tok.vocab_size, "tokenizer": tok.to_dict()}
+        if "key_counts" in fields:  # the untransposed pieces' keys, for the config's key_prior
+            filled["key_counts"] = key_counts(info.train.pieces, tok)
         if size_key in fields:
             if size_key in values and values[size_key] < length:
                 raise ConfigError(
@@ -228,6 +230,15 @@ def piece_rows(data: MusicData, tokenizer: Any, limit: int) -> list[list[int]]:
         ids = tokenizer.encode(piece, style=style if style in tokenizer.styles else None)
         rows += split_at_bars(ids, tokenizer, limit)
     return rows
+
+
+def key_counts(pieces: list[Any], tokenizer: Any) -> dict[str, int]:
+    """Pieces per ``Key`` token (``Key_none`` for a piece without a key), as the tokenizer writes their keys."""
+    counts: dict[str, int] = {}
+    for piece in pieces:
+        token = tokenizer.token_text(tokenizer.condition_ids(key=piece.key)[0])
+        counts[token] = counts.get(token, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def phrase_rows(data: MusicData, tokenizer: Any, bars: int, limit: int) -> list[list[int]]:
