@@ -69,6 +69,7 @@ bench: setup
 	$(PY) -m benchmarks.molecules --threads 1
 	$(PY) -m benchmarks.graphs --threads 1
 	$(PY) -m benchmarks.music --threads 1
+	$(PY) -m benchmarks.compression --threads 1
 
 # Screenshots of the studio for the docs (docs/images/studio-*.png): small real runs under $(SHOTS_RUNS) (trained
 # once, kept), then the browser tests drive the studio over them and save each page.
