@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -11,17 +10,13 @@ import time
 
 import pytest
 
+from tests.processes import free_port
+
 httpx = pytest.importorskip("httpx", reason="the serve extra (httpx) is not installed")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_sigterm_lets_the_request_in_flight_finish(served_runs):
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen([sys.executable, "-m", "genlab", "serve", str(served_runs), "--port", str(port),
                              "--log-level", "warning"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip

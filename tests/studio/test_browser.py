@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import free_port
 from tests.studio.conftest import save_untrained, write_run
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (the dev extra)")
@@ -38,12 +38,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update"]  # fmt: skip
 TIMEOUT_MS = 60_000
 SHOTS = os.environ.get("GENLAB_SCREENSHOTS")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _tiny_runs(root: Path) -> Path:
@@ -73,7 +67,7 @@ def studio_url(tmp_path_factory):
     """``genlab serve RUNS --studio`` on a free loopback port; yields the studio's URL, stops the server after."""
     given = os.environ.get("GENLAB_STUDIO_RUNS")
     root = Path(given) if given else _tiny_runs(tmp_path_factory.mktemp("browser") / "runs")
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = (tmp_path_factory.mktemp("server") / "server.log").open("wb")
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}

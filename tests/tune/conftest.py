@@ -6,7 +6,6 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -14,11 +13,7 @@ from pathlib import Path
 
 import pytest
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.processes import free_port
 
 
 def _pg_bin(name: str) -> str | None:
@@ -51,7 +46,7 @@ def postgres_url():
         except (LookupError, PermissionError) as e:
             pytest.skip(f"no postgres user to run the server as ({e})")
         prefix = [runuser, "-u", "postgres", "--"]
-    port = _free_port()
+    port = free_port()
     log = root / "server.log"
 
     def run(*args: str) -> subprocess.CompletedProcess:

@@ -113,17 +113,21 @@ def test_failures_are_recorded_and_the_budget_is_the_study_total(tmp_path):
         load_study("nope", storage)
 
 
-def test_two_processes_share_one_study(tmp_path):
-    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+def two_workers(study: str, storage: str, n_trials: int, sampler: str):
+    """Two processes run the same quick study on ``storage``; returns the study once both are done."""
     script = textwrap.dedent(f"""
         from genlab.tune import make_sampler, parse_space, run_study
         space = parse_space({{"x": {{"type": "float", "low": -2.0, "high": 2.0}}}})
-        run_study("shared", space, lambda t, p: p["x"] ** 2, ["minimize"], 10, "{storage}",
-                  make_sampler("random", space, None, 1))
+        run_study("{study}", space, lambda t, p: p["x"] ** 2, ["minimize"], {n_trials}, "{storage}",
+                  make_sampler("{sampler}", space, None, 1))
     """)  # fmt: skip
     procs = [subprocess.Popen([sys.executable, "-c", script]) for _ in range(2)]
     assert [p.wait(120) for p in procs] == [0, 0]
-    study = load_study("shared", storage)
+    return load_study(study, storage)
+
+
+def test_two_processes_share_one_study(tmp_path):
+    study = two_workers("shared", f"sqlite:///{tmp_path / 'shared.db'}", 10, "random")
     assert 10 <= len(study.trials) <= 11  # each process stops once the study holds 10 (one may be in flight)
     assert all(t.state.name == "COMPLETE" for t in study.trials)
 
@@ -165,15 +169,7 @@ def test_unknown_keys_fail_before_any_trial(tmp_path, corpus):
 
 
 def test_two_processes_share_a_postgresql_study(postgres_url):
-    script = textwrap.dedent(f"""
-        from genlab.tune import make_sampler, parse_space, run_study
-        space = parse_space({{"x": {{"type": "float", "low": -2.0, "high": 2.0}}}})
-        run_study("pg", space, lambda t, p: p["x"] ** 2, ["minimize"], 8, "{postgres_url}",
-                  make_sampler("tpe", space, None, 1))
-    """)  # fmt: skip
-    procs = [subprocess.Popen([sys.executable, "-c", script]) for _ in range(2)]
-    assert [p.wait(120) for p in procs] == [0, 0]
-    study = load_study("pg", postgres_url)
+    study = two_workers("pg", postgres_url, 8, "tpe")
     assert 8 <= len(study.trials) <= 9 and all(t.state.name == "COMPLETE" for t in study.trials)
 
 

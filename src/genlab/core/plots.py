@@ -22,21 +22,13 @@ def plot_losses(metrics_csv: str | Path, out_png: str | Path, title: str = "") -
         return None
     fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
     for col in columns:
-        pts = [(float(r["step"]), float(r[col])) for r in rows if r.get(col) not in ("", None)]
-        if pts:
-            xs, ys = zip(*pts, strict=False)
-            ax.plot(xs, ys, label=col, marker="o" if col.startswith("val_") else None, ms=3, lw=1)
+        _curve(ax, rows, col, col)
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    out_png = Path(out_png)
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png)
-    plt.close(fig)
-    return out_png
+    return _save(fig, out_png)
 
 
 def plot_runs(metrics_csvs: dict[str, str | Path], out_png: str | Path, max_panels: int = 4) -> Path | None:
@@ -59,14 +51,25 @@ def plot_runs(metrics_csvs: dict[str, str | Path], out_png: str | Path, max_pane
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), dpi=110, squeeze=False)
     for ax, col in zip(axes[0], panels, strict=True):
         for label, rows in tables.items():
-            pts = [(float(r["step"]), float(r[col])) for r in rows if r.get(col) not in ("", None)]
-            if pts:
-                xs, ys = zip(*pts, strict=False)
-                ax.plot(xs, ys, label=label, lw=1, marker="o" if col.startswith("val_") else None, ms=3)
+            _curve(ax, rows, col, label)
         ax.set_xlabel("step")
         ax.set_title(col, fontsize=9)
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7)
+    return _save(fig, out_png)
+
+
+def _curve(ax, rows: list[dict], col: str, label: str) -> None:
+    """Column ``col`` of metrics rows against ``step`` (validation columns with markers: they are sparse)."""
+    pts = [(float(r["step"]), float(r[col])) for r in rows if r.get(col) not in ("", None)]
+    if pts:
+        xs, ys = zip(*pts, strict=False)
+        ax.plot(xs, ys, label=label, lw=1, marker="o" if col.startswith("val_") else None, ms=3)
+
+
+def _save(fig, out_png: str | Path) -> Path:
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     out_png = Path(out_png)
     out_png.parent.mkdir(parents=True, exist_ok=True)

@@ -12,34 +12,19 @@ import torch
 
 import genlab
 from genlab.core.registry import MODELS
-from genlab.core.seeding import make_generator
 from genlab.image.characters.cgan import CharacterCGAN
 from genlab.image.characters.conditioning import AttributeCondition, CharacterGenerator, ConditionedDecoder
 from genlab.image.characters.models import CharacterCVAE
 from genlab.image.characters.pipelines import CharacterDrawPipeline
-from tests.image.characters.test_models import SCHEMA
-from tests.model_mixin import ModelTesterMixin
+from tests.image.characters.test_models import SCHEMA, CharacterModelChecks
 
 TINY = {"latent_dim": 4, "hidden_dims": [4, 8], "image_size": 16}
 
 
-class TestCharacterCGAN(ModelTesterMixin):
+class TestCharacterCGAN(CharacterModelChecks):
     model_name = "character/cgan"
     config: ClassVar[dict[str, Any]] = {**TINY, **SCHEMA}
     validation_keys: ClassVar[set[str] | None] = {"d_loss", "d_real", "d_fake", "g_loss", "d_aux", "g_aux"}
-
-    def batch(self, model):
-        g = torch.Generator().manual_seed(0)
-        images = torch.rand((6, 3, 16, 16), generator=g) * 2 - 1
-        labels = torch.tensor([[0, 1, 0, 0], [1, 2, 1, 1], [0, 0, -1, 2], [1, 1, 1, 3], [0, 2, 0, 2], [1, 0, -1, 0]])
-        return images, labels
-
-    def sample(self, model, seed):
-        return model.generate(3, {"sex": "female"}, generator=make_generator(seed))
-
-    def check_output(self, model, out):
-        assert out.shape == (3, 3, 16, 16) and out.dtype == torch.float32
-        assert out.min() >= -1 and out.max() <= 1
 
 
 def build(**values) -> CharacterCGAN:

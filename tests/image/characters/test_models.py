@@ -18,10 +18,8 @@ SCHEMA = {
 }  # fmt: skip
 
 
-class TestCharacterCVAE(ModelTesterMixin):
-    model_name = "character/cvae"
-    config: ClassVar[dict[str, Any]] = {"latent_dim": 4, "hidden_dims": [4, 8], "image_size": 16, **SCHEMA}
-    validation_keys: ClassVar[set[str] | None] = {"loss", "recon", "kl"}
+class CharacterModelChecks(ModelTesterMixin):
+    """Batches, samples and output checks every character generator shares (subclasses name the model)."""
 
     def batch(self, model):
         g = torch.Generator().manual_seed(0)
@@ -35,3 +33,9 @@ class TestCharacterCVAE(ModelTesterMixin):
     def check_output(self, model, out):
         assert out.shape == (3, 3, 16, 16) and out.dtype == torch.float32
         assert out.min() >= -1 and out.max() <= 1
+
+
+class TestCharacterCVAE(CharacterModelChecks):
+    model_name = "character/cvae"
+    config: ClassVar[dict[str, Any]] = {"latent_dim": 4, "hidden_dims": [4, 8], "image_size": 16, **SCHEMA}
+    validation_keys: ClassVar[set[str] | None] = {"loss", "recon", "kl"}
