@@ -1,12 +1,13 @@
 """Compression and export benchmark: size, one-thread latency and fidelity of each method against the PyTorch
-original (results/compression.json). Methods measured so far: ``onnx`` (the graph exported by ``genlab export``,
-run by onnxruntime); quantisation, pruning and distillation rows will join them.
+original (results/compression.json).
 
-    python -m benchmarks.compression --threads 1
+    python -m benchmarks.compression --threads 1                       # ONNX rows and trained rows
+    python -m benchmarks.compression --rows onnx --threads 1           # ONNX rows only (untrained weights)
+    python -m benchmarks.compression --rows trained --runs-dir runs/bench-compress --threads 1
     python -m benchmarks.compression --quick          # smoke check: tiny models, few repeats
 
-Models (default sizes, untrained weights: latency and parity depend on shapes, not values; the weights are
-perturbed so that no output is trivially zero):
+**ONNX rows** (``--rows onnx``; untrained weights: latency and parity depend on shapes, not values; the weights
+are perturbed so that no output is trivially zero):
 
 * ``dcgan`` — the DCGAN decoder, 32×32 greyscale, a batch of 64 latents;
 * ``gpt`` — the GPT's KV-cache ``decoder_step`` (4 layers × 128, character vocabulary of 65), one new token of one
@@ -15,11 +16,26 @@ perturbed so that no output is trivially zero):
 
 The ``torch`` row runs the same graph in PyTorch: for the GPT that is the exported, stateless form of the step
 (``GPT.forward_past``), not the hand-fused one-token path genlab's own sampler uses with its in-place cache.
-
 Each row: ``model``, ``method`` (``torch`` or ``onnx``), ``size_mb`` (for torch the fp32 parameters the graph
 reads; for onnx the .onnx file, weights included), ``latency_ms`` (the best of ``--repeats`` calls after a warm-up,
 on ``--threads`` threads), ``speedup`` (torch latency / this one) and ``max_abs_diff`` (largest absolute difference
 of the outputs from torch's on the same inputs).
+
+**Trained rows** (``--rows trained``): models trained here, then shrunk by ``genlab.compress`` exactly as
+``genlab compress`` does, each result a run whose quality is measured by ``genlab eval``:
+
+* ``gpt-6x384`` (nanoGPT's shakespeare-char size, 10.7 M parameters) and ``gpt-4x128`` (its CPU size) on tiny
+  Shakespeare, ``int8-dynamic``: ``latency_ms`` per generated token (256 new tokens after "ROMEO:", batch 1, KV
+  cache, genlab's own sampler; best of 3), ``tokens_per_s``, and ``perplexity`` over the validation split;
+* ``dcgan`` (MNIST 32×32): ``int8-static`` (the layers int8 speeds up), ``int8-static-all`` (every layer),
+  ``prune-0.5`` (magnitude) and ``prune-0.5-structured`` (channels), each pruned model fine-tuned
+  ``--finetune-steps``; ``latency_ms`` of the decoder on 64 latents, ``fid`` on ``--eval-n`` samples;
+* ``unet`` (the DDPM, MNIST 28×28, class-conditional): ``int8-static`` and ``int8-static-all``; ``latency_ms`` of
+  the denoiser on 16 images, ``fid`` of samples at the model's default steps.
+
+``size_mb`` is the weights file (a GAN's discriminator included), ``zip_mb`` that file deflated (what zeros from
+pruning save), ``speedup`` the original's latency over this one on the same thread count, and ``<metric>_change``
+the relative change of the quality metric.
 """
 
 from __future__ import annotations
@@ -37,7 +53,7 @@ MODULE = "benchmarks.compression"
 
 
 def row_key(r: dict[str, Any]) -> tuple:
-    return (r["model"], r["method"])
+    return (r.get("rows", "onnx"), r["model"], r["method"])
 
 
 def build(name: str, quick: bool) -> tuple[Any, str, tuple[torch.Tensor, ...]]:
@@ -110,20 +126,176 @@ def used_parameters_mb(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...]
     return sum(p.numel() * p.element_size() for p, g in zip(params, grads, strict=True) if g is not None) / 2**20
 
 
+GPT_SIZES = {
+    "gpt-6x384": {"n_layer": 6, "n_head": 6, "n_embd": 384},
+    "gpt-4x128": {"n_layer": 4, "n_head": 4, "n_embd": 128},
+}
+
+
+def trained_rows(args: argparse.Namespace, runs: Path) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    if "gpt" in args.models:
+        for label, size in GPT_SIZES.items():
+            rows += gpt_rows(label, size, args, runs)
+    if "dcgan" in args.models:
+        rows += image_rows("dcgan", args, runs)
+    if "unet" in args.models:
+        rows += image_rows("unet", args, runs)
+    return rows
+
+
+def gpt_rows(label: str, size: dict[str, int], args: argparse.Namespace, runs: Path) -> list[dict[str, Any]]:
+    """A GPT trained on tiny Shakespeare, then int8-dynamic: per-token latency and perplexity."""
+    import genlab
+    from benchmarks.text_generation import decoding_speed
+    from genlab.text.pipelines import TextGenerationPipeline
+
+    size = {"n_layer": 1, "n_head": 2, "n_embd": 32} if args.quick else size
+    minutes = 0.1 if args.quick else args.gpt_minutes * (1 if label == "gpt-6x384" else 0.5)
+    trained = genlab.train("text-generation", "gpt", "builtin:tinyshakespeare", label, runs_dir=runs,
+                           max_minutes=minutes, progress=False, threads=args.threads, batch_size=12,
+                           data_options={"tokenizer": "char", "block_size": 128},
+                           model_options={**size, "dropout": 0.0, "lr": 1e-3})  # fmt: skip
+    result = compressed(trained.run.path, f"{label}-int8", quantize="int8-dynamic", metrics=["perplexity"],
+                        threads=args.threads or 1)  # fmt: skip
+    new = 16 if args.quick else 256
+    speeds = {}
+    for method, run in (("torch", trained.run.path), ("int8-dynamic", result.run.path)):
+        pipe = TextGenerationPipeline(genlab.load(run).model)
+        speeds[method] = decoding_speed(pipe, new, True)
+    quality = result.report["quality"]["perplexity"]
+    base = {"model": label, "dataset": "tinyshakespeare", "train_minutes": round(trained.minutes, 2),
+            "steps": trained.steps, "new_tokens": new}  # fmt: skip
+    return [
+        base | {"method": "torch", "size_mb": result.report["original_size_mb"],
+                "latency_ms": round(1000 / speeds["torch"], 3), "tokens_per_s": round(speeds["torch"], 1),
+                "speedup": 1.0, "perplexity": round(quality["original"], 4), "perplexity_change": 0.0},
+        base | {"method": "int8-dynamic", "size_mb": result.report["size_mb"],
+                "latency_ms": round(1000 / speeds["int8-dynamic"], 3),
+                "tokens_per_s": round(speeds["int8-dynamic"], 1),
+                "speedup": round(speeds["int8-dynamic"] / speeds["torch"], 3),
+                "perplexity": round(quality["compressed"], 4),
+                "perplexity_change": round(quality["relative_change"], 5),
+                "layers_int8": len(result.report["quantize"]["layers"])},
+    ]  # fmt: skip
+
+
+def compressed(source: Path, out: str, **options: Any) -> Any:
+    """``genlab.compress`` of ``source`` into ``out``, or the run already there (a re-run re-times, not re-trains)."""
+    import json
+
+    from genlab.compress.run import REPORT_NAME, CompressResult, compress
+    from genlab.core.runs import Run
+
+    done = source.parent / out / REPORT_NAME
+    if done.is_file():
+        return CompressResult(Run(done.parent), json.loads(done.read_text(encoding="utf-8")))
+    return compress(source, out=out, **options)
+
+
+IMAGE_METHODS = {
+    "dcgan": [("int8-static", {"quantize": "int8-static"}), ("int8-static-all", {"quantize": "int8-static",
+              "all_layers": True}), ("prune-0.5", {"prune": 0.5}), ("prune-0.5-structured", {"prune": 0.5,
+              "prune_method": "structured"})],
+    "unet": [("int8-static", {"quantize": "int8-static"}), ("int8-static-all", {"quantize": "int8-static",
+             "all_layers": True})],
+}  # fmt: skip
+
+
+def image_rows(name: str, args: argparse.Namespace, runs: Path) -> list[dict[str, Any]]:
+    """A DCGAN or DDPM trained on MNIST, then each method of IMAGE_METHODS: decoder/denoiser latency and FID."""
+    import genlab
+    from genlab.core.errors import BadInputError
+
+    if name == "dcgan":
+        model, data_opts, model_opts, minutes = "dcgan", {"image_size": 32}, {"latent_dim": 64}, args.gan_minutes
+    else:
+        model, data_opts, minutes = "ddpm", {"image_size": 28}, args.unet_minutes
+        model_opts = {"conditional": True}
+    if args.quick:
+        data_opts |= {"max_images": 256}
+        model_opts |= {"g_width": 8, "d_width": 8} if name == "dcgan" else {"base_channels": 8, "channel_mult": [1, 2],
+                                                                            "attention_levels": []}  # fmt: skip
+        minutes = 0.1
+    trained = genlab.train("image-generation", model, "builtin:mnist-5k", f"{name}-mnist", runs_dir=runs,
+                           max_minutes=minutes, progress=False, threads=args.threads, data_options=data_opts,
+                           model_options=model_opts)  # fmt: skip
+    eval_n = 200 if args.quick else args.eval_n
+    original = genlab.load(trained.run.path).model
+    inputs = _latency_inputs(name, original)
+    rows, reference = [], None
+    for method, options in IMAGE_METHODS[name]:
+        try:
+            result = compressed(trained.run.path, f"{name}-{method}", metrics=["fid"], eval_n=eval_n,
+                                finetune_steps=20 if args.quick else args.finetune_steps, threads=args.threads or 1,
+                              **options)  # fmt: skip
+        except BadInputError as e:  # int8 speeds up no layer: recorded as such
+            rows.append({"model": name, "method": method, "skipped": e.message})
+            continue
+        small = genlab.load(result.run.path).model
+        run_graph = getattr(original, "decode" if name == "dcgan" else "unet")
+        run_small = getattr(small, "decode" if name == "dcgan" else "unet")
+        calls = 3 if args.quick else args.repeats
+        with torch.no_grad():
+            t_orig = common.best_time(lambda f=run_graph: f(*inputs), calls)
+            t_new = common.best_time(lambda f=run_small: f(*inputs), calls)
+            diff = float((run_graph(*inputs) - run_small(*inputs)).abs().max())
+        fid = result.report["quality"]["fid"]
+        if reference is None:
+            reference = {"model": name, "method": "torch", "dataset": "mnist",
+                         "train_minutes": round(trained.minutes, 2),
+                         "steps": trained.steps, "size_mb": result.report["original_size_mb"],
+                         "zip_mb": result.report["original_zip_mb"], "latency_ms": round(1000 * t_orig, 3),
+                         "speedup": 1.0, "fid": round(fid["original"], 3), "fid_change": 0.0, "max_abs_diff": 0.0,
+                         "latency_inputs": [list(x.shape) for x in inputs], "eval_n": eval_n}  # fmt: skip
+            rows.append(reference)
+        report = result.report
+        rows.append({"model": name, "method": method, "dataset": "mnist", "size_mb": report["size_mb"],
+                     "zip_mb": report["zip_mb"], "latency_ms": round(1000 * t_new, 3),
+                     "speedup": round(t_orig / t_new, 3), "fid": round(fid["compressed"], 3),
+                     "fid_change": round(fid["relative_change"], 4), "max_abs_diff": diff,
+                     "latency_inputs": [list(x.shape) for x in inputs], "eval_n": eval_n,
+                     "layers_int8": report.get("quantize", {}).get("layers"),
+                     "layer_timings": report.get("quantize", {}).get("timings"),
+                     "sparsity": report.get("prune", {}).get("sparsity"),
+                     "finetune_steps": report.get("prune", {}).get("finetune_steps")})  # fmt: skip
+    return rows
+
+
+def _latency_inputs(name: str, model: Any) -> tuple[torch.Tensor, ...]:
+    g = torch.Generator().manual_seed(0)
+    if name == "dcgan":
+        return (torch.randn(64, model.config.latent_dim, generator=g),)
+    size = model.config.image_size
+    return (torch.randn(16, 1, size, size, generator=g), torch.linspace(1, 999, 16), torch.arange(16) % 10)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog=f"python -m {MODULE}", description=__doc__.split("\n\n")[0])
-    common.add_common_arguments(p, "tiny models and few repeats: a smoke check, not a result", runs=False)
+    common.add_common_arguments(p, "tiny models and few repeats: a smoke check, not a result")
+    p.add_argument("--rows", nargs="+", default=["onnx", "trained"], choices=["onnx", "trained"])
     p.add_argument("--models", nargs="+", default=["dcgan", "gpt", "unet"], choices=["dcgan", "gpt", "unet"])
     p.add_argument("--repeats", type=int, default=50, help="timed calls per method (the best one is kept)")
+    p.add_argument("--gpt-minutes", type=float, default=15.0, help="training budget of the 6×384 GPT (half for 4×128)")
+    p.add_argument("--gan-minutes", type=float, default=5.0, help="training budget of the DCGAN")
+    p.add_argument("--unet-minutes", type=float, default=10.0, help="training budget of the DDPM")
+    p.add_argument("--finetune-steps", type=int, default=300, help="fine-tune steps after pruning")
+    p.add_argument("--eval-n", type=int, default=2000, help="samples for FID")
     args = p.parse_args(argv)
     common.set_threads(args.threads)
     threads = torch.get_num_threads()
     repeats = 3 if args.quick else args.repeats
     rows: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for name in args.models:
-            rows += measure(name, args.quick, repeats, threads, Path(tmp))
-            print(rows[-2], rows[-1], sep="\n")
+    if "onnx" in args.rows:
+        with tempfile.TemporaryDirectory() as tmp:
+            for name in args.models:
+                rows += [{"rows": "onnx", **r} for r in measure(name, args.quick, repeats, threads, Path(tmp))]
+                print(rows[-2], rows[-1], sep="\n")
+    if "trained" in args.rows:
+        with common.runs_folder(args.runs_dir) as runs:
+            for r in trained_rows(args, runs):
+                print(r)
+                rows.append({"rows": "trained", **r})
     commit = common.git_commit()
     for r in rows:
         r |= {"threads": threads, "load_average": common.load_average(), "commit": commit}

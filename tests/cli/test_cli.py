@@ -186,6 +186,37 @@ def test_ddp_two_processes_on_cpu(tmp_path):
     assert json.loads((run / "status.json").read_text())["status"] == "completed"
 
 
+@pytest.mark.slow
+def test_torchrun_launch_as_documented_for_several_machines(tmp_path):
+    """The multi-node recipe of docs/scale-out.md on one machine: torchrun starts the processes and the engine
+    joins them (Lightning reads torchrun's environment) instead of starting its own."""
+    from tests.processes import free_port
+
+    runs = tmp_path / "runs"
+    launch = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", "2",
+              "--master-addr", "127.0.0.1", "--master-port", str(free_port()), "-m", "genlab"]  # fmt: skip
+    args = ["train", "image-generation", "--model", "dcgan", "--data", "builtin:digits", "--name", "tr", "--devices",
+            "2", "--num-nodes", "1", "--strategy", "ddp", "--max-steps", "3", "--device", "cpu", "--batch-size", "8",
+            *TINY]  # fmt: skip
+    env = {**os.environ, "GENLAB_RUNS_DIR": str(runs), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([*launch, *args], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    import json
+
+    status = json.loads((runs / "image-generation" / "tr" / "status.json").read_text())
+    assert status["status"] == "completed" and status["step"] == 3
+
+
+def test_bf16_training_is_refused_on_a_cpu_without_bf16_instructions(runs_dir, capsys, monkeypatch):
+    import genlab.core.devices as devices
+
+    monkeypatch.setattr(devices, "cpu_has_bf16", lambda: False)
+    args = ["train", "image-generation", "--model", "vae", "--data", "builtin:digits", "--name", "bf"]
+    code, out = cli_ok([*args, "--precision", "bf16-mixed", "--device", "cpu", "--max-steps", "1", *TINY, *VAE], capsys)
+    assert code == 2 and "no bfloat16 instructions" in out and "--precision 32" in out
+    assert not (runs_dir / "image-generation" / "bf").exists()  # refused before anything is written
+
+
 def test_data_dir_that_looks_like_a_number_stays_a_folder_name(runs_dir, capsys):
     import yaml
 

@@ -27,6 +27,7 @@ COMMON = [
     (["--seed"], "seed", int, "random seed"),
     (["--device"], "device", str, "auto, cpu, cuda, mps"),
     (["--devices"], "devices", int, "processes/devices; >1 trains data-parallel"),
+    (["--num-nodes"], "num_nodes", int, "machines in a multi-node run (launched by torchrun or SLURM)"),
     (["--strategy"], "strategy", click.Choice(["auto", "ddp", "ddp_spawn"]), "distributed strategy"),
     (["--ema"], "ema_decay", float, "keep an EMA of the weights with this decay (e.g. 0.999); it is exported"),
     (["--threads"], "threads", int, "torch CPU threads (1 is faster on a busy machine)"),

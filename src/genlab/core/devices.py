@@ -33,6 +33,34 @@ def select_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+def cpu_has_bf16() -> bool:
+    """True when this CPU computes bfloat16 in hardware (x86 AVX-512 BF16 or AMX, Arm BF16). Without it, torch
+    emulates bfloat16 matmuls in float32 and adds conversions: bf16 training only gets slower."""
+    flags: set[str] = set()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith(("flags", "Features")):
+                    flags |= set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    if flags:
+        return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
+    try:  # no /proc/cpuinfo (macOS, Windows): torch's own check
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def check_precision_for(device: str, precision: str) -> None:
+    """Refuse bfloat16 training on a CPU without bfloat16 instructions (it would be slower than float32)."""
+    if precision.startswith("bf16") and select_device(device).type == "cpu" and not cpu_has_bf16():
+        raise BadInputError(
+            "this CPU has no bfloat16 instructions (AVX-512 BF16, AMX or Arm BF16): bf16 would run emulated, slower",
+            "train with --precision 32 (the default) here; use bf16-mixed on recent GPUs or CPUs that have them",
+        )
+
+
 def lightning_accelerator(name: str = "auto") -> str:
     """Map a genlab device name to a Lightning accelerator name (cuda → gpu)."""
     kind = select_device(name).type

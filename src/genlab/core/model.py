@@ -132,8 +132,14 @@ class GenerativeModel(nn.Module):
             "config": self.config.to_dict(),
             **(extra or {}),
         }
+        state = self.state_dict()
+        quantization = getattr(self, "quantization", None)  # an int8 model (genlab compress --quantize)
+        if quantization:
+            from genlab.core.quantized import int8_state
+
+            meta["quantization"], state = quantization, int8_state(self)
         card = card if card is not None else minimal_card(meta)
-        return checkpoint.save_checkpoint(directory, self.state_dict(), meta, card, self.extra_files())
+        return checkpoint.save_checkpoint(directory, state, meta, card, self.extra_files())
 
     def extra_files(self) -> dict[str, str]:
         """Files (name → text) exported beside the weights, e.g. a tokenizer in another tool's format."""
@@ -149,7 +155,12 @@ class GenerativeModel(nn.Module):
         model = model_cls(model_cls.config_class.build(meta["config"], where="config"))
         state = checkpoint.load_weights(directory, meta)
         try:
-            model.load_state_dict(state, strict=True)
+            if meta.get("quantization"):
+                from genlab.core.quantized import load_int8
+
+                load_int8(model, meta["quantization"], state)
+            else:
+                model.load_state_dict(state, strict=True)
         except RuntimeError as e:
             raise CheckpointError(
                 f"weights in {directory} do not fit {meta['model']}: {str(e).splitlines()[0]}",

@@ -20,6 +20,7 @@ class TrainConfig(Config):
     seed: int = 0
     device: str = Field("auto", description="auto, cpu, cuda, mps")
     devices: int = Field(1, ge=1, description="processes/devices; >1 trains data-parallel")
+    num_nodes: int = Field(1, ge=1, description="machines, each running `devices` processes (torchrun or SLURM)")
     strategy: Literal["auto", "ddp", "ddp_spawn"] = "auto"
     precision: Literal["32", "16-mixed", "bf16-mixed"] = "32"
     grad_clip: float | None = Field(
@@ -36,6 +37,9 @@ class TrainConfig(Config):
     num_workers: int = Field(0, ge=0)
     threads: int | None = Field(
         None, ge=1, description="torch CPU threads while training (None: torch's default, one per core)"
+    )
+    init_from: str | None = Field(
+        None, description="start from the weights of this model folder or run (fine-tuning); a resume wins"
     )
     progress: bool = True
     logger: Literal["none", "tensorboard", "mlflow"] = Field(

@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader
 from genlab.core.checkpoint import recover_export
 from genlab.core.config import save_yaml
 from genlab.core.console import console, info, is_rank_zero
-from genlab.core.devices import cpu_threads, flush_denormals, lightning_accelerator
+from genlab.core.devices import check_precision_for, cpu_threads, flush_denormals, lightning_accelerator
 from genlab.core.errors import BadInputError, TrainingDivergedError
 from genlab.core.io import atomic_write_json, remove_temp_files
 from genlab.core.locks import RunLock
@@ -89,6 +89,7 @@ def train(cfg: RunConfig, runs_dir: str | Path | None = None) -> TrainResult:
 
 
 def _train(cfg: RunConfig, runs_dir: str | Path | None, stop: StopSignals) -> TrainResult:
+    check_precision_for(cfg.train.device, cfg.train.precision)  # before anything is written
     task = TASKS.get(cfg.task)
     data_cfg = task.data_config_class.build(cfg.data, where="data")
     model_values = dict(cfg.model)
@@ -152,6 +153,8 @@ def _train_locked(cfg, run, task, data_cfg, model_cls, model_values, stop: StopS
     )
     seed_everything(cfg.train.seed)
     model = model_cls(model_cfg)
+    if cfg.train.init_from and chosen is None:  # fine-tuning starts from these weights; a resume from its checkpoint
+        _init_weights(model, cfg.train.init_from)
     privacy = _plan_privacy(model, cfg, train_ds)  # refusals come before anything is written
     if is_rank_zero():
         run = Run.create(run.path.parents[1], task.name, cfg.name)
@@ -163,6 +166,25 @@ def _train_locked(cfg, run, task, data_cfg, model_cls, model_values, stop: StopS
     if model_cls.fits_in_closed_form:
         return _fit_closed_form(run, task, model, train_ds, val_ds, resolved, data_info, cfg)
     return _fit(run, task, model, train_ds, val_ds, resolved, data_info, cfg, chosen, stop, privacy)
+
+
+def _init_weights(model: Any, source: str) -> None:
+    """Load the weights of the model folder (or run) ``source`` into ``model`` (``train.init_from``)."""
+    from genlab.core.checkpoint import load_weights, read_meta
+
+    folder = Path(source)
+    folder = folder / "model" if (folder / "model" / "config.json").is_file() else folder
+    meta = read_meta(folder)
+    if meta.get("quantization"):
+        raise BadInputError(f"{folder} holds an int8 model, which cannot be trained", "start from the float model")
+    try:
+        model.load_state_dict(load_weights(folder, meta), strict=True)
+    except RuntimeError as e:
+        raise BadInputError(
+            f"the weights in {folder} do not fit {model.registry_name} as configured: {str(e).splitlines()[0]}",
+            "train.init_from needs a model of the same class and sizes",
+        ) from None
+    info(f"starting from the weights of {folder}")
 
 
 def _plan_privacy(model: Any, cfg: RunConfig, train_ds: Any) -> PrivacyPlan | None:
@@ -177,7 +199,7 @@ def _plan_privacy(model: Any, cfg: RunConfig, train_ds: Any) -> PrivacyPlan | No
         batch_size=t.batch_size,
         max_steps=t.max_steps,
         max_epochs=t.max_epochs,
-        devices=t.devices,
+        devices=t.devices * t.num_nodes,  # processes in all
         precision=t.precision,
     )
     info(
@@ -333,6 +355,7 @@ def _trainer(cfg: RunConfig, callbacks: list[L.Callback]) -> L.Trainer:
     return L.Trainer(
         accelerator=lightning_accelerator(t.device),
         devices=t.devices,
+        num_nodes=t.num_nodes,
         strategy=_strategy(t),
         precision=t.precision,
         max_epochs=t.max_epochs if t.max_epochs is not None else -1,
@@ -356,7 +379,7 @@ def _strategy(t):
     generator unused), so DDP must look for unused parameters; ``auto`` with several devices means
     this DDP too (Lightning's own choice would not look for them).
     """
-    if t.strategy == "auto" and t.devices == 1:
+    if t.strategy == "auto" and t.devices == 1 and t.num_nodes == 1:
         return "auto"
     from lightning.pytorch.strategies import DDPStrategy
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -283,7 +284,10 @@ class Transformer(nn.Module):
     ) -> torch.Tensor:
         t = x.shape[1]
         if cache is not None and t == 1 and attn_mask is None and not self.training:
-            return self._decode_one(x, cache)
+            if cache.layer_params is None:  # once per generation: attribute access is slow, transposed copies are fast
+                cache.layer_params = [_decode_params(block) for block in self.blocks] if self._plain() else []
+            if cache.layer_params:
+                return self._decode_one(x, cache)
         start = 0
         if cache is not None:
             cache.make_room(t)
@@ -316,6 +320,15 @@ class Transformer(nn.Module):
             values.append(v)
         return self.norm(x), torch.stack(keys), torch.stack(values)
 
+    def _plain(self) -> bool:
+        """True when every block computes with float ``nn.Linear`` layers or dynamically quantised int8 ones: the
+        fused one-token path reads their weights (or packed int8 weights); others take the general path."""
+        return all(
+            type(layer) is nn.Linear or _packed_int8(layer) is not None
+            for b in self.blocks
+            for layer in (b.attn.qkv, b.attn.proj, b.mlp.fc, b.mlp.proj)
+        )
+
     def _decode_one(self, x: torch.Tensor, cache: KVCache) -> torch.Tensor:
         """``forward`` for one new position with a cache, in inference: the same arithmetic in fewer kernels.
 
@@ -328,8 +341,6 @@ class Transformer(nn.Module):
         rotation = self.rotary.matrix(cache.next_position, x.device)
         past, b, c = cache.length, x.shape[0], x.shape[-1]
         h, d = self.n_heads, self.head_dim
-        if cache.layer_params is None:  # once per generation: attribute access is slow, transposed copies are fast
-            cache.layer_params = [_decode_params(block) for block in self.blocks]
         x = x.view(b, c)  # one position: work on (B, C) rows, so residual adds fuse into addmm
         for i, (n1, eps1, qkv, proj, n2, eps2, fc, out) in enumerate(cache.layer_params):
             qkv = _linear(torch.layer_norm(x, (c,), *n1, eps1), *qkv)  # (B, 3C)
@@ -349,13 +360,42 @@ class Transformer(nn.Module):
         return torch.layer_norm(x, (c,), self.norm.weight, self.norm.bias, self.norm.eps)
 
 
-def _add_linear(x: torch.Tensor, inp: torch.Tensor, weight_t: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+@dataclass(frozen=True)
+class _Int8Linear:
+    """A dynamically quantised int8 linear layer in the fused path: its packed weights (bias included), with the
+    GELU factor applied to its input (``in_scale``) or output (``out_scale``) instead of folded into the weights."""
+
+    packed: Any
+    in_scale: float = 1.0
+    out_scale: float = 1.0
+
+    def __call__(self, inp: torch.Tensor) -> torch.Tensor:
+        inp = inp if self.in_scale == 1.0 else inp * self.in_scale
+        y = torch.ops.quantized.linear_dynamic(inp, self.packed, True)  # reduce_range, as the module computes
+        return y if self.out_scale == 1.0 else y * self.out_scale
+
+
+def _packed_int8(layer: nn.Module) -> Any:
+    """The packed weights of a dynamically quantised int8 linear layer (``torch.ao``'s dynamic ``Linear``), or None."""
+    packed = getattr(layer, "_packed_params", None)
+    return (
+        getattr(packed, "_packed_params", None)
+        if packed is not None and getattr(packed, "dtype", None) == torch.qint8
+        else None
+    )
+
+
+def _add_linear(x: torch.Tensor, inp: torch.Tensor, weight_t: Any, bias: torch.Tensor | None) -> torch.Tensor:
     """``x + inp @ weight_t (+ bias)`` for (B, C) rows: one ``addmm`` kernel instead of a matmul and an add."""
+    if type(weight_t) is _Int8Linear:
+        return x + weight_t(inp)
     return torch.addmm(x if bias is None else x + bias, inp, weight_t)
 
 
-def _linear(inp: torch.Tensor, weight_t: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+def _linear(inp: torch.Tensor, weight_t: Any, bias: torch.Tensor | None) -> torch.Tensor:
     """``inp @ weight_t (+ bias)`` for (B, C) rows, with the weight stored transposed."""
+    if type(weight_t) is _Int8Linear:
+        return weight_t(inp)
     return torch.mm(inp, weight_t) if bias is None else torch.addmm(bias, inp, weight_t)
 
 
@@ -364,8 +404,18 @@ def _transposed(weight: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
     return (weight.t() * scale).contiguous() if scale != 1.0 else weight.t().contiguous()
 
 
+def _fused(layer: nn.Module, in_scale: float = 1.0, out_scale: float = 1.0) -> tuple[Any, torch.Tensor | None]:
+    """(weight transposed × both scales, bias × out_scale) of a float layer; (:class:`_Int8Linear`, None) of int8."""
+    packed = _packed_int8(layer)
+    if packed is not None:
+        return _Int8Linear(packed, in_scale, out_scale), None
+    bias = layer.bias if layer.bias is None or out_scale == 1.0 else layer.bias * out_scale
+    return _transposed(layer.weight, in_scale * out_scale), bias
+
+
 def _decode_params(block: TransformerBlock) -> tuple:
-    """The parameters :meth:`Transformer._decode_one` uses, in its order, as (weight transposed, bias) pairs.
+    """The parameters :meth:`Transformer._decode_one` uses, in its order, as (weight transposed, bias) pairs
+    (an int8 layer: its packed weights, see :class:`_Int8Linear`).
 
     Exact GELU is ``0.5 x (1 + erf(x / sqrt 2))``; with ``u = x / sqrt 2`` it is ``(u + u erf(u)) / sqrt 2``,
     two cheap kernels (one ``erf``, one ``addcmul``) instead of ATen's ``gelu``, which costs three
@@ -377,12 +427,12 @@ def _decode_params(block: TransformerBlock) -> tuple:
     return (
         (block.norm1.weight, block.norm1.bias),
         block.norm1.eps,
-        (_transposed(a.qkv.weight), a.qkv.bias),
-        (_transposed(a.proj.weight), a.proj.bias),
+        _fused(a.qkv),
+        _fused(a.proj),
         (block.norm2.weight, block.norm2.bias),
         block.norm2.eps,
-        (_transposed(m.fc.weight, s), None if m.fc.bias is None else m.fc.bias * s),
-        (_transposed(m.proj.weight, s), m.proj.bias),
+        _fused(m.fc, out_scale=s),
+        _fused(m.proj, in_scale=s),
     )
 
 
