@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.genlab-installed
-EXTRAS ?= image,text,text-embed,audio,tabular,privacy,graph,molecule,music,serve,studio,export,track,tune,postgres,dev
+EXTRAS ?= image,text,text-embed,audio,tabular,privacy,graph,molecule,music,serve,studio,export,explain,track,tune,postgres,dev
 
 .PHONY: setup system-deps demo test test-fast lint format bench screenshots clean
 

@@ -180,6 +180,10 @@ class Pipeline:
         """Carry out ``request``."""
         raise NotImplementedError
 
+    def __call__(self, **options: Any) -> Any:
+        """``pipe(**options)``: ``run`` with the request built from ``options`` (pipelines may offer a richer call)."""
+        return self.run(self.request(**options))
+
     def batch_key(self, request: Request) -> Any | None:
         """What requests must share to be answered by one :meth:`run_batch` call (the server's dynamic
         batching); None when ``request`` cannot be batched with others (the default)."""

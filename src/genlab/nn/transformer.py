@@ -187,6 +187,17 @@ class SelfAttention(nn.Module):
         y = y.transpose(1, 2).reshape(b, t, c)  # (B, H, T, D) -> (B, T, C)
         return self.resid_dropout(self.proj(y))
 
+    def weights(self, x: torch.Tensor, rope: torch.Tensor) -> torch.Tensor:
+        """The attention weights (B, H, T, T) :meth:`forward` applies to ``x`` (B, T, C), for inspection: row i is
+        how query position i spreads over the key positions (softmax(q·kᵀ/√d), causal when the layer is)."""
+        b, t, _ = x.shape
+        qkv = self.qkv(x).view(b, t, 3, self.n_heads, self.head_dim)
+        q, k = apply_rotary(qkv[:, :, :2], rope).permute(2, 0, 3, 1, 4)
+        scores = q @ k.transpose(-2, -1) / math.sqrt(self.head_dim)
+        if self.causal:
+            scores = scores.masked_fill(~torch.ones(t, t, dtype=torch.bool, device=x.device).tril(), float("-inf"))
+        return scores.softmax(-1)
+
     def forward_past(
         self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, past_k: torch.Tensor, past_v: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -298,6 +309,15 @@ class Transformer(nn.Module):
         if cache is not None:
             cache.length += t
         return self.norm(x)
+
+    def attention_maps(self, x: torch.Tensor) -> torch.Tensor:
+        """Attention weights of every layer and head for embeddings ``x`` (B, T, C): (L, B, H, T, T)."""
+        rope = self.rotary.tables(x.shape[1], x.device)
+        maps = []
+        for block in self.blocks:
+            maps.append(block.attn.weights(block.norm1(x), rope))
+            x = block(x, rope)
+        return torch.stack(maps)
 
     def forward_past(
         self, x: torch.Tensor, past_keys: torch.Tensor, past_values: torch.Tensor

@@ -1,4 +1,4 @@
-"""Outputs of the tabular pipelines: a table (CSV, Parquet, JSON lines) and a report (HTML, JSON)."""
+"""Outputs of the tabular pipelines: a table (CSV, Parquet, JSON lines); reports use ``core.html.ReportOutput``."""
 
 from __future__ import annotations
 
@@ -61,30 +61,6 @@ def _put(target, data: bytes) -> None:
         Path(target).write_bytes(data)
     else:
         target.write(data)
-
-
-class ReportOutput(Output):
-    """A synthetic-data report: ``report`` (the numbers, JSON) and ``html`` (the page with the figures)."""
-
-    formats = {"html": "text/html", "json": "application/json"}
-    suffix = ".html"
-
-    def __init__(self, report: dict[str, Any], html: str):
-        self.report, self.html = report, html
-
-    def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        fmt = "json" if path.suffix.lower() == ".json" else "html"
-        if path.suffix.lower() not in (".json", ".html", ".htm"):
-            raise BadInputError(f"cannot write a report as '{path.suffix}'", "use .html or .json")
-        atomic_write_text(path, self.encode(fmt).decode("utf-8"))
-        return path
-
-    def encode(self, format: str | None = None) -> bytes:
-        fmt = self.check_format(format)
-        if fmt == "json":
-            return (json.dumps(self.report, indent=2, ensure_ascii=False, default=str) + "\n").encode("utf-8")
-        return self.html.encode("utf-8")
 
 
 class AnonymizedOutput(TableOutput):

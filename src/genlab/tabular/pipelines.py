@@ -16,9 +16,10 @@ import pandas as pd
 from pydantic import Field
 
 from genlab.core.errors import BadInputError
+from genlab.core.html import ReportOutput
 from genlab.core.pipeline import Pipeline, Request, register_pipeline
 from genlab.tabular.base import TASK
-from genlab.tabular.output import AnonymizedOutput, ReportOutput, TableOutput
+from genlab.tabular.output import AnonymizedOutput, TableOutput
 
 
 def split_names(text: str | None) -> list[str]:

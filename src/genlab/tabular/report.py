@@ -10,9 +10,7 @@ matrices and the privacy numbers; figures are inline PNGs (matplotlib, Agg), so 
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 import math
 from pathlib import Path
@@ -22,6 +20,11 @@ import numpy as np
 import pandas as pd
 
 from genlab.core.errors import BadInputError
+from genlab.core.html import CSS
+from genlab.core.html import figure as _figure
+from genlab.core.html import fmt as _fmt
+from genlab.core.html import img as _img
+from genlab.core.html import table as _table
 from genlab.core.io import atomic_write_json, atomic_write_text
 from genlab.tabular.efficacy import ml_efficacy
 from genlab.tabular.privacy import attribute_inference, dcr, membership_inference, nndr
@@ -146,50 +149,6 @@ def _privacy_numbers(privacy: dict[str, Any]) -> dict[str, Any]:
 
 
 # ----- HTML -----
-
-CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1100px;color:#222}
-body{padding:0 1em}
-h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
-table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ddd;padding:.3em .7em;text-align:left}
-th{background:#f4f6f8}td.num{text-align:right;font-variant-numeric:tabular-nums}
-.grid{display:flex;flex-wrap:wrap;gap:.5em}.grid img{width:340px}img{max-width:100%}
-.note{color:#666;font-size:.9em}pre{background:#f7f7f7;padding:.8em;overflow-x:auto;font-size:.8em}
-"""
-
-
-def _fmt(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    return f"{value:.4f}" if isinstance(value, float) else html.escape(str(value))
-
-
-def _table(header: list[str], rows: list[list[Any]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join(
-        "<tr>"
-        + "".join(f'<td class="num">{_fmt(c)}</td>' if isinstance(c, float) else f"<td>{_fmt(c)}</td>" for c in row)
-        + "</tr>"
-        for row in rows
-    )
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
-def _figure(width: float, height: float):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=100)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _img(fig, alt: str) -> str:
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png")
-    data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return f'<img alt="{html.escape(alt, quote=True)}" src="data:image/png;base64,{data}">'
 
 
 def _marginal_plot(real: pd.Series, synth: pd.Series, name: str, kind: str, score: Any) -> str:
