@@ -65,6 +65,8 @@ VERB_ARGS = {
     "render": ["{png}"],
     "draw": ["--n", "1", "--seed", "0"],
     "explain": ["--image", "{png}"],
+    "augment": ["--per-class", "2"],
+    "benchmark-augmentation": ["--data", "builtin:digits", "--real-per-class", "2", "--seeds", "1", "--steps", "2"],
     "exercises": ["--topic", "vocabulary", "--n", "2", "--seed", "0", "--model-tokens", "300"],
 }
 OUT_NAMES = {
