@@ -61,6 +61,7 @@ class AugmentationStudy(Request):
     real_per_class: list[int] = Field([10, 50, 100], description="real images per class (comma-separated)")
     synthetic_per_class: int = Field(500, ge=1, le=10_000, description="generated images added per class")
     seeds: int = Field(3, ge=1, le=10, description="repetitions (real draw, classifier init, samples)")
+    first_seed: int = Field(0, ge=0, description="seeds run first_seed … first_seed + seeds - 1")
     steps: int = Field(600, ge=1, le=100_000, description="classifier optimiser steps (both arms)")
     filter: Literal["none", "confidence"] = Field("none", description="confidence: judged by the real-only classifier")
     min_confidence: float = Field(0.9, ge=0, le=1, description="filter threshold")
@@ -285,7 +286,7 @@ def augmentation_study(model: Any, request: AugmentationStudy) -> dict[str, Any]
                             "use the dataset the generator was trained on")  # fmt: skip
     rows = []
     for k in sorted(set(request.real_per_class)):
-        for seed in range(request.seeds):
+        for seed in range(request.first_seed, request.first_seed + request.seeds):
             x, y = _balanced_draw(real_x, real_y, k, seed)
             real_only = train_lenet(x, y, k_classes, request.steps, seed)
             judge = real_only if request.filter == "confidence" else None
