@@ -31,7 +31,8 @@ def test_health_readiness_and_the_model_list(client_for):
     models = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
     assert set(models) == {"digits", "clean", "poet"}
     assert models["digits"]["task"] == "image-generation" and models["digits"]["model"] == "image/cgan"
-    assert models["digits"]["verbs"] == ["sample"] and models["poet"]["endpoint"] == "/v1/models/poet/generate"
+    assert models["digits"]["verbs"] == ["augment", "explain", "sample"]
+    assert models["poet"]["endpoint"] == "/v1/models/poet/generate"
 
 
 def test_a_model_page_has_its_card_verbs_schemas_and_formats(client_for):
@@ -77,6 +78,10 @@ def test_bad_requests_get_the_status_and_the_field(client_for):
     assert refused.status_code == 400 and refused.json()["error"]
     verb = client.post("/v1/models/digits/upscale", json={})
     assert verb.status_code == 404 and "sample" in verb.json()["hint"]
+    batch_job = client.post("/v1/models/digits/benchmark-augmentation", json={})  # trains for minutes: CLI only
+    assert batch_job.status_code == 404 and "batch job" in batch_job.json()["error"]
+    assert "augment" in client.get("/v1/models/digits").json()["verbs"]
+    assert "benchmark-augmentation" not in client.get("/v1/models/digits").json()["verbs"]
     fmt = client.post("/v1/models/digits/generate", json={"format": "gif"})
     assert fmt.status_code == 422 and "png" in fmt.json()["hint"]
     stream = client.post("/v1/models/digits/generate", json={"stream": True})

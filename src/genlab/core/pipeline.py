@@ -113,6 +113,9 @@ class Pipeline:
     builtin_model: ClassVar[str] = ""
     #: The pipeline needs no model at all (anonymising a table): ``genlab VERB ARGS`` runs it with ``model=None``.
     model_free: ClassVar[bool] = False
+    #: False for a batch job (a study that trains models for minutes): offered on the command line and in Python,
+    #: not over HTTP, where every request has a time limit.
+    served: ClassVar[bool] = True
 
     def __init__(self, model: GenerativeModel | None):
         if model is None:

@@ -330,6 +330,7 @@ class AugmentationStudyPipeline(Pipeline):
 
     task = TASK
     verb = "benchmark-augmentation"
+    served = False  # trains classifiers for minutes: a batch job, not an HTTP request
     description = "does this generator's synthetic data help a classifier? accuracy real-only vs augmented"
     request_class = AugmentationStudy
     output_class = ReportOutput

@@ -404,7 +404,7 @@ def _summary(entry: Entry) -> dict[str, Any]:
 
 
 def _classes(entry: Entry) -> list[type]:
-    return [c for c in ModelStore.pipeline_classes(entry) if not c.model_free]
+    return [c for c in ModelStore.pipeline_classes(entry) if not c.model_free and c.served]
 
 
 async def _read_body(request: Any, request_class: type, settings: ServeSettings) -> tuple[dict[str, Any], Path | None]:
@@ -575,7 +575,7 @@ def _openapi(app: Any) -> dict:
     schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     for name, cls in PIPELINES.items():
-        if cls.model_free:
+        if cls.model_free or not cls.served:
             continue
         body = request_schema(cls.request_class)
         for key, sub in body.pop("$defs", {}).items():

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from genlab.core.checkpoint import read_meta
-from genlab.core.errors import GenlabError
+from genlab.core.errors import BadInputError, GenlabError
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 SEARCH_DEPTH = 3  # runs/<task>/<name>/model: a runs folder is searched this deep for model directories
@@ -157,6 +157,9 @@ class ModelStore:
                 entry.model = GenerativeModel.from_pretrained(entry.path, map_location="cpu")
             model = entry.model
             cls = TASKS.get(model.task).pipeline_class if verb is None else pipeline_for(model, verb)
+            if not cls.served:
+                raise BadInputError(f"`{cls.verb}` is a batch job, not served over HTTP",
+                                    f"run it on the command line: genlab {cls.verb} RUN …")  # fmt: skip
             pipe = cls(model)
             entry.pipelines[key] = pipe
             return pipe

@@ -97,7 +97,7 @@ class Studio:
         """The verbs ``model`` answers and its task's default verb."""
         entry = self._entry(model)
         default = self.store.pipeline(entry, None)
-        verbs = [cls.verb for cls in self.store.pipeline_classes(entry)]
+        verbs = [cls.verb for cls in self.store.pipeline_classes(entry) if cls.served]
         return sorted(set(verbs)), default.verb
 
     def form(self, model: str, verb: str) -> list[WidgetSpec]:
