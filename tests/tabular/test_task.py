@@ -253,3 +253,22 @@ def test_synth_group_help_lists_its_commands(capsys):
     code, out = cli_ok(["synth", "--help"], capsys)
     assert code == 0 and "internal error" not in out
     assert all(name in out for name in ("fit", "sample", "report"))
+
+
+def test_augment_draws_per_class_rows_of_a_label_column(fitted, tmp_path, capsys):
+    pipe = genlab.load(fitted["copula"])
+    from genlab.core.pipeline import pipeline_for
+
+    augment = pipeline_for(pipe.model, "augment")(pipe.model)
+    out = augment(column="disease", per_class=40, seed=0)
+    assert sorted(out.table["disease"].value_counts().tolist()) == [40, 40]  # yes/no: read as a boolean column
+    only = augment(column="sex", per_class=5, classes="Male", seed=1)
+    assert set(only.table["sex"]) == {"Male"} and len(only.table) == 5
+    with pytest.raises(BadInputError, match="not a categorical column"):
+        augment(column="bmi")
+    with pytest.raises(BadInputError, match="no categories"):
+        augment(column="sex", classes="Other")
+    code, text = cli_ok(["augment", str(fitted["copula"]), "--column", "smoker", "--per-class", "10",
+                         "--out", str(tmp_path / "aug.csv")], capsys)  # fmt: skip
+    assert code == 0, text
+    assert len(pd.read_csv(tmp_path / "aug.csv")) == 20

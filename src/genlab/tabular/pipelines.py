@@ -90,6 +90,51 @@ class TabularSamplePipeline(Pipeline):
         return TableOutput(table, info, self.model.transformer.meta)
 
 
+class AugmentRequest(Request):
+    column: str = Field(..., description="the label column: rows are drawn for each of its categories")
+    per_class: int = Field(100, ge=1, le=1_000_000, description="rows drawn per category of --column")
+    classes: str | None = Field(None, description="only these categories, comma-separated (default: all)")
+    max_draws: int = Field(100, ge=1, le=10_000, description="batches drawn at most per category")
+
+
+@register_pipeline("tabular/augment")
+class TabularAugmentPipeline(TabularSamplePipeline):
+    """``pipe.run(pipe.request(column="label", per_class=500))`` → a table with ``per_class`` rows of every
+    category of ``column``: synthetic labelled rows to add to a small or imbalanced training table."""
+
+    verb: ClassVar[str] = "augment"
+    description: ClassVar[str] = "synthetic labelled rows: per_class rows for every category of a label column"
+    request_class = AugmentRequest
+
+    def default_filename(self, request: AugmentRequest) -> str:
+        return f"augment-{request.column}-{request.per_class}.csv"
+
+    def __call__(self, **options):
+        return self.run(self.request(**options))
+
+    def run(self, request: AugmentRequest) -> TableOutput:
+        meta = self.model.transformer.meta
+        column = meta.column(request.column) if request.column in meta.kinds() else None
+        if column is None or column.kind not in ("categorical", "boolean"):
+            found = [c for c, k in meta.kinds().items() if k in ("categorical", "boolean")]
+            raise BadInputError(f"'{request.column}' is not a categorical column of the table",
+                                "label columns here: " + (", ".join(found) or "none"))  # fmt: skip
+        values = list(column.categories or [])
+        if request.classes:
+            wanted = [v.strip() for v in request.classes.split(",") if v.strip()]
+            unknown = [v for v in wanted if v not in values]
+            if unknown:
+                raise BadInputError(f"{request.column} has no categories {unknown}", "categories: " + ", ".join(values))
+            values = wanted
+        parts, record = [], {"column": request.column, "per_class": request.per_class, "drawn": {}}
+        for i, value in enumerate(values):
+            seed = None if request.seed is None else request.seed + i
+            table, info = self.sample(request.per_class, seed, f"{request.column}={value}", request.max_draws)
+            parts.append(table)
+            record["drawn"][value] = info.get("drawn")
+        return TableOutput(pd.concat(parts, ignore_index=True), record, meta)
+
+
 class ReportRequest(Request):
     real: str = Field(
         ...,
