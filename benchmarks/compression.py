@@ -31,7 +31,7 @@ of the outputs from torch's on the same inputs).
   ``prune-0.5`` (magnitude) and ``prune-0.5-structured`` (channels), each pruned model fine-tuned
   ``--finetune-steps``; ``latency_ms`` of the decoder on 64 latents, ``fid`` on ``--eval-n`` samples;
 * ``unet`` (the DDPM, MNIST 28×28, class-conditional): ``int8-static`` and ``int8-static-all``; ``latency_ms`` of
-  the denoiser on 16 images, ``fid`` of samples at the model's default steps.
+  the denoiser on 16 images, ``fid`` of ``--unet-eval-n`` samples at the model's default steps.
 
 ``size_mb`` is the weights file (a GAN's discriminator included), ``zip_mb`` that file deflated (what zeros from
 pruning save), ``speedup`` the original's latency over this one on the same thread count, and ``<metric>_change``
@@ -152,10 +152,11 @@ def gpt_rows(label: str, size: dict[str, int], args: argparse.Namespace, runs: P
 
     size = {"n_layer": 1, "n_head": 2, "n_embd": 32} if args.quick else size
     minutes = 0.1 if args.quick else args.gpt_minutes * (1 if label == "gpt-6x384" else 0.5)
-    trained = genlab.train("text-generation", "gpt", "builtin:tinyshakespeare", label, runs_dir=runs,
-                           max_minutes=minutes, progress=False, threads=args.threads, batch_size=12,
-                           data_options={"tokenizer": "char", "block_size": 128},
-                           model_options={**size, "dropout": 0.0, "lr": 1e-3})  # fmt: skip
+    trained = trained_run(runs, "text-generation", label) or genlab.train(
+        "text-generation", "gpt", "builtin:tinyshakespeare", label, runs_dir=runs, max_minutes=minutes,
+        progress=False, threads=args.threads, batch_size=12, data_options={"tokenizer": "char", "block_size": 128},
+        model_options={**size, "dropout": 0.0, "lr": 1e-3},
+    )  # fmt: skip
     result = compressed(trained.run.path, f"{label}-int8", quantize="int8-dynamic", metrics=["perplexity"],
                         threads=args.threads or 1)  # fmt: skip
     new = 16 if args.quick else 256
@@ -178,6 +179,21 @@ def gpt_rows(label: str, size: dict[str, int], args: argparse.Namespace, runs: P
                 "perplexity_change": round(quality["relative_change"], 5),
                 "layers_int8": len(result.report["quantize"]["layers"])},
     ]  # fmt: skip
+
+
+def trained_run(runs: Path, task: str, name: str) -> Any:
+    """The finished run ``runs/<task>/<name>`` as a training result, or None: a re-run re-times the same models
+    (training it again would change the original its compressed copies came from)."""
+    import json
+    from types import SimpleNamespace
+
+    from genlab.core.runs import Run
+
+    run = Run(Path(runs) / task / name)
+    status = json.loads(run.status_path.read_text(encoding="utf-8")) if run.status_path.is_file() else {}
+    if status.get("status") != "completed" or not (run.model_dir / "model.safetensors").is_file():
+        return None
+    return SimpleNamespace(run=run, minutes=float(status.get("minutes") or 0.0), steps=int(status.get("step") or 0))
 
 
 def compressed(source: Path, out: str, **options: Any) -> Any:
@@ -217,10 +233,11 @@ def image_rows(name: str, args: argparse.Namespace, runs: Path) -> list[dict[str
         model_opts |= {"g_width": 8, "d_width": 8} if name == "dcgan" else {"base_channels": 8, "channel_mult": [1, 2],
                                                                             "attention_levels": []}  # fmt: skip
         minutes = 0.1
-    trained = genlab.train("image-generation", model, "builtin:mnist-5k", f"{name}-mnist", runs_dir=runs,
-                           max_minutes=minutes, progress=False, threads=args.threads, data_options=data_opts,
-                           model_options=model_opts)  # fmt: skip
-    eval_n = 200 if args.quick else args.eval_n
+    trained = trained_run(runs, "image-generation", f"{name}-mnist") or genlab.train(
+        "image-generation", model, "builtin:mnist-5k", f"{name}-mnist", runs_dir=runs, max_minutes=minutes,
+        progress=False, threads=args.threads, data_options=data_opts, model_options=model_opts,
+    )  # fmt: skip
+    eval_n = 200 if args.quick else (args.eval_n if name == "dcgan" else args.unet_eval_n)
     original = genlab.load(trained.run.path).model
     inputs = _latency_inputs(name, original)
     rows, reference = [], None
@@ -280,7 +297,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--gan-minutes", type=float, default=5.0, help="training budget of the DCGAN")
     p.add_argument("--unet-minutes", type=float, default=10.0, help="training budget of the DDPM")
     p.add_argument("--finetune-steps", type=int, default=300, help="fine-tune steps after pruning")
-    p.add_argument("--eval-n", type=int, default=2000, help="samples for FID")
+    p.add_argument("--eval-n", type=int, default=2000, help="samples for the DCGAN's FID")
+    p.add_argument("--unet-eval-n", type=int, default=500, help="samples for the DDPM's FID (25 denoiser calls each)")
     args = p.parse_args(argv)
     common.set_threads(args.threads)
     threads = torch.get_num_threads()

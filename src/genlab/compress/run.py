@@ -194,11 +194,19 @@ def _files(original: Path, compressed: Path) -> dict[str, Any]:
     }
 
 
+_ORIGINAL_QUALITY: dict[tuple, dict[str, Any]] = {}  # one evaluation of an original serves all its copies
+
+
 def _quality(original: Path, compressed: Path, metrics: list[str] | None, n: int) -> dict[str, Any]:
-    """The task's metrics of both models (same samples drawn, same seed) and the change, relative where possible."""
+    """The task's metrics of both models (same samples drawn, same seed) and the change, relative where possible.
+    The original's metrics are computed once per process for the same weights, metrics and sample count."""
     import genlab
 
-    a = genlab.evaluate(original, metrics, n=n, save=False)["metrics"]
+    key = (str(original.resolve()), read_meta(resolve_model_dir(original)).get("weights_sha256"),
+           tuple(metrics or ()), n)  # fmt: skip
+    if key not in _ORIGINAL_QUALITY:
+        _ORIGINAL_QUALITY[key] = genlab.evaluate(original, metrics, n=n, save=False)["metrics"]
+    a = _ORIGINAL_QUALITY[key]
     b = genlab.evaluate(compressed, metrics, n=n, save=False)["metrics"]
     out = {}
     for key, value in a.items():
