@@ -64,6 +64,7 @@ VERB_ARGS = {
     "compose": ["--bars", "1", "--seed", "0"],
     "render": ["{png}"],
     "draw": ["--n", "1", "--seed", "0"],
+    "detect": ["{png}", "--threshold", "0.5"],
     "exercises": ["--topic", "vocabulary", "--n", "2", "--seed", "0", "--model-tokens", "300"],
 }
 OUT_NAMES = {
