@@ -67,6 +67,7 @@ VERB_ARGS = {
     "explain": ["--image", "{png}"],
     "augment": ["--per-class", "2"],
     "benchmark-augmentation": ["--data", "builtin:digits", "--real-per-class", "2", "--seeds", "1", "--steps", "2"],
+    "detect": ["{png}", "--threshold", "0.5"],
     "exercises": ["--topic", "vocabulary", "--n", "2", "--seed", "0", "--model-tokens", "300"],
 }
 OUT_NAMES = {

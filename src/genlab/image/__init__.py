@@ -2,6 +2,7 @@
 (super-resolution, denoising): data, models, pipelines, evaluation."""
 
 from genlab.image import (  # noqa: F401  (registers models, datasets, metrics, task)
+    anomaly,
     augment,
     baselines,
     characters,
