@@ -17,6 +17,13 @@ Each protocol runs without a filter and with the confidence filter (judge: the r
 (means over seeds), ``accuracy_gain`` (points, mean of the seeds' gains), ``std`` (of the gains), plus the
 protocol, filter and generator.
 
+**Anomaly rows** (``--rows anomaly``): the one-class protocol of the GANomaly/OCGAN tables on MNIST (and
+Fashion-MNIST with ``--anomaly-data``): each class in turn is normal, a detector trains on that class of the
+training split (``--anomaly-minutes`` for the trained ones; patch k-NN is closed form) and is scored by AUROC on the
+whole test split (that class normal, the nine others anomalous). Rows per detector and dataset: ``model``,
+``dataset``, ``mean_auroc``, ``auroc_per_class``, ``seconds`` (train + score, all classes). On
+``builtin:textures-defects`` (one row per detector and texture): image ``auroc``, ``pixel_auroc`` and ``pro``.
+
     python -m benchmarks.applications --threads 1 --runs-dir runs/bench-apps
     python -m benchmarks.applications --quick          # smoke check: tiny budgets, digits instead of MNIST
 """
@@ -36,7 +43,48 @@ MODULE = "benchmarks.applications"
 
 
 def row_key(r: dict[str, Any]) -> tuple:
-    return (r["rows"], r.get("protocol"), r.get("filter"), r.get("dataset"), r.get("real_per_class"))
+    return (r["rows"], r.get("protocol"), r.get("filter"), r.get("dataset"), r.get("real_per_class"), r.get("model"),
+            r.get("category"))  # fmt: skip
+
+
+def anomaly_rows(args: argparse.Namespace, runs: Path) -> list[dict[str, Any]]:
+    """One-class AUROC per class and mean for each detector; image and pixel metrics on the texture set."""
+    import time
+
+    import genlab
+
+    rows = []
+    classes = [0, 1] if args.quick else list(range(10))
+    minutes = 0.05 if args.quick else args.anomaly_minutes
+    for data in args.anomaly_data:
+        for model in args.detectors:
+            began, per_class = time.perf_counter(), []
+            for k in classes:
+                options = {"normal_class": k, "data_dir": args.data_dir} | ({"max_images": 300} if args.quick else {})
+                trained = genlab.train("anomaly", model, f"builtin:{data}-oneclass", f"{model}-{data}-{k}",
+                                       runs_dir=runs, max_minutes=None if model == "patch-knn" else minutes,
+                                       progress=False, threads=args.threads, data_options=options)  # fmt: skip
+                scored = genlab.evaluate(trained.run.path, "auroc", data_dir=args.data_dir, save=False)
+                per_class.append(round(float(scored["metrics"]["auroc"]), 4))
+                print(model, data, k, per_class[-1])
+            rows.append({"rows": "anomaly", "model": model, "dataset": f"{data} one-class",
+                         "mean_auroc": round(sum(per_class) / len(per_class), 4), "auroc_per_class": per_class,
+                         "classes": classes, "train_minutes_per_class": None if model == "patch-knn" else minutes,
+                         "seconds": round(time.perf_counter() - began, 1)})  # fmt: skip
+            print(rows[-1])
+    for category in [] if args.quick else args.textures:
+        for model in args.detectors:
+            began = time.perf_counter()
+            budget = None if model == "patch-knn" else minutes
+            trained = genlab.train("anomaly", model, "builtin:textures-defects", f"{model}-tex-{category}",
+                                   runs_dir=runs, max_minutes=budget, progress=False, threads=args.threads,
+                                   data_options={"category": category})  # fmt: skip
+            m = genlab.evaluate(trained.run.path, "auroc,pixel-auroc,pro", save=False)["metrics"]
+            rows.append({"rows": "anomaly", "model": model, "dataset": "textures-defects", "category": category,
+                         "auroc": m.get("auroc"), "pixel_auroc": m.get("pixel_auroc"), "pro": m.get("pro"),
+                         "seconds": round(time.perf_counter() - began, 1)})  # fmt: skip
+            print(rows[-1])
+    return rows
 
 
 def augmentation_rows(args: argparse.Namespace, runs: Path) -> list[dict[str, Any]]:
@@ -126,7 +174,12 @@ def _summarise(runs: list[dict[str, Any]], data: str, k: int, protocol: str, fil
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog=f"python -m {MODULE}", description=__doc__.split("\n\n")[0])
     common.add_common_arguments(p, "tiny budgets on builtin:digits: a smoke check, not a result")
-    p.add_argument("--rows", nargs="+", default=["augmentation"], choices=["augmentation"])
+    p.add_argument("--rows", nargs="+", default=["augmentation", "anomaly"], choices=["augmentation", "anomaly"])
+    p.add_argument("--detectors", nargs="+", default=["patch-knn", "vae"],
+                   choices=["patch-knn", "vae", "f-anogan", "ddpm-recon"])  # fmt: skip
+    p.add_argument("--anomaly-data", nargs="+", default=["mnist"], choices=["mnist", "fashion-mnist"])
+    p.add_argument("--textures", nargs="+", default=["brick", "grass", "gravel"])
+    p.add_argument("--anomaly-minutes", type=float, default=1.0, help="training budget per class of each detector")
     p.add_argument("--gen-minutes", type=float, default=10.0, help="training budget of each generator")
     p.add_argument("--steps", type=int, default=600, help="classifier Adam steps in each arm")
     p.add_argument("--data-dir", default=None, help="folder of standard datasets (MNIST IDX files)")
@@ -137,6 +190,8 @@ def main(argv: list[str] | None = None) -> None:
     with common.runs_folder(args.runs_dir) as runs:
         if "augmentation" in args.rows:
             rows += augmentation_rows(args, runs)
+        if "anomaly" in args.rows:
+            rows += anomaly_rows(args, runs)
     for r in rows:
         r |= {"threads": torch.get_num_threads(), "load_average": common.load_average(), "commit": commit}
     out = common.save_rows("applications-quick" if args.quick else "applications", rows, MODULE, argv, row_key,
