@@ -16,6 +16,7 @@ import typer
 from typer.core import TyperGroup
 
 from genlab.cli.chat import ChatCommand
+from genlab.cli.distill import register as register_distill_command
 from genlab.cli.evaluate import EvalCommand
 from genlab.cli.export import register as register_export_command
 from genlab.cli.infer import VerbCommand, verbs
@@ -88,6 +89,7 @@ def _root(debug: bool = typer.Option(False, "--debug", help="show tracebacks")) 
 register_run_commands(app)
 register_export_command(app)
 register_tune_command(app)
+register_distill_command(app)
 register_serve_command(app)
 register_studio_command(app)
 
