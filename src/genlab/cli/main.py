@@ -17,6 +17,7 @@ from typer.core import TyperGroup
 
 from genlab.cli.chat import ChatCommand
 from genlab.cli.compress import register as register_compress_command
+from genlab.cli.distill import register as register_distill_command
 from genlab.cli.evaluate import EvalCommand
 from genlab.cli.export import register as register_export_command
 from genlab.cli.infer import VerbCommand, verbs
@@ -90,6 +91,7 @@ register_run_commands(app)
 register_export_command(app)
 register_tune_command(app)
 register_compress_command(app)
+register_distill_command(app)
 register_serve_command(app)
 register_studio_command(app)
 
