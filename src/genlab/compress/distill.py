@@ -16,8 +16,7 @@ progress bar, sample grids and Ctrl-C behave as in ``genlab train``. The engine 
 the task's registry; a student must instead be built with its frozen teacher, so :func:`train_student` passes
 the engine a class made for the run (:func:`student_class`: the student's registered class with a method's mixin
 that overrides ``optimizer_groups``/``training_losses`` and holds the teacher outside the module tree, so that
-checkpoints and the exported ``model/`` hold the student's weights alone) and repeats the few lines of
-:func:`genlab.engine.trainer.train` that choose the model class.
+checkpoints and the exported ``model/`` hold the student's weights alone), through the engine's ``model_class``.
 """
 
 from __future__ import annotations
@@ -38,7 +37,6 @@ from genlab.core.config import Config
 from genlab.core.errors import BadInputError, CheckpointError, ConfigError
 from genlab.core.io import atomic_write_json
 from genlab.core.model import GenerativeModel
-from genlab.core.registry import TASKS
 from genlab.core.runs import Run, now_iso
 
 REPORT_NAME = "distillation.json"
@@ -345,44 +343,10 @@ def _read_student_config(path: str | Path | None) -> dict[str, Any]:
 
 
 def train_student(cfg, model_cls: type, runs_dir: str | Path | None):
-    """Train run ``cfg`` with the engine, building its model from ``model_cls`` (a :func:`student_class`)
-    instead of the task's registry: :func:`genlab.engine.trainer.train` with the model class chosen here."""
-    from genlab.core.devices import cpu_threads, flush_denormals
-    from genlab.engine.signals import StopSignals
+    """Train run ``cfg`` with the engine, its model built from ``model_cls`` (a :func:`student_class`)."""
+    from genlab.engine.trainer import train
 
-    with cpu_threads(cfg.train.threads), flush_denormals(), StopSignals() as stop:
-        return _train(cfg, model_cls, runs_dir, stop)
-
-
-def _train(cfg, model_cls: type, runs_dir, stop):
-    from genlab.core.console import info, is_rank_zero
-    from genlab.core.runs import runs_root
-    from genlab.engine import trainer
-    from genlab.engine.signals import TrainingInterrupted
-
-    task = TASKS.get(cfg.task)
-    data_cfg = task.data_config_class.build(cfg.data, where="data")
-    model_values = dict(cfg.model)
-    model_values.pop("name", None)
-    model_cls.config_class.build(model_values, where="model")
-    default_ema = getattr(model_cls, "default_ema_decay", None)  # diffusion samples with EMA weights
-    if cfg.train.ema_decay is None and default_ema:
-        cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"ema_decay": default_ema})})
-    run = Run(runs_root(runs_dir) / task.name / cfg.name)
-    lock = trainer._lock(run) if is_rank_zero() else None
-    try:
-        return trainer._train_locked(cfg, run, task, data_cfg, model_cls, model_values, stop)
-    except TrainingInterrupted as e:
-        trainer._end_status(run, "interrupted", signal=stop.name)
-        info(f"{stop.name}: stopped; the run's files are as its last checkpoint left them")
-        return trainer.TrainResult(run, "interrupted", int(run.status().get("step") or 0), 0.0,
-                                   signal=stop.name or str(e))  # fmt: skip
-    except BaseException:
-        trainer._end_status(run, "failed")
-        raise
-    finally:
-        if lock is not None:
-            lock.release()
+    return train(cfg, runs_dir, model_class=model_cls)
 
 
 # --------------------------------------------------------------------------- report

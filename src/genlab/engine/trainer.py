@@ -74,8 +74,11 @@ def extra_callbacks(*callbacks: L.Callback):
         _EXTRA_CALLBACKS.reset(token)
 
 
-def train(cfg: RunConfig, runs_dir: str | Path | None = None) -> TrainResult:
+def train(cfg: RunConfig, runs_dir: str | Path | None = None, model_class: type | None = None) -> TrainResult:
     """Train the run described by ``cfg`` under ``runs_dir`` (resuming when it exists).
+
+    ``model_class`` builds the run's model instead of the class the task's registry names (a distillation
+    student that carries its frozen teacher); the run's config still names the registered model.
 
     ``train.threads`` sets torch's CPU threads for the run (recorded in ``env.json``): small
     models on a machine that other processes keep busy train several times faster on one
@@ -85,15 +88,16 @@ def train(cfg: RunConfig, runs_dir: str | Path | None = None) -> TrainResult:
     has status ``interrupted`` and names the signal.
     """
     with cpu_threads(cfg.train.threads), flush_denormals(), StopSignals() as stop:
-        return _train(cfg, runs_dir, stop)
+        return _train(cfg, runs_dir, stop, model_class)
 
 
-def _train(cfg: RunConfig, runs_dir: str | Path | None, stop: StopSignals) -> TrainResult:
+def _train(cfg: RunConfig, runs_dir: str | Path | None, stop: StopSignals, model_class: type | None) -> TrainResult:
     check_precision_for(cfg.train.device, cfg.train.precision)  # before anything is written
     task = TASKS.get(cfg.task)
     data_cfg = task.data_config_class.build(cfg.data, where="data")
     model_values = dict(cfg.model)
-    model_cls = task.model_class(str(model_values.pop("name", task.default_model)))
+    registered = task.model_class(str(model_values.pop("name", task.default_model)))
+    model_cls = model_class or registered
     model_cls.config_class.build(model_values, where="model")  # unknown keys fail before data loads
     default_ema = getattr(model_cls, "default_ema_decay", None)  # e.g. diffusion models sample with EMA weights
     if cfg.train.ema_decay is None and default_ema:
