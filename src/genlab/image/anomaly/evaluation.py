@@ -165,13 +165,13 @@ def _needs_masks(ctx: EvalContext) -> np.ndarray:
     return masks
 
 
-@register_metric(f"{TASK}/auroc", task=TASK, outputs=("auroc",), needs=("model", "reference"), default=True)
+@register_metric("image/auroc", task=TASK, outputs=("auroc",), needs=("model", "reference"), default=True)
 def auroc(ctx: EvalContext) -> dict[str, float]:
     """Image-level AUROC: the chance an anomalous test image scores above a normal one."""
     return {"auroc": M.auroc(ctx.reference.labels, scored(ctx)[0])}
 
 
-@register_metric(f"{TASK}/aupr", task=TASK, outputs=("aupr",), needs=("model", "reference"), default=True)
+@register_metric("image/aupr", task=TASK, outputs=("aupr",), needs=("model", "reference"), default=True)
 def aupr(ctx: EvalContext) -> dict[str, float]:
     """Image-level average precision, anomalies as the positive class."""
     return {"aupr": M.aupr(ctx.reference.labels, scored(ctx)[0])}
@@ -182,7 +182,7 @@ def _threshold_protocol(ctx: EvalContext) -> dict[str, Any]:
 
 
 @register_metric(
-    f"{TASK}/f1_at_threshold",
+    "image/f1_at_threshold",
     task=TASK,
     outputs=("f1_at_threshold", "precision_at_threshold", "recall_at_threshold", "fpr_at_threshold", "threshold"),
     needs=("model", "reference"),
@@ -209,7 +209,7 @@ def _trained_with_masks(model: Any) -> str | None:
 
 
 @register_metric(
-    f"{TASK}/pixel_auroc",
+    "image/pixel_auroc",
     task=TASK,
     outputs=("pixel_auroc",),
     needs=("model", "reference"),
@@ -223,7 +223,7 @@ def pixel_auroc(ctx: EvalContext) -> dict[str, float]:
 
 
 @register_metric(
-    f"{TASK}/pro",
+    "image/pro",
     task=TASK,
     outputs=("pro",),
     needs=("model", "reference"),
