@@ -126,16 +126,11 @@ def augmentation_rows(args: argparse.Namespace, runs: Path) -> list[dict[str, An
 def _strict_generator(k: int, seed: int, data: str, size: dict, tiny: dict, minutes: float, args, runs: Path):
     """A cGAN trained on the same k images per class the study's seed-``seed`` classifier sees."""
     import genlab
-    from genlab.image.augment import _balanced_draw
-    from genlab.image.data import load_images, parse_source
+    from genlab.image.augment import balanced_draw, study_splits
     from genlab.image.io import to_pil
 
-    name, _ = parse_source(data)
-    x, y = load_images(name, size["image_size"], 1, 10**7, args.data_dir, split="train", download=False)
-    if args.quick:  # digits has no test split: the study holds out a seeded fifth; draw from the rest
-        order = torch.randperm(len(x), generator=torch.Generator().manual_seed(1234))
-        x, y = x[order[len(x) // 5 :]], y[order[len(x) // 5 :]]
-    sx, sy = _balanced_draw(x, y, k, seed)
+    x, y, *_ = study_splits(data, size["image_size"], 1, args.data_dir)  # the study's own training split
+    sx, sy = balanced_draw(x, y, k, seed)
     folder = Path(tempfile.mkdtemp(prefix=f"genlab-strict-{k}-{seed}-", dir=runs))
     for i, (pic, label) in enumerate(zip(to_pil(sx), sy.tolist(), strict=True)):
         (folder / str(label)).mkdir(exist_ok=True)

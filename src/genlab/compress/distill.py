@@ -34,6 +34,7 @@ from pydantic import Field
 
 from genlab.core import config as cfgmod
 from genlab.core.config import Config
+from genlab.core.devices import best_time
 from genlab.core.errors import BadInputError, CheckpointError, ConfigError
 from genlab.core.io import atomic_write_json
 from genlab.core.model import GenerativeModel
@@ -358,20 +359,6 @@ def parameters_mb(params: list[torch.nn.Parameter]) -> float:
     return sum(p.numel() for p in unique.values()) * 4 / 2**20
 
 
-def best_time_ms(call: Callable[[], Any], repeats: int) -> float:
-    """The fastest of ``repeats`` calls after one warm-up call, in milliseconds, on one CPU thread."""
-    from genlab.core.devices import cpu_threads
-
-    with cpu_threads(1), torch.no_grad():
-        call()
-        best = float("inf")
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            call()
-            best = min(best, time.perf_counter() - t0)
-    return 1000 * best
-
-
 def write_report(job: DistillJob, result: Any, seconds: float) -> dict[str, Any]:
     """Measure teacher and student and write ``distillation.json`` into the student run; returns the record."""
     from genlab.core.console import info
@@ -384,7 +371,7 @@ def write_report(job: DistillJob, result: Any, seconds: float) -> dict[str, Any]
     latency = {}
     for who, model in models.items():
         call, what = method.latency(model, opts)
-        latency[who] = best_time_ms(call, opts.latency_repeats)
+        latency[who] = 1000 * best_time(call, opts.latency_repeats, threads=1)
     info(f"measuring {method.quality_metric} of the teacher and the student")
     quality = {who: method.quality(run, opts) for who, run in (("teacher", job.teacher_run), ("student", job.run.path))}
     report: dict[str, Any] = {

@@ -19,14 +19,13 @@ The storage of int8 weights and their reload live in :mod:`genlab.core.quantized
 from __future__ import annotations
 
 import copy
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import torch
 from torch import nn
 
-from genlab.core.devices import cpu_threads
+from genlab.core.devices import best_time, cpu_threads
 from genlab.core.errors import BadInputError
 from genlab.core.quantized import DYNAMIC_TYPES, SCHEMES, STATIC_TYPES, finish_static, make_int8
 
@@ -50,7 +49,8 @@ def inference_layers(model: nn.Module, types: tuple[type[nn.Module], ...]) -> li
             for h in hooks:
                 h.remove()
     names = list(dict.fromkeys(called)) if graphs else list(by_module.values())
-    return [n for n in names if n not in tied_layers(model)]
+    tied = tied_layers(model)
+    return [n for n in names if n not in tied]
 
 
 def tied_layers(model: nn.Module) -> set[str]:
@@ -125,17 +125,6 @@ def keep_faster(model: nn.Module, floats: dict[str, nn.Module], inputs: dict[str
                             "try --quantize int8-dynamic, or --prune")  # fmt: skip
     model.quantization = {"scheme": "int8-static", "layers": kept}
     return {"layers": kept, "timings": timings}
-
-
-def best_time(fn: Callable[[], Any], repeats: int) -> float:
-    """The fastest of ``repeats`` calls after one warm-up, in seconds."""
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def _calibrate(model: nn.Module, n: int, seed: int, batch: int = 64) -> Iterable[torch.Tensor]:

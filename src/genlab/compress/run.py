@@ -22,7 +22,7 @@ import torch
 
 from genlab.core.checkpoint import WEIGHTS_NAME, read_meta
 from genlab.core.console import info
-from genlab.core.devices import cpu_threads
+from genlab.core.devices import best_time, cpu_threads
 from genlab.core.errors import BadInputError
 from genlab.core.io import atomic_write_json
 from genlab.core.runs import Run, now_iso, resolve_model_dir
@@ -87,7 +87,7 @@ def compress(
         start = dst.path / "pruned-start"
         if not (dst.path / "model").is_dir() or not (dst.checkpoints_dir / "last.ckpt").is_file():
             model.save_pretrained(start)
-        model = _finetune(config, name, src, start, masks, finetune_steps, MaskCallback)
+        model = _finetune(config, name, src, start, MaskCallback(masks), finetune_steps)
         apply_masks(model, masks)  # EMA weights or not, the pruned entries are zero
         done |= {"prune": {"method": prune_method, "amount": prune, "layers": len(layers),
                            "sparsity": round(sparsity(model, masks), 4), "finetune_steps": finetune_steps}}  # fmt: skip
@@ -136,14 +136,14 @@ def _methods(done: dict[str, Any]) -> str:
     return "+".join(parts)
 
 
-def _finetune(config: dict, name: str, src: Run, start: Path, masks, steps: int, callback_cls) -> Any:
+def _finetune(config: dict, name: str, src: Run, start: Path, keep_masks: Any, steps: int) -> Any:
     """Fine-tune the pruned weights ``start`` on the original run's data and settings for ``steps`` steps."""
     import genlab
     from genlab.core.model import GenerativeModel
     from genlab.engine.trainer import extra_callbacks
 
     overrides = ["train.max_minutes=null", "train.max_epochs=null", f"train.init_from={start}"]
-    with extra_callbacks(callback_cls(masks)):
+    with extra_callbacks(keep_masks):
         result = genlab.train(config["task"], None, None, name, runs_dir=src.path.parents[1], config=src.config_path,
                               max_steps=steps, overrides=overrides)  # fmt: skip
     if result.status != "completed":
@@ -152,8 +152,6 @@ def _finetune(config: dict, name: str, src: Run, start: Path, masks, steps: int,
 
 
 def measure_graphs(original, compressed, repeats: int, threads: int) -> list[dict[str, Any]]:
-    from genlab.compress.quantize import best_time
-
     """Per export graph of the original: the compressed model's latency on one thread, speed-up, and largest output
     difference on the graph's example inputs. A model without graphs gives an empty list."""
     try:

@@ -33,9 +33,17 @@ class Task:
     #: empty: the task is reached through ``genlab train`` and the verbs alone.
     command_group: ClassVar[str] = ""
 
+    #: Registry prefix of this task's models (default: the modality's, ``image/``); a task whose models live under
+    #: their own prefix (``character/``, ``anomaly/``) sets it.
+    model_prefix: ClassVar[str | None] = None
+
+    @property
+    def _prefix(self) -> str:
+        return self.model_prefix or f"{self.modality}/"
+
     def model_names(self) -> list[str]:
         """Short names (``dcgan``) of the models registered for this task."""
-        prefix = f"{self.modality}/"
+        prefix = self._prefix
         return [n[len(prefix) :] for n in MODELS.names(prefix) if MODELS.get(n).task == self.name]
 
     def option_field(self, dotted: str):
@@ -62,7 +70,7 @@ class Task:
         """The model class for a short (``dcgan``) or full (``image/dcgan``) name."""
         from genlab.core.errors import unknown_name
 
-        full = short_name if "/" in short_name else f"{self.modality}/{short_name}"
+        full = short_name if "/" in short_name else f"{self._prefix}{short_name}"
         if full not in MODELS or MODELS.get(full).task != self.name:
             raise unknown_name(f"{self.name} model", short_name, self.model_names())
         return MODELS.get(full)

@@ -248,7 +248,7 @@ def _accuracy(model: Any, images: torch.Tensor, labels: torch.Tensor) -> float:
     return evaluate_accuracy(model, images, labels)
 
 
-def _balanced_draw(images: torch.Tensor, labels: torch.Tensor, k: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+def balanced_draw(images: torch.Tensor, labels: torch.Tensor, k: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
     picks = []
     for c in labels.unique().tolist():
@@ -260,26 +260,33 @@ def _balanced_draw(images: torch.Tensor, labels: torch.Tensor, k: int, seed: int
     return images[chosen], labels[chosen]
 
 
-def augmentation_study(model: Any, request: AugmentationStudy) -> dict[str, Any]:
-    """Test accuracy real-only vs real + synthetic per real-per-class count and seed (see the module docstring)."""
+def study_splits(
+    data: str, size: int, channels: int, data_dir: str | None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, str]:
+    """(train images, labels, test images, labels, what the test set is) of a registered dataset: its train and
+    test splits, or, without a test split, a seeded fifth held out as the test set."""
     from genlab.core.registry import DATASETS
     from genlab.image.data import load_images, parse_source
 
-    cfg = model.config
-    size, channels = cfg.image_size, cfg.channels
-    name, _ = parse_source(request.data)
+    name, _ = parse_source(data)
     if name not in DATASETS:
-        raise BadInputError(f"'{request.data}' is not a registered image dataset", "e.g. --data mnist")
+        raise BadInputError(f"'{data}' is not a registered image dataset", "e.g. --data mnist")
     if "test" in DATASETS.get(name).splits:
-        real_x, real_y = load_images(name, size, channels, 10**7, request.data_dir, split="train", download=False)
-        test_x, test_y = load_images(name, size, channels, 10**7, request.data_dir, split="test", download=False)
-        test_name = f"{name}:test"
-    else:  # no test split: a seeded fifth of the data is the test set
-        x, y = load_images(name, size, channels, 10**7, request.data_dir, download=False)
-        order = torch.randperm(len(x), generator=torch.Generator().manual_seed(1234))
-        cut = len(x) // 5
-        test_x, test_y, real_x, real_y = x[order[:cut]], y[order[:cut]], x[order[cut:]], y[order[cut:]]
-        test_name = f"a seeded fifth of {name} (no test split)"
+        real_x, real_y = load_images(name, size, channels, 10**7, data_dir, split="train", download=False)
+        test_x, test_y = load_images(name, size, channels, 10**7, data_dir, split="test", download=False)
+        return real_x, real_y, test_x, test_y, f"{name}:test"
+    x, y = load_images(name, size, channels, 10**7, data_dir, download=False)
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(1234))
+    cut = len(x) // 5
+    test, train = order[:cut], order[cut:]
+    return x[train], y[train], x[test], y[test], f"a seeded fifth of {name} (no test split)"
+
+
+def augmentation_study(model: Any, request: AugmentationStudy) -> dict[str, Any]:
+    """Test accuracy real-only vs real + synthetic per real-per-class count and seed (see the module docstring)."""
+    cfg = model.config
+    real_x, real_y, test_x, test_y, test_name = study_splits(request.data, cfg.image_size, cfg.channels,
+                                                             request.data_dir)  # fmt: skip
     k_classes = int(real_y.max()) + 1
     if k_classes != cfg.num_classes:
         raise BadInputError(f"{request.data} has {k_classes} classes but the generator draws {cfg.num_classes}",
@@ -287,7 +294,7 @@ def augmentation_study(model: Any, request: AugmentationStudy) -> dict[str, Any]
     rows = []
     for k in sorted(set(request.real_per_class)):
         for seed in range(request.first_seed, request.first_seed + request.seeds):
-            x, y = _balanced_draw(real_x, real_y, k, seed)
+            x, y = balanced_draw(real_x, real_y, k, seed)
             real_only = train_lenet(x, y, k_classes, request.steps, seed)
             judge = real_only if request.filter == "confidence" else None
             sx, sy, stats = synthesize(model, request.synthetic_per_class, seed, judge, request.min_confidence)

@@ -12,10 +12,9 @@ from typing import Any
 
 import torch
 
-from genlab.core.errors import unknown_name
 from genlab.core.evaluation import EvalContext
 from genlab.core.model import GenerativeModel
-from genlab.core.registry import MODELS, TASKS
+from genlab.core.registry import TASKS
 from genlab.core.task import Task
 from genlab.image.anomaly import evaluation
 from genlab.image.anomaly.base import TASK
@@ -41,15 +40,6 @@ class AnomalyTask(Task):
         "--max-images": "data.max_images",
     }
     eval_request_class = evaluation.AnomalyEvalRequest
-
-    def model_names(self) -> list[str]:
-        return [n[len(self.model_prefix) :] for n in MODELS.names(self.model_prefix) if MODELS.get(n).task == self.name]
-
-    def model_class(self, short_name: str) -> type[GenerativeModel]:
-        full = short_name if "/" in short_name else f"{self.model_prefix}{short_name}"
-        if full not in MODELS or MODELS.get(full).task != self.name:
-            raise unknown_name(f"{self.name} model", short_name, self.model_names())
-        return MODELS.get(full)
 
     def load_data(self, data_cfg: AnomalyDataConfig):
         train, val, info = load_anomaly_data(data_cfg)

@@ -24,7 +24,7 @@ from torch.utils.data import TensorDataset
 from genlab.core.data import DataInfo
 from genlab.core.errors import ConfigError
 from genlab.core.model import GenerativeModel
-from genlab.core.registry import MODELS, TASKS
+from genlab.core.registry import TASKS
 from genlab.core.task import Task
 from genlab.image.characters import cgan, models  # noqa: F401  (register character/cgan and character/cvae)
 from genlab.image.characters.data import DATASET, LICENSE, CharacterDataConfig, CharacterSet, load_characters
@@ -89,17 +89,6 @@ class CharacterTask(Task):
     default_model = "cvae"
     pipeline_class = CharacterDrawPipeline
     cli_options = {"--image-size": "data.image_size", "--n-train": "data.n_train"}
-
-    def model_names(self) -> list[str]:
-        return [n[len(self.model_prefix) :] for n in MODELS.names(self.model_prefix) if MODELS.get(n).task == self.name]
-
-    def model_class(self, short_name: str) -> type[GenerativeModel]:
-        from genlab.core.errors import unknown_name
-
-        full = short_name if "/" in short_name else f"{self.model_prefix}{short_name}"
-        if full not in MODELS or MODELS.get(full).task != self.name:
-            raise unknown_name(f"{self.name} model", short_name, self.model_names())
-        return MODELS.get(full)
 
     def load_data(self, data_cfg: CharacterTaskDataConfig):
         options = data_cfg.model_dump(exclude={"source", "image_size"})
