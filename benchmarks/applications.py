@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,13 +48,12 @@ def row_key(r: dict[str, Any]) -> tuple:
             r.get("category"))  # fmt: skip
 
 
-def anomaly_rows(args: argparse.Namespace, runs: Path) -> list[dict[str, Any]]:
+def anomaly_rows(args: argparse.Namespace, runs: Path, emit: Callable[[dict[str, Any]], None]) -> None:
     """One-class AUROC per class and mean for each detector; image and pixel metrics on the texture set."""
     import time
 
     import genlab
 
-    rows = []
     classes = [0, 1] if args.quick else list(range(10))
     minutes = 0.05 if args.quick else args.anomaly_minutes
     for data in args.anomaly_data:
@@ -67,11 +67,10 @@ def anomaly_rows(args: argparse.Namespace, runs: Path) -> list[dict[str, Any]]:
                 scored = genlab.evaluate(trained.run.path, "auroc", data_dir=args.data_dir, save=False)
                 per_class.append(round(float(scored["metrics"]["auroc"]), 4))
                 print(model, data, k, per_class[-1])
-            rows.append({"rows": "anomaly", "model": model, "dataset": f"{data} one-class",
+            emit({"rows": "anomaly", "model": model, "dataset": f"{data} one-class",
                          "mean_auroc": round(sum(per_class) / len(per_class), 4), "auroc_per_class": per_class,
                          "classes": classes, "train_minutes_per_class": None if model == "patch-knn" else minutes,
                          "seconds": round(time.perf_counter() - began, 1)})  # fmt: skip
-            print(rows[-1])
     for category in [] if args.quick else args.textures:
         for model in args.detectors:
             began = time.perf_counter()
@@ -80,14 +79,12 @@ def anomaly_rows(args: argparse.Namespace, runs: Path) -> list[dict[str, Any]]:
                                    runs_dir=runs, max_minutes=budget, progress=False, threads=args.threads,
                                    data_options={"category": category})  # fmt: skip
             m = genlab.evaluate(trained.run.path, "auroc,pixel-auroc,pro", save=False)["metrics"]
-            rows.append({"rows": "anomaly", "model": model, "dataset": "textures-defects", "category": category,
-                         "auroc": m.get("auroc"), "pixel_auroc": m.get("pixel_auroc"), "pro": m.get("pro"),
-                         "seconds": round(time.perf_counter() - began, 1)})  # fmt: skip
-            print(rows[-1])
-    return rows
+            emit({"rows": "anomaly", "model": model, "dataset": "textures-defects", "category": category,
+                  "auroc": m.get("auroc"), "pixel_auroc": m.get("pixel_auroc"), "pro": m.get("pro"),
+                  "seconds": round(time.perf_counter() - began, 1)})  # fmt: skip
 
 
-def augmentation_rows(args: argparse.Namespace, runs: Path) -> list[dict[str, Any]]:
+def augmentation_rows(args: argparse.Namespace, runs: Path, emit: Callable[[dict[str, Any]], None]) -> None:
     import genlab
     from genlab.image.augment import AugmentationStudyPipeline
 
@@ -99,14 +96,13 @@ def augmentation_rows(args: argparse.Namespace, runs: Path) -> list[dict[str, An
     study = {"data": data, "seeds": 1 if args.quick else 3, "steps": 20 if args.quick else args.steps,
              "synthetic_per_class": 20 if args.quick else 500, "data_dir": args.data_dir}  # fmt: skip
     counts = [5] if args.quick else [10, 50, 100]
-    rows = []
     pooled = genlab.train("image-generation", "cgan", pool, "aug-cgan-pooled", runs_dir=runs, max_minutes=minutes,
                           progress=False, threads=args.threads, data_options=size, model_options=tiny)  # fmt: skip
     model = genlab.load(pooled.run.path).model
     for filt in ("none", "confidence"):
         report = AugmentationStudyPipeline(model)(real_per_class=counts, filter=filt, **study).report
-        rows += _rows(report, "pooled", filt, pooled)
-        print(rows[-1])
+        for r in _rows(report, "pooled", filt, pooled):
+            emit(r)
     k = counts[0]
     strict: dict[str, list[dict[str, Any]]] = {"none": [], "confidence": []}
     for seed in range(study["seeds"]):
@@ -118,9 +114,7 @@ def augmentation_rows(args: argparse.Namespace, runs: Path) -> list[dict[str, An
             )
             strict[filt] += one.report["runs"]
     for filt, runs_ in strict.items():
-        rows.append(_summarise(runs_, data, k, "strict", filt, minutes))
-        print(rows[-1])
-    return rows
+        emit(_summarise(runs_, data, k, "strict", filt, minutes))
 
 
 def _strict_generator(k: int, seed: int, data: str, size: dict, tiny: dict, minutes: float, args, runs: Path):
@@ -180,18 +174,20 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--data-dir", default=None, help="folder of standard datasets (MNIST IDX files)")
     args = p.parse_args(argv)
     common.set_threads(args.threads)
-    rows: list[dict[str, Any]] = []
     commit = common.git_commit()
+    name = "applications-quick" if args.quick else "applications"
+
+    def emit(row: dict[str, Any]) -> None:
+        """Stamp ``row`` and save it at once: an interrupted run keeps every row it finished."""
+        row |= {"threads": torch.get_num_threads(), "load_average": common.load_average(), "commit": commit}
+        print(row)
+        print(f"wrote {common.save_rows(name, [row], MODULE, argv, row_key, args.out_dir)}")
+
     with common.runs_folder(args.runs_dir) as runs:
         if "augmentation" in args.rows:
-            rows += augmentation_rows(args, runs)
+            augmentation_rows(args, runs, emit)
         if "anomaly" in args.rows:
-            rows += anomaly_rows(args, runs)
-    for r in rows:
-        r |= {"threads": torch.get_num_threads(), "load_average": common.load_average(), "commit": commit}
-    out = common.save_rows("applications-quick" if args.quick else "applications", rows, MODULE, argv, row_key,
-                           args.out_dir)  # fmt: skip
-    print(f"wrote {out}")
+            anomaly_rows(args, runs, emit)
 
 
 if __name__ == "__main__":
