@@ -41,6 +41,8 @@ import torch
 from benchmarks import common
 
 MODULE = "benchmarks.applications"
+ANOMALY_DOC = common.ROOT / "docs" / "anomaly.md"
+AUGMENTATION_DOC = common.ROOT / "docs" / "augmentation.md"
 
 
 def row_key(r: dict[str, Any]) -> tuple:
@@ -160,6 +162,45 @@ def _summarise(runs: list[dict[str, Any]], data: str, k: int, protocol: str, fil
             "seeds": len(runs), "runs": runs}  # fmt: skip
 
 
+def render(path: Path) -> None:
+    """Rewrite the measured tables of docs/anomaly.md and docs/augmentation.md from the results file ``path``."""
+    import json
+
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    rows, commits = doc["results"], sorted({str(r.get("commit")) for r in doc["results"]})
+    oneclass = [r for r in rows if r["rows"] == "anomaly" and "auroc_per_class" in r]
+    classes = " | ".join(str(k) for k in range(10))
+    lines = [f"| detector | data | mean AUROC | {classes} | train / class | seconds |", "|---|---|---|" + "---|" * 12]
+    for r in sorted(oneclass, key=lambda r: (r["dataset"], -r["mean_auroc"])):
+        best = max(x["mean_auroc"] for x in oneclass if x["dataset"] == r["dataset"])
+        mean = f"**{r['mean_auroc']:.3f}**" if r["mean_auroc"] == best else f"{r['mean_auroc']:.3f}"
+        budget = "closed form" if r["train_minutes_per_class"] is None else f"{r['train_minutes_per_class']:g} min"
+        lines.append(f"| `{r['model']}` | {r['dataset']} | {mean} | " + " | ".join(f"{a:.3f}" for a in
+                     r["auroc_per_class"]) + f" | {budget} | {r['seconds']:.0f} |")  # fmt: skip
+    texture = [r for r in rows if r["rows"] == "anomaly" and r.get("category")]
+    lines += ["", "| detector | texture | image AUROC | pixel AUROC | PRO | seconds |", "|---|---|---|---|---|---|"]
+    for r in sorted(texture, key=lambda r: (r["category"], r["model"])):
+        lines.append(f"| `{r['model']}` | {r['category']} | {r['auroc']:.3f} | {r['pixel_auroc']:.3f} | "
+                     f"{r['pro']:.3f} | {r['seconds']:.0f} |")  # fmt: skip
+    lines += ["", f"Rows of `benchmarks/results/{path.name}` (commits {', '.join(commits)})."]
+    if oneclass or texture:
+        common.replace_between(ANOMALY_DOC, "<!-- anomaly-table:start -->", "<!-- anomaly-table:end -->", lines)
+    augmentation = [r for r in rows if r["rows"] == "augmentation"]
+    lines = ["| protocol | filter | real / class | real only | real + synthetic | gain (points) | seeds |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    order = {"pooled": 0, "strict": 1}
+    for r in sorted(augmentation, key=lambda r: (order.get(r["protocol"], 2), r["filter"], r["real_per_class"])):
+        seeds = r.get("seeds") or len(r.get("runs", []))
+        lines.append(f"| {r['protocol']} | {r['filter']} | {r['real_per_class']} | "
+                     f"{100 * r['accuracy_real']:.1f} ± {100 * r.get('accuracy_real_std', 0):.1f} | "
+                     f"{100 * r['accuracy_augmented']:.1f} ± {100 * r.get('accuracy_augmented_std', 0):.1f} | "
+                     f"{r['accuracy_gain']:+.2f} ± {r['std']:.2f} | {seeds} |")  # fmt: skip
+    if augmentation:
+        lines += ["", f"Rows of `benchmarks/results/{path.name}` (commits {', '.join(commits)})."]
+        common.replace_between(AUGMENTATION_DOC, "<!-- augmentation-table:start -->",
+                               "<!-- augmentation-table:end -->", lines)  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog=f"python -m {MODULE}", description=__doc__.split("\n\n")[0])
     common.add_common_arguments(p, "tiny budgets on builtin:digits: a smoke check, not a result")
@@ -167,12 +208,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--detectors", nargs="+", default=["patch-knn", "vae"],
                    choices=["patch-knn", "vae", "f-anogan", "ddpm-recon"])  # fmt: skip
     p.add_argument("--anomaly-data", nargs="+", default=["mnist"], choices=["mnist", "fashion-mnist"])
-    p.add_argument("--textures", nargs="+", default=["brick", "grass", "gravel"])
+    p.add_argument("--textures", nargs="*", default=["brick", "grass", "gravel"], help="texture categories")
     p.add_argument("--anomaly-minutes", type=float, default=1.0, help="training budget per class of each detector")
     p.add_argument("--gen-minutes", type=float, default=10.0, help="training budget of each generator")
     p.add_argument("--steps", type=int, default=600, help="classifier Adam steps in each arm")
     p.add_argument("--data-dir", default=None, help="folder of standard datasets (MNIST IDX files)")
+    p.add_argument("--render-only", action="store_true", help="re-render the docs tables from the results file")
     args = p.parse_args(argv)
+    if args.render_only:
+        render(common.results_path("applications", args.out_dir))
+        return
     common.set_threads(args.threads)
     commit = common.git_commit()
     name = "applications-quick" if args.quick else "applications"
@@ -188,6 +233,8 @@ def main(argv: list[str] | None = None) -> None:
             augmentation_rows(args, runs, emit)
         if "anomaly" in args.rows:
             anomaly_rows(args, runs, emit)
+    if not args.quick and args.out_dir is None:
+        render(common.results_path(name))
 
 
 if __name__ == "__main__":

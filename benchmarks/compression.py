@@ -33,6 +33,15 @@ of the outputs from torch's on the same inputs).
 * ``unet`` (the DDPM, MNIST 28×28, class-conditional): ``int8-static`` and ``int8-static-all``; ``latency_ms`` of
   the denoiser on 16 images, ``fid`` of ``--unet-eval-n`` samples at the model's default steps.
 
+**Distillation rows** (``--rows distill``): progressive distillation (``genlab distill --steps 4``) of a
+class-conditional DDPM trained ``--teacher-minutes`` on MNIST 28×28 (``--data-dir``; ``builtin:mnist-5k`` without
+it), ``--distill-steps`` steps a round (32 → 16 → 8 → 4). Three rows, each sampled with DDIM at the model's
+guidance scale from the same seeded noise and scored on the same ``--distill-eval-n`` test images with the
+dataset's LeNet features (``benchmarks.diffusion``'s quality protocol): ``teacher-25-steps`` (the teacher as it
+samples by default), ``teacher-4-steps`` (the teacher asked for 4 steps, what distillation must beat) and
+``distill-4-steps`` (the student). Fields: ``steps``, ``fid``, ``kid``, ``fid_ratio`` (over the 25-step
+teacher's), ``latency_ms`` (16 images, one call of ``generate``, best of 3), ``speedup``.
+
 ``size_mb`` is the weights file (a GAN's discriminator included), ``zip_mb`` that file deflated (what zeros from
 pruning save), ``speedup`` the original's latency over this one on the same thread count, and ``<metric>_change``
 the relative change of the quality metric.
@@ -279,6 +288,58 @@ def image_rows(name: str, args: argparse.Namespace, runs: Path) -> list[dict[str
     return rows
 
 
+def distill_rows(args: argparse.Namespace, runs: Path) -> list[dict[str, Any]]:
+    """A DDPM teacher at 25 and at 4 DDIM steps against its 4-step progressive distillation: FID and latency."""
+    import genlab
+    from genlab.compress.distill import distill, read_report
+    from genlab.image.evaluation import generate, resolve_reference, sample_metrics
+    from genlab.image.extractors import default_extractor, get_extractor
+
+    data = "mnist" if args.data_dir else "builtin:mnist-5k"
+    minutes, model_opts = args.teacher_minutes, {"conditional": True}
+    name = f"ddpm-{data.split(':')[-1]}-{minutes:g}m"
+    data_opts = {"image_size": 28, "data_dir": args.data_dir} if args.data_dir else {"image_size": 28}
+    if args.quick:
+        data, name, minutes, data_opts = "builtin:digits", "ddpm-digits-teacher", 0.1, {"image_size": 16}
+        model_opts |= {"base_channels": 8, "channel_mult": [1, 2], "attention_levels": []}
+    teacher = trained_run(runs, "image-generation", name) or genlab.train(
+        "image-generation", "ddpm", data, name, runs_dir=runs, max_minutes=minutes, progress=False,
+        threads=args.threads, data_options=data_opts, model_options=model_opts, overrides=["train.sample_every=0"],
+    )  # fmt: skip
+    student = runs / "image-generation" / f"{name}-distilled-4"
+    done = (student / "distillation.json").is_file() and read_report(student)["report"]
+    if not done:  # quality is measured below, on one protocol for all three rows
+        distill(teacher.run.path, {}, steps=4, name=student.name, max_steps=5 if args.quick else args.distill_steps,
+                options={"eval_n": 0}, progress=False, threads=args.threads)  # fmt: skip
+    record = read_report(student)
+    n = 64 if args.quick else args.distill_eval_n
+    teacher_model, student_model = genlab.load(teacher.run.path).model, genlab.load(student).model
+    cfg = teacher_model.config
+    ref = resolve_reference(teacher_model, None, cfg.image_size, cfg.channels, n, args.data_dir, 0)
+    extractor = get_extractor(default_extractor(ref.source, cfg.image_size, cfg.channels))
+    rows, reference = [], None
+    labels = torch.arange(16) % cfg.num_classes
+    arms = [("teacher-25-steps", teacher_model, cfg.sample_steps), ("teacher-4-steps", teacher_model, 4),
+            ("distill-4-steps", student_model, 4)]  # fmt: skip
+    for method, model, steps in arms:
+        options = {"sampler": "ddim", "steps": steps, "eta": 0.0}
+        fake = generate(model, n, 0, **options)
+        values = sample_metrics(ref.images, fake, ["fid", "kid"], extractor, 0)
+        call = lambda m=model, o=options: m.generate(16, labels=labels, generator=torch.Generator().manual_seed(0), **o)  # noqa: E731
+        with torch.no_grad():
+            seconds = common.best_time(call, 3)
+        reference = reference or {"fid": values["fid"], "seconds": seconds}
+        rows.append({"model": "unet", "method": method, "dataset": ref.source, "steps": steps, "sampler": "ddim",
+                     "guidance_scale": cfg.guidance_scale, "train_minutes": round(teacher.minutes, 2),
+                     "train_steps": teacher.steps, "fid": round(values["fid"], 3), "kid": round(values["kid"], 3),
+                     "fid_ratio": round(values["fid"] / reference["fid"], 4), "eval_n": n,
+                     "reference": ref.source, "extractor": extractor.name, "latency_ms": round(1000 * seconds, 1),
+                     "speedup": round(reference["seconds"] / seconds, 3)})  # fmt: skip
+    rows[-1] |= {"rounds": record.get("rounds"), "distill_minutes": record.get("minutes"),
+                 "distill_steps": record.get("steps")}  # fmt: skip
+    return rows
+
+
 def _latency_inputs(name: str, model: Any) -> tuple[torch.Tensor, ...]:
     g = torch.Generator().manual_seed(0)
     if name == "dcgan":
@@ -290,7 +351,7 @@ def _latency_inputs(name: str, model: Any) -> tuple[torch.Tensor, ...]:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog=f"python -m {MODULE}", description=__doc__.split("\n\n")[0])
     common.add_common_arguments(p, "tiny models and few repeats: a smoke check, not a result")
-    p.add_argument("--rows", nargs="+", default=["onnx", "trained"], choices=["onnx", "trained"])
+    p.add_argument("--rows", nargs="+", default=["onnx", "trained"], choices=["onnx", "trained", "distill"])
     p.add_argument("--models", nargs="+", default=["dcgan", "gpt", "unet"], choices=["dcgan", "gpt", "unet"])
     p.add_argument("--repeats", type=int, default=50, help="timed calls per method (the best one is kept)")
     p.add_argument("--gpt-minutes", type=float, default=15.0, help="training budget of the 6×384 GPT (half for 4×128)")
@@ -299,6 +360,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--finetune-steps", type=int, default=300, help="fine-tune steps after pruning")
     p.add_argument("--eval-n", type=int, default=2000, help="samples for the DCGAN's FID")
     p.add_argument("--unet-eval-n", type=int, default=500, help="samples for the DDPM's FID (25 denoiser calls each)")
+    p.add_argument("--teacher-minutes", type=float, default=60.0, help="training budget of the teacher DDPM")
+    p.add_argument("--distill-steps", type=int, default=500, help="distillation steps per halving round")
+    p.add_argument("--distill-eval-n", type=int, default=1000, help="samples for the distillation rows' FID")
+    p.add_argument("--data-dir", default=None, help="folder with mnist/ (default: builtin:mnist-5k)")
     args = p.parse_args(argv)
     common.set_threads(args.threads)
     threads = torch.get_num_threads()
@@ -314,6 +379,11 @@ def main(argv: list[str] | None = None) -> None:
             for r in trained_rows(args, runs):
                 print(r)
                 rows.append({"rows": "trained", **r})
+    if "distill" in args.rows:
+        with common.runs_folder(args.runs_dir) as runs:
+            for r in distill_rows(args, runs):
+                print(r)
+                rows.append({"rows": "distill", **r})
     commit = common.git_commit()
     for r in rows:
         r |= {"threads": threads, "load_average": common.load_average(), "commit": commit}
