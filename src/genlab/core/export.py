@@ -18,7 +18,10 @@ from torch import nn
 from genlab.core.errors import BadInputError
 
 #: What a model family must offer to be exported, for the message of models that offer nothing.
-EXPORTABLE = "image generators with a latent decoder (GANs, VAEs), diffusion/flow denoisers and GPT language models"
+EXPORTABLE = (
+    "image generators with a latent decoder (GANs, VAEs), diffusion/flow denoisers, GPT language models, "
+    "audio GANs (WaveGAN, SpecGAN) and mel vocoders (Vocos)"
+)
 
 
 @dataclass

@@ -3,6 +3,14 @@
 onnxruntime. Guide: docs/export.md."""
 
 from genlab.exporters.onnx import GraphReport, OnnxGraphRunner, export_onnx, load_manifest
-from genlab.exporters.runtime import cached_export, onnx_twin
+from genlab.exporters.runtime import backend_model, cached_export, onnx_twin
 
-__all__ = ["GraphReport", "OnnxGraphRunner", "cached_export", "export_onnx", "load_manifest", "onnx_twin"]
+__all__ = [
+    "GraphReport",
+    "OnnxGraphRunner",
+    "backend_model",
+    "cached_export",
+    "export_onnx",
+    "load_manifest",
+    "onnx_twin",
+]

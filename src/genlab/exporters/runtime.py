@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import os
 import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from genlab.core.errors import BadInputError
 from genlab.exporters.onnx import MANIFEST, OnnxGraphRunner, export_onnx, load_manifest
 
 _lock = threading.Lock()
+_twins: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loaded model -> its onnx twin
 
 
 def cache_root() -> Path:
@@ -94,4 +96,20 @@ def onnx_twin(model: nn.Module, threads: int | None = None) -> nn.Module:
     if not attached:
         raise BadInputError(f"{model.registry_name} has no graph that can stand in for its PyTorch code",
                             "use the exported files directly (genlab export) or the torch backend")  # fmt: skip
+    return twin
+
+
+def backend_model(model: nn.Module, backend: str) -> nn.Module:
+    """The model a pipeline runs for a request's ``backend``: ``model`` itself for ``torch``; for ``onnx`` its twin
+    (:func:`onnx_twin`), made once per loaded model and kept while the model lives."""
+    if backend == "torch":
+        return model
+    if backend != "onnx":
+        raise BadInputError(f"unknown backend '{backend}'", "use torch or onnx")
+    from genlab.core.optional import require
+
+    require("onnxruntime", "export", "--backend onnx")
+    twin = _twins.get(model)
+    if twin is None:
+        twin = _twins[model] = onnx_twin(model)
     return twin

@@ -68,17 +68,12 @@ class ImageGenerationPipeline(Pipeline):
 
     def backend_model(self, backend: str):
         """The model for ``backend``: the loaded one, or (``onnx``) its twin whose exported graphs run in
-        onnxruntime (:func:`genlab.exporters.onnx_twin`), made once per pipeline."""
+        onnxruntime (:func:`genlab.exporters.backend_model`), made once per loaded model."""
         if backend == "torch":
             return self.model
-        if getattr(self, "_onnx_model", None) is None:
-            from genlab.core.optional import require
+        from genlab.exporters import backend_model
 
-            require("onnxruntime", "export", "--backend onnx")
-            from genlab.exporters import onnx_twin
-
-            self._onnx_model = onnx_twin(self.model)
-        return self._onnx_model
+        return backend_model(self.model, backend)
 
     def run(self, request: ImageSampling) -> ImagesOutput:
         model = self.backend_model(request.backend)

@@ -43,6 +43,7 @@ from pydantic import Field, field_validator, model_validator
 from torch import nn
 
 from genlab.core.errors import BadInputError, ConfigError
+from genlab.core.export import Bound, ExportGraph
 from genlab.core.latent import ConditionalConfig, LatentGenerativeModel
 from genlab.core.model import OptimizerSpec
 from genlab.core.seeding import make_generator
@@ -216,12 +217,17 @@ class AudioGenerator(LatentGenerativeModel):
 
 class AudioGAN(AudioGenerator):
     """Base of the audio GANs: subclasses build ``self.generator`` and ``self.discriminator`` and say how real
-    clips enter the critic (:meth:`to_critic_input`) and how generator outputs become waves (:meth:`to_waves`).
+    clips enter the critic (:meth:`to_critic_input`), what one pass of the generator gives (:meth:`synthesize`) and how
+    that becomes waves (:meth:`to_waves`).
 
+    Sampling is ``to_waves(synthesize(z, labels))``: :meth:`synthesize`, the generator's deterministic pass, is what
+    :meth:`export_graphs` exports and what an ONNX twin replaces; :meth:`to_waves` (SpecGAN's Griffin-Lim) stays.
     Optimizer groups: ``discriminator`` (every batch), then ``generator`` (every ``n_critic`` batches).
     """
 
     sample_batch_size: ClassVar[int] = 250
+    #: the name of what :meth:`synthesize` returns, in the exported graph
+    synthesis_output: ClassVar[str] = "waves"
     config: AudioGANConfig
 
     # --- the prior and generation ---------------------------------------------
@@ -229,8 +235,13 @@ class AudioGAN(AudioGenerator):
         """z ~ U(−1, 1)^latent_dim (the paper's prior), (n, latent_dim) on the model's device."""
         return (torch.rand((n, self.config.latent_dim), generator=generator) * 2 - 1).to(self.device)
 
-    def to_waves(self, fake: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Generator outputs → waves (B, window)."""
+    def synthesize(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """The generator's one pass from latents z (B, latent_dim) [and labels (B,)] to the model's output, with
+        nothing drawn at random (WaveGAN: clips; SpecGAN: log-magnitude spectrograms): the exported graph."""
+        raise NotImplementedError
+
+    def to_waves(self, output: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """What :meth:`synthesize` gives → waves (B, ≥ clip_samples); ``generator`` seeds what this step draws."""
         raise NotImplementedError
 
     def to_critic_input(self, waves: torch.Tensor) -> torch.Tensor:
@@ -241,8 +252,22 @@ class AudioGAN(AudioGenerator):
         self, z: torch.Tensor, labels: torch.Tensor | None = None, generator: torch.Generator | None = None
     ) -> torch.Tensor:
         """Waves (B, clip_samples) in [-1, 1] for latents z (B, latent_dim) [and labels (B,)]."""
-        waves = self.to_waves(self.generator(z, labels), generator)
+        waves = self.to_waves(self.synthesize(z, labels), generator)
         return waves[:, : self.config.clip_samples].clamp(-1, 1)
+
+    def export_graphs(self) -> dict[str, ExportGraph]:
+        """``generator``: latents (B, latent_dim) [+ labels (B,) for conditional models] -> :meth:`synthesize`'s
+        output (WaveGAN ``waves`` (B, clip_samples); SpecGAN ``log_magnitude`` (B, F, T)), the batch free."""
+        g = torch.Generator().manual_seed(0)
+        z = self.sample_latent(2, g)
+        inputs, names = (z,), ["z"]
+        if self.conditional:
+            inputs, names = (z, self.check_labels(None, 2)), ["z", "labels"]
+        output = self.synthesis_output
+        batch = {name: {0: "batch"} for name in [*names, output]}
+        graph = ExportGraph(Bound(self, "synthesize"), inputs, names, [output], batch,
+                            f"latents [+ class labels] -> {output}", attach="synthesize")  # fmt: skip
+        return {"generator": graph}
 
     @torch.no_grad()
     def generate(

@@ -3,7 +3,8 @@
 ``genlab sample RUN --label 7 --n 8 --out sevens/`` writes ``sevens/000_7.wav`` … ``sevens/007_7.wav`` and
 ``sevens/spectrograms.png``; ``--out seven.wav`` with ``--n 1`` writes that one file. In Python,
 ``genlab.load(RUN)(n=8, label="7", seed=0)`` returns the same :class:`AudioClipsOutput`, whose ``waves``
-are (n, clip_samples) float32 in [-1, 1] at ``sample_rate``.
+are (n, clip_samples) float32 in [-1, 1] at ``sample_rate``. ``--backend onnx`` (``backend="onnx"``) runs the
+generator's pass in onnxruntime (:mod:`genlab.exporters.runtime`; guide: docs/export.md).
 
 A label is a class name of the training data (``7``, ``low``) or its index; an unconditional model
 refuses labels, with a hint.
@@ -16,6 +17,7 @@ import re
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -26,6 +28,7 @@ from genlab.audio.io import WRITE_FORMATS, encode_audio, write_audio
 from genlab.core.errors import BadInputError
 from genlab.core.pipeline import Output, Pipeline, Request, register_pipeline
 from genlab.core.seeding import make_generator
+from genlab.exporters.runtime import backend_model
 
 GRID_NAME = "spectrograms.png"
 MAX_CLIPS = 1000
@@ -129,6 +132,11 @@ class AudioSampling(Request):
     label: str | int | None = Field(
         None, description="label of every clip, conditional models only: a class name or index (e.g. 7)"
     )
+    backend: Literal["torch", "onnx"] = Field(
+        "torch",
+        description="onnx: the generator runs in onnxruntime (exported once per model, checked against PyTorch, "
+        "cached; SpecGAN's Griffin-Lim stays in PyTorch); needs the export extra",
+    )
 
 
 def label_index(model: AudioGAN, label: str | int | None) -> int | None:
@@ -181,7 +189,8 @@ class AudioGenerationPipeline(Pipeline):
         index = label_index(self.model, request.label)
         labels = self.model.check_labels(None if index is None else torch.tensor(index), request.n)
         labels = None if labels is None else labels.cpu()
-        waves = draw(self.model, labels, request.n, make_generator(request.seed))
+        model = backend_model(self.model, request.backend)  # onnx: the generator's pass runs in onnxruntime
+        waves = draw(model, labels, request.n, make_generator(request.seed))
         return AudioClipsOutput(waves, self.model.config.sample_rate, titles_for(self.model, labels, request.n))
 
     def default_filename(self, request: AudioSampling) -> str:
@@ -189,6 +198,9 @@ class AudioGenerationPipeline(Pipeline):
         stem = f"sample{label}-seed{request.seed}"
         return f"{stem}.wav" if request.n == 1 else stem  # several clips: a folder
 
-    def __call__(self, n: int = 8, label: str | int | None = None, seed: int | None = None) -> AudioClipsOutput:
-        """Generate ``n`` clips (of ``label``, for conditional models); the same seed gives the same clips."""
-        return self.run(self.request(n=n, label=label, seed=seed))
+    def __call__(
+        self, n: int = 8, label: str | int | None = None, seed: int | None = None, backend: str = "torch"
+    ) -> AudioClipsOutput:
+        """Generate ``n`` clips (of ``label``, for conditional models); the same seed gives the same clips;
+        ``backend="onnx"`` runs the generator in onnxruntime."""
+        return self.run(self.request(n=n, label=label, seed=seed, backend=backend))

@@ -168,6 +168,7 @@ class SpecGAN(AudioGAN):
     """``audio/specgan``: SpecGAN with WGAN-GP and a Griffin-Lim vocoder; ``conditional=true`` adds labels."""
 
     config_class: ClassVar[type[SpecGANConfig]] = SpecGANConfig
+    synthesis_output: ClassVar[str] = "log_magnitude"
     description: ClassVar[str] = "SpecGAN: DCGAN on log spectrograms + Griffin-Lim (Donahue et al. 2019)"
     config: SpecGANConfig
 
@@ -249,8 +250,15 @@ class SpecGAN(AudioGAN):
     def to_critic_input(self, waves: torch.Tensor) -> torch.Tensor:
         return self.normalize(self.spectrogram(waves))
 
-    def to_waves(self, fake: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        magnitude = self.denormalize(fake).exp()  # (B, F, T)
+    def synthesize(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Log magnitudes (B, F, T) for latents z (B, latent_dim) [and labels (B,)]: the generator's picture
+        mapped back through the training statistics (:meth:`denormalize`)."""
+        return self.denormalize(self.generator(z, labels))
+
+    def to_waves(self, output: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Log magnitudes (B, F, T) → waves (B, window) through :meth:`vocoder` (Griffin-Lim, seeded by
+        ``generator``)."""
+        magnitude = output.exp()  # (B, F, T)
         magnitude = F.pad(magnitude, (0, 1, 0, 1))  # the dropped Nyquist bin and last frame: (B, F + 1, T + 1)
         return self.vocoder(magnitude, generator)
 

@@ -129,8 +129,12 @@ class WaveGAN(AudioGAN):
         self.generator = WaveGANGenerator(config, self.label_classes, who)
         self.discriminator = WaveGANDiscriminator(config, self.label_classes, who)
 
-    def to_waves(self, fake: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        return fake[:, 0]  # (B, 1, window) -> (B, window)
+    def synthesize(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Clips (B, clip_samples) in [-1, 1] for latents z (B, latent_dim) [and labels (B,)]."""
+        return self.generator(z, labels)[:, 0, : self.config.clip_samples]  # (B, 1, window) -> (B, clip_samples)
+
+    def to_waves(self, output: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        return output  # already waves: nothing is drawn after the generator
 
     def to_critic_input(self, waves: torch.Tensor) -> torch.Tensor:
         return waves[:, None]  # (B, window) -> (B, 1, window)

@@ -62,6 +62,7 @@ from torch import nn
 
 from genlab.audio.generation.base import AudioGenerator, AudioGeneratorConfig
 from genlab.core.errors import BadInputError
+from genlab.core.export import ExportGraph, not_exportable
 from genlab.core.model import OptimizerSpec, register_model
 from genlab.core.seeding import make_generator
 
@@ -248,6 +249,12 @@ class WaveNet(AudioGenerator):
             h, skip = layer(h, layer.label_bias(labels), pad)
             skips = skip if skips is None else skips[:, :, -skip.shape[-1] :] + skip  # (B, S, T')
         return self.head(skips)
+
+    def export_graphs(self) -> dict[str, ExportGraph]:
+        """None: WaveNet has no single-pass decode to export; refused with the reason."""
+        raise not_exportable(self, "WaveNet generates sample by sample (an autoregressive loop of thousands of steps "
+                             "per second of audio with per-layer queues), not in one pass from latents; export a "
+                             "WaveGAN or SpecGAN for audio generation in onnxruntime")  # fmt: skip
 
     # --- training ---------------------------------------------------------------
     def optimizer_groups(self) -> list[OptimizerSpec]:

@@ -18,6 +18,10 @@ iterates over the whole spectrogram, so that mode works on the whole recording i
 (``pipe.model.front_end``; ``pipe.model.mel(wave)`` computes them) into an :class:`AudioOutput` at the model's
 rate, ``(frames − 1) · hop`` samples (or ``length``), streamed chunk by chunk the same way.
 
+``--backend onnx`` (``backend="onnx"``) runs the vocoder's network — mels to STFT log-magnitude and phase — in
+onnxruntime (exported once per model and checked against PyTorch; :mod:`genlab.exporters.runtime`); the inverse
+STFT and the stitching stay the same PyTorch code.
+
 A missing, empty or undecodable file is a :class:`~genlab.core.errors.BadInputError` with a hint.
 """
 
@@ -39,6 +43,7 @@ from genlab.audio.vocoder.streaming import resynthesize_stream, vocode_stream
 from genlab.core.errors import BadInputError
 from genlab.core.model import GenerativeModel
 from genlab.core.pipeline import Pipeline, Request, register_pipeline
+from genlab.exporters.runtime import backend_model
 
 BLOCK_SECONDS = 30.0  # read this much of the input at a time
 GRIFFIN_LIM_MAX_SECONDS = 600.0  # Griffin-Lim works on the whole recording: 10 minutes at most
@@ -60,6 +65,11 @@ class VocodeRequest(Request):
     )
     chunk_seconds: float = Field(10.0, ge=0.5, le=600, description="audio vocoded at a time (bounds memory)")
     seed: int | None = Field(None, description="seed of Griffin-Lim's random initial phase (the model draws nothing)")
+    backend: Literal["torch", "onnx"] = Field(
+        "torch",
+        description="onnx: the vocoder's network runs in onnxruntime (exported once per model, checked against "
+        "PyTorch, cached; the inverse STFT stays in PyTorch); needs the export extra",
+    )
 
 
 @register_pipeline("audio/vocode")
@@ -84,7 +94,8 @@ class VocodePipeline(Pipeline):
 
     def run(self, request: VocodeRequest) -> AudioOutput:
         return self(request.audio, griffin_lim=request.griffin_lim, griffin_lim_iters=request.griffin_lim_iters,
-                    out_rate=request.out_rate, chunk_seconds=request.chunk_seconds, seed=request.seed)  # fmt: skip
+                    out_rate=request.out_rate, chunk_seconds=request.chunk_seconds, seed=request.seed,
+                    backend=request.backend)  # fmt: skip
 
     def __call__(
         self,
@@ -95,10 +106,14 @@ class VocodePipeline(Pipeline):
         out_rate: Literal["input", "model"] = "input",
         chunk_seconds: float = 10.0,
         seed: int | None = None,
+        backend: str = "torch",
     ) -> AudioOutput:
-        """Resynthesise an audio file, or a wave (samples,) / (channels, samples) at ``sample_rate``."""
+        """Resynthesise an audio file, or a wave (samples,) / (channels, samples) at ``sample_rate``;
+        ``backend="onnx"`` runs the vocoder's network in onnxruntime."""
         if out_rate not in ("input", "model"):
             raise BadInputError(f"unknown out_rate '{out_rate}'", "use 'input' or 'model'")
+        if griffin_lim and backend != "torch":
+            raise BadInputError("Griffin-Lim has no network to run in onnxruntime", "drop --backend onnx")
         if isinstance(audio, torch.Tensor):
             read, rate, frames, channels, name = self._tensor_source(audio, sample_rate)
         else:
@@ -118,18 +133,22 @@ class VocodePipeline(Pipeline):
             wave = torch.cat(list(exact_length(iter([io.resample(wave, model_rate, target)]), length)))
             return AudioOutput(wave, target, info)
         info["method"] = self.model.registry_name
+        model = backend_model(self.model, backend)  # onnx: exported on first use
         chunk = self._chunk_frames(chunk_seconds)
 
         def blocks() -> Iterator[torch.Tensor]:
             stream = StreamResampler(rate, model_rate)(read())
-            stream = StreamResampler(model_rate, target)(resynthesize_stream(self.model, stream, chunk))
+            stream = StreamResampler(model_rate, target)(resynthesize_stream(model, stream, chunk))
             yield from exact_length(stream, length)
 
         return AudioOutput(None, target, info, blocks=blocks)
 
-    def from_mel(self, mel: torch.Tensor, length: int | None = None, chunk_seconds: float = 10.0) -> AudioOutput:
+    def from_mel(
+        self, mel: torch.Tensor, length: int | None = None, chunk_seconds: float = 10.0, backend: str = "torch"
+    ) -> AudioOutput:
         """Audio at the model's rate from log-mels (n_mels, frames) of the model's front end, streamed chunk by
-        chunk; ``length`` samples (default ``(frames − 1) · hop``)."""
+        chunk; ``length`` samples (default ``(frames − 1) · hop``); ``backend="onnx"``: the network in
+        onnxruntime."""
         c = self.model.config
         c.check_mel(mel)
         if mel.dim() != 2:
@@ -141,9 +160,10 @@ class VocodePipeline(Pipeline):
                                 f"ask for a length in [{shortest}, {shortest + c.hop_length - 1}] or none")  # fmt: skip
         chunk = self._chunk_frames(chunk_seconds)
         mel = mel.detach().float().cpu()
+        model = backend_model(self.model, backend)
 
         def blocks() -> Iterator[torch.Tensor]:
-            yield from vocode_stream(self.model, torch.split(mel, chunk, dim=-1), chunk, length)
+            yield from vocode_stream(model, torch.split(mel, chunk, dim=-1), chunk, length)
 
         info = {"input": "mel", "frames": mel.shape[-1], "method": self.model.registry_name,
                 "front_end": c.describe()}  # fmt: skip

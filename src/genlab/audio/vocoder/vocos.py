@@ -31,6 +31,10 @@ Nothing mixes frames except the convolutions, so an output frame depends on the 
 defaults) and a sample on the ``⌈n_fft / (2·hop)⌉`` frames whose windows cover it: chunked vocoding with that
 much context equals whole-file vocoding (:mod:`genlab.audio.vocoder.streaming`).
 
+Export (:meth:`Vocos.export_graphs`): steps 1–4 — log-mels to each bin's log-magnitude and phase — are one ONNX
+graph, the batch and the frames free; steps 5–6 (the inverse STFT does not export) stay in PyTorch, also under
+``genlab vocode --backend onnx``.
+
 Default size for a CPU: ``dim`` 128, ``intermediate_dim`` 384, 8 layers (≈ 1.0 M parameters; the paper's model
 has 512 / 1536 / 8, 13.5 M), Adam at 2e-3 (betas 0.8, 0.99). Losses and the optional discriminator:
 :mod:`genlab.audio.vocoder.base`.
@@ -47,6 +51,7 @@ from torch import nn
 
 from genlab.audio.features import istft
 from genlab.audio.vocoder.base import Vocoder, VocoderConfig
+from genlab.core.export import Bound, ExportGraph
 from genlab.core.model import register_model
 
 MAX_MAGNITUDE = 100.0  # exp(log-magnitude) is clipped here
@@ -118,8 +123,9 @@ class Vocos(Vocoder):
         ``(kernel_size − 1) / 2`` frames to each side."""
         return (self.config.layers + 1) * (self.config.kernel_size // 2)
 
-    def spectrum(self, mel: torch.Tensor) -> torch.Tensor:
-        """The complex STFT (B, n_fft / 2 + 1, frames) predicted from log-mels (B, n_mels, frames)."""
+    def log_magnitude_phase(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The network's prediction from log-mels (B, n_mels, frames): the log-magnitude (with the mel prior) and
+        the phase in radians (not wrapped) of every bin, each (B, n_fft / 2 + 1, frames). The exported graph."""
         x = self.embed(mel)  # (B, dim, T)
         x = self.embed_norm(x.transpose(1, 2)).transpose(1, 2)
         for block in self.blocks:
@@ -129,8 +135,30 @@ class Vocos(Vocoder):
         if self.config.magnitude_prior:
             prior = torch.matmul(self.spread, mel.exp()).clamp_min(self.config.log_floor).log()  # (B, F, T)
             log_magnitude = log_magnitude + prior
+        return log_magnitude, phase
+
+    def spectrum(self, mel: torch.Tensor) -> torch.Tensor:
+        """The complex STFT (B, n_fft / 2 + 1, frames) predicted from log-mels (B, n_mels, frames)."""
+        log_magnitude, phase = self.log_magnitude_phase(mel)
         magnitude = log_magnitude.exp().clamp(max=MAX_MAGNITUDE)
         return torch.complex(magnitude * torch.cos(phase), magnitude * torch.sin(phase))
+
+    def export_graphs(self) -> dict[str, ExportGraph]:
+        """``spectrum``: log-mels (B, n_mels, frames) -> ``log_magnitude`` and ``phase`` (B, n_fft / 2 + 1,
+        frames), the batch and the frames free. The inverse STFT stays outside: ``torch.istft`` exports to a file
+        onnxruntime refuses to load (an invalid ScatterND, at opset 18); the wave is
+        ``istft(min(exp(log_magnitude), 100) · e^(i·phase))`` with the front end's window, hop and FFT size, as
+        :meth:`spectrum` and :meth:`forward` compute it, so an ONNX twin (:func:`genlab.exporters.onnx_twin`) can
+        stand in for :meth:`log_magnitude_phase` alone."""
+        c = self.config
+        g = torch.Generator().manual_seed(0)
+        mel = torch.randn((2, c.n_mels, 12), generator=g) - 4.0  # log-mels of moderate level
+        axes = {0: "batch", 2: "frames"}
+        graph = ExportGraph(Bound(self, "log_magnitude_phase"), (mel,), ["mel"], ["log_magnitude", "phase"],
+                            {name: axes for name in ("mel", "log_magnitude", "phase")},
+                            "log-mels -> STFT log-magnitude and phase (the inverse STFT runs outside)",
+                            attach="log_magnitude_phase")  # fmt: skip
+        return {"spectrum": graph}
 
     def forward(self, mel: torch.Tensor, length: int | None = None) -> torch.Tensor:
         c = self.config
