@@ -98,13 +98,17 @@ def augmentation_rows(args: argparse.Namespace, runs: Path, emit: Callable[[dict
     study = {"data": data, "seeds": 1 if args.quick else 3, "steps": 20 if args.quick else args.steps,
              "synthetic_per_class": 20 if args.quick else 500, "data_dir": args.data_dir}  # fmt: skip
     counts = [5] if args.quick else [10, 50, 100]
-    pooled = genlab.train("image-generation", "cgan", pool, "aug-cgan-pooled", runs_dir=runs, max_minutes=minutes,
-                          progress=False, threads=args.threads, data_options=size, model_options=tiny)  # fmt: skip
-    model = genlab.load(pooled.run.path).model
-    for filt in ("none", "confidence"):
-        report = AugmentationStudyPipeline(model)(real_per_class=counts, filter=filt, **study).report
-        for r in _rows(report, "pooled", filt, pooled):
-            emit(r)
+    if "pooled" in args.protocols:
+        pooled = genlab.train("image-generation", "cgan", pool, "aug-cgan-pooled", runs_dir=runs,
+                              max_minutes=minutes, progress=False, threads=args.threads, data_options=size,
+                              model_options=tiny)  # fmt: skip
+        model = genlab.load(pooled.run.path).model
+        for filt in ("none", "confidence"):
+            report = AugmentationStudyPipeline(model)(real_per_class=counts, filter=filt, **study).report
+            for r in _rows(report, "pooled", filt, pooled):
+                emit(r)
+    if "strict" not in args.protocols:
+        return
     k = counts[0]
     strict: dict[str, list[dict[str, Any]]] = {"none": [], "confidence": []}
     for seed in range(study["seeds"]):
@@ -127,10 +131,13 @@ def _strict_generator(k: int, seed: int, data: str, size: dict, tiny: dict, minu
 
     x, y, *_ = study_splits(data, size["image_size"], 1, args.data_dir)  # the study's own training split
     sx, sy = balanced_draw(x, y, k, seed)
-    folder = Path(tempfile.mkdtemp(prefix=f"genlab-strict-{k}-{seed}-", dir=runs))
-    for i, (pic, label) in enumerate(zip(to_pil(sx), sy.tolist(), strict=True)):
-        (folder / str(label)).mkdir(exist_ok=True)
-        pic.save(folder / str(label) / f"{i}.png")
+    folder = runs / f"strict-data-k{k}-s{seed}"  # named by k and seed: a re-run resumes the run trained on it
+    if not folder.is_dir():
+        staging = Path(tempfile.mkdtemp(prefix=f"{folder.name}-", dir=runs))
+        for i, (pic, label) in enumerate(zip(to_pil(sx), sy.tolist(), strict=True)):
+            (staging / str(label)).mkdir(exist_ok=True)
+            pic.save(staging / str(label) / f"{i}.png")
+        staging.replace(folder)
     return genlab.train("image-generation", "cgan", str(folder), f"aug-cgan-strict-k{k}-s{seed}", runs_dir=runs,
                         max_minutes=minutes, progress=False, threads=args.threads, seed=seed,
                         data_options={**size, "channels": 1, "val_fraction": 0.0}, model_options=tiny)  # fmt: skip
@@ -212,6 +219,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--anomaly-minutes", type=float, default=1.0, help="training budget per class of each detector")
     p.add_argument("--gen-minutes", type=float, default=10.0, help="training budget of each generator")
     p.add_argument("--steps", type=int, default=600, help="classifier Adam steps in each arm")
+    p.add_argument("--protocols", nargs="+", default=["pooled", "strict"], choices=["pooled", "strict"],
+                   help="augmentation protocols to run")  # fmt: skip
     p.add_argument("--data-dir", default=None, help="folder of standard datasets (MNIST IDX files)")
     p.add_argument("--render-only", action="store_true", help="re-render the docs tables from the results file")
     args = p.parse_args(argv)
