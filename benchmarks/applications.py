@@ -196,7 +196,9 @@ def render(path: Path) -> None:
     lines = ["| protocol | filter | real / class | real only | real + synthetic | gain (points) | seeds |",
              "|---|---|---|---|---|---|---|"]  # fmt: skip
     order = {"pooled": 0, "strict": 1}
-    for r in sorted(augmentation, key=lambda r: (order.get(r["protocol"], 2), r["filter"], r["real_per_class"])):
+    filters = {"none": 0, "confidence": 1}
+    for r in sorted(augmentation, key=lambda r: (order.get(r["protocol"], 2), filters.get(r["filter"], 2),
+                                                 r["real_per_class"])):  # fmt: skip
         seeds = r.get("seeds") or len(r.get("runs", []))
         lines.append(f"| {r['protocol']} | {r['filter']} | {r['real_per_class']} | "
                      f"{100 * r['accuracy_real']:.1f} ± {100 * r.get('accuracy_real_std', 0):.1f} | "
