@@ -436,6 +436,12 @@ class TableTransformer:
         """Table column names in order."""
         return self._fitted().names()
 
+    @property
+    def encoders(self) -> list[Any]:
+        """The fitted encoder of every column, in table order (each has ``name``, ``kind`` and ``width``)."""
+        self._fitted()
+        return list(self._encoders)
+
     def transform(self, df: pd.DataFrame) -> np.ndarray:
         """The encoded rows of ``df``: float32 (n, output_dim)."""
         data = prepare_table(df, self._fitted())
