@@ -438,8 +438,7 @@ class TableTransformer:
 
     @property
     def encoders(self) -> list[Any]:
-        """The fitted encoder of every column, in table order (each has ``name``, ``kind`` and ``width``)."""
-        self._fitted()
+        """The fitted encoder of every column, in table order (each has ``name``, ``kind``, ``width``, ``encode``)."""
         return list(self._encoders)
 
     def transform(self, df: pd.DataFrame) -> np.ndarray:
