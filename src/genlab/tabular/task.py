@@ -44,7 +44,9 @@ class TabularDataConfig(Config):
         None, description="metadata YAML (column kinds, constraints, missing-value tokens) overriding detection"
     )
     file_encoding: str | None = Field(None, description="text encoding of a CSV that is not UTF-8 (latin-1, cp1252)")
-    val_fraction: float = Field(0.0, ge=0, lt=0.5, description="rows held out for validation losses")
+    val_fraction: float = Field(
+        0.0, ge=0, lt=0.5, description="rows held out for validation losses and for `synth score --threshold auto`"
+    )
     max_rows: int | None = Field(None, ge=10, description="train on a random subset of at most this many rows")
     max_categories: int = Field(1000, ge=2, description="a column with more distinct values is refused (or an id)")
     max_modes: int = Field(10, ge=1, le=50, description="mixture modes per numerical column (mode encoding)")
@@ -141,7 +143,10 @@ def validation_rows(data_config: dict[str, Any] | None) -> pd.DataFrame:
         table, _, _ = load_table(cfg)
     except BadInputError as e:
         raise DataError(f"its training table cannot be read again: {e.message}") from None
-    return split_rows(table, cfg)[1].reset_index(drop=True)
+    val = split_rows(table, cfg)[1].reset_index(drop=True)
+    if not len(val):
+        raise DataError(f"the run's validation share ({cfg.val_fraction}) of its table holds no rows")
+    return val
 
 
 class TabularTask(Task):
