@@ -7,6 +7,9 @@ table transformer travels inside the config (``transformer``, JSON), so a saved 
 rows back into a table and nothing is unpickled. Closed-form models (the Gaussian copula, independent
 marginals) fit the table directly.
 
+Anomaly scores: :meth:`TabularModel.score_rows` gives each row's negative log-likelihood in nats (models with
+``can_score``: the copula, independent marginals, TVAE; :mod:`genlab.tabular.likelihood`).
+
 Generation: :meth:`TabularModel.generate_encoded` gives encoded rows; :meth:`TabularModel.sample_table`
 decodes them into a ``pandas.DataFrame``. Conditions on categorical values (``sex = Female``) are passed
 to models that condition natively (``conditions_natively``: CTGAN's conditional vector); every other
@@ -18,6 +21,7 @@ from __future__ import annotations
 import itertools
 from typing import Any, ClassVar, Literal
 
+import numpy as np
 import torch
 from pydantic import Field
 
@@ -61,6 +65,8 @@ class TabularModel(GenerativeModel):
     conditions_natively: ClassVar[bool] = False
     #: rows per training batch unless the user sets one (CTGAN's and TVAE's 500)
     default_batch_size: ClassVar[int] = 500
+    #: True when :meth:`score_rows` gives the rows' negative log-likelihood (anomaly scores)
+    can_score: ClassVar[bool] = False
 
     def __init__(self, config: TabularModelConfig):
         super().__init__(config)
@@ -102,6 +108,21 @@ class TabularModel(GenerativeModel):
         """``n`` encoded rows (n, data_dim) on the CPU, drawn with ``generator``; ``conditions`` are honoured
         only when :attr:`conditions_natively` (else ignored: the caller rejects)."""
         raise NotImplementedError
+
+    def score_rows(self, table, samples: int = 16, generator: torch.Generator | None = None) -> np.ndarray:
+        """Anomaly scores of the rows of ``table`` (a ``pandas.DataFrame`` in the model's columns): float64 (n,),
+        each the row's negative log-likelihood under the model in nats — higher is less likely, so more
+        anomalous. What the likelihood is depends on the model (its ``score_rows``; docs/anomaly.md, "Tables").
+        ``samples`` and ``generator``: importance samples per row and their random draws (TVAE); unused by
+        closed-form models. Models that cannot score (``can_score`` False) raise BadInputError naming those
+        that can."""
+        from genlab.tabular.likelihood import scoring_models
+
+        names = ", ".join(scoring_models())
+        raise BadInputError(
+            f"{self.registry_name or type(self).__name__} cannot score rows: it has no likelihood to evaluate",
+            f"fit a model that can (--model {names.replace(', ', ' | ')}) and score with it",
+        )
 
     @torch.no_grad()
     def sample_table(self, n: int, generator: torch.Generator | None = None, conditions=None):

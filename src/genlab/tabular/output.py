@@ -83,3 +83,16 @@ class AnonymizedOutput(TableOutput):
             written.with_suffix(".anonymization.json"), json.dumps(report, indent=2, ensure_ascii=False, default=str)
         )
         return written
+
+
+class ScoreOutput(TableOutput):
+    """Scored rows: the input table plus ``anomaly_score`` (negative log-likelihood, nats) and ``anomalous``
+    (0/1 at the threshold); ``info`` holds the threshold, its rule and, with labels, AUROC, AUPR and F1.
+    ``save`` also writes ``<stem>.anomaly.json`` (``info``) beside the table."""
+
+    def save(self, path: str | Path) -> Path:
+        written = super().save(path)
+        atomic_write_text(
+            written.with_suffix(".anomaly.json"), json.dumps(self.info, indent=2, ensure_ascii=False, default=str)
+        )
+        return written

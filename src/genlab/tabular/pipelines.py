@@ -1,8 +1,10 @@
-"""Tabular pipelines: ``sample`` (synthetic rows, with conditions), ``report`` (fidelity, utility, privacy)
-and ``anonymize`` (k-anonymity; needs no model).
+"""Tabular pipelines: ``sample`` (synthetic rows, with conditions), ``report`` (fidelity, utility, privacy),
+``score`` (anomaly scores of rows: their negative log-likelihood under the model) and ``anonymize``
+(k-anonymity; needs no model).
 
 ``genlab synth sample RUN --n 10000 --out synthetic.csv --seed 0 --condition "sex=Female,age>60"``;
 ``genlab synth report RUN --real patients.csv --holdout holdout.csv --target disease --out report.html``;
+``genlab synth score RUN new-rows.csv --out scores.csv --threshold auto --target-fpr 0.05 --label-column label``;
 ``genlab anonymize patients.csv anon.csv --k 5 --quasi age,zip,sex --drop name,ssn``.
 """
 
@@ -10,21 +12,45 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
+import numpy as np
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from genlab.core.errors import BadInputError
+from genlab.core.anomaly import threshold_at_fpr
+from genlab.core.console import info as info_line
+from genlab.core.errors import BadInputError, DataError
 from genlab.core.html import ReportOutput
 from genlab.core.pipeline import Pipeline, Request, register_pipeline
+from genlab.core.seeding import make_generator
 from genlab.tabular.base import TASK
-from genlab.tabular.output import AnonymizedOutput, TableOutput
+from genlab.tabular.output import AnonymizedOutput, ScoreOutput, TableOutput
 
 
 def split_names(text: str | None) -> list[str]:
     """``"age, zip,sex"`` → ``["age", "zip", "sex"]`` (empty for None)."""
     return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+def read_any(source, data_dir: str | None = None) -> tuple[pd.DataFrame, str]:
+    """A raw table and what to call it in messages: ``source`` is a ``pandas.DataFrame``, a file or a dataset name."""
+    from genlab.tabular.task import TabularDataConfig, read_source
+
+    if isinstance(source, pd.DataFrame):
+        return source, "the table"
+    return read_source(TabularDataConfig(source=str(source), data_dir=data_dir))[0], str(source)
+
+
+def model_columns(raw: pd.DataFrame, meta, name: str, hint: str, identifiers: bool = True) -> pd.DataFrame:
+    """The columns of ``meta`` taken from ``raw``; a missing one raises BadInputError naming every missing column.
+    With ``identifiers`` False, absent identifier columns (which no model reads) are filled with missing values."""
+    kinds = meta.kinds()
+    optional = set() if identifiers else {c for c, k in kinds.items() if k == "identifier"}
+    missing = [c for c in meta.names() if c not in raw.columns and c not in optional]
+    if missing:
+        raise BadInputError(f"{name} lacks the model's column(s) {', '.join(missing)}", hint)
+    return pd.DataFrame({c: raw[c] if c in raw.columns else None for c in meta.names()}, index=raw.index)
 
 
 class SampleRequest(Request):
@@ -81,6 +107,11 @@ class TabularSamplePipeline(Pipeline):
         """``n`` synthetic rows as a ``pandas.DataFrame``: ``genlab.load(run)(n=500, seed=0)``."""
         request = self.request(n=n, condition=condition, seed=seed, max_draws=max_draws, stratify=stratify)
         return self.sample(request.n, request.seed, request.condition, request.max_draws, request.stratify)[0]
+
+    def score(self, table, **options) -> ScoreOutput:
+        """Anomaly scores of the rows of ``table`` (a ``pandas.DataFrame``, a file or a dataset name), flagged at a
+        threshold: ``genlab.load(run).score(df, threshold="auto", target_fpr=0.05)`` (:class:`TabularScorePipeline`)."""
+        return TabularScorePipeline(self.model).score(table, **options)
 
     def run(self, request: SampleRequest) -> TableOutput:
         t0 = time.perf_counter()
@@ -173,20 +204,11 @@ class TabularReportPipeline(Pipeline):
     def read(self, source, data_dir: str | None = None):
         """A real table typed with the model's own metadata: a ``pandas.DataFrame``, a file or a dataset name."""
         from genlab.tabular.table import prepare_table
-        from genlab.tabular.task import TabularDataConfig, read_source
 
-        if isinstance(source, pd.DataFrame):
-            raw, name = source, "the table"
-        else:
-            (raw, _), name = read_source(TabularDataConfig(source=str(source), data_dir=data_dir)), str(source)
+        raw, name = read_any(source, data_dir)
         meta = self.model.transformer.meta
-        missing = [c for c in meta.names() if c not in raw.columns]
-        if missing:
-            raise BadInputError(
-                f"{name} lacks the model's column(s) {', '.join(missing)}",
-                "give the table the model was trained on (or its holdout, with the same columns)",
-            )
-        return prepare_table(raw[meta.names()], meta)
+        hint = "give the table the model was trained on (or its holdout, with the same columns)"
+        return prepare_table(model_columns(raw, meta, name, hint), meta)
 
     def report(
         self, real, holdout=None, target=None, quasi=None, sensitive=None, n=None, seed=0, data_dir=None, stratify=None
@@ -276,3 +298,150 @@ class AnonymizePipeline(Pipeline):
         )  # fmt: skip
         result = anonymize(table, config)
         return AnonymizedOutput(result.table, result.report)
+
+
+class ScoreRequest(Request):
+    table: str = Field(
+        ...,
+        description="the rows to score (CSV/TSV/Parquet or a dataset name), in the columns the model was fitted on",
+        json_schema_extra={"file": "table", "names": True, "positional": True},
+    )
+    threshold: str = Field(
+        "auto", description="score threshold: a number, or auto (the run's validation rows at --target-fpr)"
+    )
+    target_fpr: float = Field(0.05, ge=0, lt=1, description="auto threshold: share of normal validation rows flagged")
+    label_column: str | None = Field(
+        None, description="a column marking anomalous rows (1/true = anomalous): AUROC, AUPR and F1 are reported"
+    )
+    samples: int = Field(16, ge=1, le=1024, description="tvae: importance samples per row (1: the negative ELBO)")
+    data_dir: str | None = Field(
+        None, description="folder of standard datasets (for a dataset name)", json_schema_extra={"server": False}
+    )
+    seed: int | None = Field(0, description="seed of TVAE's importance samples: the same seed gives the same scores")
+
+    @field_validator("threshold")
+    @classmethod
+    def _auto_or_number(cls, value: str) -> str:
+        if value != "auto":
+            try:
+                float(value)
+            except ValueError:
+                raise ValueError("threshold is 'auto' or a number, e.g. 25") from None
+        return value
+
+
+def anomaly_labels(column: pd.Series, name: str) -> np.ndarray:
+    """Booleans (n,) of a label column: 1/true/yes/anomalous → True, 0/false/no/normal → False; else BadInputError."""
+    words = {"1": True, "true": True, "yes": True, "anomalous": True, "anomaly": True,
+             "0": False, "false": False, "no": False, "normal": False}  # fmt: skip
+    out, odd = [], []
+    for value in column:
+        key = str(value).strip().lower()
+        if isinstance(value, (int, float, np.number)) and not isinstance(value, bool) and np.isfinite(value):
+            key = {1: "1", 0: "0"}.get(value, key)
+        if key in words:
+            out.append(words[key])
+        else:
+            odd.append(value)
+    if odd:
+        shown = ", ".join(repr(v) for v in list(dict.fromkeys(map(str, odd)))[:5])
+        raise BadInputError(
+            f"label column '{name}' holds values that are not 1/0 or true/false: {shown}",
+            "mark anomalous rows 1 (or true) and normal rows 0 (or false), with no missing labels",
+        )
+    return np.array(out, dtype=bool)
+
+
+@register_pipeline("tabular/score")
+class TabularScorePipeline(Pipeline):
+    """``pipe.score(df_or_path, threshold="auto")`` -> :class:`~genlab.tabular.output.ScoreOutput`: every row with
+    its anomaly score (negative log-likelihood in nats under the model) and its verdict at a threshold."""
+
+    task: ClassVar[str] = TASK
+    verb: ClassVar[str] = "score"
+    description: ClassVar[str] = "anomaly scores of table rows (negative log-likelihood), flagged at a threshold"
+    request_class = ScoreRequest
+    output_class = ScoreOutput
+
+    @classmethod
+    def hint_for(cls, model) -> str:
+        if model.task != cls.task:
+            return super().hint_for(model)
+        from genlab.tabular.likelihood import scoring_models
+
+        return "fit a model that can score rows: --model " + " | ".join(scoring_models())
+
+    @classmethod
+    def model_problem(cls, model) -> str | None:
+        if not getattr(model, "can_score", False):
+            return f"{model.registry_name} cannot score rows: it has no likelihood to evaluate"
+        return None
+
+    def default_filename(self, request: ScoreRequest) -> str:
+        return "scores.csv"
+
+    def scores(self, table: pd.DataFrame, samples: int = 16, seed: int | None = 0) -> np.ndarray:
+        """Anomaly scores (n,) of typed rows in the model's columns (``TabularModel.score_rows``)."""
+        return self.model.score_rows(table, samples=samples, generator=make_generator(0 if seed is None else seed))
+
+    def threshold(self, request: ScoreRequest) -> tuple[float, dict[str, Any]]:
+        """The threshold and how it was chosen (``auto``: on the run's validation rows at the target FPR)."""
+        from genlab.tabular.task import validation_rows
+
+        if request.threshold != "auto":
+            return float(request.threshold), {"threshold_rule": "given"}
+        try:
+            val = validation_rows(self.model.provenance.data.get("config"))
+        except DataError as e:
+            raise BadInputError(
+                f"--threshold auto needs the run's validation rows: {e.message}",
+                "give a number (--threshold 25: scores are negative log-likelihoods in nats), or refit with "
+                "--val-fraction 0.1 on a table that is still there",
+            ) from None
+        scores = self.scores(val, request.samples, request.seed)
+        info = {"threshold_rule": f"validation rows at FPR {request.target_fpr}", "n_validation": len(val)}
+        return threshold_at_fpr(scores, request.target_fpr), info
+
+    def score(self, table, **options: Any) -> ScoreOutput:
+        """Score ``table`` (a ``pandas.DataFrame``, a file or a dataset name); ``options`` are those of
+        :class:`ScoreRequest` (threshold, target_fpr, label_column, samples, seed, data_dir)."""
+        frame = table if isinstance(table, pd.DataFrame) else None
+        request = self.request(table="<DataFrame>" if frame is not None else str(table), **options)
+        return self._score(frame if frame is not None else request.table, request)
+
+    def run(self, request: ScoreRequest) -> ScoreOutput:
+        return self._score(request.table, request)
+
+    def _score(self, source, request: ScoreRequest) -> ScoreOutput:
+        from genlab.tabular.table import prepare_table, unknown_column
+
+        raw, name = read_any(source, request.data_dir)
+        meta = self.model.transformer.meta
+        hint = "give rows in the columns of the table the model was fitted on (other columns are kept, unread)"
+        rows = prepare_table(model_columns(raw, meta, name, hint, identifiers=False), meta)
+        labels = None
+        if request.label_column is not None:
+            if request.label_column not in raw.columns:
+                raise unknown_column(request.label_column, [str(c) for c in raw.columns])
+            labels = anomaly_labels(raw[request.label_column], request.label_column)
+        scores = self.scores(rows, request.samples, request.seed)
+        threshold, info = self.threshold(request)
+        flagged = scores > threshold
+        record = {
+            "model": self.model.registry_name, "score": "negative log-likelihood per row, nats", "rows": len(rows),
+            "threshold": threshold, **info, "n_anomalous": int(flagged.sum()),
+        }  # fmt: skip
+        rule = info["threshold_rule"]
+        message = f"{int(flagged.sum())} of {len(rows)} rows anomalous at threshold {threshold:.6g} ({rule})"
+        if labels is not None:
+            from genlab.core.anomaly import aupr, auroc, f1_at_threshold
+
+            metrics = {"auroc": auroc(labels, scores), "aupr": aupr(labels, scores),
+                       **f1_at_threshold(labels, scores, threshold)}  # fmt: skip
+            record["metrics"] = {"label_column": request.label_column, "n_labelled_anomalous": int(labels.sum()),
+                                 **metrics}  # fmt: skip
+            message += f"; AUROC {metrics['auroc']:.4f}, AUPR {metrics['aupr']:.4f}, F1 {metrics['f1']:.4f}"
+        info_line(message)
+        table = raw.copy()
+        table["anomaly_score"], table["anomalous"] = scores, flagged.astype(int)
+        return ScoreOutput(table, record)

@@ -26,7 +26,7 @@ from torch.utils.data import Dataset
 
 from genlab.core.config import Config
 from genlab.core.data import DataInfo, parse_source
-from genlab.core.errors import BadInputError, ConfigError
+from genlab.core.errors import BadInputError, ConfigError, DataError
 from genlab.core.registry import DATASETS, TASKS
 from genlab.core.task import Task
 from genlab.tabular.base import TASK, TabularModel
@@ -44,7 +44,9 @@ class TabularDataConfig(Config):
         None, description="metadata YAML (column kinds, constraints, missing-value tokens) overriding detection"
     )
     file_encoding: str | None = Field(None, description="text encoding of a CSV that is not UTF-8 (latin-1, cp1252)")
-    val_fraction: float = Field(0.0, ge=0, lt=0.5, description="rows held out for validation losses")
+    val_fraction: float = Field(
+        0.0, ge=0, lt=0.5, description="rows held out for validation losses and for `synth score --threshold auto`"
+    )
     max_rows: int | None = Field(None, ge=10, description="train on a random subset of at most this many rows")
     max_categories: int = Field(1000, ge=2, description="a column with more distinct values is refused (or an id)")
     max_modes: int = Field(10, ge=1, le=50, description="mixture modes per numerical column (mode encoding)")
@@ -86,6 +88,7 @@ class TabularDataInfo(DataInfo):
     meta: dict[str, Any]
     target: str | None = None
     encoded_width: int = 0
+    config: dict[str, Any] = field(default_factory=dict)  # the data config, to rebuild the validation rows
     train: TableDataset | None = field(default=None, repr=False, metadata={"saved": False})
     val: TableDataset | None = field(default=None, repr=False, metadata={"saved": False})
     model_class: type | None = field(default=None, repr=False, metadata={"saved": False})
@@ -117,6 +120,35 @@ def load_table(cfg: TabularDataConfig):
     return prepare_table(raw, meta), meta, target
 
 
+def split_rows(table: pd.DataFrame, cfg: TabularDataConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The training and validation rows of ``table``: at most ``cfg.max_rows`` rows (a seeded subset), of which
+    a seeded share ``cfg.val_fraction`` is held out (the validation part is empty when it is 0)."""
+    rng = np.random.default_rng(cfg.split_seed)
+    if cfg.max_rows is not None and len(table) > cfg.max_rows:
+        table = table.iloc[np.sort(rng.choice(len(table), cfg.max_rows, replace=False))]
+    n_val = int(round(len(table) * cfg.val_fraction))
+    order = rng.permutation(len(table))
+    return table.iloc[np.sort(order[n_val:])], table.iloc[np.sort(order[:n_val])]
+
+
+def validation_rows(data_config: dict[str, Any] | None) -> pd.DataFrame:
+    """The validation rows (typed, in the table's columns) of the data a model was trained on, from its
+    recorded data config; raises :class:`DataError` when it records none, holds none or the data is gone."""
+    if not data_config:
+        raise DataError("the model records no data config (it was saved outside a run, or by an older genlab)")
+    cfg = TabularDataConfig.build(data_config, where="data")
+    if cfg.val_fraction <= 0:
+        raise DataError("the run has no validation rows (data.val_fraction=0)")
+    try:
+        table, _, _ = load_table(cfg)
+    except BadInputError as e:
+        raise DataError(f"its training table cannot be read again: {e.message}") from None
+    val = split_rows(table, cfg)[1].reset_index(drop=True)
+    if not len(val):
+        raise DataError(f"the run's validation share ({cfg.val_fraction}) of its table holds no rows")
+    return val
+
+
 class TabularTask(Task):
     name = TASK
     modality = "tabular"
@@ -134,14 +166,13 @@ class TabularTask(Task):
 
     def load_data(self, data_cfg: TabularDataConfig):
         table, meta, target = load_table(data_cfg)
-        rng = np.random.default_rng(data_cfg.split_seed)
-        if data_cfg.max_rows is not None and len(table) > data_cfg.max_rows:
-            table = table.iloc[np.sort(rng.choice(len(table), data_cfg.max_rows, replace=False))]
-        n_val = int(round(len(table) * data_cfg.val_fraction))
-        order = rng.permutation(len(table))
-        train = TableDataset(table.iloc[np.sort(order[n_val:])])
-        val = TableDataset(table.iloc[np.sort(order[:n_val])]) if n_val else None
-        info = TabularDataInfo(data_cfg.source, [], len(train), n_val, meta.to_dict(), target, train=train, val=val)
+        train_rows, val_rows = split_rows(table, data_cfg)
+        train = TableDataset(train_rows)
+        val = TableDataset(val_rows) if len(val_rows) else None
+        info = TabularDataInfo(
+            data_cfg.source, [], len(train), len(val_rows), meta.to_dict(), target, config=data_cfg.to_dict(),
+            train=train, val=val,
+        )  # fmt: skip
         self._max_modes, self._seed, self._meta = data_cfg.max_modes, data_cfg.split_seed, meta
         self._preview = None
         return train, val, info

@@ -436,6 +436,11 @@ class TableTransformer:
         """Table column names in order."""
         return self._fitted().names()
 
+    @property
+    def encoders(self) -> list[Any]:
+        """The fitted encoder of every column, in table order (each has ``name``, ``kind``, ``width``, ``encode``)."""
+        return list(self._encoders)
+
     def transform(self, df: pd.DataFrame) -> np.ndarray:
         """The encoded rows of ``df``: float32 (n, output_dim)."""
         data = prepare_table(df, self._fitted())
