@@ -61,7 +61,7 @@ def load_reference(ctx: EvalContext) -> Transcribed:
     model, request = ctx.model, ctx.request
     recorded = dict(model.provenance.data.get("config") or {})
     base = {k: v for k, v in recorded.items() if k in ASRDataConfig.model_fields}
-    base |= {"sample_rate": model.config.sample_rate, "language": model.config.language, "max_files": None}
+    base |= {"sample_rate": model.config.sample_rate, "language": model.config.language}
     if request.data_dir:
         base["data_dir"] = request.data_dir
     source = request.ref or base.get("source")
@@ -70,15 +70,16 @@ def load_reference(ctx: EvalContext) -> Transcribed:
                             "pass --ref with transcribed speech (builtin:espeak-en:test or a folder)")  # fmt: skip
     builtin = source.startswith("builtin:")
     if builtin:
-        cfg = ASRDataConfig.build({**base, "source": source.removesuffix(":train").removesuffix(":test")}, where="eval")
+        values = {**base, "source": source.removesuffix(":train").removesuffix(":test"), "max_files": None}
+        cfg = ASRDataConfig.build(values, where="eval")
         dataset, split = load_asr_data(cfg, split="test" if request.ref is None or source.endswith(":test")
                                        else source.rpartition(":")[2])[0], "test"  # fmt: skip
     elif request.ref:
-        cfg = ASRDataConfig.build({**base, "source": source, "val_fraction": 0.0}, where="eval")
+        cfg = ASRDataConfig.build({**base, "source": source, "val_fraction": 0.0, "max_files": None}, where="eval")
         dataset, split = load_asr_data(cfg)[0], f"all utterances of {source}"
-    else:
+    else:  # the split held out when the model was trained: the same files (max_files), seed and fraction
         cfg = ASRDataConfig.build(base, where="eval")
-        dataset = load_asr_data(cfg)[1]
+        dataset = load_asr_data(cfg)[1] if int(model.provenance.data.get("n_val") or 0) else None
         if dataset is None:
             raise BadInputError(f"{source} has no test split and the model was trained with no validation split",
                                 "pass --ref with transcribed speech the model has not seen")  # fmt: skip
@@ -111,7 +112,9 @@ def hypotheses(ctx: EvalContext) -> list[list[str]]:
 
 
 def _phoneme_model(model) -> str | None:
-    return None if model.config.targets == "phonemes" else "per needs a phoneme model (this one writes characters)"
+    if getattr(model.config, "targets", None) == "phonemes":
+        return None
+    return "per needs a phoneme model (this one writes characters)"
 
 
 @register_metric(
