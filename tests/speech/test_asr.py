@@ -8,6 +8,7 @@ import torch
 import genlab
 from genlab.audio import espeak
 from genlab.audio.io import read_audio, resample, write_audio
+from genlab.core.errors import BadInputError
 from genlab.core.model import GenerativeModel
 from genlab.core.registry import DATASETS, METRICS, MODELS, PIPELINES, TASKS
 from genlab.speech import text as frontend
@@ -188,6 +189,11 @@ def test_transcribe_pipeline_python_and_cli(trained_run, word_folder, tmp_path, 
     saved = json.loads((tmp_path / "all.json").read_text(encoding="utf-8"))
     assert [t["file"] for t in saved["transcripts"]] == ["hello.wav", "seven.wav", "yes.wav"]
     assert saved["decoder"].startswith("prefix beam search") and saved["targets"] == "phonemes"
+    code, printed = cli_ok(["transcribe", str(word_folder / "seven.wav"), "--model", str(trained_run.run.path),
+                            "--output-format", "json"], capsys)  # fmt: skip
+    assert code == 0, printed
+    written = json.loads((trained_run.run.path / "samples" / "transcribe-seven.json").read_text(encoding="utf-8"))
+    assert written["transcripts"][0]["file"] == "seven.wav"
     code, printed = cli_ok(["transcribe", str(tmp_path / "missing.wav"), "--model", str(trained_run.run.path)], capsys)
     assert code == 2 and "error:" in printed
 
@@ -200,6 +206,17 @@ def test_eval_cer_on_the_held_out_split(trained_run, capsys):
     assert protocol["reference_split"].startswith("validation split")
     code, printed = cli_ok(["eval", str(trained_run.run.path), "--metrics", "cer"], capsys)
     assert code == 0 and "cer" in printed, printed
+
+
+def test_eval_refuses_a_folder_model_with_nothing_held_out(word_folder, tmp_path):
+    run = genlab.train(
+        "asr", "ctc", str(word_folder), "all", max_steps=1, batch_size=3, runs_dir=tmp_path, progress=False,
+        sample_every=0, data_options={"val_fraction": 0.0}, model_options=TINY,
+    )  # fmt: skip
+    with pytest.raises(BadInputError, match="no validation split") as err:
+        genlab.evaluate(run.run.path, "cer")
+    assert "--ref" in err.value.hint
+    assert genlab.evaluate(run.run.path, "cer", ref=str(word_folder))["protocol"]["n_reference"] == 3
 
 
 def test_train_help_lists_the_task(capsys):

@@ -34,7 +34,12 @@ class TranscribeRequest(Request):
     )
     beam_width: int = Field(1, ge=1, le=64, description="1: greedy decoding; more: CTC prefix beam search")
     window_seconds: float = Field(15.0, ge=2, le=60, description="longer recordings are cut into windows this long")
-    format: Literal["txt", "json"] = Field("txt", description="file written without --out: text, or JSON with symbols")
+    output_format: Literal["txt", "json"] = Field(
+        "txt",
+        description="txt: the transcript, printed without --out; json: with the symbols and decoder, written to --out "
+        "or the run's samples/ (with --out, its suffix decides)",
+        json_schema_extra={"server": False},  # over HTTP the response's own format field chooses
+    )
     seed: int | None = Field(None, description="unused: decoding is deterministic", json_schema_extra={"cli": False})
 
 
@@ -44,10 +49,17 @@ class TranscriptionOutput(Output):
     formats = {"txt": "text/plain; charset=utf-8", "json": "application/json"}
     suffix = ".txt"
 
-    def __init__(self, names: list[str], texts: list[str], symbols: list[list[str]], meta: dict):
+    def __init__(self, names: list[str], texts: list[str], symbols: list[list[str]], meta: dict, printed=True):
         self.names, self.texts, self.symbols, self.meta = names, texts, symbols, meta
+        self.printed = printed  # False: a terminal gets a JSON file instead of the printed transcript
 
-    def text(self) -> str:
+    def text(self) -> str | None:
+        if not self.printed:
+            return None
+        return self.plain()
+
+    def plain(self) -> str:
+        """The transcripts as text: one line, or ``file<TAB>text`` lines for several files."""
         if len(self.texts) == 1:
             return self.texts[0] + "\n"
         return "".join(f"{n}\t{t}\n" for n, t in zip(self.names, self.texts, strict=True))
@@ -65,7 +77,7 @@ class TranscriptionOutput(Output):
             items = [{"file": n, "text": t, "symbols": s}
                      for n, t, s in zip(self.names, self.texts, self.symbols, strict=True)]  # fmt: skip
             return (json.dumps({**self.meta, "transcripts": items}, ensure_ascii=False, indent=1) + "\n").encode()
-        return self.text().encode("utf-8")
+        return self.plain().encode("utf-8")
 
 
 def split_long(wave: torch.Tensor, sample_rate: int, window_seconds: float) -> list[torch.Tensor]:
@@ -140,10 +152,10 @@ class TranscribePipeline(Pipeline):
         meta = {"model": self.model.registry_name, "targets": c.targets, "language": c.language,
                 "decoder": "greedy" if request.beam_width == 1 else f"prefix beam search (width {request.beam_width})",
                 "window_seconds": request.window_seconds}  # fmt: skip
-        return TranscriptionOutput(names, texts, symbols, meta)
+        return TranscriptionOutput(names, texts, symbols, meta, printed=request.output_format == "txt")
 
     def default_filename(self, request: TranscribeRequest) -> str:
-        return f"transcribe-{Path(request.audio).stem or 'speech'}.{request.format}"
+        return f"transcribe-{Path(request.audio).stem or 'speech'}.{request.output_format}"
 
     def __call__(self, audio: str | Path | torch.Tensor | list, beam_width: int = 1) -> str | list[str]:
         """The transcript of a file or of a wave (samples,) at the model's rate; a list gives a list."""
@@ -154,4 +166,4 @@ class TranscribePipeline(Pipeline):
                 raise BadInputError(f"pass one mono wave (samples,), got shape {tuple(audio.shape)}")
             return self.transcribe_waves([audio], beam_width)[0][0]
         out = self.run(self.request(audio=str(audio), beam_width=beam_width))
-        return out.texts[0] if len(out.texts) == 1 else out.text()
+        return out.texts[0] if len(out.texts) == 1 else out.plain()
