@@ -69,6 +69,7 @@ VERB_ARGS = {
     "benchmark-augmentation": ["--data", "builtin:digits", "--real-per-class", "2", "--seeds", "1", "--steps", "2"],
     "detect": ["{png}", "--threshold", "0.5"],
     "score": ["{png}", "--threshold", "1"],
+    "transcribe": ["{png}"],
     "exercises": ["--topic", "vocabulary", "--n", "2", "--seed", "0", "--model-tokens", "300"],
 }
 OUT_NAMES = {
