@@ -185,8 +185,10 @@ def render(path: Path) -> None:
         best = max(x["mean_auroc"] for x in oneclass if x["dataset"] == r["dataset"])
         mean = f"**{r['mean_auroc']:.3f}**" if r["mean_auroc"] == best else f"{r['mean_auroc']:.3f}"
         budget = "closed form" if r["train_minutes_per_class"] is None else f"{r['train_minutes_per_class']:g} min"
-        lines.append(f"| `{r['model']}` | {r['dataset']} | {mean} | " + " | ".join(f"{a:.3f}" for a in
-                     r["auroc_per_class"]) + f" | {budget} | {r.get('test_images', 'all')} | {r['seconds']:.0f} |")  # fmt: skip
+        per_class = " | ".join(f"{a:.3f}" for a in r["auroc_per_class"])
+        tested = r.get("test_images", "all")
+        name = f"`{r['model']}` | {r['dataset']}"
+        lines.append(f"| {name} | {mean} | {per_class} | {budget} | {tested} | {r['seconds']:.0f} |")
     texture = [r for r in rows if r["rows"] == "anomaly" and r.get("category")]
     lines += ["", "| detector | texture | image AUROC | pixel AUROC | PRO | seconds |", "|---|---|---|---|---|---|"]
     for r in sorted(texture, key=lambda r: (r["category"], r["model"])):
