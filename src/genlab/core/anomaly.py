@@ -55,6 +55,17 @@ def aupr(labels: np.ndarray, scores: np.ndarray) -> float:
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
+def auto_or_number(value: str, example: str) -> str:
+    """A request's ``threshold`` field: ``auto`` or a number (``example`` shows one in the error); for pydantic
+    validators, hence ValueError."""
+    if value != "auto":
+        try:
+            float(value)
+        except ValueError:
+            raise ValueError(f"threshold is 'auto' or a number, e.g. {example}") from None
+    return value
+
+
 def threshold_at_fpr(normal_scores: np.ndarray, target_fpr: float) -> float:
     """The threshold that calls at most ``target_fpr`` of ``normal_scores`` anomalous (score > threshold):
     the (n − k)-th smallest score with k = ⌊target_fpr · n⌋."""

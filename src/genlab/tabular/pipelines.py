@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, field_validator
 
-from genlab.core.anomaly import threshold_at_fpr
+from genlab.core.anomaly import auto_or_number, threshold_at_fpr
 from genlab.core.console import info as info_line
 from genlab.core.errors import BadInputError, DataError
 from genlab.core.html import ReportOutput
@@ -322,12 +322,7 @@ class ScoreRequest(Request):
     @field_validator("threshold")
     @classmethod
     def _auto_or_number(cls, value: str) -> str:
-        if value != "auto":
-            try:
-                float(value)
-            except ValueError:
-                raise ValueError("threshold is 'auto' or a number, e.g. 25") from None
-        return value
+        return auto_or_number(value, "25")
 
 
 def anomaly_labels(column: pd.Series, name: str) -> np.ndarray:

@@ -25,6 +25,7 @@ import torch
 from PIL import Image
 from pydantic import Field, field_validator
 
+from genlab.core.anomaly import auto_or_number
 from genlab.core.errors import BadInputError, DataError
 from genlab.core.pipeline import Output, Pipeline, Request, register_pipeline
 from genlab.core.seeding import make_generator
@@ -51,12 +52,7 @@ class Detection(Request):
     @field_validator("threshold")
     @classmethod
     def _auto_or_number(cls, value: str) -> str:
-        if value != "auto":
-            try:
-                float(value)
-            except ValueError:
-                raise ValueError("threshold is 'auto' or a number, e.g. 0.02") from None
-        return value
+        return auto_or_number(value, "0.02")
 
 
 @dataclass
