@@ -1,0 +1,1 @@
+"""Text to speech: the ``tts`` task, its acoustic models and ``genlab speak``."""
