@@ -91,6 +91,22 @@ def analyze(wave: torch.Tensor | np.ndarray, sample_rate: int, f0_method: Litera
     return WorldFeatures(f0, envelope, aperiodicity, sample_rate)
 
 
+def f0_track(wave: torch.Tensor | np.ndarray, sample_rate: int, hop_length: int, frames: int | None = None,
+             f0_floor: float = 60.0, f0_ceil: float = 600.0) -> torch.Tensor:  # fmt: skip
+    """F0 (Hz, 0 = unvoiced) every ``hop_length`` samples — one value per frame of a centred STFT with that hop
+    (frame ``n`` at sample ``n · hop``) — by DIO refined with StoneMask (fast enough for whole corpora);
+    ``frames`` cuts or zero-pads the track to that many frames (default ``1 + samples // hop``)."""
+    pw = _pyworld()
+    x = np.ascontiguousarray(torch.as_tensor(wave).double().reshape(-1).numpy())
+    frames = 1 + len(x) // hop_length if frames is None else frames
+    if len(x) < 2 * hop_length:
+        return torch.zeros(frames)
+    period = 1000.0 * hop_length / sample_rate
+    f0, t = pw.dio(x, sample_rate, f0_floor=f0_floor, f0_ceil=f0_ceil, frame_period=period)
+    f0 = torch.from_numpy(pw.stonemask(x, f0, t, sample_rate).astype(np.float32))
+    return f0[:frames] if len(f0) >= frames else torch.nn.functional.pad(f0, (0, frames - len(f0)))
+
+
 def synthesize(features: WorldFeatures, length: int | None = None) -> torch.Tensor:
     """The wave (float32, clipped to [-1, 1]) WORLD synthesises from ``features``, cut or padded to ``length``."""
     pw = _pyworld()

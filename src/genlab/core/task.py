@@ -83,6 +83,11 @@ class Task:
         """Complete model config values with what the data decides (sizes, classes)."""
         return values
 
+    def fine_tune_values(self, values: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+        """The model options of a run fine-tuned from a model with config ``base`` (``train.init_from``); by
+        default the options as given (the data fills the rest, and the sizes must match the base's)."""
+        return values
+
     def check_model_fits_data(self, model_cls: type[GenerativeModel], info: Any) -> None:
         """Raise a ConfigError when this data cannot train ``model_cls`` (e.g. conditional without labels)."""
 

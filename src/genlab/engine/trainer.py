@@ -147,6 +147,8 @@ def _train_locked(cfg, run, task, data_cfg, model_cls, model_values, stop: StopS
     train_ds, val_ds, data_info = task.load_data(data_cfg)
     info(task.describe_data(data_info))
     task.check_model_fits_data(model_cls, data_info)
+    if cfg.train.init_from and chosen is None:  # fine-tuning: the task may keep the base model's settings
+        model_values = task.fine_tune_values(model_values, _base_config(cfg.train.init_from))
     model_cfg = model_cls.config_class.build(task.fill_model_config(model_values, data_info), where="model")
     resolved = RunConfig(
         task=task.name,
@@ -172,12 +174,23 @@ def _train_locked(cfg, run, task, data_cfg, model_cls, model_values, stop: StopS
     return _fit(run, task, model, train_ds, val_ds, resolved, data_info, cfg, chosen, stop, privacy)
 
 
+def _model_folder(source: str) -> Path:
+    folder = Path(source)
+    return folder / "model" if (folder / "model" / "config.json").is_file() else folder
+
+
+def _base_config(source: str) -> dict[str, Any]:
+    """The model config recorded in the model folder (or run) ``source`` (``train.init_from``)."""
+    from genlab.core.checkpoint import read_meta
+
+    return dict(read_meta(_model_folder(source)).get("config") or {})
+
+
 def _init_weights(model: Any, source: str) -> None:
     """Load the weights of the model folder (or run) ``source`` into ``model`` (``train.init_from``)."""
     from genlab.core.checkpoint import load_weights, read_meta
 
-    folder = Path(source)
-    folder = folder / "model" if (folder / "model" / "config.json").is_file() else folder
+    folder = _model_folder(source)
     meta = read_meta(folder)
     if meta.get("quantization"):
         raise BadInputError(f"{folder} holds an int8 model, which cannot be trained", "start from the float model")

@@ -23,6 +23,8 @@ from genlab.core.evaluation import EvalContext, register_metric, weights_field
 from genlab.speech import ctc
 from genlab.speech.asr.model import SEPARATOR, TASK
 
+TTS_TASK = "tts"  # genlab.speech.tts.base.TASK: synthesised speech is scored by the same metric
+
 
 class ASREvalRequest(Config):
     """Options of ``genlab eval`` for recognisers."""
@@ -112,18 +114,26 @@ def hypotheses(ctx: EvalContext) -> list[list[str]]:
 
 
 def _phoneme_model(model) -> str | None:
+    if model.task == TTS_TASK:
+        return "per scores recognisers; a voice is scored by cer (characters of the IPA string for a phoneme --asr)"
     if getattr(model.config, "targets", None) == "phonemes":
         return None
     return "per needs a phoneme model (this one writes characters)"
 
 
 @register_metric(
-    "speech/cer", task=TASK, outputs=("cer",), needs=("model", "reference"), default=True,
+    "speech/cer", task=(TASK, TTS_TASK), outputs=("cer",), needs=("model", "reference"), default=True,
+    on_baselines=True,
     protocol=lambda ctx: {"cer": "character edits / reference characters over the whole set; characters of the "
                           "normalised text, or of the IPA string for phoneme models"},
 )  # fmt: skip
 def character_error_rate(ctx: EvalContext) -> dict[str, float]:
-    """Corpus-level character error rate of the transcripts (0 is perfect; can exceed 1)."""
+    """Corpus-level character error rate of the transcripts (0 is perfect; can exceed 1): of the recogniser's
+    transcripts of held-out speech (asr), or of the recogniser ``--asr`` on synthesised speech (tts)."""
+    if ctx.model.task == TTS_TASK:
+        from genlab.speech.tts.evaluation import error_rates
+
+        return {"cer": error_rates(ctx)["cer"]}
     model, ref = ctx.model, ctx.reference
     targets = ref.phonemes if model.config.targets == "phonemes" else ref.chars
     references = [model.to_text(t) for t in targets]
