@@ -158,7 +158,8 @@ class CausalConv(nn.Module):
 
 
 class ResidualLayer(nn.Module):
-    """A gated residual layer: h (B, R, T) [+ label biases (B, 2R)] → (h + residual or None, skip (B, S, T'))."""
+    """A gated residual layer: h (B, R, T) [+ gate biases: global (B, 2R) or local (B, 2R, ≥ T')] → (h + residual
+    or None, skip (B, S, T')). A local bias is aligned on the right: its last T' steps meet the conv's outputs."""
 
     def __init__(self, residual: int, skip: int, dilation: int, num_classes: int, last: bool):
         super().__init__()
@@ -183,7 +184,7 @@ class ResidualLayer(nn.Module):
     ) -> tuple[torch.Tensor | None, torch.Tensor]:
         a = self.dilated(h, pad)  # (B, R, T) -> (B, 2R, T') with T' = T or T − d
         if bias is not None:
-            a = a + bias[:, :, None]
+            a = a + (bias[:, :, None] if bias.dim() == 2 else bias[:, :, -a.shape[-1] :])
         o = self.out(self.gate(a))  # (B, S [+ R], T')
         skip = o[:, : self.skip]
         if o.shape[1] == self.skip:  # the last layer: no residual output

@@ -14,7 +14,7 @@
 * :mod:`~genlab.audio.vocoder.task` — the ``vocoder`` task.
 """
 
-from genlab.audio.vocoder import evaluation, pipelines, task, vocos  # noqa: F401  (registers them)
+from genlab.audio.vocoder import evaluation, pipelines, task, vocos, wavenet  # noqa: F401  (registers them)
 from genlab.audio.vocoder.base import TASK, Vocoder, VocoderConfig
 from genlab.audio.vocoder.frontend import MelFrontEnd
 from genlab.audio.vocoder.pipelines import VocodePipeline
