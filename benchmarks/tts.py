@@ -1,0 +1,213 @@
+"""Text-to-speech benchmark: intelligibility, distortion and speed of genlab's voices on held-out sentences.
+
+    python -m benchmarks.tts --quick                                                  # smoke check, tiny budgets
+    python -m benchmarks.tts --language en --models fastspeech tacotron2 --minutes 45 --threads 1 \\
+        --data-dir DATA --runs-dir RUNS                                               # trains what RUNS lacks
+    python -m benchmarks.tts --language zh --models fastspeech --minutes 30 --threads 1 --data-dir DATA --runs-dir RUNS
+
+For one language, on the built-in eSpeak NG corpus (``builtin:espeak-en`` / ``builtin:espeak-zh``; 2,850 / 2,786
+training sentences, the fixed 5 % ``test`` split held out):
+
+1. the recogniser ``asr-LANG`` (``genlab train asr --model ctc``, ``--asr-minutes``; English: character targets,
+   Mandarin: phoneme targets with tones, whose ``cer`` is over the characters of the IPA string);
+2. the vocoder ``vocos-LANG`` (``genlab train vocoder --model vocos`` on the training sentences' WAVs only,
+   ``--vocoder-minutes``) — and, with ``--wavenet RUN``, a WaveNet vocoder run scored on ``--wavenet-n`` sentences
+   (it generates sample by sample);
+3. each acoustic model ``tts-LANG-MODEL`` (``genlab train tts``, ``--minutes``); a run already in ``--runs-dir``
+   is reused, not retrained (its training minutes are read from the run).
+
+Then ``genlab.evaluate`` scores ``--n`` held-out sentences (seeded) for every acoustic model × vocoder (Griffin-Lim
+and Vocos), with the ``reference`` recordings as baseline: ``cer`` (the recogniser on the speech), ``mcd_db`` and
+``f0_rmse_hz`` against the reference (DTW), ``rtf`` on one thread (acoustic model + vocoder, and apart). eSpeak NG
+*is* the reference voice of these corpora, so the ``espeak`` row is the ``reference`` row. Tacotron rows add the
+held-out attention ``diagonality``; the alignment plot, spectrograms and WAVs of two held-out sentences per system
+go to ``docs/benchmarks/tts/``.
+
+Rows: ``model`` (``reference``, ``espeak``, ``fastspeech``, ``tacotron2``), ``language``, ``vocoder``, ``cer``,
+``mcd_db``, ``f0_rmse_hz``, ``rtf``, ``train_minutes``; ``benchmarks/results/tts.json`` (``--quick``:
+``tts-quick.json``); the table in ``docs/benchmarks/tts.md`` is rendered from it (``--render-only``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from benchmarks import common
+
+NAME = "tts"
+PAGE = common.ROOT / "docs" / "benchmarks" / "tts.md"
+MEDIA = common.ROOT / "docs" / "benchmarks" / "tts"
+START, END = "<!-- tts-table:start -->", "<!-- tts-table:end -->"
+KEY = ("model", "language", "vocoder", "dataset", "budget_minutes")
+COLUMNS = ("cer", "mcd_db", "f0_rmse_hz", "vde", "rtf", "rtf_acoustic", "rtf_vocoder", "diagonality", "train_minutes",
+           "n_sentences")  # fmt: skip
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.tts", description=__doc__.split("\n\n")[0])
+    common.add_common_arguments(parser, "tiny corpus and budgets: checks the benchmark runs end to end")
+    parser.add_argument("--language", choices=("en", "zh"), default="en")
+    parser.add_argument("--models", nargs="+", default=["fastspeech"], choices=("fastspeech", "tacotron2"))
+    parser.add_argument("--minutes", type=float, default=30.0, help="training minutes of each acoustic model")
+    parser.add_argument("--asr-minutes", type=float, default=20.0, help="training minutes of the recogniser")
+    parser.add_argument("--vocoder-minutes", type=float, default=20.0, help="training minutes of the Vocos vocoder")
+    parser.add_argument("--wavenet", default=None, help="a trained WaveNet vocoder run to score as well")
+    parser.add_argument("--wavenet-n", type=int, default=4, help="sentences the WaveNet vocoder speaks")
+    parser.add_argument("--n", type=int, default=50, help="held-out sentences scored (seeded choice)")
+    parser.add_argument("--data-dir", default=None, help="folder of the built-in corpora (default: genlab's)")
+    parser.add_argument("--no-vocos", action="store_true", help="score Griffin-Lim only")
+    parser.add_argument("--render-only", action="store_true", help="only rewrite the table of docs/benchmarks/tts.md")
+    return parser.parse_args(argv)
+
+
+def _trained(runs: Path, task: str, name: str, train: dict[str, Any]) -> tuple[Path, float]:
+    """The run ``runs/task/name``: reused when finished, else trained with ``train`` (genlab.train's arguments);
+    returns its path and training minutes."""
+    import genlab
+
+    path = runs / task / name
+    if not (path / "model" / "config.json").is_file():
+        genlab.train(task, name=name, runs_dir=runs, progress=False, **train)
+    status = json.loads((path / "status.json").read_text(encoding="utf-8")) if (path / "status.json").is_file() else {}
+    minutes = status.get("minutes")
+    return path, round(float(minutes), 1) if minutes is not None else None
+
+
+def _row(model: str, language: str, vocoder: str, result: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    metrics = result.get("metrics", result)
+    row = {"model": model, "language": language, "vocoder": vocoder}
+    row |= {k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items() if k in COLUMNS}
+    return row | extra
+
+
+def run(args: argparse.Namespace) -> list[dict[str, Any]]:
+    import genlab
+
+    lang, quick = args.language, args.quick
+    corpus = f"builtin:espeak-{lang}"
+    n_sentences = 60 if quick else None
+    data = {"data_dir": args.data_dir, "n_sentences": n_sentences}
+    minutes = 0.3 if quick else args.minutes
+    dataset = f"{corpus} (test split)"
+    common.set_threads(args.threads)
+    rows: list[dict[str, Any]] = []
+    with common.runs_folder(args.runs_dir) as runs:
+        asr, _ = _trained(runs, "asr", f"asr-{lang}", {
+            "model": "ctc", "data": corpus, "max_minutes": 0.3 if quick else args.asr_minutes, "threads": args.threads,
+            "data_options": data, "model_options": {"targets": "chars" if lang == "en" else "phonemes"}})  # fmt: skip
+        vocoders: dict[str, str | None] = {"griffin-lim": "griffin-lim"}
+        if not args.no_vocos:
+            folder = _vocoder_folder(lang, args.data_dir, runs)
+            vocos, _ = _trained(runs, "vocoder", f"vocos-{lang}", {
+                "model": "vocos", "data": str(folder), "max_minutes": 0.3 if quick else args.vocoder_minutes,
+                "threads": args.threads})  # fmt: skip
+            vocoders["vocos"] = str(vocos)
+        for model in args.models:
+            tts, train_minutes = _trained(runs, "tts", f"tts-{lang}-{model}", {
+                "model": model, "data": corpus, "max_minutes": minutes, "threads": args.threads,
+                "data_options": data})  # fmt: skip
+            extra = {"dataset": dataset, "budget_minutes": None if quick else args.minutes,
+                     "train_minutes": train_minutes}  # fmt: skip
+            diag = _diagonality(tts, args) if model == "tacotron2" else None
+            for name, vocoder in vocoders.items():
+                result = genlab.evaluate(tts, ["cer", "mcd", "f0_rmse", "rtf"], save=False, asr=str(asr),
+                                         vocoder=vocoder, n=args.n, data_dir=args.data_dir,
+                                         baselines=not rows)  # fmt: skip
+                if not rows:  # the reference recordings, once: the recogniser's floor
+                    ref = result["baselines"]["reference"]
+                    rows.append(_row("reference", lang, "–", {"cer": ref["cer"]}, dataset=dataset,
+                                     budget_minutes=None, n_sentences=args.n))  # fmt: skip
+                    rows.append({**rows[-1], "model": "espeak", "note": "the corpus is eSpeak NG: same recordings"})
+                rows.append(_row(model, lang, name, result, diagonality=diag, n_sentences=args.n, **extra))
+                _media(tts, vocoder, f"{lang}-{model}-{name}", args)
+            if args.wavenet:
+                result = genlab.evaluate(tts, ["cer", "mcd", "f0_rmse", "rtf"], save=False, asr=str(asr),
+                                         vocoder=args.wavenet, n=args.wavenet_n, data_dir=args.data_dir,
+                                         baselines=False)  # fmt: skip
+                rows.append(_row(model, lang, "wavenet", result, n_sentences=args.wavenet_n, **extra))
+    return rows
+
+
+def _vocoder_folder(lang: str, data_dir: str | None, runs: Path) -> Path:
+    """A folder of links to the corpus's training-split WAVs (the vocoder never hears a test sentence)."""
+    from genlab.core.download import data_root
+    from genlab.speech.corpus import load_corpus
+
+    rows = load_corpus(lang, "train", data_dir)
+    folder = runs / f"vocoder-data-{lang}"
+    folder.mkdir(parents=True, exist_ok=True)
+    for row in rows:
+        link = folder / Path(row.wav).name
+        if not link.exists():
+            link.symlink_to(Path(row.wav).resolve())
+    del data_root
+    return folder
+
+
+def _diagonality(tts: Path, args: argparse.Namespace) -> float | None:
+    """Mean attention diagonality of the Tacotron on held-out sentences (teacher forced), and the alignment plot."""
+    import torch
+
+    from genlab.core.model import GenerativeModel
+    from genlab.speech.tts.data import TTSDataConfig, load_tts_data
+    from genlab.speech.tts.plots import save_alignment_plot
+    from genlab.speech.tts.tacotron2 import diagonality
+
+    model = GenerativeModel.from_pretrained(tts / "model")
+    cfg = TTSDataConfig.build({"source": f"builtin:espeak-{args.language}", "data_dir": args.data_dir,
+                               "n_sentences": 60 if args.quick else None}, where="bench")  # fmt: skip
+    test = load_tts_data(cfg, "test", model.vocabulary)[0]
+    n = min(len(test), 16)
+    batch = [torch.stack([torch.as_tensor(test[i][k]) for i in range(n)]) for k in range(6)]
+    with torch.no_grad():
+        attn = model.alignment(*batch[:5])
+    score = float(diagonality(attn, batch[1], batch[3]))
+    MEDIA.mkdir(parents=True, exist_ok=True)
+    steps = [(int(batch[3][i]) + model.config.reduction - 1) // model.config.reduction for i in range(2)]
+    save_alignment_plot([attn[i, : steps[i], : int(batch[1][i])] for i in range(2)],
+                        MEDIA / f"alignment-{args.language}.png", [test.texts[i][:40] for i in range(2)])  # fmt: skip
+    return round(score, 4)
+
+
+def _media(tts: Path, vocoder: str | None, stem: str, args: argparse.Namespace) -> None:
+    """Two held-out sentences spoken by the system: a WAV each and their spectrograms."""
+    if args.quick:
+        return
+    import genlab
+    from genlab.audio.plots import save_spectrogram_grid
+    from genlab.speech.corpus import load_corpus
+
+    texts = [r.text for r in load_corpus(args.language, "test", args.data_dir)[:2]]
+    pipe = genlab.load(tts)
+    MEDIA.mkdir(parents=True, exist_ok=True)
+    waves = []
+    for k, text in enumerate(texts):
+        out = pipe(text, vocoder=vocoder, seed=0)
+        out.save(MEDIA / f"{stem}-{k}.wav")
+        waves.append(out.wave)
+    save_spectrogram_grid(waves, out.sample_rate, MEDIA / f"{stem}.png", [t[:40] for t in texts], ncols=2)
+
+
+def render(rows: list[dict[str, Any]]) -> None:
+    lead = {"model": lambda r: r["model"], "language": lambda r: r["language"], "vocoder": lambda r: r["vocoder"]}
+    lines = common.markdown_table(rows, lead, COLUMNS)
+    common.replace_between(PAGE, START, END, lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
+    name = f"{NAME}-quick" if args.quick else NAME
+    if not args.render_only:
+        rows = run(args)
+        common.save_rows(name, rows, "benchmarks.tts", argv, key=lambda r: tuple(r.get(k) for k in KEY),
+                         out_dir=args.out_dir)  # fmt: skip
+    path = common.results_path(name, args.out_dir)
+    if not args.quick and path.is_file() and PAGE.is_file():
+        render(json.loads(path.read_text(encoding="utf-8"))["results"])
+
+
+if __name__ == "__main__":
+    main()
