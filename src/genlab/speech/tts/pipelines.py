@@ -201,9 +201,10 @@ class SpeakPipeline(Pipeline):
                                 'genlab speak "Hello there." --out hello.wav, or --file chapter.txt')  # fmt: skip
         if request.text is not None:
             frontend.script_runs(request.text)  # empty, emoji-only or foreign-script text fails here, before writing
-            paragraphs: Any = [request.text]
+            paragraphs: Any = lambda: [request.text]  # noqa: E731
         else:
-            paragraphs = read_paragraphs(request.file)
+            next(iter(read_paragraphs(request.file)), None)  # a missing or undecodable file fails now
+            paragraphs = lambda: read_paragraphs(request.file)  # noqa: E731  (read again by each pass)
         voices: dict[str, Voice] = {}
         if self.model is not None:
             voices[self.model.config.language] = Voice(self.model, load_vocoder(request.vocoder, self.model), request)
@@ -231,7 +232,7 @@ class SpeakPipeline(Pipeline):
             from genlab.audio.io import resample
 
             spoken = 0
-            for paragraph in paragraphs:
+            for paragraph in paragraphs():
                 runs = _runs(paragraph)
                 if not runs and paragraph.strip():
                     info["skipped"].append(f"{paragraph.strip()[:40]!r}: nothing English or Mandarin to speak")
@@ -259,7 +260,9 @@ class SpeakPipeline(Pipeline):
 
         if request.text is not None:  # short text: synthesise now, so errors come before a file is written
             return AudioOutput(torch.cat(list(blocks())), rate, info)
-        return AudioOutput(None, rate, info, blocks=blocks)
+        output = AudioOutput(None, rate, blocks=blocks)
+        output.info = info  # the same dict: the counts grow as the blocks are made
+        return output
 
 
 def _runs(text: str) -> list[tuple[str, str]]:
