@@ -14,7 +14,14 @@ from tests.cli_helpers import cli_ok
 pytestmark = pytest.mark.skipif(not espeak.available(), reason="espeakng-loader (the audio extra) is not installed")
 SENTENCES = ["Hello there.", "Good morning to you.", "It is 7 o'clock.", "See you soon, my friend.",
              "The cat sat on the mat.", "Dr. Smith paid $3.50."]  # fmt: skip
-TINY = {"hidden": 16, "n_heads": 2, "ffn_hidden": 16, "predictor_channels": 16, "encoder_layers": 1, "decoder_layers": 1}
+TINY = {
+    "hidden": 16,
+    "n_heads": 2,
+    "ffn_hidden": 16,
+    "predictor_channels": 16,
+    "encoder_layers": 1,
+    "decoder_layers": 1,
+}
 ASR_TINY = {"n_mels": 32, "conv_channels": 16, "gru_hidden": 16, "gru_layers": 1, "targets": "chars"}
 
 
@@ -108,8 +115,18 @@ def test_cli_speak_with_the_default_voice_and_with_a_model(voice, runs, tmp_path
 
 
 def test_fine_tuning_keeps_the_vocabulary_and_statistics(voice, folder, runs):
-    result = genlab.train("tts", "fastspeech", str(folder), "tuned", max_steps=2, batch_size=4, runs_dir=runs,
-                          progress=False, init_from=str(voice), data_options={"val_fraction": 0.0, "max_files": 3})
+    result = genlab.train(
+        "tts",
+        "fastspeech",
+        str(folder),
+        "tuned",
+        max_steps=2,
+        batch_size=4,
+        runs_dir=runs,
+        progress=False,
+        init_from=str(voice),
+        data_options={"val_fraction": 0.0, "max_files": 3},
+    )
     base = genlab.load(voice).model.config
     tuned = genlab.load(result.run.path).model.config
     assert tuned.symbols == base.symbols and tuned.mel_mean == base.mel_mean and tuned.hidden == TINY["hidden"]
@@ -120,8 +137,12 @@ def test_eval_scores_distortion_speed_and_intelligibility(voice, folder, runs):
                        data_options={"val_fraction": 0.34}, model_options=ASR_TINY).run.path  # fmt: skip
     result = genlab.evaluate(voice, ["cer", "mcd", "f0_rmse", "rtf"], asr=str(asr), n=2)
     m = result["metrics"]
-    assert m["cer"] >= 0 and m["mcd_db"] > 0 and m["rtf"] > 0 and m["rtf"] == pytest.approx(
-        m["rtf_acoustic"] + m["rtf_vocoder"])
+    assert (
+        m["cer"] >= 0
+        and m["mcd_db"] > 0
+        and m["rtf"] > 0
+        and m["rtf"] == pytest.approx(m["rtf_acoustic"] + m["rtf_vocoder"])
+    )
     ref = result["baselines"]["reference"]
     assert ref["mcd_db"] < m["mcd_db"] and "cer" in ref
     assert result["protocol"]["n_reference"] == 2
