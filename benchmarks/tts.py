@@ -56,6 +56,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--vocoder-minutes", type=float, default=20.0, help="training minutes of the Vocos vocoder")
     parser.add_argument("--wavenet", default=None, help="a trained WaveNet vocoder run to score as well")
     parser.add_argument("--wavenet-n", type=int, default=4, help="sentences the WaveNet vocoder speaks")
+    parser.add_argument("--batch-size", type=int, default=16, help="batch size of the acoustic models")
     parser.add_argument("--n", type=int, default=50, help="held-out sentences scored (seeded choice)")
     parser.add_argument("--data-dir", default=None, help="folder of the built-in corpora (default: genlab's)")
     parser.add_argument("--no-vocos", action="store_true", help="score Griffin-Lim only")
@@ -108,7 +109,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         for model in args.models:
             tts, train_minutes = _trained(runs, "tts", f"tts-{lang}-{model}", {
                 "model": model, "data": corpus, "max_minutes": minutes, "threads": args.threads,
-                "data_options": data})  # fmt: skip
+                "batch_size": args.batch_size, "grad_clip": 1.0, "data_options": data})  # fmt: skip
             extra = {"dataset": dataset, "budget_minutes": None if quick else args.minutes,
                      "train_minutes": train_minutes}  # fmt: skip
             diag = _diagonality(tts, args) if model == "tacotron2" else None

@@ -148,3 +148,16 @@ def test_eval_scores_distortion_speed_and_intelligibility(voice, folder, runs):
     assert result["protocol"]["n_reference"] == 2
     with pytest.raises(BadInputError, match="--asr"):
         genlab.evaluate(voice, ["cer"], n=1, save=False)
+
+
+def test_tacotron_trains_through_the_task_and_plots_its_alignment(folder, runs):
+    tiny = {"embedding_dim": 16, "encoder_dim": 16, "encoder_conv_layers": 1, "prenet_dim": 16,
+            "attention_rnn_dim": 16, "decoder_rnn_dim": 16, "attention_dim": 16, "location_filters": 4,
+            "postnet_channels": 16, "postnet_layers": 2, "max_decoder_steps": 40}  # fmt: skip
+    result = genlab.train("tts", "tacotron2", str(folder), "taco", max_steps=2, batch_size=4, runs_dir=runs,
+                          progress=False, grad_clip=1.0, model_options=tiny)  # fmt: skip
+    assert any(p.name.endswith("-alignment.png") for p in (result.run.path / "samples").iterdir())
+    out = genlab.load(result.run.path)("Hello there.", seed=0)
+    assert out.wave.numel() > 0 and out.info["voices"]["en"].startswith("speech/tacotron2")
+    with pytest.raises(BadInputError, match="fastspeech"):
+        genlab.load(result.run.path)("Hello there.", pitch=2.0)

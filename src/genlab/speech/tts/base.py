@@ -36,6 +36,10 @@ from genlab.speech.text import PhonemeVocabulary
 TASK = "tts"
 
 
+class NothingToSpeak(BadInputError):
+    """A sentence with no symbol to speak (punctuation only): a reader skips it, a caller is told."""
+
+
 class AcousticConfig(ModelConfig, MelFrontEnd):
     """The front end (:class:`MelFrontEnd`'s fields), vocabulary, speakers and optimiser of an acoustic model;
     ``symbols``, ``language``, ``speakers``, ``mel_mean``/``mel_std`` and the front end are set from the data."""
@@ -135,7 +139,7 @@ class AcousticModel(GenerativeModel):
         out = []
         for text, sym in zip(texts, symbols, strict=True):
             if not [s for s in sym if s.strip() and s not in ",.?!;:"]:
-                raise BadInputError(f"nothing to speak in {text!r}", "give a sentence with words in it")
+                raise NothingToSpeak(f"nothing to speak in {text!r}", "give a sentence with words in it")
             out.append(torch.tensor(self.vocabulary.encode(sym, add_bos_eos=True), dtype=torch.long))
         return out
 

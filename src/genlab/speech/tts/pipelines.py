@@ -31,7 +31,7 @@ from genlab.audio.output import AudioOutput
 from genlab.core.errors import BadInputError, GenlabError
 from genlab.core.pipeline import Pipeline, Request, register_pipeline
 from genlab.speech import text as frontend
-from genlab.speech.tts.base import TASK, AcousticModel
+from genlab.speech.tts.base import TASK, AcousticModel, NothingToSpeak
 
 SENTENCE_PAUSE = 0.25  # seconds of silence after each sentence
 PARAGRAPH_PAUSE = 0.6  # after each paragraph (a blank line in the text)
@@ -244,7 +244,7 @@ class SpeakPipeline(Pipeline):
                             continue
                         try:
                             wave = voice.speak(part)
-                        except BadInputError as e:  # nothing speakable in this part (punctuation only)
+                        except NothingToSpeak as e:  # nothing speakable in this part (punctuation only)
                             info["skipped"].append(f"{part[:40]!r}: {e.message}")
                             continue
                         if voice.sample_rate != rate:
