@@ -9,10 +9,11 @@ training). Sentences are synthesised one after the other and written as they com
 one between paragraphs), so a 10,000-word ``--file`` streams in bounded memory.
 
 **The default voice.** With no ``--model``, ``genlab speak`` uses the run ``voice-en`` (or ``voice-zh`` with
-``--lang zh``) of the ``tts`` task in the runs folder (``./runs`` or ``$GENLAB_RUNS_DIR``): a voice trained by genlab
-with the commands in docs/tts.md (``make voices``). Mixed English and Mandarin text is spoken part by part, each with
-its language's default voice; with ``--model``, parts in another language than the model's are left out with a
-warning naming them (a model speaks the language it was trained on).
+``--lang zh``) of the ``tts`` task in the runs folder (``./runs`` or ``$GENLAB_RUNS_DIR``), with the ``vocoder`` run
+of the same name when there is one (else the vocoder recorded with the model, else Griffin-Lim): a voice trained by
+genlab with the commands in docs/tts.md (``make voices``). Mixed English and Mandarin text is spoken part by part,
+each with its language's default voice; with ``--model``, parts in another language than the model's are left out
+with a warning naming them (a model speaks the language it was trained on).
 
 Empty text, emoji-only text and text in another script raise :class:`~genlab.core.errors.BadInputError` with a hint.
 """
@@ -94,6 +95,14 @@ def load_voice(language: str) -> AcousticModel:
     if not isinstance(model, AcousticModel):
         raise BadInputError(f"{path} holds a {model.registry_name} model, not a voice", "retrain the default voice")
     return model
+
+
+def default_vocoder(language: str) -> str | None:
+    """The vocoder of the default voice of ``language`` (the ``vocoder`` run ``voice-LANG``), None when absent."""
+    from genlab.core.runs import runs_root
+
+    path = runs_root() / "vocoder" / f"voice-{language}"
+    return str(path) if (path / "model" / "config.json").is_file() else None
 
 
 def load_vocoder(spec: str | None, model: AcousticModel):
@@ -212,7 +221,7 @@ class SpeakPipeline(Pipeline):
         else:
             first = request.lang or (frontend.script_runs(request.text)[0][0] if request.text else "en")
             model = load_voice(first)
-            voices[first] = Voice(model, load_vocoder(request.vocoder, model), request)
+            voices[first] = Voice(model, load_vocoder(request.vocoder or default_vocoder(first), model), request)
             rate = model.sample_rate
         info: dict[str, Any] = {"sample_rate": rate, "voices": {k: v.method() for k, v in voices.items()},
                                 "speed": request.speed, "sentences": 0, "skipped": []}  # fmt: skip
@@ -221,7 +230,8 @@ class SpeakPipeline(Pipeline):
             if language not in voices and self.model is None:
                 try:
                     model = load_voice(language)
-                    voices[language] = Voice(model, load_vocoder(request.vocoder, model), request)
+                    vocoder = load_vocoder(request.vocoder or default_vocoder(language), model)
+                    voices[language] = Voice(model, vocoder, request)
                     info["voices"][language] = voices[language].method()
                 except BadInputError as e:
                     voices[language] = None  # type: ignore[assignment]
