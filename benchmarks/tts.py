@@ -60,6 +60,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--n", type=int, default=50, help="held-out sentences scored (seeded choice)")
     parser.add_argument("--data-dir", default=None, help="folder of the built-in corpora (default: genlab's)")
     parser.add_argument("--no-vocos", action="store_true", help="score Griffin-Lim only")
+    parser.add_argument("--vocos", default=None, help="a trained Vocos run to use instead of vocos-LANG (another "
+                        "language's vocoder, say)")  # fmt: skip
     parser.add_argument("--render-only", action="store_true", help="only rewrite the table of docs/benchmarks/tts.md")
     return parser.parse_args(argv)
 
@@ -100,7 +102,9 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             "model": "ctc", "data": corpus, "max_minutes": 0.3 if quick else args.asr_minutes, "threads": args.threads,
             "data_options": data, "model_options": {"targets": "chars" if lang == "en" else "phonemes"}})  # fmt: skip
         vocoders: dict[str, str | None] = {"griffin-lim": "griffin-lim"}
-        if not args.no_vocos:
+        if args.vocos:
+            vocoders["vocos"] = args.vocos
+        elif not args.no_vocos:
             folder = _vocoder_folder(lang, args.data_dir, runs)
             vocos, _ = _trained(runs, "vocoder", f"vocos-{lang}", {
                 "model": "vocos", "data": str(folder), "max_minutes": 0.3 if quick else args.vocoder_minutes,
