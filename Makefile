@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.genlab-installed
 EXTRAS ?= image,text,text-embed,audio,tabular,privacy,graph,molecule,music,serve,studio,export,explain,track,tune,postgres,dev
 
-.PHONY: setup system-deps demo test test-fast lint format bench screenshots clean
+.PHONY: setup system-deps demo test test-fast lint format bench voices screenshots clean
 
 setup: $(STAMP)
 
@@ -70,6 +70,19 @@ bench: setup
 	$(PY) -m benchmarks.graphs --threads 1
 	$(PY) -m benchmarks.music --threads 1
 	$(PY) -m benchmarks.compression --threads 1
+
+# The default voices of `genlab speak` (docs/tts.md): an acoustic model and a vocoder per language, trained offline
+# from the built-in eSpeak NG corpora into ./runs (about 50 minutes per language on one core).
+VOICE_MINUTES ?= 30
+VOCODER_MINUTES ?= 20
+voices: setup
+	for lang in en zh; do \
+	  test -f runs/tts/voice-$$lang/model/config.json || $(VENV)/bin/genlab train tts --model fastspeech \
+	    --data builtin:espeak-$$lang --max-minutes $(VOICE_MINUTES) --batch-size 16 --grad-clip 1 --name voice-$$lang; \
+	  test -f runs/vocoder/voice-$$lang/model/config.json || $(VENV)/bin/genlab train vocoder --model vocos \
+	    --data "$$($(PY) -c 'from genlab.core.download import data_root; print(data_root(None))')/espeak-$$lang/wavs" \
+	    --max-minutes $(VOCODER_MINUTES) --name voice-$$lang; \
+	done
 
 # Screenshots of the studio for the docs (docs/images/studio-*.png): small real runs under $(SHOTS_RUNS) (trained
 # once, kept), then the browser tests drive the studio over them and save each page.

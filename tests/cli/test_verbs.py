@@ -70,6 +70,7 @@ VERB_ARGS = {
     "detect": ["{png}", "--threshold", "0.5"],
     "score": ["{png}", "--threshold", "1"],
     "transcribe": ["{png}"],
+    "speak": ["Hello there."],
     "exercises": ["--topic", "vocabulary", "--n", "2", "--seed", "0", "--model-tokens", "300"],
 }
 OUT_NAMES = {

@@ -161,3 +161,11 @@ def test_tacotron_trains_through_the_task_and_plots_its_alignment(folder, runs):
     assert out.wave.numel() > 0 and out.info["voices"]["en"].startswith("speech/tacotron2")
     with pytest.raises(BadInputError, match="fastspeech"):
         genlab.load(result.run.path)("Hello there.", pitch=2.0)
+
+
+def test_cli_fine_tunes_a_voice_with_clipped_gradients(voice, folder, runs, capsys):
+    code, out = cli_ok(["train", "tts", "--model", "fastspeech", "--data", str(folder), "--max-steps", "1",
+                        "--batch-size", "4", "--init-from", str(voice), "--grad-clip", "1", "--name", "cli-tuned",
+                        "--runs-dir", str(runs), "--set", "data.val_fraction=0"], capsys)  # fmt: skip
+    assert code == 0, out
+    assert "starting from the weights" in out and (runs / "tts" / "cli-tuned" / "model" / "config.json").is_file()

@@ -31,6 +31,8 @@ COMMON = [
     (["--strategy"], "strategy", click.Choice(["auto", "ddp", "ddp_spawn"]), "distributed strategy"),
     (["--ema"], "ema_decay", float, "keep an EMA of the weights with this decay (e.g. 0.999); it is exported"),
     (["--threads"], "threads", int, "torch CPU threads (1 is faster on a busy machine)"),
+    (["--init-from"], "init_from", str, "start from the weights of this run or model folder (fine-tuning)"),
+    (["--grad-clip"], "grad_clip", float, "clip the gradient norm of every optimizer step to this (e.g. 1.0)"),
     (
         ["--precision"],
         "precision",
