@@ -169,3 +169,18 @@ def test_cli_fine_tunes_a_voice_with_clipped_gradients(voice, folder, runs, caps
                         "--runs-dir", str(runs), "--set", "data.val_fraction=0"], capsys)  # fmt: skip
     assert code == 0, out
     assert "starting from the weights" in out and (runs / "tts" / "cli-tuned" / "model" / "config.json").is_file()
+
+
+def test_a_trained_vocoder_speaks_and_a_mismatched_one_is_refused(voice, folder, runs, tmp_path):
+    vocos = genlab.train("vocoder", "vocos", str(folder / "wavs"), "voc", max_steps=1, batch_size=2, runs_dir=runs,
+                         progress=False, sample_every=0, model_options={"dim": 8, "intermediate_dim": 8, "layers": 1},
+                         data_options={"segments_per_epoch": 4}).run.path  # fmt: skip
+    out = genlab.load(voice)("Hello there.", vocoder=str(vocos), seed=0)
+    assert out.info["voices"]["en"].endswith("audio/vocos") and out.wave.abs().max() <= 1.0
+    result = genlab.evaluate(voice, ["mcd", "rtf"], vocoder=str(vocos), n=1, save=False)
+    assert result["metrics"]["rtf_vocoder"] > 0 and "audio/vocos" in result["protocol"]["system"]
+    other = genlab.train("vocoder", "vocos", str(folder / "wavs"), "voc8k", max_steps=1, batch_size=2, runs_dir=runs,
+                         progress=False, sample_every=0, model_options={"dim": 8, "intermediate_dim": 8, "layers": 1},
+                         data_options={"segments_per_epoch": 4, "sample_rate": 8000}).run.path  # fmt: skip
+    with pytest.raises(BadInputError, match="sample_rate"):
+        genlab.load(voice)("Hello there.", vocoder=str(other))

@@ -111,7 +111,9 @@ class AcousticModel(GenerativeModel):
         self.register_buffer("mel_std", std.view(n, 1), persistent=False)
 
     # --- front end ------------------------------------------------------------
+    @property
     def front_end(self) -> MelFrontEnd:
+        """The mel analysis of the training data (as :attr:`genlab.audio.vocoder.base.Vocoder.front_end`)."""
         return self.config.front_end()
 
     @property

@@ -142,7 +142,7 @@ def speak_references(ctx: EvalContext) -> Spoken:
 
     model, request, ref = ctx.model, ctx.request, ctx.reference
     vocoder = load_vocoder(request.vocoder, model)
-    front = model.front_end()
+    front = model.front_end
     generator = torch.Generator().manual_seed(request.seed)
     spoken = Spoken(f"{model.registry_name} + {vocoder.registry_name if vocoder else GRIFFIN_LIM}", [])
     iters = SpeakRequest.model_fields["griffin_lim_iters"].default
@@ -188,11 +188,12 @@ def baseline_contexts(ctx: EvalContext) -> dict[str, EvalContext]:
     if not ctx.request.baselines:
         return {}
     ref = ctx.reference
-    out = {"reference": ctx.derive("reference", samples=Spoken("reference recordings", ref.waves),
-                                   keep=("asr",), protocol={"system": "the reference recordings"})}  # fmt: skip
+    recordings = Spoken("reference recordings", ref.waves)
+    out = {"reference": ctx.derive("reference", samples=recordings, keep=("asr",),
+                                   protocol={"baseline_reference": "the reference recordings"})}  # fmt: skip
     if not ref.builtin:
         out["espeak"] = ctx.derive("espeak", samples=espeak_speech(ctx), keep=("asr",),
-                                   protocol={"system": "eSpeak NG reading the same sentences"})  # fmt: skip
+                                   protocol={"baseline_espeak": "eSpeak NG reading the same sentences"})  # fmt: skip
     return out
 
 
@@ -271,7 +272,7 @@ def _distances(ctx: EvalContext) -> dict[str, float]:
     from genlab.speech.metrics import MCD_SCALE, aligned_frames, f0_rmse
 
     def compute():
-        front = ctx.model.front_end()
+        front = ctx.model.front_end
         analysis = front.mel_spectrogram()
         mcd, pairs_a, pairs_b, voicing = [], [], [], []
         for wave, ref_mel, ref_f0 in zip(ctx.samples.waves, ctx.reference.mels, ctx.reference.f0, strict=True):

@@ -123,7 +123,7 @@ def load_vocoder(spec: str | None, model: AcousticModel):
     if not isinstance(vocoder, Vocoder):
         raise BadInputError(f"{spec} holds a {vocoder.registry_name} model, not a vocoder",
                             "pass a run of `genlab train vocoder`, or --vocoder griffin-lim")  # fmt: skip
-    model.front_end().check_matches(vocoder.front_end(), f"the mels of {model.registry_name}")
+    model.front_end.check_matches(vocoder.front_end, f"the mels of {model.registry_name}")
     return vocoder.eval()
 
 
@@ -175,7 +175,7 @@ class Voice:
         if self.vocoder is not None:
             wave = self.vocoder.vocode(mel[None])[0]
         else:
-            wave = self.model.front_end().griffin_lim(mel[None], n_iter=self.request.griffin_lim_iters,
+            wave = self.model.front_end.griffin_lim(mel[None], n_iter=self.request.griffin_lim_iters,
                                                       generator=self.generator)[0]  # fmt: skip
         return wave.clamp(-1, 1)
 

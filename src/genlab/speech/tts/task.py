@@ -101,7 +101,7 @@ class TTSTask(Task):
             path.write_text("no data loaded in this process to speak\n", encoding="utf-8")
             return path
         texts, ref_mels, ids = self._preview
-        front = model.front_end()
+        front = model.front_end
         request = SpeakPipeline.request_class.build({"seed": seed}, where="samples")
         voice = Voice(model, load_vocoder(None, model), request)
         gap = torch.zeros(int(0.3 * front.sample_rate))
@@ -149,6 +149,7 @@ class _FrontEndOnly:
     def __init__(self, config):
         self.config = config
 
+    @property
     def front_end(self):
         return self.config.front_end()
 
