@@ -62,6 +62,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-vocos", action="store_true", help="score Griffin-Lim only")
     parser.add_argument("--vocos", default=None, help="a trained Vocos run to use instead of vocos-LANG (another "
                         "language's vocoder, say)")  # fmt: skip
+    parser.add_argument("--finetune-data", default=None, help="a folder of one real speaker (../shared/data/speech/"
+                        "ljspeech-mini): fine-tune each model on it and score its held-out clips")  # fmt: skip
+    parser.add_argument("--finetune-minutes", type=float, default=10.0, help="minutes of fine-tuning")
     parser.add_argument("--render-only", action="store_true", help="only rewrite the table of docs/benchmarks/tts.md")
     return parser.parse_args(argv)
 
@@ -128,12 +131,64 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                     rows.append({**rows[-1], "model": "espeak", "note": "the corpus is eSpeak NG: same recordings"})
                 rows.append(_row(model, lang, name, result, diagonality=diag, n_sentences=args.n, **extra))
                 _media(tts, vocoder, f"{lang}-{model}-{name}", args)
+            if args.finetune_data:
+                rows += _finetuned(runs, tts, model, vocoders, asr, args)
             if args.wavenet:
                 result = genlab.evaluate(tts, ["cer", "mcd", "f0_rmse", "rtf"], save=False, asr=str(asr),
                                          vocoder=args.wavenet, n=args.wavenet_n, data_dir=args.data_dir,
                                          baselines=False)  # fmt: skip
                 rows.append(_row(model, lang, "wavenet", result, n_sentences=args.wavenet_n, **extra))
     return rows
+
+
+def _finetuned(runs: Path, base: Path, model: str, vocoders: dict[str, str | None], asr: Path,
+               args: argparse.Namespace) -> list[dict[str, Any]]:  # fmt: skip
+    """The base voice and its copy fine-tuned on a real speaker (``--finetune-data``, a folder in the layout of
+    ``../shared/data/speech``: ``metadata.csv`` + ``wavs/`` + ``test.txt``), both scored on the held-out clips of
+    ``test.txt``, beside the recordings themselves and eSpeak NG reading them."""
+    import genlab
+
+    folder = Path(args.finetune_data)
+    train, test = _split_folder(folder, runs / f"finetune-{folder.name}")
+    tuned, minutes = _trained(runs, "tts", f"tts-{args.language}-{model}-{folder.name}", {
+        "model": model, "data": str(train), "max_minutes": 0.3 if args.quick else args.finetune_minutes,
+        "threads": args.threads, "batch_size": 8, "grad_clip": 1.0, "init_from": str(base),
+        "data_options": {"val_fraction": 0.0}})  # fmt: skip
+    dataset = f"{folder.name} (test.txt)"
+    budget = None if args.quick else args.finetune_minutes
+    rows: list[dict[str, Any]] = []
+    for name, vocoder in vocoders.items():
+        options = {"save": False, "asr": str(asr), "vocoder": vocoder, "ref": str(test), "n": args.n}
+        result = genlab.evaluate(tuned, ["cer", "mcd", "f0_rmse", "rtf"], baselines=not rows, **options)
+        if not rows:
+            ref, espeak = result["baselines"]["reference"], result["baselines"]["espeak"]
+            rows.append(_row("reference", args.language, "–", {"cer": ref["cer"]}, dataset=dataset,
+                             budget_minutes=None))  # fmt: skip
+            rows.append(_row("espeak", args.language, "–", espeak, dataset=dataset, budget_minutes=None))
+        before = genlab.evaluate(base, ["cer", "mcd", "f0_rmse", "rtf"], baselines=False, **options)
+        rows.append(_row(model, args.language, name, before, dataset=dataset, budget_minutes=None,
+                         note="the eSpeak-trained voice before fine-tuning"))  # fmt: skip
+        rows.append(_row(f"{model} fine-tuned", args.language, name, result, dataset=dataset, budget_minutes=budget,
+                         train_minutes=minutes))  # fmt: skip
+        _media(tuned, vocoder, f"{args.language}-{model}-finetuned-{name}", args)
+    return rows
+
+
+def _split_folder(folder: Path, out: Path) -> tuple[Path, Path]:
+    """``out/train`` and ``out/test``: links to the clips of ``folder`` outside and inside its ``test.txt``, each
+    with its own ``metadata.csv``."""
+    held_out = set((folder / "test.txt").read_text(encoding="utf-8").split())
+    lines = [line for line in (folder / "metadata.csv").read_text(encoding="utf-8").splitlines() if line.strip()]
+    for part, keep in (("train", lambda i: i not in held_out), ("test", lambda i: i in held_out)):
+        (out / part / "wavs").mkdir(parents=True, exist_ok=True)
+        chosen = [line for line in lines if keep(line.split("|", 1)[0])]
+        for line in chosen:
+            clip = line.split("|", 1)[0]
+            link = out / part / "wavs" / f"{clip}.wav"
+            if not link.exists():
+                link.symlink_to((folder / "wavs" / f"{clip}.wav").resolve())
+        (out / part / "metadata.csv").write_text("\n".join(chosen) + "\n", encoding="utf-8")
+    return out / "train", out / "test"
 
 
 def _vocoder_folder(lang: str, data_dir: str | None, runs: Path) -> Path:
