@@ -224,9 +224,9 @@ def _diagonality(tts: Path, args: argparse.Namespace) -> float | None:
     batch = [torch.stack([torch.as_tensor(test[i][k]) for i in range(n)]) for k in range(6)]
     with torch.no_grad():
         attn = model.alignment(*batch[:5])
-    score = float(diagonality(attn, batch[1], batch[3]))
+    score = float(diagonality(attn, batch[1], batch[3], r=model.config.r))
     MEDIA.mkdir(parents=True, exist_ok=True)
-    steps = [(int(batch[3][i]) + model.config.reduction - 1) // model.config.reduction for i in range(2)]
+    steps = [(int(batch[3][i]) + model.config.r - 1) // model.config.r for i in range(2)]
     save_alignment_plot([attn[i, : steps[i], : int(batch[1][i])] for i in range(2)],
                         MEDIA / f"alignment-{args.language}.png", [test.texts[i][:40] for i in range(2)])  # fmt: skip
     return round(score, 4)
