@@ -8,11 +8,13 @@ that minimises the summed frame distance (Sakoe & Chiba 1978; symmetric steps, n
 
     MCD = (10 / ln 10) · sqrt(2 · Σ_{d=1..D} (c_d − ĉ_d)²)   dB, averaged over the DTW path,
 
-c₀ (overall level) left out. genlab's cepstra are the DCT-II (orthonormal) of the natural-log mel spectrum of its
-mel front end (80 bands, D = 24 coefficients by default): the mel-frequency cepstrum, not the SPTK mel-generalised
-cepstrum of WORLD envelopes that some papers use — so values are comparable between genlab systems measured the same
-way, not to published tables. Frames where both renditions are silent (quieter than ``silence_db`` below the
-reference's loudest frame) are left out of the DTW.
+c₀ (overall level) left out. genlab's cepstra are those of the natural-log mel amplitudes of its mel front end
+(80 bands, D = 24 coefficients by default), read as an even sequence: ``ln M(n) = c₀ + 2 Σ_d c_d cos(πd(n + ½)/N)``,
+so ``c_d = (1/N) Σ_n ln M(n) cos(πd(n + ½)/N)`` — the scale of the cepstrum of a log-amplitude spectrum, as
+SPTK's. They are mel-frequency cepstra, not the mel-generalised cepstra of WORLD envelopes that some papers use:
+values are comparable between genlab systems measured the same way, and of the same order as published MCDs, not
+equal to them. The silent frames at the ends of each rendition (quieter than ``silence_db`` below its loudest frame)
+are left out of the DTW.
 
 **F0 RMSE** (:func:`f0_rmse`): the root mean square difference in Hz of the F0 tracks (WORLD DIO + StoneMask, one
 value per mel frame) over the DTW-paired frames voiced in both; also the share of paired frames whose voicing
@@ -59,14 +61,15 @@ def dtw_path(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def mel_cepstrum(log_mel: torch.Tensor, n_coefficients: int = 24) -> torch.Tensor:
-    """Cepstra (frames, n_coefficients) c₁…c_D of log-mels (n_mels, frames): the orthonormal DCT-II over bands."""
+    """Cepstra (frames, n_coefficients) c₁…c_D of log-mels (n_mels, frames) (module docstring):
+    ``c_d = (1/N) Σ_n log_mel[n] cos(πd(n + ½)/N)``, the DCT-II scaled as a cepstrum."""
     n = log_mel.shape[0]
     if not 1 <= n_coefficients < n:
         raise BadInputError(f"n_coefficients must be in 1..{n - 1} for {n} mel bands, got {n_coefficients}")
     k = torch.arange(n, dtype=torch.float64)
-    basis = torch.cos(math.pi / n * (k[None, :] + 0.5) * k[:, None]) * math.sqrt(2.0 / n)  # (coefficient, band)
-    basis[0] /= math.sqrt(2.0)
-    return (basis[1 : n_coefficients + 1] @ log_mel.double()).T
+    d = torch.arange(1, n_coefficients + 1, dtype=torch.float64)
+    basis = torch.cos(math.pi / n * (k[None, :] + 0.5) * d[:, None]) / n  # (coefficient, band)
+    return (basis @ log_mel.double()).T
 
 
 def _speech_frames(log_mel: torch.Tensor, silence_db: float) -> torch.Tensor:
