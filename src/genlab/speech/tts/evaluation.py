@@ -295,8 +295,8 @@ def _distances(ctx: EvalContext) -> dict[str, float]:
 
 @register_metric(
     "speech/mcd", task=TASK, outputs=("mcd_db",), needs=("samples", "reference"), default=True, on_baselines=True,
-    protocol=lambda ctx: {"mcd_db": "mel-cepstral distortion (dB) after DTW: DCT of the model's log-mel front end, "
-                          "c1..c24, silent ends left out (genlab.speech.metrics)"},
+    protocol=lambda ctx: {"mcd_db": "mel-cepstral distortion (dB) after DTW: cepstrum c1..c24 of the ln mel "
+                          "amplitudes of the model's front end, silent ends left out (genlab.speech.metrics)"},
 )  # fmt: skip
 def mel_cepstral_distortion(ctx: EvalContext) -> dict[str, float]:
     """Mel-cepstral distortion (dB) of the synthesised speech against the reference recordings, after DTW."""
