@@ -65,6 +65,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--finetune-data", default=None, help="a folder of one real speaker (../shared/data/speech/"
                         "ljspeech-mini): fine-tune each model on it and score its held-out clips")  # fmt: skip
     parser.add_argument("--finetune-minutes", type=float, default=10.0, help="minutes of fine-tuning")
+    parser.add_argument("--only-finetune", action="store_true", help="skip the corpus rows (the models exist)")
     parser.add_argument("--render-only", action="store_true", help="only rewrite the table of docs/benchmarks/tts.md")
     return parser.parse_args(argv)
 
@@ -119,8 +120,8 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                 "batch_size": args.batch_size, "grad_clip": 1.0, "data_options": data})  # fmt: skip
             extra = {"dataset": dataset, "budget_minutes": None if quick else args.minutes,
                      "train_minutes": train_minutes}  # fmt: skip
-            diag = _diagonality(tts, args) if model == "tacotron2" else None
-            for name, vocoder in vocoders.items():
+            diag = _diagonality(tts, args) if model == "tacotron2" and not args.only_finetune else None
+            for name, vocoder in vocoders.items() if not args.only_finetune else ():
                 result = genlab.evaluate(tts, ["cer", "mcd", "f0_rmse", "rtf"], save=False, asr=str(asr),
                                          vocoder=vocoder, n=args.n, data_dir=args.data_dir,
                                          baselines=not rows)  # fmt: skip
