@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             "data_options": data, "model_options": {"targets": "chars" if lang == "en" else "phonemes"}})  # fmt: skip
         vocoders: dict[str, str | None] = {"griffin-lim": "griffin-lim"}
         if args.vocos:
-            vocoders["vocos"] = args.vocos
+            vocoders[f"vocos ({Path(args.vocos).name})"] = args.vocos
         elif not args.no_vocos:
             folder = _vocoder_folder(lang, args.data_dir, runs)
             vocos, _ = _trained(runs, "vocoder", f"vocos-{lang}", {
@@ -155,6 +155,7 @@ def _finetuned(runs: Path, base: Path, model: str, vocoders: dict[str, str | Non
         "model": model, "data": str(train), "max_minutes": 0.3 if args.quick else args.finetune_minutes,
         "threads": args.threads, "batch_size": 8, "grad_clip": 1.0, "init_from": str(base),
         "data_options": {"val_fraction": 0.0}})  # fmt: skip
+    n_test = len([line for line in (test / "metadata.csv").read_text(encoding="utf-8").splitlines() if line])
     dataset = f"{folder.name} (test.txt)"
     budget = None if args.quick else args.finetune_minutes
     rows: list[dict[str, Any]] = []
@@ -164,13 +165,24 @@ def _finetuned(runs: Path, base: Path, model: str, vocoders: dict[str, str | Non
         if not rows:
             ref, espeak = result["baselines"]["reference"], result["baselines"]["espeak"]
             rows.append(_row("reference", args.language, "–", {"cer": ref["cer"]}, dataset=dataset,
-                             budget_minutes=None))  # fmt: skip
-            rows.append(_row("espeak", args.language, "–", espeak, dataset=dataset, budget_minutes=None))
+                             budget_minutes=None, n_sentences=min(n_test, args.n)))  # fmt: skip
+            rows.append(_row("espeak", args.language, "–", espeak, dataset=dataset, budget_minutes=None,
+                             n_sentences=min(n_test, args.n)))  # fmt: skip
         before = genlab.evaluate(base, ["cer", "mcd", "f0_rmse", "rtf"], baselines=False, **options)
-        rows.append(_row(model, args.language, name, before, dataset=dataset, budget_minutes=None,
-                         note="the eSpeak-trained voice before fine-tuning"))  # fmt: skip
+        rows.append(
+            _row(
+                model,
+                args.language,
+                name,
+                before,
+                dataset=dataset,
+                budget_minutes=None,
+                note="the eSpeak-trained voice before fine-tuning",
+                n_sentences=min(n_test, args.n),
+            )
+        )
         rows.append(_row(f"{model} fine-tuned", args.language, name, result, dataset=dataset, budget_minutes=budget,
-                         train_minutes=minutes))  # fmt: skip
+                         train_minutes=minutes, n_sentences=min(n_test, args.n)))  # fmt: skip
         _media(tuned, vocoder, f"{args.language}-{model}-finetuned-{name}", args)
     return rows
 
@@ -253,7 +265,8 @@ def _media(tts: Path, vocoder: str | None, stem: str, args: argparse.Namespace) 
 
 
 def render(rows: list[dict[str, Any]]) -> None:
-    lead = {"model": lambda r: r["model"], "language": lambda r: r["language"], "vocoder": lambda r: r["vocoder"]}
+    lead = {"model": lambda r: r["model"], "language": lambda r: r["language"], "data": lambda r: r["dataset"],
+            "vocoder": lambda r: r["vocoder"]}  # fmt: skip
     lines = common.markdown_table(rows, lead, COLUMNS)
     common.replace_between(PAGE, START, END, lines)
 
