@@ -148,6 +148,8 @@ def test_eval_scores_distortion_speed_and_intelligibility(voice, folder, runs):
     assert result["protocol"]["n_reference"] == 2
     with pytest.raises(BadInputError, match="--asr"):
         genlab.evaluate(voice, ["cer"], n=1, save=False)
+    slow = genlab.evaluate(voice, ["rtf"], n=2, speed=0.5, save=False, baselines=False)
+    assert slow["protocol"]["speed"] == 0.5 and result["protocol"]["speed"] == 1.0
 
 
 def test_tacotron_trains_through_the_task_and_plots_its_alignment(folder, runs):

@@ -48,6 +48,7 @@ class TTSEvalRequest(Config):
     vocoder: str | None = Field(None, description="a vocoder run, or griffin-lim (default: the model's recorded "
                                 "vocoder, else griffin-lim)")  # fmt: skip
     beam_width: int = Field(1, ge=1, le=64, description="decoding of the recogniser: 1 greedy, more beam search")
+    speed: float = Field(1.0, ge=0.25, le=4.0, description="speaking rate the voice is scored at (2: twice as fast)")
     baselines: bool = Field(True, description="also score the reference recordings and eSpeak NG")
     seed: int = Field(0, description="seed of the choice of sentences and of the synthesis")
 
@@ -151,7 +152,7 @@ def speak_references(ctx: EvalContext) -> Spoken:
         for sentence_ids in ids:
             torch.manual_seed(int(torch.randint(0, 2**31 - 1, (), generator=generator)))
             start = time.perf_counter()
-            mel = model.infer(sentence_ids)
+            mel = model.infer(sentence_ids, speed=request.speed)
             middle = time.perf_counter()
             if vocoder is not None:
                 wave = vocoder.vocode(mel[None])[0]
@@ -204,7 +205,7 @@ def model_context(task, model, request: TTSEvalRequest) -> EvalContext:
 def model_protocol(ctx: EvalContext) -> dict[str, Any]:
     c = ctx.model.config
     protocol = {**ctx.reference.protocol(), "model": ctx.model.registry_name, "language": c.language,
-                "system": ctx.samples.system, "front_end": c.front_end().describe(),
+                "system": ctx.samples.system, "front_end": c.front_end().describe(), "speed": ctx.request.speed,
                 "seed": ctx.request.seed}  # fmt: skip
     return protocol | weights_field(ctx.model) | {"genlab_version": __version__}
 
