@@ -86,7 +86,8 @@ def test_registered_and_losses_are_finite_scalars():
     for key, value in out.items():
         assert value.shape == () and torch.isfinite(value), key
     assert out["loss"].requires_grad and 0 <= float(out["attention_diagonality"]) <= 1
-    terms = out["mel_decoder"] + out["mel_postnet"] + out["stop"] + out["guided_attention"]  # weight 1
+    weight = Tacotron2Config.model_fields["guided_attention_weight"].default
+    terms = out["mel_decoder"] + out["mel_postnet"] + out["stop"] + weight * out["guided_attention"]
     assert torch.allclose(out["loss"].detach(), terms)
 
 
