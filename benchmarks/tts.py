@@ -206,7 +206,6 @@ def _split_folder(folder: Path, out: Path) -> tuple[Path, Path]:
 
 def _vocoder_folder(lang: str, data_dir: str | None, runs: Path) -> Path:
     """A folder of links to the corpus's training-split WAVs (the vocoder never hears a test sentence)."""
-    from genlab.core.download import data_root
     from genlab.speech.corpus import load_corpus
 
     rows = load_corpus(lang, "train", data_dir)
@@ -216,7 +215,6 @@ def _vocoder_folder(lang: str, data_dir: str | None, runs: Path) -> Path:
         link = folder / Path(row.wav).name
         if not link.exists():
             link.symlink_to(Path(row.wav).resolve())
-    del data_root
     return folder
 
 

@@ -85,7 +85,24 @@ def mu_law_decode(classes: torch.Tensor, mu: int = MU) -> torch.Tensor:
     return torch.sign(y) * ((1 + mu) ** y.abs() - 1) / mu
 
 
-class WaveNetConfig(AudioGeneratorConfig):
+class DilatedStack:
+    """The dilation pattern of a WaveNet config with ``layers_per_stack`` and ``stacks`` fields."""
+
+    layers_per_stack: int
+    stacks: int
+
+    @property
+    def dilations(self) -> list[int]:
+        """Dilation of each residual layer: 1, 2, …, 2^(L−1), ``stacks`` times."""
+        return [2**i for i in range(self.layers_per_stack)] * self.stacks
+
+    @property
+    def receptive_field(self) -> int:
+        """Input samples one prediction sees: 2 (the causal input conv) + Σ dilations."""
+        return 2 + sum(self.dilations)
+
+
+class WaveNetConfig(DilatedStack, AudioGeneratorConfig):
     """``audio/wavenet``: a small class-conditional WaveNet; the defaults train on a CPU."""
 
     residual_channels: int = Field(32, ge=1, le=512, description="channels R of the residual stream and embedding")
@@ -103,16 +120,6 @@ class WaveNetConfig(AudioGeneratorConfig):
     )
     lr: float = Field(1e-3, gt=0, le=1, description="Adam learning rate")
     betas: tuple[Beta, Beta] = Field((0.9, 0.999), description="Adam betas, each in [0, 1)")
-
-    @property
-    def dilations(self) -> list[int]:
-        """Dilation of each residual layer: 1, 2, …, 2^(L−1), ``stacks`` times."""
-        return [2**i for i in range(self.layers_per_stack)] * self.stacks
-
-    @property
-    def receptive_field(self) -> int:
-        """Input samples one prediction sees: 2 (the causal input conv) + Σ dilations."""
-        return 2 + sum(self.dilations)
 
 
 class Taps(NamedTuple):
@@ -315,35 +322,14 @@ class WaveNet(AudioGenerator):
         for layer in self.layers:
             label = layer.label_bias(labels)  # folded into the conv's bias: one addition less per step
             taps.append(layer.dilated.taps(None if label is None else layer.dilated.conv.bias + label))
-        outs = [(layer.out.weight[:, :, 0].t().contiguous(), layer.out.bias) for layer in self.layers]
-        first, last = self.head[1], self.head[3]
-        head = (first.weight[:, :, 0].t().contiguous(), first.bias, last.weight[:, :, 0].t().contiguous(), last.bias)
+        outs, head = output_weights(self.layers, self.head)
         return logits, GenerationState(length, queues, taps, outs, head)
 
     @torch.no_grad()
     def step(self, classes: torch.Tensor, state: GenerationState) -> torch.Tensor:
         """Feed the class at ``state.position`` (B,): the logits (B, 256) of the next class. One step of each
         layer, reading input t − d from its queue and putting input t in its place."""
-        t, skip_channels = state.position, self.config.skip_channels
-        h = self.embed(classes)  # (B, R)
-        skips = None
-        for i, (queue, taps) in enumerate(zip(state.queues, state.taps, strict=True)):
-            slot = t % queue.shape[0]
-            a = torch.addmm(taps.bias, queue[slot], taps.past)  # W₀ x_{t−d} + b, read before the slot is reused
-            queue[slot] = h
-            a.addmm_(h, taps.now)
-            if i == 0:  # the input conv
-                h = a
-                continue
-            f, g = a.chunk(2, dim=1)
-            w, b = state.outs[i - 1]
-            o = torch.addmm(b, torch.tanh(f).mul_(torch.sigmoid(g)), w)  # (B, S [+ R])
-            skips = o[:, :skip_channels] if skips is None else skips.add_(o[:, :skip_channels])
-            if o.shape[1] > skip_channels:
-                h = h + o[:, skip_channels:]
-        state.position += 1
-        w1, b1, w2, b2 = state.head
-        return torch.addmm(b2, torch.addmm(b1, skips.relu_(), w1).relu_(), w2)
+        return incremental_step(self.embed(classes), state, self.config.skip_channels)
 
     @torch.no_grad()
     def start_from_silence(self, labels: torch.Tensor | None, n: int) -> tuple[torch.Tensor, GenerationState]:
@@ -391,6 +377,44 @@ class WaveNet(AudioGenerator):
             if t + 1 < length:
                 logits = self.step(out[t], state)
         return mu_law_decode(out.t()).clamp(-1, 1)
+
+
+def output_weights(layers: nn.ModuleList, head: nn.Sequential) -> tuple[list, tuple]:
+    """The 1×1 convs of incremental steps as matrices: per residual layer (Wᵀ, b) of its output conv, and the
+    head's two convs (W₁ᵀ, b₁, W₂ᵀ, b₂) (``head`` is ReLU, conv, ReLU, conv)."""
+    outs = [(layer.out.weight[:, :, 0].t().contiguous(), layer.out.bias) for layer in layers]
+    first, last = head[1], head[3]
+    return outs, (first.weight[:, :, 0].t().contiguous(), first.bias, last.weight[:, :, 0].t().contiguous(), last.bias)
+
+
+def incremental_step(
+    h: torch.Tensor, state: GenerationState, skip_channels: int, gate_bias: torch.Tensor | None = None
+) -> torch.Tensor:
+    """One sample through every layer (Paine et al. 2016): ``h`` (B, R) is the embedded input at
+    ``state.position``; each causal conv reads input t − d from its queue and stores input t in its place.
+    ``gate_bias`` (B, layers·2R) is added to the gate inputs (a vocoder's local conditioning, layer k's rows
+    [2R·k, 2R·(k + 1))). Returns the logits (B, 256) of the next class and advances the position."""
+    t, skips = state.position, None
+    for i, (queue, taps) in enumerate(zip(state.queues, state.taps, strict=True)):
+        slot = t % queue.shape[0]
+        a = torch.addmm(taps.bias, queue[slot], taps.past)  # W₀ x_{t−d} + b, read before the slot is reused
+        queue[slot] = h
+        a.addmm_(h, taps.now)
+        if i == 0:  # the input conv
+            h = a
+            continue
+        if gate_bias is not None:
+            rows = a.shape[1]
+            a += gate_bias[:, (i - 1) * rows : i * rows]
+        f, g = a.chunk(2, dim=1)
+        w, b = state.outs[i - 1]
+        o = torch.addmm(b, torch.tanh(f).mul_(torch.sigmoid(g)), w)  # (B, S [+ R])
+        skips = o[:, :skip_channels] if skips is None else skips.add_(o[:, :skip_channels])
+        if o.shape[1] > skip_channels:
+            h = h + o[:, skip_channels:]
+    state.position += 1
+    w1, b1, w2, b2 = state.head
+    return torch.addmm(b2, torch.addmm(b1, skips.relu_(), w1).relu_(), w2)
 
 
 def sample_classes(logits: torch.Tensor, temperature: float, uniform: torch.Tensor) -> torch.Tensor:

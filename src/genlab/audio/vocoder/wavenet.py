@@ -98,10 +98,13 @@ from genlab.audio.generation.wavenet import (
     CLASSES,
     SILENCE,
     CausalConv,
+    DilatedStack,
+    GenerationState,
     ResidualLayer,
-    Taps,
+    incremental_step,
     mu_law_decode,
     mu_law_encode,
+    output_weights,
     sample_classes,
 )
 from genlab.audio.vocoder.base import Vocoder, VocoderConfig
@@ -111,7 +114,7 @@ from genlab.core.model import OptimizerSpec, register_model
 from genlab.core.seeding import make_generator
 
 
-class WaveNetVocoderConfig(VocoderConfig):
+class WaveNetVocoderConfig(DilatedStack, VocoderConfig):
     """Mel front end, network size, training window and sampling of ``audio/wavenet-vocoder``."""
 
     residual_channels: int = Field(64, ge=1, le=512, description="channels R of the residual stream and embedding")
@@ -144,28 +147,12 @@ class WaveNetVocoderConfig(VocoderConfig):
                              "(set adversarial_weight to 0)")  # fmt: skip
         return self
 
-    @property
-    def dilations(self) -> list[int]:
-        """Dilation of each residual layer: 1, 2, …, 2^(L−1), ``stacks`` times."""
-        return [2**i for i in range(self.layers_per_stack)] * self.stacks
-
-    @property
-    def receptive_field(self) -> int:
-        """Samples one prediction sees: 2 (the causal input conv) + Σ dilations."""
-        return 2 + sum(self.dilations)
-
 
 @dataclass
-class VocodingState:
-    """What incremental vocoding keeps between samples: per causal conv a queue (d, B, C) of its last d inputs
-    (input t in slot t mod d) and its taps, per residual layer its 1×1 convs (Wᵀ, b), the head's two 1×1 convs,
-    the frame-rate local terms V·e (B, F, layers·2R), and the position of the next input."""
+class VocodingState(GenerationState):
+    """:class:`~genlab.audio.generation.wavenet.GenerationState` (queues, taps, 1×1 convs, head, position) plus the
+    frame-rate local terms V·e (B, F, layers·2R) of the mels being vocoded."""
 
-    position: int
-    queues: list[torch.Tensor]
-    taps: list[Taps]
-    outs: list[tuple[torch.Tensor, torch.Tensor]]
-    head: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
     local: torch.Tensor
 
 
@@ -291,9 +278,7 @@ class WaveNetVocoder(Vocoder):
         frame-rate local terms V·e (B, F, layers·2R) of log-mels (B, n_mels, F)."""
         b, convs = mel.shape[0], [self.input_conv, *(layer.dilated for layer in self.layers)]
         queues = [mel.new_zeros(conv.dilation, b, conv.conv.in_channels) for conv in convs]
-        outs = [(layer.out.weight[:, :, 0].t().contiguous(), layer.out.bias) for layer in self.layers]
-        first, last = self.head[1], self.head[3]
-        head = (first.weight[:, :, 0].t().contiguous(), first.bias, last.weight[:, :, 0].t().contiguous(), last.bias)
+        outs, head = output_weights(self.layers, self.head)
         local = self.local(self.frame_features(mel)).transpose(1, 2).contiguous()  # (B, F, layers·2R)
         return VocodingState(0, queues, [conv.taps() for conv in convs], outs, head, local)
 
@@ -304,27 +289,7 @@ class WaveNetVocoder(Vocoder):
         frame, last = t // c.hop_length, state.local.shape[1] - 1
         w = (t % c.hop_length) / c.hop_length
         local = torch.lerp(state.local[:, min(frame, last)], state.local[:, min(frame + 1, last)], w)
-        rows, skip_channels = 2 * c.residual_channels, c.skip_channels
-        h = self.embed(classes)  # (B, R)
-        skips = None
-        for i, (queue, taps) in enumerate(zip(state.queues, state.taps, strict=True)):
-            slot = t % queue.shape[0]
-            a = torch.addmm(taps.bias, queue[slot], taps.past)  # W₀ x_{t−d} + b, read before the slot is reused
-            queue[slot] = h
-            a.addmm_(h, taps.now)
-            if i == 0:  # the input conv
-                h = a
-                continue
-            a += local[:, (i - 1) * rows : i * rows]  # V_f·c_t, V_g·c_t
-            f, g = a.chunk(2, dim=1)
-            w_out, b_out = state.outs[i - 1]
-            o = torch.addmm(b_out, torch.tanh(f).mul_(torch.sigmoid(g)), w_out)  # (B, S [+ R])
-            skips = o[:, :skip_channels] if skips is None else skips.add_(o[:, :skip_channels])
-            if o.shape[1] > skip_channels:
-                h = h + o[:, skip_channels:]
-        state.position += 1
-        w1, b1, w2, b2 = state.head
-        return torch.addmm(b2, torch.addmm(b1, skips.relu_(), w1).relu_(), w2)
+        return incremental_step(self.embed(classes), state, c.skip_channels, local)  # + V_f·c_t, V_g·c_t
 
     @torch.no_grad()
     def forward(

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -32,6 +32,7 @@ from pydantic import Field, field_validator
 
 from genlab.__about__ import __version__
 from genlab.core.config import Config
+from genlab.core.devices import cpu_threads
 from genlab.core.errors import BadInputError
 from genlab.core.evaluation import EvalContext, register_metric, weights_field
 from genlab.speech.tts.base import TASK
@@ -77,13 +78,12 @@ class References:
 
 @dataclass
 class Spoken:
-    """Speech of the sentences by one system: waves at the model's rate, their mels, timings (one thread)."""
+    """Speech of the sentences by one system: waves at the model's rate and timings (one thread)."""
 
     system: str
     waves: list[torch.Tensor]
     seconds_acoustic: float = 0.0
     seconds_vocoder: float = 0.0
-    mels: list[torch.Tensor] = field(default_factory=list)
 
 
 def load_reference(ctx: EvalContext) -> References:
@@ -128,15 +128,6 @@ def load_reference(ctx: EvalContext) -> References:
                       [dataset.waves[int(i)] for i in idx], source.startswith("builtin:"))  # fmt: skip
 
 
-class _OneThread:
-    def __enter__(self):
-        self.threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-
-    def __exit__(self, *exc):
-        torch.set_num_threads(self.threads)
-
-
 def speak_references(ctx: EvalContext) -> Spoken:
     """The model's speech of the reference sentences, timed on one thread."""
     from genlab.speech.tts.pipelines import GRIFFIN_LIM, SpeakRequest, load_vocoder
@@ -147,7 +138,7 @@ def speak_references(ctx: EvalContext) -> Spoken:
     generator = torch.Generator().manual_seed(request.seed)
     spoken = Spoken(f"{model.registry_name} + {vocoder.registry_name if vocoder else GRIFFIN_LIM}", [])
     iters = SpeakRequest.model_fields["griffin_lim_iters"].default
-    with _OneThread(), torch.no_grad():
+    with cpu_threads(1), torch.no_grad():
         ids = model.encode_texts(ref.texts)
         for sentence_ids in ids:
             torch.manual_seed(int(torch.randint(0, 2**31 - 1, (), generator=generator)))
@@ -161,7 +152,6 @@ def speak_references(ctx: EvalContext) -> Spoken:
             spoken.seconds_acoustic += middle - start
             spoken.seconds_vocoder += time.perf_counter() - middle
             spoken.waves.append(wave.clamp(-1, 1))
-            spoken.mels.append(mel)
     return spoken
 
 
@@ -174,7 +164,7 @@ def espeak_speech(ctx: EvalContext) -> Spoken:
 
     recipe, rate = RECIPES[ctx.model.config.language], ctx.model.sample_rate
     spoken = Spoken(f"espeak ({recipe['voice']}, {recipe['rate_wpm']} words/min)", [])
-    with _OneThread():
+    with cpu_threads(1):
         for text in ctx.reference.texts:
             start = time.perf_counter()
             normalized = frontend.normalize(text, ctx.model.config.language)
