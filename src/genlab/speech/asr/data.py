@@ -272,3 +272,33 @@ def describe_asr_data(info: ASRDataInfo) -> str:
     return (f"{info.source}: {info.n_train} training + {info.n_val} validation utterances, {info.seconds / 60:.1f} "
             f"min at {info.sample_rate} Hz ({info.language}, {len(info.phoneme_symbols)} phonemes, "
             f"{len(info.char_symbols)} characters){skipped}")  # fmt: skip
+
+
+def held_out_data(model, request, config_class: type[ASRDataConfig], load) -> tuple[Any, str, str]:
+    """``(dataset, split description, source)`` an evaluation scores a speech ``model`` on: ``request.ref`` (a
+    built-in corpus, ``:test`` by default, or all utterances of a folder), else the split the model's recorded
+    training data held out — a built-in corpus's ``test`` split, or the validation split (same files, seed and
+    fraction). ``load(cfg, split=None)`` is the task's loader, returning ``(train, val, info)``."""
+    recorded = dict(model.provenance.data.get("config") or {})
+    base = {k: v for k, v in recorded.items() if k in config_class.model_fields}
+    base |= {"sample_rate": model.config.sample_rate, "language": model.config.language}
+    if request.data_dir:
+        base["data_dir"] = request.data_dir
+    source = request.ref or base.get("source")
+    if not source:
+        raise BadInputError("no reference data: the model does not record its training data",
+                            "pass --ref with transcribed speech (builtin:espeak-en:test or a folder)")  # fmt: skip
+    if source.startswith("builtin:"):
+        name, _, split = source[len("builtin:") :].partition(":")
+        split = split if split in corpus.SPLITS else "test"
+        cfg = config_class.build({**base, "source": f"builtin:{name}", "max_files": None}, where="eval")
+        return load(cfg, split)[0], split, source
+    if request.ref:
+        cfg = config_class.build({**base, "source": source, "val_fraction": 0.0, "max_files": None}, where="eval")
+        return load(cfg)[0], f"all utterances of {source}", source
+    cfg = config_class.build(base, where="eval")  # the same files (max_files), seed and fraction as in training
+    dataset = load(cfg)[1] if int(model.provenance.data.get("n_val") or 0) else None
+    if dataset is None:
+        raise BadInputError(f"{source} has no test split and the model was trained with no validation split",
+                            "pass --ref with transcribed speech the model has not seen")  # fmt: skip
+    return dataset, f"validation split of {source} (seed {cfg.split_seed}, fraction {cfg.val_fraction})", source

@@ -18,7 +18,6 @@ from pydantic import Field, field_validator
 
 from genlab.__about__ import __version__
 from genlab.core.config import Config
-from genlab.core.errors import BadInputError
 from genlab.core.evaluation import EvalContext, register_metric, weights_field
 from genlab.speech import ctc
 from genlab.speech.asr.model import SEPARATOR, TASK
@@ -58,34 +57,10 @@ class Transcribed:
 
 def load_reference(ctx: EvalContext) -> Transcribed:
     """The utterances to score (see the module docstring)."""
-    from genlab.speech.asr.data import ASRDataConfig, load_asr_data
+    from genlab.speech.asr.data import ASRDataConfig, held_out_data, load_asr_data
 
-    model, request = ctx.model, ctx.request
-    recorded = dict(model.provenance.data.get("config") or {})
-    base = {k: v for k, v in recorded.items() if k in ASRDataConfig.model_fields}
-    base |= {"sample_rate": model.config.sample_rate, "language": model.config.language}
-    if request.data_dir:
-        base["data_dir"] = request.data_dir
-    source = request.ref or base.get("source")
-    if not source:
-        raise BadInputError("no reference data: the model does not record its training data",
-                            "pass --ref with transcribed speech (builtin:espeak-en:test or a folder)")  # fmt: skip
-    builtin = source.startswith("builtin:")
-    if builtin:
-        values = {**base, "source": source.removesuffix(":train").removesuffix(":test"), "max_files": None}
-        cfg = ASRDataConfig.build(values, where="eval")
-        dataset, split = load_asr_data(cfg, split="test" if request.ref is None or source.endswith(":test")
-                                       else source.rpartition(":")[2])[0], "test"  # fmt: skip
-    elif request.ref:
-        cfg = ASRDataConfig.build({**base, "source": source, "val_fraction": 0.0, "max_files": None}, where="eval")
-        dataset, split = load_asr_data(cfg)[0], f"all utterances of {source}"
-    else:  # the split held out when the model was trained: the same files (max_files), seed and fraction
-        cfg = ASRDataConfig.build(base, where="eval")
-        dataset = load_asr_data(cfg)[1] if int(model.provenance.data.get("n_val") or 0) else None
-        if dataset is None:
-            raise BadInputError(f"{source} has no test split and the model was trained with no validation split",
-                                "pass --ref with transcribed speech the model has not seen")  # fmt: skip
-        split = f"validation split of {source} (seed {cfg.split_seed}, fraction {cfg.val_fraction})"
+    request = ctx.request
+    dataset, split, source = held_out_data(ctx.model, request, ASRDataConfig, load_asr_data)
     idx = list(range(len(dataset)))
     if request.n is not None and request.n < len(idx):
         idx = torch.randperm(len(idx), generator=torch.Generator().manual_seed(request.seed))[: request.n].tolist()

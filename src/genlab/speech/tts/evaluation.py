@@ -88,37 +88,15 @@ class Spoken:
 
 def load_reference(ctx: EvalContext) -> References:
     """The sentences to score (module docstring)."""
+    from genlab.speech.asr.data import held_out_data
     from genlab.speech.tts.data import TTSDataConfig, load_tts_data
 
     model, request = ctx.model, ctx.request
-    recorded = dict(model.provenance.data.get("config") or {})
-    base = {k: v for k, v in recorded.items() if k in TTSDataConfig.model_fields}
-    base |= {"sample_rate": model.config.sample_rate, "language": model.config.language}
-    if request.data_dir:
-        base["data_dir"] = request.data_dir
-    source = request.ref or base.get("source")
-    if not source:
-        raise BadInputError("no reference data: the model does not record its training data",
-                            "pass --ref with transcribed speech (builtin:espeak-en:test or a folder)")  # fmt: skip
-    vocabulary = model.vocabulary
-    if source.startswith("builtin:"):
-        values = {**base, "source": source.removesuffix(":train").removesuffix(":test"), "max_files": None}
-        split_name = "train" if source.endswith(":train") else "test"
-        dataset, split = (
-            load_tts_data(TTSDataConfig.build(values, where="eval"), split_name, vocabulary, keep_waves=True)[0],
-            split_name,
-        )
-    elif request.ref:
-        cfg = TTSDataConfig.build({**base, "source": source, "val_fraction": 0.0, "max_files": None}, where="eval")
-        dataset, split = load_tts_data(cfg, vocabulary=vocabulary, keep_waves=True)[0], f"all utterances of {source}"
-    else:
-        cfg = TTSDataConfig.build(base, where="eval")
-        held_out = int(model.provenance.data.get("n_val") or 0)
-        dataset = load_tts_data(cfg, vocabulary=vocabulary, keep_waves=True)[1] if held_out else None
-        if dataset is None:
-            raise BadInputError(f"{source} has no test split and the model was trained with no validation split",
-                                "pass --ref with transcribed speech the model has not seen")  # fmt: skip
-        split = f"validation split of {source} (seed {cfg.split_seed}, fraction {cfg.val_fraction})"
+
+    def load(cfg: TTSDataConfig, split: str | None = None):
+        return load_tts_data(cfg, split, model.vocabulary, keep_waves=True)
+
+    dataset, split, source = held_out_data(model, request, TTSDataConfig, load)
     idx = list(range(len(dataset)))
     if request.n is not None and request.n < len(idx):
         idx = sorted(torch.randperm(len(idx), generator=torch.Generator().manual_seed(request.seed))[: request.n])
