@@ -29,6 +29,7 @@ import torch
 from pydantic import Field, field_validator
 
 from genlab.audio.output import AudioOutput
+from genlab.audio.vocoder.frontend import MelFrontEnd
 from genlab.core.errors import BadInputError, GenlabError
 from genlab.core.pipeline import Pipeline, Request, register_pipeline
 from genlab.speech import text as frontend
@@ -106,11 +107,17 @@ def default_vocoder(language: str) -> str | None:
 
 
 def load_vocoder(spec: str | None, model: AcousticModel):
-    """The vocoder named by ``spec`` (a run; ``griffin-lim`` or None without a recorded one: None), checked to
-    invert ``model``'s mels."""
+    """The vocoder named by ``spec`` (a run), else the one recorded with ``model``; None for ``griffin-lim`` or
+    none at all. Checked to invert ``model``'s mels."""
     spec = spec or model.config.vocoder
     if spec is None or spec == GRIFFIN_LIM:
         return None
+    return open_vocoder(spec, model.front_end, f"the mels of {model.registry_name}")
+
+
+def open_vocoder(spec: str, front: MelFrontEnd, what: str):
+    """The vocoder run or model folder ``spec``, checked to invert mels of the front end ``front`` (``what``
+    names them in the error)."""
     from genlab.audio.vocoder.base import Vocoder
     from genlab.core.model import GenerativeModel
     from genlab.core.runs import resolve_model_dir
@@ -123,7 +130,7 @@ def load_vocoder(spec: str | None, model: AcousticModel):
     if not isinstance(vocoder, Vocoder):
         raise BadInputError(f"{spec} holds a {vocoder.registry_name} model, not a vocoder",
                             "pass a run of `genlab train vocoder`, or --vocoder griffin-lim")  # fmt: skip
-    model.front_end.check_matches(vocoder.front_end, f"the mels of {model.registry_name}")
+    vocoder.front_end.check_matches(front, what)  # the vocoder checks the mels it is given
     return vocoder.eval()
 
 

@@ -22,15 +22,16 @@ from typing import Any
 
 import torch
 
+from genlab.audio.vocoder.frontend import MelFrontEnd
 from genlab.core.errors import BadInputError
 from genlab.core.evaluation import EvalContext
 from genlab.core.model import GenerativeModel
 from genlab.core.registry import TASKS
 from genlab.core.task import Task
 from genlab.speech.tts import evaluation
-from genlab.speech.tts.base import TASK, AcousticConfig
+from genlab.speech.tts.base import TASK
 from genlab.speech.tts.data import TTSDataConfig, TTSDataInfo, describe_tts_data, load_tts_data
-from genlab.speech.tts.pipelines import SpeakPipeline, Voice, load_vocoder
+from genlab.speech.tts.pipelines import SpeakPipeline, Voice, load_vocoder, open_vocoder
 
 PREVIEW = 2  # held-out sentences in the sample report
 #: config fields a fine-tuned model keeps from its base (``--init-from``), whatever the new data says
@@ -86,7 +87,7 @@ class TTSTask(Task):
             )
         filled |= front
         if filled.get("vocoder"):  # checked now, not after an hour of training
-            load_vocoder(filled["vocoder"], _FrontEndOnly(AcousticConfig(**front)))
+            open_vocoder(filled["vocoder"], MelFrontEnd(**front), "the mels of this data")
         return filled
 
     def write_samples(self, model: GenerativeModel, stem: Path, seed: int) -> Path:
@@ -139,19 +140,6 @@ class TTSTask(Task):
 
     def describe_data(self, info: TTSDataInfo) -> str:
         return describe_tts_data(info)
-
-
-class _FrontEndOnly:
-    """What :func:`load_vocoder` reads of a model: its front end and its recorded vocoder (none)."""
-
-    registry_name = "the acoustic model"
-
-    def __init__(self, config):
-        self.config = config
-
-    @property
-    def front_end(self):
-        return self.config.front_end()
 
 
 TASKS.register(TTSTask.name)(TTSTask())
