@@ -37,6 +37,7 @@ from genlab.core.registry import TASKS
 from genlab.core.runs import Run, now_iso, runs_root
 from genlab.core.seeding import seed_everything
 from genlab.engine import callbacks as cb
+from genlab.engine.batching import LengthBucketBatchSampler
 from genlab.engine.card import model_card
 from genlab.engine.checkpoints import CheckpointFiles
 from genlab.engine.config import RunConfig
@@ -405,8 +406,14 @@ def _strategy(t):
 
 
 def _loader(ds: Any, cfg: RunConfig, shuffle: bool) -> DataLoader:
+    """Shuffled (training) or in-order batches; a dataset with ``lengths`` is batched by length on one device
+    (:mod:`genlab.engine.batching`)."""
     bs = min(cfg.train.batch_size, len(ds))
-    return DataLoader(ds, batch_size=bs, shuffle=shuffle, drop_last=shuffle, num_workers=cfg.train.num_workers)
+    t = cfg.train
+    if shuffle and getattr(ds, "lengths", None) is not None and t.devices == 1 and t.num_nodes == 1:
+        sampler = LengthBucketBatchSampler(ds.lengths, bs, seed=t.seed)
+        return DataLoader(ds, batch_sampler=sampler, num_workers=t.num_workers)
+    return DataLoader(ds, batch_size=bs, shuffle=shuffle, drop_last=shuffle, num_workers=t.num_workers)
 
 
 def _report_divergence(run: Run, module: GenerativeModule) -> None:

@@ -100,6 +100,11 @@ class UtteranceDataset(Dataset):
     def __len__(self) -> int:
         return len(self.waves)
 
+    @property
+    def lengths(self) -> list[int]:
+        """Samples of each utterance (the trainer batches utterances of similar length together)."""
+        return [len(w) for w in self.waves]
+
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int, str, str]:
         wave = torch.zeros(self.max_samples)
         wave[: len(self.waves[i])] = self.waves[i].float()

@@ -94,6 +94,11 @@ class TTSDataset(Dataset):
     def __len__(self) -> int:
         return len(self.ids)
 
+    @property
+    def lengths(self) -> list[int]:
+        """Mel frames of each utterance (the trainer batches utterances of similar length together)."""
+        return [m.shape[-1] for m in self.mels]
+
     def __getitem__(self, i: int):
         ids = torch.zeros(self.max_ids, dtype=torch.long)
         ids[: len(self.ids[i])] = self.ids[i]

@@ -113,11 +113,13 @@ def sinusoids(length: int, dim: int, device: torch.device | None = None) -> torc
 
 
 class FFTBlock(nn.Module):
-    """Feed-forward Transformer block: post-norm self-attention then a convolutional FFN, padding kept at 0."""
+    """Feed-forward Transformer block: post-norm self-attention then a convolutional FFN, padding kept at 0.
+    Dropout acts on the sub-layers' outputs, not on the attention weights, so attention runs as one fused kernel
+    (``scaled_dot_product_attention``) instead of materialising and masking (B, heads, T, T) weights."""
 
     def __init__(self, dim: int, n_heads: int, ffn_hidden: int, kernel: int, dropout: float):
         super().__init__()
-        self.attention = nn.MultiheadAttention(dim, n_heads, dropout=dropout, batch_first=True)
+        self.attention = nn.MultiheadAttention(dim, n_heads, batch_first=True)
         self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
         self.conv1 = nn.Conv1d(dim, ffn_hidden, kernel, padding=kernel // 2)
         self.conv2 = nn.Conv1d(ffn_hidden, dim, 1)
