@@ -1,6 +1,7 @@
 from typing import Literal
 
 import pytest
+from pydantic import ValidationError
 
 from genlab.core.config import Config, apply_overrides, load_file, parse_override
 from genlab.core.errors import ConfigError
@@ -58,3 +59,20 @@ def test_load_yaml_and_json(tmp_path):
         load_file(tmp_path / "bad.yaml")
     with pytest.raises(ConfigError, match="not found"):
         load_file(tmp_path / "missing.yaml")
+
+
+def test_paths_are_taken_as_strings_when_built_and_assigned():
+    from pathlib import Path
+
+    class Files(Config):
+        source: str | None = None
+        folder: Path | None = None
+        n: int = 1
+
+    cfg = Files(source=Path("data/train.csv"), folder=Path("out"))
+    assert cfg.source == "data/train.csv" and isinstance(cfg.source, str)
+    assert cfg.folder == Path("out") and isinstance(cfg.folder, Path)
+    cfg.source = Path("other.csv")
+    assert cfg.source == "other.csv" and isinstance(cfg.source, str)
+    with pytest.raises(ValidationError):
+        Files(n=Path("three"))

@@ -39,12 +39,11 @@ their weights and classes, their input conversion, the baselines, the seed and t
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from genlab.__about__ import __version__
 from genlab.audio.vc import TASK
@@ -84,11 +83,6 @@ class VoiceEvalRequest(Config):
         WORLD_CLIPS, ge=1, le=10000, description="recordings per speaker the fitted WORLD baseline measures"
     )
     baselines: bool = Field(True, description="also score the unconverted clips, WORLD and (neural) the vocoder alone")
-
-    @field_validator("ref", "data_dir", "judge_speaker", "judge_content", "world", mode="before")
-    @classmethod
-    def _path_to_str(cls, value: Any) -> Any:
-        return os.fspath(value) if isinstance(value, os.PathLike) else value
 
 
 @dataclass

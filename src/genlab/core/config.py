@@ -10,11 +10,12 @@ their natural types.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from genlab.core.errors import ConfigError, closest
 
@@ -25,6 +26,18 @@ class Config(BaseModel):
     """Base of all genlab configs: strict keys, validated on assignment."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
+
+    @model_validator(mode="before")
+    @classmethod
+    def _paths_to_str(cls, data: Any) -> Any:
+        """A ``pathlib.Path`` (any ``os.PathLike``) given for a field is taken as its string: fields that name files
+        or runs are ``str``, so Python callers may pass paths as they have them."""
+        if isinstance(data, dict) and any(isinstance(v, os.PathLike) for v in data.values()):
+            return {k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in data.items()}
+        return data
+
+    def __setattr__(self, name: str, value: Any) -> None:  # the same on assignment
+        super().__setattr__(name, os.fspath(value) if isinstance(value, os.PathLike) else value)
 
     @classmethod
     def build(cls: type[C], values: dict[str, Any] | None = None, where: str = "") -> C:

@@ -12,14 +12,13 @@ training nodes, and label propagation (Zhu, Ghahramani & Lafferty, 2003, the har
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import networkx as nx
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from genlab.__about__ import __version__
 from genlab.core.classification import ClassificationOutput
@@ -48,11 +47,6 @@ class NodeClassificationEvalRequest(Config):
     ref_labels: str | None = Field(None, description="labels CSV (node,label) of --ref (default: its node attribute)")
     data_dir: str | None = Field(None, description="folder a relative graph path is read from")
     seed: int = Field(0, description="unused: scoring draws nothing at random")
-
-    @field_validator("ref", "ref_labels", "data_dir", mode="before")
-    @classmethod
-    def _path_to_str(cls, value: Any) -> Any:
-        return os.fspath(value) if isinstance(value, os.PathLike) else value
 
 
 @dataclass

@@ -11,14 +11,13 @@ Evaluation (``genlab eval RUN``) is in :mod:`genlab.graph.evaluation`.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field
 from torch.utils.data import Dataset
 
 from genlab.core.config import Config
@@ -46,11 +45,6 @@ class GraphDataConfig(Config):
     epoch_graphs: int = Field(
         1024, ge=1, description="graphs per epoch: the training graphs repeated, each with a fresh BFS ordering"
     )
-
-    @field_validator("source", "data_dir", mode="before")
-    @classmethod
-    def _path_to_str(cls, value: Any) -> Any:
-        return os.fspath(value) if isinstance(value, os.PathLike) else value
 
 
 def load_split(cfg: GraphDataConfig) -> tuple[list, list, int, int]:

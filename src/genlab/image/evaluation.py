@@ -21,7 +21,6 @@ resize method, the seed and the genlab version.
 from __future__ import annotations
 
 import math
-import os
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -31,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from genlab.__about__ import __version__
 from genlab.core.config import Config
@@ -67,11 +66,6 @@ class ImageEvalRequest(Config):
     inception_weights: str | None = Field(None, description="Inception-v3 FID weights file")
     k: int = Field(DEFAULT_IW_SAMPLES, ge=1, description="importance samples per image for nll (VAEs)")
     baselines: bool = Field(True, description="also score the floor (real vs real) and Gaussian/GMM baselines")
-
-    @field_validator("ref", "data_dir", "extractor", "inception_weights", mode="before")
-    @classmethod
-    def _path_to_str(cls, value: Any) -> Any:
-        return os.fspath(value) if isinstance(value, os.PathLike) else value
 
 
 def needs_no_model(spec: MetricSpec) -> bool:

@@ -13,7 +13,6 @@ Loading is two-step: :meth:`TabularTask.load_data` reads and types the table; th
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field
 from torch.utils.data import Dataset
 
 from genlab.core.config import Config
@@ -51,11 +50,6 @@ class TabularDataConfig(Config):
     max_categories: int = Field(1000, ge=2, description="a column with more distinct values is refused (or an id)")
     max_modes: int = Field(10, ge=1, le=50, description="mixture modes per numerical column (mode encoding)")
     split_seed: int = Field(0, description="seed of the row subset and the validation split")
-
-    @field_validator("source", "data_dir", "meta", mode="before")
-    @classmethod
-    def _path_to_str(cls, value: Any) -> Any:
-        return os.fspath(value) if isinstance(value, os.PathLike) else value
 
 
 class TableDataset(Dataset):

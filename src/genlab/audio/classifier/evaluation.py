@@ -8,12 +8,11 @@ and recorded with the model, so the same clips come back).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from genlab.__about__ import __version__
 from genlab.audio.classifier.model import TASK
@@ -33,11 +32,6 @@ class AudioClassificationEvalRequest(Config):
     data_dir: str | None = Field(None, description="folder of standard datasets")
     n: int | None = Field(None, ge=1, description="score at most this many clips (default: all of them)")
     seed: int = Field(0, description="seed of the choice of clips when n is smaller than the set")
-
-    @field_validator("ref", "data_dir", mode="before")
-    @classmethod
-    def _path_to_str(cls, value: Any) -> Any:
-        return os.fspath(value) if isinstance(value, os.PathLike) else value
 
 
 @dataclass

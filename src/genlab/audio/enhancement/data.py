@@ -162,11 +162,6 @@ class EnhancementDataConfig(Config):
     def _noise(cls, value: Any) -> Any:
         return split_names(value)
 
-    @field_validator("source", "data_dir", mode="before")
-    @classmethod
-    def _path_to_str(cls, value: Any) -> Any:
-        return os.fspath(value) if isinstance(value, os.PathLike) else value
-
     @model_validator(mode="after")
     def _ranges(self) -> EnhancementDataConfig:
         for name, (low, high), limits in (("snr", self.snr, (-30, 60)), ("level_db", self.level_db, (-80, 0))):

@@ -29,7 +29,6 @@ the metric settings and the baselines' parameters, so the numbers can be made ag
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,11 +84,6 @@ class EnhancementEvalRequest(Config):
     max_seconds: float = Field(10.0, gt=0.5, le=600, description="each clean utterance is cut to its first max_seconds")
     data_dir: str | None = Field(None, description="folder of standard datasets")
     seed: int = Field(0, description="seed of the noises and of the choice of utterances")
-
-    @field_validator("ref", "data_dir", mode="before")
-    @classmethod
-    def _path_to_str(cls, value: Any) -> Any:
-        return os.fspath(value) if isinstance(value, os.PathLike) else value
 
     @field_validator("noise", "snrs", mode="before")
     @classmethod

@@ -40,12 +40,11 @@ References:
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from genlab.__about__ import __version__
 from genlab.audio.generation.base import TASK
@@ -76,11 +75,6 @@ class AudioGenerationEvalRequest(Config):
         DEFAULT_JUDGE, description="the judge classifier: a shipped one (fsdd-digits) or a saved model directory"
     )
     baselines: bool = Field(True, description="also score real clips (disjoint from the reference) and noise")
-
-    @field_validator("ref", "data_dir", "judge", mode="before")
-    @classmethod
-    def _path_to_str(cls, value: Any) -> Any:
-        return os.fspath(value) if isinstance(value, os.PathLike) else value
 
 
 @dataclass

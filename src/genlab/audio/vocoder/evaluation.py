@@ -29,7 +29,6 @@ mixtures (``reference.mixtures[i].clean``), not the recordings of this one. A re
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,11 +60,6 @@ class VocoderEvalRequest(Config):
     )
     data_dir: str | None = Field(None, description="folder of standard datasets")
     seed: int = Field(0, description="seed of the choice of recordings and of Griffin-Lim's initial phase")
-
-    @field_validator("ref", "data_dir", mode="before")
-    @classmethod
-    def _path_to_str(cls, value: Any) -> Any:
-        return os.fspath(value) if isinstance(value, os.PathLike) else value
 
     @field_validator("griffin_lim_iters", mode="before")
     @classmethod

@@ -10,14 +10,13 @@ threshold chosen on the run's validation normal images at ``--target-fpr`` (the 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from genlab.__about__ import __version__
 from genlab.core.config import Config
@@ -39,11 +38,6 @@ class AnomalyEvalRequest(Config):
     target_fpr: float = Field(0.05, ge=0, lt=1, description="f1-at-threshold: FPR on validation normals")
     threshold: float | None = Field(None, description="f1-at-threshold: a fixed score threshold instead")
     data_dir: str | None = Field(None, description="folder of standard datasets (default: the training data's)")
-
-    @field_validator("normal", "anomalous", "data_dir", mode="before")
-    @classmethod
-    def _path_to_str(cls, value: Any) -> Any:
-        return os.fspath(value) if isinstance(value, os.PathLike) else value
 
 
 @dataclass

@@ -7,12 +7,11 @@ trained (the same images: the split is seeded and recorded with the model).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from genlab.__about__ import __version__
 from genlab.core.config import Config
@@ -32,11 +31,6 @@ class ClassificationEvalRequest(Config):
     data_dir: str | None = Field(None, description="folder of standard datasets")
     n: int | None = Field(None, ge=1, description="score at most this many images (default: all of them)")
     seed: int = Field(0, description="seed of the choice of images when n is smaller than the set (with --ref)")
-
-    @field_validator("ref", "data_dir", mode="before")
-    @classmethod
-    def _path_to_str(cls, value: Any) -> Any:
-        return os.fspath(value) if isinstance(value, os.PathLike) else value
 
 
 @dataclass

@@ -14,12 +14,11 @@ the model was trained (recorded with the model).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from genlab.__about__ import __version__
 from genlab.core.config import Config
@@ -40,11 +39,6 @@ class PhotoEvalRequest(Config):
         "(default: the photos held out when the model was trained)",
     )  # fmt: skip
     n: int | None = Field(None, ge=1, description="score at most this many photos")
-
-    @field_validator("ref", mode="before")
-    @classmethod
-    def _path_to_str(cls, value: Any) -> Any:
-        return os.fspath(value) if isinstance(value, os.PathLike) else value
 
 
 class RestorationEvalRequest(PhotoEvalRequest):

@@ -21,13 +21,12 @@ from thick to thin.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from genlab.__about__ import __version__
 from genlab.core.config import Config
@@ -53,11 +52,6 @@ class TranslationEvalRequest(Config):
         "mnist-lenet", description="classifier behind label_kept: a shipped one (mnist-lenet) or a saved folder"
     )
     data_dir: str | None = Field(None, description="folder of standard datasets")
-
-    @field_validator("ref", "data_dir", mode="before")
-    @classmethod
-    def _path_to_str(cls, value: Any) -> Any:
-        return os.fspath(value) if isinstance(value, os.PathLike) else value
 
 
 def domain_steps(model) -> tuple[int, int] | None:

@@ -9,12 +9,11 @@ normalised text (character models) or its IPA string (phoneme models); ``per`` c
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from genlab.__about__ import __version__
 from genlab.core.config import Config
@@ -34,11 +33,6 @@ class ASREvalRequest(Config):
     n: int | None = Field(None, ge=1, description="score at most this many utterances (default: all)")
     beam_width: int = Field(1, ge=1, le=64, description="1: greedy decoding; more: CTC prefix beam search")
     seed: int = Field(0, description="seed of the choice of utterances when n is smaller than the set")
-
-    @field_validator("ref", "data_dir", mode="before")
-    @classmethod
-    def _path_to_str(cls, value: Any) -> Any:
-        return os.fspath(value) if isinstance(value, os.PathLike) else value
 
 
 @dataclass

@@ -22,13 +22,12 @@ references are eSpeak NG, the two coincide and only ``reference`` is given).
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from genlab.__about__ import __version__
 from genlab.core.config import Config
@@ -52,11 +51,6 @@ class TTSEvalRequest(Config):
     speed: float = Field(1.0, ge=0.25, le=4.0, description="speaking rate the voice is scored at (2: twice as fast)")
     baselines: bool = Field(True, description="also score the reference recordings and eSpeak NG")
     seed: int = Field(0, description="seed of the choice of sentences and of the synthesis")
-
-    @field_validator("ref", "data_dir", "asr", "vocoder", mode="before")
-    @classmethod
-    def _path_to_str(cls, value: Any) -> Any:
-        return os.fspath(value) if isinstance(value, os.PathLike) else value
 
 
 @dataclass

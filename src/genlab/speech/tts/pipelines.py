@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from genlab.audio.output import AudioOutput
 from genlab.audio.vocoder.frontend import MelFrontEnd
@@ -62,13 +62,6 @@ class SpeakRequest(Request):
     )  # fmt: skip
     griffin_lim_iters: int = Field(32, ge=1, le=500, description="iterations of Griffin-Lim")
     seed: int | None = Field(None, description="seed of the model's and Griffin-Lim's randomness")
-
-    @field_validator("file", "vocoder", mode="before")
-    @classmethod
-    def _path_to_str(cls, value: Any) -> Any:
-        import os
-
-        return os.fspath(value) if isinstance(value, os.PathLike) else value
 
 
 def default_voice(language: str) -> Path:
