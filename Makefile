@@ -72,8 +72,8 @@ bench: setup
 	$(PY) -m benchmarks.compression --threads 1
 
 # The default voices of `genlab speak` (docs/tts.md): an acoustic model and a vocoder per language, trained offline
-# from the built-in eSpeak NG corpora into ./runs (about 50 minutes per language on one core).
-VOICE_MINUTES ?= 30
+# from the built-in eSpeak NG corpora into ./runs (about 80 minutes per language on one core).
+VOICE_MINUTES ?= 60
 VOCODER_MINUTES ?= 20
 voices: setup
 	for lang in en zh; do \
