@@ -156,7 +156,7 @@ def _finetuned(runs: Path, base: Path, model: str, vocoders: dict[str, str | Non
         "threads": args.threads, "batch_size": 8, "grad_clip": 1.0, "init_from": str(base),
         "data_options": {"val_fraction": 0.0}})  # fmt: skip
     n_test = len([line for line in (test / "metadata.csv").read_text(encoding="utf-8").splitlines() if line])
-    dataset = f"{folder.name} (test.txt)"
+    scored = {"dataset": f"{folder.name} (test.txt)", "n_sentences": min(n_test, args.n)}
     budget = None if args.quick else args.finetune_minutes
     rows: list[dict[str, Any]] = []
     for name, vocoder in vocoders.items():
@@ -164,25 +164,13 @@ def _finetuned(runs: Path, base: Path, model: str, vocoders: dict[str, str | Non
         result = genlab.evaluate(tuned, ["cer", "mcd", "f0_rmse", "rtf"], baselines=not rows, **options)
         if not rows:
             ref, espeak = result["baselines"]["reference"], result["baselines"]["espeak"]
-            rows.append(_row("reference", args.language, "–", {"cer": ref["cer"]}, dataset=dataset,
-                             budget_minutes=None, n_sentences=min(n_test, args.n)))  # fmt: skip
-            rows.append(_row("espeak", args.language, "–", espeak, dataset=dataset, budget_minutes=None,
-                             n_sentences=min(n_test, args.n)))  # fmt: skip
+            rows.append(_row("reference", args.language, "–", {"cer": ref["cer"]}, budget_minutes=None, **scored))
+            rows.append(_row("espeak", args.language, "–", espeak, budget_minutes=None, **scored))
         before = genlab.evaluate(base, ["cer", "mcd", "f0_rmse", "rtf"], baselines=False, **options)
-        rows.append(
-            _row(
-                model,
-                args.language,
-                name,
-                before,
-                dataset=dataset,
-                budget_minutes=None,
-                note="the eSpeak-trained voice before fine-tuning",
-                n_sentences=min(n_test, args.n),
-            )
-        )
-        rows.append(_row(f"{model} fine-tuned", args.language, name, result, dataset=dataset, budget_minutes=budget,
-                         train_minutes=minutes, n_sentences=min(n_test, args.n)))  # fmt: skip
+        rows.append(_row(model, args.language, name, before, budget_minutes=None,
+                         note="the eSpeak-trained voice before fine-tuning", **scored))  # fmt: skip
+        rows.append(_row(f"{model} fine-tuned", args.language, name, result, budget_minutes=budget,
+                         train_minutes=minutes, **scored))  # fmt: skip
         _media(tuned, vocoder, f"{args.language}-{model}-finetuned-{name}", args)
     return rows
 

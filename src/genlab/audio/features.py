@@ -285,6 +285,28 @@ class MelSpectrogram(nn.Module):
         )
 
 
+def spec_augment(
+    spec: Tensor, freq_mask: int, time_mask: int, frames: Tensor | None = None, fill: Tensor | None = None
+) -> Tensor:
+    """SpecAugment (Park et al. 2019) with one mask of each kind: a copy of ``spec`` (B, ..., n_mels, T) where, per
+    item, a random band of up to ``freq_mask`` mel channels and a random span of up to ``time_mask`` frames (within
+    the item's first ``frames[i]``, default all) are set to ``fill[i]`` (default 0). 0 turns a mask off."""
+    out = spec.clone()
+    n_mels, total = spec.shape[-2:]
+    for i in range(spec.shape[0]):
+        value = 0.0 if fill is None else fill[i]
+        if freq_mask:
+            w = int(torch.randint(0, freq_mask + 1, ()))
+            f0 = int(torch.randint(0, max(1, n_mels - w + 1), ()))
+            out[i, ..., f0 : f0 + w, :] = value
+        if time_mask:
+            length = total if frames is None else int(frames[i])
+            w = int(torch.randint(0, time_mask + 1, ()))
+            t0 = int(torch.randint(0, max(1, length - w + 1), ()))
+            out[i, ..., t0 : t0 + w] = value
+    return out
+
+
 def dct_matrix(n_out: int, n_in: int, dtype: torch.dtype = torch.float32) -> Tensor:
     """The first ``n_out`` rows of the orthonormal DCT-II of size ``n_in``: (n_out, n_in), with
     ``C[k, n] = sqrt(2 / N) · cos(π k (n + 1/2) / N)`` and row 0 scaled by ``1 / sqrt(2)``."""

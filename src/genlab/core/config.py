@@ -32,12 +32,10 @@ class Config(BaseModel):
     def _paths_to_str(cls, data: Any) -> Any:
         """A ``pathlib.Path`` (any ``os.PathLike``) given for a field is taken as its string: fields that name files
         or runs are ``str``, so Python callers may pass paths as they have them."""
-        if isinstance(data, dict) and any(isinstance(v, os.PathLike) for v in data.values()):
-            return {k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in data.items()}
-        return data
+        return {k: _path_to_str(v) for k, v in data.items()} if isinstance(data, dict) else data
 
     def __setattr__(self, name: str, value: Any) -> None:  # the same on assignment
-        super().__setattr__(name, os.fspath(value) if isinstance(value, os.PathLike) else value)
+        super().__setattr__(name, _path_to_str(value))
 
     @classmethod
     def build(cls: type[C], values: dict[str, Any] | None = None, where: str = "") -> C:
@@ -50,6 +48,10 @@ class Config(BaseModel):
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-compatible dict of every field (defaults included)."""
         return self.model_dump(mode="json")
+
+
+def _path_to_str(value: Any) -> Any:
+    return os.fspath(value) if isinstance(value, os.PathLike) else value
 
 
 def config_error(cls: type[BaseModel], err: ValidationError, where: str = "") -> ConfigError:

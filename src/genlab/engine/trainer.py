@@ -408,10 +408,11 @@ def _strategy(t):
 def _loader(ds: Any, cfg: RunConfig, shuffle: bool) -> DataLoader:
     """Shuffled (training) or in-order batches; a dataset with ``lengths`` is batched by length on one device
     (:mod:`genlab.engine.batching`)."""
-    bs = min(cfg.train.batch_size, len(ds))
     t = cfg.train
-    if shuffle and getattr(ds, "lengths", None) is not None and t.devices == 1 and t.num_nodes == 1:
-        sampler = LengthBucketBatchSampler(ds.lengths, bs, seed=t.seed)
+    bs = min(t.batch_size, len(ds))
+    lengths = getattr(ds, "lengths", None) if shuffle and t.devices == 1 and t.num_nodes == 1 else None
+    if lengths is not None:
+        sampler = LengthBucketBatchSampler(lengths, bs, seed=t.seed)
         return DataLoader(ds, batch_sampler=sampler, num_workers=t.num_workers)
     return DataLoader(ds, batch_size=bs, shuffle=shuffle, drop_last=shuffle, num_workers=t.num_workers)
 

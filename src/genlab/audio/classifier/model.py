@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from genlab.audio.features import MelSpectrogram
+from genlab.audio.features import MelSpectrogram, spec_augment
 from genlab.core.errors import BadInputError
 from genlab.core.model import GenerativeModel, ModelConfig, OptimizerSpec, register_model
 
@@ -100,29 +100,12 @@ class MelCNN(GenerativeModel):
         wave = wave / wave.pow(2).mean(-1, keepdim=True).sqrt().clamp_min(1e-4)
         return self.mel(wave).unsqueeze(1)
 
-    def _mask(self, spec: torch.Tensor) -> torch.Tensor:
-        """SpecAugment: one random mel band and one random time span per clip set to the clip's mean."""
-        b, _, n_mels, frames = spec.shape
-        c = self.config
-        out = spec.clone()
-        fill = spec.mean(dim=(1, 2, 3))
-        for i in range(b):
-            if c.freq_mask:
-                w = int(torch.randint(0, c.freq_mask + 1, ()))
-                f0 = int(torch.randint(0, max(1, n_mels - w + 1), ()))
-                out[i, :, f0 : f0 + w, :] = fill[i]
-            if c.time_mask:
-                w = int(torch.randint(0, c.time_mask + 1, ()))
-                t0 = int(torch.randint(0, max(1, frames - w + 1), ()))
-                out[i, :, :, t0 : t0 + w] = fill[i]
-        return out
-
     def features(self, wave: torch.Tensor) -> torch.Tensor:
         """Feature-layer activations (B, feature_dim) of clips (B, samples) (after the ReLU)."""
         self.check_input(wave)
         spec = self.spectrogram(wave)
         if self.training:
-            spec = self._mask(spec)
+            spec = spec_augment(spec, self.config.freq_mask, self.config.time_mask, fill=spec.mean(dim=(1, 2, 3)))
         h = self.body(self.norm(spec))  # (B, 1, n_mels, frames) -> (B, width, n_mels/16, frames/16)
         return F.relu(self.fc(h.mean(dim=3).flatten(1)))  # averaged over time: (B, width · n_mels/16)
 

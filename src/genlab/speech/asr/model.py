@@ -29,7 +29,7 @@ from pydantic import Field
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from genlab.audio.features import MelSpectrogram
+from genlab.audio.features import MelSpectrogram, spec_augment
 from genlab.core.errors import BadInputError
 from genlab.core.model import GenerativeModel, ModelConfig, OptimizerSpec, register_model
 from genlab.speech import ctc
@@ -117,21 +117,8 @@ class CTCRecognizer(GenerativeModel):
         var = (((spec - mean) * mask) ** 2).sum(-1, keepdim=True) / count
         spec = (spec - mean) / (var + 1e-5).sqrt()
         if self.training and (self.config.freq_mask or self.config.time_mask):
-            spec = self._spec_augment(spec, frames)
+            spec = spec_augment(spec, self.config.freq_mask, self.config.time_mask, frames)  # fill 0: the mean
         return spec * mask
-
-    def _spec_augment(self, spec: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
-        """One random band of up to ``freq_mask`` mel channels and one span of up to ``time_mask`` frames per
-        utterance set to 0 (the normalised mean)."""
-        c, spec = self.config, spec.clone()
-        for i in range(spec.shape[0]):
-            w = int(torch.randint(0, c.freq_mask + 1, ()))
-            f0 = int(torch.randint(0, max(1, c.n_mels - w + 1), ()))
-            spec[i, f0 : f0 + w] = 0
-            w = int(torch.randint(0, c.time_mask + 1, ()))
-            t0 = int(torch.randint(0, max(1, int(frames[i]) - w + 1), ()))
-            spec[i, :, t0 : t0 + w] = 0
-        return spec
 
     def forward(self, waves: torch.Tensor, samples: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Log-probabilities (B, T, vocabulary) and valid frames (B,) of waves (B, samples) at ``sample_rate``
