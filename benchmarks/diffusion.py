@@ -6,6 +6,8 @@
     python -m benchmarks.diffusion --model RUN --no-speed --n 200 --threads 1 --out-name diffusion-cpu-accuracy
     python -m benchmarks.diffusion --model RUN --no-speed --no-accuracy --no-peer --n 500 \
         --quality ddim:10 ddim:25 dpm++2m:10 --data-dir DATA      # FID/KID vs steps on one trained model
+    python -m benchmarks.diffusion --model RUN --no-speed --no-accuracy --no-peer --tune-guidance --n 1000 \
+        --data-dir DATA --threads 1 --out-name diffusion-cpu-guidance-tuning   # sampling defaults chosen on validation
 
 Speed rows time ``model.generate`` (the whole sampling loop) for a batch, best of ``--repeats``
 after a warm-up; ``network_evals`` counts UNet calls (Heun makes 2 per step but the last;
@@ -24,6 +26,11 @@ the protocol of ``benchmarks.image_generation`` (test split as reference, the da
 LeNet features): FID, KID, precision, recall, label accuracy and sampling images/s, so steps
 can be weighed against quality on the same weights and the same starting noise;
 ``--quality-guidance 1 1.5 2`` scores every point at each guidance scale.
+
+``--tune-guidance`` runs the sweep of ``genlab tune-guidance`` (:mod:`genlab.image.diffusion.tuning`:
+validation split, ``--tune-n`` images per candidate, ``--tune-minutes``) on a copy of the run and then
+scores the defaults and the choice on the test split with the ``--quality`` protocol (``--n`` images):
+rows with ``reference`` "validation split" are the sweep, ``role`` tells default, chosen and the rest.
 
 The scores come from :mod:`genlab.image.evaluation` (``generate``, ``sample_metrics``,
 ``label_accuracy``): ``genlab.evaluate`` takes no sampler, step count or guidance scale.
@@ -195,10 +202,55 @@ def quality_rows(model, run: Path, args) -> list[dict]:
     return rows
 
 
+def tuning_rows(run: Path, args) -> list[dict]:
+    """``--tune-guidance``: the sweep of ``genlab tune-guidance`` (validation split, ``--tune-n`` images per
+    candidate, ``--tune-minutes``) on a copy of the run, then the defaults and the choice scored on the test split
+    (``--n`` images, the ``--quality`` protocol) to see whether the choice carries over to held-out data."""
+    import shutil
+    import tempfile
+
+    from genlab.core.runs import resolve_model_dir
+    from genlab.image.diffusion.tuning import GuidanceSweep, tune_run
+
+    model_dir = resolve_model_dir(run)
+    model = genlab.load(model_dir, device=args.device).model
+    cfg, provenance = model.config, model.provenance
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / model_dir.parent.name
+        copy.mkdir()
+        shutil.copy2(model_dir.parent / "config.yaml", copy / "config.yaml")
+        shutil.copytree(model_dir, copy / "model")
+        options = GuidanceSweep(n=args.tune_n, max_minutes=args.tune_minutes, seed=args.seed)
+        record = tune_run(copy, options, data_dir=args.data_dir)
+    common_fields = {"model": model.registry_name, "dataset": provenance.data.get("source", "?"),
+                     "budget_minutes": run_budget(run), "train_steps": provenance.steps,
+                     "sampler": cfg.sampler}  # fmt: skip
+    rows = []
+    for r in record["candidates"]:
+        role = "default" if r == record["default"] else "chosen" if r == record["chosen"] else "candidate"
+        if r == record["default"] == record["chosen"]:
+            role = "default = chosen"
+        rows.append({**common_fields, "steps": r["steps"], "guidance_scale": r["guidance"], "n": record["n"],
+                     "reference": "validation split", "extractor": record["extractor"], "fid": r["fid"],
+                     "kid": r["kid"], "role": role, "sweep_seconds": r["seconds"],
+                     "sweep_minutes": record["minutes"]})  # fmt: skip
+    rows += [{**common_fields, "steps": s["steps"], "guidance_scale": s["guidance"], "n": record["n"],
+              "reference": "validation split", "role": "skipped for time"} for s in record["skipped"]]  # fmt: skip
+    default, chosen = record["default"], record["chosen"]
+    scored = (("default", default), ("chosen", chosen)) if chosen != default else (("default = chosen", chosen),)
+    for role, r in scored:
+        scale = [r["guidance"]] if r["guidance"] is not None else None
+        test = argparse.Namespace(
+            **{**vars(args), "quality": [f"{cfg.sampler}:{r['steps']}"], "quality_guidance": scale}
+        )
+        rows += [{**q, "role": role} for q in quality_rows(model, run, test)]
+    return rows
+
+
 def row_key(r: dict[str, Any]) -> tuple:
-    """What a row measured: the model (and its training), the sampler settings and the sample size."""
+    """What a row measured: the model (and its training), the sampler settings, the sample size and reference."""
     fields = ("model", "dataset", "budget_minutes", "train_steps", "sampler", "steps", "guidance_scale")
-    return tuple(r.get(k) for k in (*fields, "batch_size", "n"))
+    return tuple(r.get(k) for k in (*fields, "batch_size", "n", "reference"))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -228,6 +280,11 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="guidance scale(s) of --quality; every point is scored at each (default: the model's)",
     )
+    p.add_argument("--tune-guidance", action="store_true",
+                   help="with --model: the validation sweep of `genlab tune-guidance` (on a copy of the run), then "
+                   "its defaults and its choice on the test split (--n images)")  # fmt: skip
+    p.add_argument("--tune-n", type=int, default=300, help="images per candidate of --tune-guidance")
+    p.add_argument("--tune-minutes", type=float, default=10.0, help="time bound of the --tune-guidance sweep")
     p.add_argument("--no-accuracy", action="store_true", help="with --model: skip the accuracy-vs-guidance rows")
     p.add_argument("--data-dir", default=None, help="folder of the reference datasets (for --quality)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -249,6 +306,8 @@ def main(argv: list[str] | None = None) -> None:
             rows += accuracy_rows(model, args.model, args, args.guidances)
         if args.quality:
             rows += quality_rows(model, args.model, args)
+        if args.tune_guidance:
+            rows += tuning_rows(args.model, args)
     else:
         for name in SAMPLERS:
             model = untrained(name, args.device)

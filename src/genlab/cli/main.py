@@ -20,6 +20,7 @@ from genlab.cli.compress import register as register_compress_command
 from genlab.cli.distill import register as register_distill_command
 from genlab.cli.evaluate import EvalCommand
 from genlab.cli.export import register as register_export_command
+from genlab.cli.guidance import register as register_guidance_command
 from genlab.cli.infer import VerbCommand, verbs
 from genlab.cli.options import model_flag_value
 from genlab.cli.runs import register as register_run_commands
@@ -92,6 +93,7 @@ register_export_command(app)
 register_tune_command(app)
 register_compress_command(app)
 register_distill_command(app)
+register_guidance_command(app)
 register_serve_command(app)
 register_studio_command(app)
 

@@ -33,6 +33,7 @@ COMMON = [
     (["--threads"], "threads", int, "torch CPU threads (1 is faster on a busy machine)"),
     (["--init-from"], "init_from", str, "start from the weights of this run or model folder (fine-tuning)"),
     (["--grad-clip"], "grad_clip", float, "clip the gradient norm of every optimizer step to this (e.g. 1.0)"),
+    (["--early-stop"], "early_stop", int, "stop after N validations without a lower val_loss; export the best"),
     (
         ["--precision"],
         "precision",

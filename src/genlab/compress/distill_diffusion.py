@@ -176,7 +176,9 @@ class ProgressiveDistillation(DistillMethod):
             ) from None
 
     def student_values(self, teacher: GenerativeModel, values: dict[str, Any], options: DistillConfig) -> dict:
-        return {**values, "sampler": "ddim", "eta": 0.0, "sample_steps": options.steps}
+        # the distilled step count is the student's point: no sampling sweep at the end of its rounds
+        fixed = {"sampler": "ddim", "eta": 0.0, "sample_steps": options.steps}
+        return {**values, **fixed, "tune_minutes": 0, "sampling_sweep": None}
 
     def train(self, job: DistillJob) -> Any:
         plan = self.rounds(job.teacher, job.options)

@@ -91,6 +91,11 @@ class Task:
     def check_model_fits_data(self, model_cls: type[GenerativeModel], info: Any) -> None:
         """Raise a ConfigError when this data cannot train ``model_cls`` (e.g. conditional without labels)."""
 
+    def after_training(self, model: GenerativeModel, val_data: Dataset | None, info: Any) -> str:
+        """Last step of a completed run before its export (e.g. sampling options chosen on ``val_data``); may
+        change ``model``'s config; returns markdown for the model card ("" when there is nothing to add)."""
+        return ""
+
     def write_samples(self, model: GenerativeModel, stem: Path, seed: int) -> Path:
         """Write a sample artefact (grid PNG, text, WAV) at ``stem`` + suffix; return its path."""
         raise NotImplementedError

@@ -170,6 +170,67 @@ class EMA(L.Callback):
         self.shadow = state.get("shadow")
 
 
+class EarlyStop(L.Callback):
+    """Stops training after ``patience`` validations without a ``val_loss`` lower than the best by more than
+    ``min_delta``, and keeps the weights of the best validation (the EMA average when there is one) for export."""
+
+    monitor = "val_loss"
+
+    def __init__(self, patience: int, min_delta: float = 0.0, ema: EMA | None = None):
+        self.patience, self.min_delta, self.ema = patience, min_delta, ema
+        self.best: float | None = None
+        self.best_step: int | None = None
+        self.bad = 0
+        self.stopped_step: int | None = None
+        self.weights: dict[str, torch.Tensor] | None = None  # on the CPU
+
+    def on_validation_epoch_end(self, trainer, module) -> None:
+        if trainer.sanity_checking:
+            return
+        value = trainer.callback_metrics.get(self.monitor)
+        if value is None:
+            from genlab.core.errors import ConfigError
+
+            logged = sorted(k for k in trainer.callback_metrics if k.startswith("val_"))
+            raise ConfigError(f"--early-stop watches {self.monitor}; this model logs {', '.join(logged) or 'none'}",
+                              "drop --early-stop for this model")  # fmt: skip
+        value = float(value)
+        if self.best is None or value < self.best - self.min_delta:
+            self.best, self.best_step, self.bad = value, module.iteration, 0
+            state = self.ema.shadow if self.ema is not None and self.ema.shadow else module.model.state_dict()
+            self.weights = {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
+            return
+        self.bad += 1
+        if self.bad >= self.patience:
+            self.stopped_step = module.iteration
+            trainer.should_stop = True
+
+    def restore(self, model: torch.nn.Module) -> torch.nn.Module:
+        """``model`` with the best validation's weights (unchanged when there was no validation)."""
+        if self.weights is not None:
+            model.load_state_dict(self.weights)
+        return model
+
+    def summary(self) -> dict[str, Any]:
+        return {"best_val_loss": self.best, "best_step": self.best_step, "stopped_step": self.stopped_step,
+                "patience": self.patience}  # fmt: skip
+
+    def card_section(self) -> str:
+        """Markdown for the model card ("" before the first validation)."""
+        if self.best_step is None:
+            return ""
+        stopped = f"stopped at step {self.stopped_step}" if self.stopped_step else "ran to its budget"
+        return (f"## Early stopping\n\n- exported weights: step {self.best_step}, the lowest val_loss "
+                f"({self.best:.4f}); {stopped} (patience {self.patience} validations)\n\n")  # fmt: skip
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "best_step": self.best_step, "bad": self.bad, "weights": self.weights}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best, self.best_step, self.bad = state.get("best"), state.get("best_step"), state.get("bad", 0)
+        self.weights = state.get("weights")
+
+
 class LossCurve(L.Callback):
     """Plots ``plots/loss.png`` from ``metrics.csv`` when training ends or is interrupted."""
 

@@ -34,6 +34,10 @@ class TrainConfig(Config):
     )
     log_every: int = Field(10, ge=1)
     val_batches: int = Field(20, ge=0, description="validation batches per epoch (0: no validation)")
+    early_stop: int | None = Field(
+        None, ge=1, description="stop after this many validations without a lower val_loss; the best is exported"
+    )
+    early_stop_delta: float = Field(0.0, ge=0, description="how much lower val_loss must be to count as better")
     num_workers: int = Field(0, ge=0)
     threads: int | None = Field(
         None, ge=1, description="torch CPU threads while training (None: torch's default, one per core)"

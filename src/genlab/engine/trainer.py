@@ -29,7 +29,7 @@ from genlab.core.checkpoint import recover_export
 from genlab.core.config import save_yaml
 from genlab.core.console import console, info, is_rank_zero
 from genlab.core.devices import check_precision_for, cpu_threads, flush_denormals, lightning_accelerator
-from genlab.core.errors import BadInputError, TrainingDivergedError
+from genlab.core.errors import BadInputError, ConfigError, TrainingDivergedError
 from genlab.core.io import atomic_write_json, remove_temp_files
 from genlab.core.locks import RunLock
 from genlab.core.metrics_log import read_rows
@@ -163,6 +163,12 @@ def _train_locked(cfg, run, task, data_cfg, model_cls, model_values, stop: StopS
     if cfg.train.init_from and chosen is None:  # fine-tuning starts from these weights; a resume from its checkpoint
         _init_weights(model, cfg.train.init_from)
     privacy = _plan_privacy(model, cfg, train_ds)  # refusals come before anything is written
+    if cfg.train.early_stop and (val_ds is None or not cfg.train.val_batches or model_cls.fits_in_closed_form):
+        raise ConfigError(
+            "--early-stop needs validation: "
+            + ("this model fits in closed form" if model_cls.fits_in_closed_form else "the run has no validation set"),
+            "hold out data (e.g. --val-fraction 0.05) and keep train.val_batches > 0, or drop --early-stop",
+        )
     if is_rank_zero():
         run = Run.create(run.path.parents[1], task.name, cfg.name)
         save_yaml(resolved.to_dict(), run.config_path)
@@ -258,7 +264,7 @@ def _fit(
         _report_divergence(run, module)
     if not ckpt.interrupted:
         done = is_rank_zero()
-        files = _finish(run, task, module, callbacks, resolved, data_info, "completed", minutes) if done else {}
+        files = _finish(run, task, module, callbacks, resolved, data_info, "completed", minutes, val_ds) if done else {}
         return TrainResult(run, "completed", module.iteration, minutes, files)
     if not ckpt.started:  # stopped while Lightning set up: the weights may not be restored, keep the files
         if is_rank_zero():
@@ -337,6 +343,8 @@ def _callbacks(
     ema = cb.EMA(t.ema_decay) if t.ema_decay else None
     ckpt = cb.PeriodicCheckpoint(run, t.checkpoint_every, t.keep_checkpoints)
     callbacks: list[L.Callback] = [ema] if ema else []  # EMA first: checkpoints then hold the updated average
+    if t.early_stop:  # before the checkpoint: a checkpoint holds the best weights seen so far
+        callbacks.append(cb.EarlyStop(t.early_stop, t.early_stop_delta, ema))
     callbacks += [
         ckpt,
         cb.MetricsLogger(run, t.log_every, resume_step, earlier_seconds),
@@ -432,14 +440,24 @@ def _report_divergence(run: Run, module: GenerativeModule) -> None:
     )
 
 
-def _finish(run, task, module, callbacks, resolved, data_info, status, minutes, **status_fields) -> dict[str, Path]:
-    """Export the model (EMA weights when enabled), write final samples, record status."""
+def _finish(
+    run, task, module, callbacks, resolved, data_info, status, minutes, val_ds=None, **status_fields
+) -> dict[str, Path]:
+    """Export the model (EMA weights when enabled) after the task's last step on a completed run (``val_ds``),
+    write final samples, record status."""
     writer = next(c for c in callbacks if isinstance(c, cb.SampleWriter))
     ema = next((c for c in callbacks if isinstance(c, cb.EMA)), None)
     model = ema.averaged(module.model) if ema else module.model
+    early = next((c for c in callbacks if isinstance(c, cb.EarlyStop)), None)
+    if early is not None:
+        model = early.restore(model)  # the EMA's copy, or the module's model (final samples then show it too)
+        status_fields["early_stop"] = early.summary()
+    section = task.after_training(model, val_ds, data_info) if status == "completed" else ""
+    section = early.card_section() + section if early is not None else section
     metrics = run.last_metrics()
     privacy = module.privacy.summary() if module.privacy is not None else None
     card = model_card(resolved, data_info, metrics, module.iteration, minutes, " ".join(sys.argv), privacy)
+    card = f"{card.rstrip()}\n\n{section}" if section else card
     extra = {"data": data_info.to_dict(), "steps": module.iteration} | ({"privacy": privacy} if privacy else {})
     model.save_pretrained(run.model_dir, card=card, extra=extra)
     files = {"model": run.model_dir, "samples": writer.write(module, "final")}

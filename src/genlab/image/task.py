@@ -55,6 +55,14 @@ class ImageGenerationTask(Task):
                 "use labelled data (class sub-folders, builtin:mnist-5k, mnist, …) or an unconditional model",
             )
 
+    def after_training(self, model: GenerativeModel, val_data, info: ImageDataInfo) -> str:
+        """Diffusion and flow models: guidance scale and sampler steps chosen on the validation split."""
+        if not hasattr(model.config, "tune_minutes"):
+            return ""
+        from genlab.image.diffusion.tuning import after_training
+
+        return after_training(model, None if val_data is None else val_data.images, info.source)
+
     def write_samples(self, model: GenerativeModel, stem: Path, seed: int) -> Path:
         g = make_generator(seed)
         if model.conditional:

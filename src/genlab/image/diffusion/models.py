@@ -50,6 +50,12 @@ class DenoisingConfig(ImageModelConfig, UNetConfig):
     sample_steps: int = Field(25, ge=1, le=10000, description="default number of sampling steps")
     guidance_scale: float = Field(2.0, ge=0, le=50, description="default classifier-free guidance scale (conditional)")
     clip_sample: bool = Field(True, description="clamp the predicted clean image to [-1, 1] at every step")
+    # The end of training chooses guidance_scale and sample_steps on the validation split (tuning.py); the sweep
+    # runs after max_minutes and is bounded by tune_minutes (0 keeps the defaults above).
+    tune_minutes: float = Field(10.0, ge=0, description="after training: minutes of the validation sampling sweep")
+    tune_n: int = Field(300, ge=2, description="images per candidate of the sweep (and validation images)")
+    tune_min_val: int = Field(200, ge=2, description="fewer validation images than this: keep the defaults")
+    sampling_sweep: dict[str, Any] | None = Field(None, description="record of the sweep that set the defaults")
 
 
 class DDPMConfig(DenoisingConfig):
