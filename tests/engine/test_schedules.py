@@ -135,3 +135,14 @@ def test_warmup_rises_linearly_on_top_of_the_schedule(runs_dir, monkeypatch):
     )
     res = tiny_train(runs_dir, "warm", max_steps=4)  # through the trainer: saved and stepped like any schedule
     assert scheduler_state(res.run) == (4, pytest.approx(LR * 5 / 8))
+
+
+@pytest.mark.parametrize("name", ["text/gpt", "text/char-rnn"])
+def test_language_models_take_a_schedule_and_warmup_from_their_config(name):
+    cls = MODELS.get(name)
+    tiny = {"vocab_size": 11, "block_size": 8, "n_layer": 1, "n_embd": 8}
+    tiny |= {"n_head": 2} if name == "text/gpt" else {"hidden_size": 8}
+    (plain,) = cls(cls.config_class.build(tiny)).optimizer_groups()
+    assert (plain.schedule, plain.warmup_steps) == ("constant", 0)  # the defaults keep the earlier recipes
+    (spec,) = cls(cls.config_class.build({**tiny, "lr_schedule": "cosine", "warmup_steps": 50})).optimizer_groups()
+    assert (spec.schedule, spec.warmup_steps) == ("cosine", 50)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -35,6 +35,8 @@ class TextModelConfig(ModelConfig):
     lr: float = Field(1e-3, gt=0, description="Adam learning rate")
     betas: tuple[float, float] = (0.9, 0.99)
     weight_decay: float = Field(0.0, ge=0)
+    lr_schedule: Literal["constant", "cosine"] = Field("constant", description="learning rate over the run")
+    warmup_steps: int = Field(0, ge=0, description="steps of linear learning-rate warm-up")
 
 
 class TokenizedModel(GenerativeModel):
@@ -84,8 +86,11 @@ class TextLanguageModel(TokenizedModel):
         raise NotImplementedError
 
     def optimizer_groups(self) -> list[OptimizerSpec]:
+        """One Adam group; the learning rate warms up linearly for ``warmup_steps``, then follows ``lr_schedule``
+        over the run (a cosine follows the clock when only ``--max-minutes`` bounds the run)."""
         c = self.config
-        return [OptimizerSpec("model", list(self.parameters()), c.lr, c.betas, c.weight_decay)]
+        return [OptimizerSpec("model", list(self.parameters()), c.lr, c.betas, c.weight_decay,
+                              schedule=c.lr_schedule, warmup_steps=c.warmup_steps)]  # fmt: skip
 
     def training_losses(self, batch: torch.Tensor, group: str) -> dict[str, torch.Tensor]:
         """Mean cross-entropy (nats per token) of predicting ``batch[:, 1:]`` from ``batch[:, :-1]``."""
@@ -142,19 +147,11 @@ def bits_per_token(nll_nats: float, count: int) -> float:
 
 class PaddedRowsLanguageModel:
     """Mixin placed before a :class:`TextLanguageModel` whose data are one sequence per row, padded with
-    ``pad_id`` (molecules, music): padding is left out of the loss, and the one Adam group warms up linearly for
-    the config's ``warmup_steps`` and then follows its ``lr_schedule`` (constant when the config has none)."""
+    ``pad_id`` (molecules, music): padding is left out of the loss."""
 
     @property
     def pad_id(self) -> int:
         raise NotImplementedError
-
-    def optimizer_groups(self) -> list[OptimizerSpec]:
-        """One Adam group; the learning rate warms up linearly, then follows ``lr_schedule`` over the run."""
-        c = self.config
-        schedule, warmup = getattr(c, "lr_schedule", "constant"), getattr(c, "warmup_steps", 0)
-        return [OptimizerSpec("model", list(self.parameters()), c.lr, c.betas, c.weight_decay, schedule=schedule,
-                              warmup_steps=warmup)]  # fmt: skip
 
     def training_losses(self, batch: torch.Tensor, group: str) -> dict[str, torch.Tensor]:
         """Mean cross-entropy (nats per token) of ``batch[:, 1:]`` given ``batch[:, :-1]``, ``<pad>`` targets left
