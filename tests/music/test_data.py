@@ -203,3 +203,26 @@ def test_pieces_in_a_metre_without_tokens_are_skipped_and_counted(tmp_path):
     loaded = data.load_music_data(str(folder), data.MusicDataConfig(data_dir=str(tmp_path)), "train")
     assert [p.title for p in loaded.pieces] == ["a"]
     assert loaded.info.n_skipped == 1 and "9/4" in loaded.info.skipped[0]
+
+
+def test_training_rows_expose_lengths_and_batches_are_cut_to_their_longest_row():
+    import torch
+
+    from genlab.engine.batching import LengthBucketBatchSampler
+    from genlab.engine.config import RunConfig
+    from genlab.engine.trainer import _loader
+    from genlab.music.task import MusicSequences
+
+    rows = [[1, 5, 6, 2], [1, 7, 2], [1, 8, 9, 10, 11, 12, 2], [1, 2]] * 4
+    seqs = MusicSequences(rows, pad_id=0)
+    assert seqs.length == 7 and seqs.lengths == [4, 3, 7, 2] * 4
+    batch = seqs.__getitems__([0, 1])
+    assert [b.tolist() for b in batch] == [[1, 5, 6, 2], [1, 7, 2, 0]]  # cut to 4, not the set's 7
+    assert [b.tolist() for b in seqs.__getitems__([3])] == [[1, 2]]
+    cfg = RunConfig(task="music", name="x", train={"batch_size": 4})
+    loader = _loader(seqs, cfg, shuffle=True)
+    assert isinstance(loader.batch_sampler, LengthBucketBatchSampler)
+    for ids in loader:
+        lengths = (ids != 0).sum(1)
+        assert ids.shape[1] == max(int(lengths.max()), 2)
+        assert torch.equal(ids[:, 0], torch.ones(len(ids), dtype=torch.long))
