@@ -31,6 +31,9 @@ def toy_modality(tmp_path, monkeypatch):
     from genlab.core import registry
 
     registries = (registry.MODELS, registry.DATASETS, registry.METRICS, registry.PIPELINES, registry.TASKS)
+    # Every real modality is imported first: one imported while the toy is declared would register into the
+    # snapshot restored below, and Python does not import a module twice, so its names would be lost for good.
+    registry.load_all()
     dist = tmp_path / "site" / "genlab_toy-0.1.dist-info"
     dist.mkdir(parents=True)
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: genlab-toy\nVersion: 0.1\n")
