@@ -24,6 +24,10 @@ system-deps:
 	@command -v chromium >/dev/null || { apt-get update -qq >/dev/null 2>&1; \
 	apt-get install -y -qq chromium >/dev/null 2>&1; } \
 	|| echo "chromium not installed: the studio's browser tests will be skipped"
+	@# A font with Chinese glyphs for plots of Mandarin text (matplotlib falls back to it); optional.
+	@fc-list :lang=zh 2>/dev/null | grep -q . || { apt-get update -qq >/dev/null 2>&1; \
+	apt-get install -y -qq fonts-wqy-microhei >/dev/null 2>&1; } \
+	|| echo "fonts-wqy-microhei not installed: Chinese text in plots is drawn as boxes"
 	@# PostgreSQL's server binaries: the shared-study tests of genlab tune start a private server; optional.
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || { apt-get update -qq >/dev/null 2>&1; \
 	apt-get install -y -qq postgresql >/dev/null 2>&1; } \

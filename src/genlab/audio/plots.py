@@ -22,6 +22,7 @@ from torch import Tensor
 from genlab.audio.features import hz_to_mel, mel_filterbank, stft
 from genlab.core.errors import BadInputError
 from genlab.core.io import atomic_write
+from genlab.core.plots import use_font_fallback
 
 #: powers below this (−100 dB re full scale²) count as silence
 _POWER_FLOOR = 1e-10
@@ -84,6 +85,7 @@ def _figure(nrows: int, ncols: int, panel_size: tuple[float, float]):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    use_font_fallback()  # titles may be Mandarin sentences
     fig = Figure(figsize=(panel_size[0] * ncols, panel_size[1] * nrows), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
     return fig, fig.subplots(nrows, ncols, squeeze=False)

@@ -50,6 +50,9 @@ def figure(width: float, height: float):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    from genlab.core.plots import use_font_fallback
+
+    use_font_fallback()  # column names and labels may be Chinese
     fig = Figure(figsize=(width, height), dpi=100)
     FigureCanvasAgg(fig)
     return fig

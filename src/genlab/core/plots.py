@@ -7,6 +7,35 @@ from pathlib import Path
 from genlab.core.metrics_log import read_rows
 
 SKIP = {"step", "epoch", "time_s"}
+#: Fonts with Chinese glyphs, tried in order when the default font (DejaVu Sans) lacks a character: matplotlib
+#: falls back glyph by glyph along the families of ``font.family``. ``make setup`` installs WenQuanYi Micro Hei
+#: (apt ``fonts-wqy-microhei``, 5 MB; Apache-2.0 or GPLv3 with the font exception) where it can; a font file
+#: installed after matplotlib built its font cache is added from its usual path.
+CJK_FONTS = {
+    "WenQuanYi Micro Hei": "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "Noto Sans CJK SC": "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "Noto Sans SC": "",
+    "Source Han Sans SC": "",
+    "PingFang SC": "",
+    "Microsoft YaHei": "",
+    "SimHei": "",
+}
+
+
+def use_font_fallback() -> list[str]:
+    """Let every genlab plot draw Chinese text (Mandarin sentences, poem titles) with an installed CJK font
+    instead of empty boxes; returns the fallback fonts found (none: the boxes stay, nothing fails)."""
+    from matplotlib import font_manager, rcParams
+
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    for name, path in CJK_FONTS.items():
+        if name not in installed and path and Path(path).is_file():
+            font_manager.fontManager.addfont(path)
+            installed.add(name)
+    found = [name for name in CJK_FONTS if name in installed]
+    family = list(rcParams["font.family"])  # explicit families after the generic one: matplotlib falls back
+    rcParams["font.family"] = [*family, *(f for f in found if f not in family)]  # along them glyph by glyph
+    return found
 
 
 def plot_losses(metrics_csv: str | Path, out_png: str | Path, title: str = "") -> Path | None:
@@ -15,6 +44,8 @@ def plot_losses(metrics_csv: str | Path, out_png: str | Path, title: str = "") -
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    use_font_fallback()
 
     rows = read_rows(metrics_csv)
     columns = [k for k in (rows[0].keys() if rows else []) if k not in SKIP]
@@ -39,6 +70,8 @@ def plot_runs(metrics_csvs: dict[str, str | Path], out_png: str | Path, max_pane
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    use_font_fallback()
 
     tables = {label: read_rows(path) for label, path in metrics_csvs.items()}
     shared = None
