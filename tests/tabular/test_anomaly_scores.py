@@ -171,6 +171,23 @@ def test_auto_threshold_flags_at_most_the_target_share_of_validation_rows(runs, 
     assert out.table["anomalous"].sum() == math.floor(target_fpr * 60 + 1e-9)  # no ties among the scores
 
 
+def test_auto_threshold_scores_the_validation_rows_once_per_pipeline(runs, monkeypatch):
+    import genlab
+
+    pipe = genlab.load(runs.val)
+    calls = []
+    score_rows = pipe.model.score_rows
+    monkeypatch.setattr(
+        pipe.model, "score_rows", lambda table, **kw: calls.append(len(table)) or score_rows(table, **kw)
+    )
+    first = pipe.score(gaussian_table(5, 1), threshold="auto", target_fpr=0.05)
+    second = pipe.score(gaussian_table(7, 2), threshold="auto", target_fpr=0.2)
+    assert first.info["n_validation"] == second.info["n_validation"] == 60
+    assert sorted(calls) == [5, 7, 60]  # the validation rows once, each input once
+    pipe.score(gaussian_table(5, 1), threshold="auto", seed=3)
+    assert calls.count(60) == 2  # another seed draws other samples: the validation rows are scored again
+
+
 def test_auto_threshold_without_validation_rows_asks_for_a_number(runs):
     import genlab
 

@@ -9,6 +9,8 @@ threshold.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
+
 import numpy as np
 
 from genlab.core.errors import BadInputError
@@ -88,3 +90,15 @@ def f1_at_threshold(labels: np.ndarray, scores: np.ndarray, threshold: float) ->
     recall = tp / (tp + fn)
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {"f1": f1, "precision": precision, "recall": recall, "fpr": fp / float((~labels).sum())}
+
+
+class ValidationScores:
+    """Mixin of the scoring pipelines with ``threshold="auto"``: the scores of the run's validation examples are
+    computed once per ``key`` (the options they depend on: seed, samples) and kept with the loaded pipeline, so a
+    server answering many requests reads and scores the validation data once, not on every request."""
+
+    def validation_scores(self, key: Hashable, compute: Callable[[], np.ndarray]) -> np.ndarray:
+        cache = self.__dict__.setdefault("_validation_scores", {})
+        if key not in cache:
+            cache[key] = np.asarray(compute(), dtype=np.float64)
+        return cache[key]

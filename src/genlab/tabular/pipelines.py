@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, field_validator
 
-from genlab.core.anomaly import auto_or_number, threshold_at_fpr
+from genlab.core.anomaly import ValidationScores, auto_or_number, threshold_at_fpr
 from genlab.core.console import info as info_line
 from genlab.core.errors import BadInputError, DataError
 from genlab.core.html import ReportOutput
@@ -111,7 +111,8 @@ class TabularSamplePipeline(Pipeline):
     def score(self, table, **options) -> ScoreOutput:
         """Anomaly scores of the rows of ``table`` (a ``pandas.DataFrame``, a file or a dataset name), flagged at a
         threshold: ``genlab.load(run).score(df, threshold="auto", target_fpr=0.05)`` (:class:`TabularScorePipeline`)."""
-        return TabularScorePipeline(self.model).score(table, **options)
+        scorer = self.__dict__.setdefault("_scorer", TabularScorePipeline(self.model))  # keeps validation scores
+        return scorer.score(table, **options)
 
     def run(self, request: SampleRequest) -> TableOutput:
         t0 = time.perf_counter()
@@ -348,7 +349,7 @@ def anomaly_labels(column: pd.Series, name: str) -> np.ndarray:
 
 
 @register_pipeline("tabular/score")
-class TabularScorePipeline(Pipeline):
+class TabularScorePipeline(ValidationScores, Pipeline):
     """``pipe.score(df_or_path, threshold="auto")`` -> :class:`~genlab.tabular.output.ScoreOutput`: every row with
     its anomaly score (negative log-likelihood in nats under the model) and its verdict at a threshold."""
 
@@ -385,16 +386,20 @@ class TabularScorePipeline(Pipeline):
 
         if request.threshold != "auto":
             return float(request.threshold), {"threshold_rule": "given"}
-        try:
-            val = validation_rows(self.model.provenance.data.get("config"))
-        except DataError as e:
-            raise BadInputError(
-                f"--threshold auto needs the run's validation rows: {e.message}",
-                "give a number (--threshold 25: scores are negative log-likelihoods in nats), or refit with "
-                "--val-fraction 0.1 on a table that is still there",
-            ) from None
-        scores = self.scores(val, request.samples, request.seed)
-        info = {"threshold_rule": f"validation rows at FPR {request.target_fpr}", "n_validation": len(val)}
+
+        def compute():
+            try:
+                val = validation_rows(self.model.provenance.data.get("config"))
+            except DataError as e:
+                raise BadInputError(
+                    f"--threshold auto needs the run's validation rows: {e.message}",
+                    "give a number (--threshold 25: scores are negative log-likelihoods in nats), or refit with "
+                    "--val-fraction 0.1 on a table that is still there",
+                ) from None
+            return self.scores(val, request.samples, request.seed)
+
+        scores = self.validation_scores((request.samples, request.seed), compute)
+        info = {"threshold_rule": f"validation rows at FPR {request.target_fpr}", "n_validation": len(scores)}
         return threshold_at_fpr(scores, request.target_fpr), info
 
     def score(self, table, **options: Any) -> ScoreOutput:

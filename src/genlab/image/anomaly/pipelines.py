@@ -25,7 +25,7 @@ import torch
 from PIL import Image
 from pydantic import Field, field_validator
 
-from genlab.core.anomaly import auto_or_number
+from genlab.core.anomaly import ValidationScores, auto_or_number
 from genlab.core.errors import BadInputError, DataError
 from genlab.core.pipeline import Output, Pipeline, Request, register_pipeline
 from genlab.core.seeding import make_generator
@@ -158,7 +158,7 @@ class DetectionOutput(Output):
 
 
 @register_pipeline("anomaly/detect")
-class DetectPipeline(Pipeline):
+class DetectPipeline(ValidationScores, Pipeline):
     """``pipe(inputs="./incoming", threshold="auto")`` -> :class:`DetectionOutput`."""
 
     task = TASK
@@ -174,6 +174,11 @@ class DetectPipeline(Pipeline):
         """The threshold and how it was chosen (``auto``: on the run's validation normal images)."""
         if request.threshold != "auto":
             return float(request.threshold), {"threshold_rule": "given"}
+        scores = self.validation_scores(request.seed, lambda: self._score_validation(request.seed))
+        info = {"threshold_rule": f"validation normals at FPR {request.target_fpr}", "n_validation": len(scores)}
+        return threshold_at_fpr(scores, request.target_fpr), info
+
+    def _score_validation(self, seed: int):
         try:
             val = validation_images(self.model.provenance.data.get("config") or {})
         except DataError as e:
@@ -186,9 +191,7 @@ class DetectPipeline(Pipeline):
                 f"--threshold auto needs validation data, and {self.model.registry_name} records none ({e})",
                 "give a number (--threshold 0.02), or use a model trained with genlab train",
             ) from None
-        scores, _ = self.model.score(val, generator=make_generator(request.seed))
-        info = {"threshold_rule": f"validation normals at FPR {request.target_fpr}", "n_validation": len(val)}
-        return threshold_at_fpr(scores.numpy(), request.target_fpr), info
+        return self.model.score(val, generator=make_generator(seed))[0].numpy()
 
     @torch.no_grad()
     def run(self, request: Detection) -> DetectionOutput:
