@@ -13,6 +13,8 @@ Rows:
 * ``ngram`` (Kneser-Ney) and ``char-rnn`` on the same split.
 * ``gpt`` on ``builtin:tang-poems``: validation bits per character, form compliance, distinct-2 and
   memorization rate of generated 五言绝句 with rhyme.
+* ``recipes``: candidate CPU recipes (:data:`RECIPES`) trained for ``--recipe-minutes`` each, with their learning
+  curves; ``--curves PNG`` draws them against the n-gram lines.
 
 Every score comes from ``genlab.evaluate`` (``val-loss`` and ``bpc`` over the whole validation
 split, with its Kneser-Ney baseline as ``ngram<order>_bpc``; the poem metrics), the protocol
@@ -23,6 +25,8 @@ CPU are unreliable; the row records the threads used.
     python -m benchmarks.text_generation --runs-dir runs/bench-text
     python -m benchmarks.text_generation --rows generation --runs-dir runs/bench-text
     python -m benchmarks.text_generation --quick
+    python -m benchmarks.text_generation --rows recipes --recipe-minutes 10 --threads 1 \
+        --curves docs/images/lm-curves.png
 """
 
 from __future__ import annotations
@@ -47,14 +51,24 @@ MODULE = "benchmarks.text_generation"
 
 NANOGPT = {"n_layer": 4, "n_head": 4, "n_embd": 128, "dropout": 0.0, "lr": 1e-3}
 NANOGPT_REFERENCE = {"val_loss": 1.8857, "wall_s": 123.6, "ms_per_step": 54.8, "source": "ANCHORS.md"}
-ROWS = ("gpt", "generation", "ngram", "char-rnn", "poems")
+ROWS = ("gpt", "generation", "ngram", "char-rnn", "poems", "recipes")
 
 
 def model_overrides(values: dict) -> list[str]:
     return [f"model.{k}={v}" for k, v in values.items()]
 
 
-def train(model: str, data: str, name: str, runs: Path, steps: int, minutes: float | None, extra: list[str]):
+def train(
+    model: str,
+    data: str,
+    name: str,
+    runs: Path,
+    steps: int | None,
+    minutes: float | None,
+    extra: list[str],
+    batch_size: int = 12,
+    block_size: int = 64,
+):
     """Train through the public API (the same path as the CLI); returns (result, wall seconds)."""
     shutil.rmtree(runs / "text-generation" / name, ignore_errors=True)  # a fresh run, never a resumed one
     with common.Stopwatch() as wall:
@@ -66,9 +80,9 @@ def train(model: str, data: str, name: str, runs: Path, steps: int, minutes: flo
             runs_dir=runs,
             max_steps=steps,
             max_minutes=minutes,
-            batch_size=12,
+            batch_size=batch_size,
             progress=False,
-            overrides=["data.block_size=64", "train.sample_every=0", "train.val_batches=20", *extra],
+            overrides=[f"data.block_size={block_size}", "train.sample_every=0", "train.val_batches=20", *extra],
         )
     return res, wall.seconds
 
@@ -211,6 +225,70 @@ def char_rnn_row(runs: Path, quick: bool) -> dict:
     }
 
 
+#: Candidate CPU recipes for tiny Shakespeare (``--rows recipes``): each is trained for ``--recipe-minutes`` with a
+#: cosine learning rate over the clock after a short linear warm-up, larger batches and a longer context than the
+#: nanoGPT CPU row (label -> model, batch size, block size, model fields).
+RECIPES: dict[str, tuple[str, int, int, dict[str, Any]]] = {
+    "char-rnn (LSTM 2x384, block 128, batch 32, cosine)": ("char-rnn", 32, 128, {
+        "cell": "lstm", "n_layer": 2, "hidden_size": 384, "n_embd": 128, "dropout": 0.1, "lr": 2e-3,
+        "lr_schedule": "cosine", "warmup_steps": 100}),
+    "gpt (4x192, block 128, batch 32, cosine)": ("gpt", 32, 128, {
+        "n_layer": 4, "n_head": 4, "n_embd": 192, "dropout": 0.0, "lr": 2e-3, "lr_schedule": "cosine",
+        "warmup_steps": 100}),
+}  # fmt: skip
+
+
+def recipe_rows(runs: Path, quick: bool, minutes: float) -> list[dict]:
+    """Every recipe of :data:`RECIPES` trained for ``minutes`` and scored on the whole validation split; ``curve``
+    holds the validation loss the run logged as it trained (``train.val_batches`` batches each time, against
+    training minutes) for the learning-curve figure."""
+    rows = []
+    for i, (label, (model, batch, block, fields)) in enumerate(RECIPES.items()):
+        steps, budget = (10, None) if quick else (None, minutes)
+        res, wall = train(model, "builtin:tinyshakespeare", f"recipe-{i}-{model}", runs, steps, budget,
+                          model_overrides(fields), batch_size=batch, block_size=block)  # fmt: skip
+        rows.append({
+            "model": label, "dataset": "builtin:tinyshakespeare", "budget_minutes": budget, "steps": res.steps,
+            **likelihood(res.run.path), "wall_s": round(wall, 1), "curve": validation_curve(res.run.path),
+            "params": sum(p.numel() for p in genlab.load(res.run.path).model.parameters()),
+        })  # fmt: skip
+    return rows
+
+
+def validation_curve(run_path: Path) -> list[list[float]]:
+    """``[minutes, val_loss]`` of every validation a run logged (metrics.csv)."""
+    with open(run_path / "metrics.csv", encoding="utf-8") as f:
+        logged = [r for r in csv.DictReader(f) if r.get("val_loss")]
+    return [[round(float(r["time_s"]) / 60, 3), round(float(r["val_loss"]), 4)] for r in logged]
+
+
+def plot_curves(rows: list[dict], out_png: Path) -> Path | None:
+    """Validation loss against training minutes of the rows with a ``curve``, beside the n-gram rows' lines."""
+    from genlab.core.html import figure
+
+    curves = [r for r in rows if r.get("curve")]
+    if not curves:
+        return None
+    fig = figure(7, 4)
+    ax = fig.subplots()
+    for r in curves:
+        xs, ys = zip(*r["curve"], strict=True)
+        ax.plot(xs, ys, marker="o", ms=3, lw=1, label=f"{r['model']} (whole split at the end: {r['val_loss']:.3f})")
+    for r in rows:
+        if r["model"].startswith("ngram") and r.get("val_loss"):
+            ax.axhline(r["val_loss"], ls="--", lw=0.8, color="grey")
+            ax.text(0.01, r["val_loss"], r["model"], transform=ax.get_yaxis_transform(), fontsize=7, color="grey",
+                    va="bottom")  # fmt: skip
+    ax.set_xlabel("training minutes (one thread)")
+    ax.set_ylabel("validation loss (nats per character)")
+    ax.set_title("tiny Shakespeare: language models against Kneser-Ney n-grams")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, format="png")
+    return out_png
+
+
 POEM_METRICS = ("val-loss", "bpc", "form-compliance", "distinct", "memorization")
 
 
@@ -239,9 +317,10 @@ def poem_row(runs: Path, quick: bool) -> dict:
     }
 
 
-def row_key(r: dict[str, Any]) -> str | None:
-    """Rows of one ``--rows`` group replace that group's earlier rows (``--rows`` re-measures a subset)."""
-    return r.get("row")
+def row_key(r: dict[str, Any]) -> tuple:
+    """Rows of one ``--rows`` group replace that group's earlier rows (``--rows`` re-measures a subset); recipe rows
+    are told apart by model and budget."""
+    return (r.get("row"), r.get("model"), r.get("budget_minutes")) if r.get("row") == "recipes" else (r.get("row"),)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -249,6 +328,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog=f"python -m {MODULE}", description=__doc__.split("\n\n")[0])
     common.add_common_arguments(parser, "tiny budgets: a smoke check, not a measurement")
     parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated subset of {', '.join(ROWS)}")
+    parser.add_argument("--recipe-minutes", type=float, default=10.0, help="training minutes of each recipe row")
+    parser.add_argument("--curves", type=Path, default=None,
+                        help="the learning-curve figure of the recipe rows and n-gram lines, as this PNG")  # fmt: skip
     args = parser.parse_args(argv)
     common.set_threads(args.threads)
     wanted = {r.strip() for r in args.rows.split(",") if r.strip()}
@@ -274,10 +356,15 @@ def main(argv: list[str] | None = None) -> None:
             rows.append(char_rnn_row(runs, args.quick) | {"row": "char-rnn"})
         if "poems" in wanted:
             rows.append(poem_row(runs, args.quick) | {"row": "poems"})
+        if "recipes" in wanted:
+            rows += [r | {"row": "recipes"} for r in recipe_rows(runs, args.quick, args.recipe_minutes)]
     measured_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     rows = [r | {"quick": args.quick, "measured_at": measured_at} for r in rows]
     out = common.save_rows(results_name(args.quick), rows, MODULE, argv, row_key, args.out_dir)
     print(f"wrote {out}")
+    if args.curves is not None:
+        every = json.loads(out.read_text(encoding="utf-8"))["results"]  # n-gram lines of earlier runs too
+        print(f"wrote {plot_curves(every, args.curves)}")
 
 
 def results_name(quick: bool) -> str:

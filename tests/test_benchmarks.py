@@ -136,3 +136,16 @@ def test_speed_bf16_step_trains_like_float32():
 
     out = speed.training_fidelity(build, batches, grad_clip=None, steps=20)
     assert out["fidelity_steps"] == 20 and abs(out["loss_fp32"] - out["loss_bf16"]) < 0.05 * out["loss_fp32"] + 0.01
+
+
+def test_learning_curves_are_read_from_metrics_and_drawn_beside_the_ngram_lines(tmp_path):
+    from benchmarks.text_generation import plot_curves, validation_curve
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.csv").write_text("step,epoch,time_s,loss,val_loss\n10,0,30,2.5,\n20,0,60,,2.1\n40,1,120,,1.9\n")
+    assert validation_curve(run) == [[1.0, 2.1], [2.0, 1.9]]
+    rows = [{"model": "ngram (Kneser-Ney, order 7)", "val_loss": 1.5165},
+            {"model": "char-rnn", "val_loss": 1.8, "curve": validation_curve(run)}]  # fmt: skip
+    assert plot_curves(rows, tmp_path / "curves.png").stat().st_size > 0
+    assert plot_curves(rows[:1], tmp_path / "none.png") is None
