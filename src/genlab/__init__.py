@@ -7,7 +7,17 @@
 """
 
 from genlab.__about__ import __version__
-from genlab.api import evaluate, export, generate, list_models, load, train
+from genlab.api import evaluate, export, generate, list_models, load, train, tune_guidance
 from genlab.core.errors import GenlabError
 
-__all__ = ["GenlabError", "__version__", "evaluate", "export", "generate", "list_models", "load", "train"]
+__all__ = [
+    "GenlabError",
+    "__version__",
+    "evaluate",
+    "export",
+    "generate",
+    "list_models",
+    "load",
+    "train",
+    "tune_guidance",
+]

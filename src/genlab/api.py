@@ -127,6 +127,16 @@ def export(
     return export_onnx(model, out, graphs=graphs, opset=opset, check=check)
 
 
+def tune_guidance(path: str | Path, data_dir: str | None = None, **options: Any) -> dict[str, Any]:
+    """Choose the sampling defaults of a run (diffusion/flow: guidance scale and steps) on its validation split and
+    save them in its model; returns the sweep's record. ``options``: guidance, steps, n, metric, max_minutes,
+    tolerance, seed (the run's task decides which it takes)."""
+    from genlab.core.checkpoint import read_meta
+
+    task = TASKS.get(read_meta(resolve_model_dir(path))["task"])
+    return task.tune_sampling(Path(path), {k: v for k, v in options.items() if v is not None}, data_dir)
+
+
 def generate(path: str | Path, **kwargs: Any):
     """Shortcut: ``load(path)(**kwargs)``."""
     return load(path)(**kwargs)

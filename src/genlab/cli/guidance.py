@@ -1,5 +1,5 @@
 """``genlab tune-guidance RUN``: choose a diffusion/flow run's guidance scale and sampler steps on its validation
-split and make them the defaults ``genlab sample`` uses (:mod:`genlab.image.diffusion.tuning`)."""
+split and make them the defaults ``genlab sample`` uses (:func:`genlab.tune_guidance`; the run's task does it)."""
 
 from __future__ import annotations
 
@@ -33,16 +33,17 @@ def tune_guidance_cmd(
     threads: int | None = typer.Option(None, "--threads", help="torch CPU threads"),
 ) -> None:
     """choose guidance scale and sampler steps of a diffusion/flow run on its validation split"""
-    from genlab.image.diffusion.tuning import GuidanceSweep, describe, tune_run
+    import genlab
 
     if threads:
         import torch
 
         torch.set_num_threads(threads)
-    values = {"guidance": _numbers(guidance, float, "--guidance"), "steps": _numbers(steps, int, "--steps"), "n": n,
-              "metric": metric, "max_minutes": max_minutes, "tolerance": tolerance, "seed": seed}  # fmt: skip
-    options = GuidanceSweep.build(values, where="tune-guidance")
-    record = tune_run(run, options, data_dir=str(data_dir) if data_dir else None)
+    record = genlab.tune_guidance(
+        run, data_dir=str(data_dir) if data_dir else None, guidance=_numbers(guidance, float, "--guidance"),
+        steps=_numbers(steps, int, "--steps"), n=n, metric=metric, max_minutes=max_minutes, tolerance=tolerance,
+        seed=seed,
+    )  # fmt: skip
     console.print(f"{'guidance':>8s} {'steps':>5s} {'FID':>8s} {'KID':>8s} {'s':>5s}")
     for r in record["candidates"]:
         scale = "–" if r["guidance"] is None else f"{r['guidance']:g}"
@@ -50,7 +51,7 @@ def tune_guidance_cmd(
     for s in record["skipped"]:
         console.print(f"skipped for time: guidance {s['guidance']}, {s['steps']} steps "
                       f"(≈{s['estimated_seconds']:.0f} s)")  # fmt: skip
-    console.print(describe(record))
+    console.print(record["summary"])
     console.print(f"saved as the run's sampling defaults (model card: {Path(run) / 'model' / 'README.md'})")
 
 

@@ -96,6 +96,14 @@ class Task:
         change ``model``'s config; returns markdown for the model card ("" when there is nothing to add)."""
         return ""
 
+    def tune_sampling(self, run: Path, options: dict[str, Any], data_dir: str | None) -> dict[str, Any]:
+        """Choose a run's sampling defaults on its validation split and save them in its model (``genlab
+        tune-guidance``); tasks whose models have such defaults implement it."""
+        from genlab.core.errors import BadInputError
+
+        raise BadInputError(f"{self.name} runs have no sampling options to tune",
+                            "tune-guidance takes image/ddpm and image/flow runs")  # fmt: skip
+
     def write_samples(self, model: GenerativeModel, stem: Path, seed: int) -> Path:
         """Write a sample artefact (grid PNG, text, WAV) at ``stem`` + suffix; return its path."""
         raise NotImplementedError

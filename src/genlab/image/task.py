@@ -63,6 +63,11 @@ class ImageGenerationTask(Task):
 
         return after_training(model, None if val_data is None else val_data.images, info.source)
 
+    def tune_sampling(self, run: Path, options: dict[str, Any], data_dir: str | None) -> dict[str, Any]:
+        from genlab.image.diffusion.tuning import GuidanceSweep, tune_run
+
+        return tune_run(run, GuidanceSweep.build(options, where="tune-guidance"), data_dir=data_dir)
+
     def write_samples(self, model: GenerativeModel, stem: Path, seed: int) -> Path:
         g = make_generator(seed)
         if model.conditional:

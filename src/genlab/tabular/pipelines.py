@@ -111,8 +111,9 @@ class TabularSamplePipeline(Pipeline):
     def score(self, table, **options) -> ScoreOutput:
         """Anomaly scores of the rows of ``table`` (a ``pandas.DataFrame``, a file or a dataset name), flagged at a
         threshold: ``genlab.load(run).score(df, threshold="auto", target_fpr=0.05)`` (:class:`TabularScorePipeline`)."""
-        scorer = self.__dict__.setdefault("_scorer", TabularScorePipeline(self.model))  # keeps validation scores
-        return scorer.score(table, **options)
+        if "_scorer" not in self.__dict__:  # one scorer per loaded model: it keeps the validation scores
+            self._scorer = TabularScorePipeline(self.model)
+        return self._scorer.score(table, **options)
 
     def run(self, request: SampleRequest) -> TableOutput:
         t0 = time.perf_counter()

@@ -126,7 +126,7 @@ def sweep(model, real: torch.Tensor, extractor, options: GuidanceSweep) -> dict[
     for steps in step_counts:  # … then steps at the best scale
         score(best_scale["guidance"], steps)
     chosen = choose(list(scored.values()), scored[default], options.metric, options.tolerance)
-    return {
+    record = {
         "metric": options.metric,
         "n": n,
         "reference": "validation split",
@@ -141,6 +141,7 @@ def sweep(model, real: torch.Tensor, extractor, options: GuidanceSweep) -> dict[
         "candidates": list(scored.values()),
         "skipped": skipped,
     }
+    return record | {"summary": describe(record)}
 
 
 def choose(rows: list[dict[str, Any]], default: dict[str, Any], metric: str, tolerance: float) -> dict[str, Any]:
@@ -204,7 +205,7 @@ def with_card_section(card: str, section: str) -> str:
     return card.rstrip("\n") + "\n\n" + section
 
 
-def validation_images(model, val_images: torch.Tensor | None, n: int) -> torch.Tensor:
+def validation_images(val_images: torch.Tensor | None, n: int) -> torch.Tensor:
     """The first ``n`` validation images (uint8 or float) as float (N, C, H, W) in [-1, 1]."""
     if val_images is None or len(val_images) == 0:
         raise DataError("the run has no validation split to choose sampling options on",
@@ -240,7 +241,7 @@ def after_training(model, val_images: torch.Tensor | None, source: str | None) -
     if reason:
         info(f"sampling defaults kept (guidance {c.guidance_scale:g}, {c.sample_steps} steps): {reason}")
         return f"{CARD_HEADING}\n\nDefaults kept: {reason}. Run `genlab tune-guidance RUN` to choose them.\n"
-    record = sweep(model, validation_images(model, val_images, options.n), extractor, options)
+    record = sweep(model, validation_images(val_images, options.n), extractor, options)
     apply(model, record)
     return card_section(record)
 
@@ -268,7 +269,7 @@ def tune_run(run: str | Path, options: GuidanceSweep, data_dir: str | None = Non
     if data_dir is not None:
         data["data_dir"] = str(data_dir)
     _, val, _ = load_image_data(ImageDataConfig.build(data, where=str(run_config)))
-    record = sweep(model, validation_images(model, None if val is None else val.images, options.n),
+    record = sweep(model, validation_images(None if val is None else val.images, options.n),
                    extractor_for(model, data.get("source")), options)  # fmt: skip
     apply(model, record)
     meta = checkpoint.read_meta(model_dir)
