@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from genlab.core.metrics_log import read_rows
@@ -22,9 +23,11 @@ CJK_FONTS = {
 }
 
 
+@functools.cache
 def use_font_fallback() -> list[str]:
     """Let every genlab plot draw Chinese text (Mandarin sentences, poem titles) with an installed CJK font
-    instead of empty boxes; returns the fallback fonts found (none: the boxes stay, nothing fails)."""
+    instead of empty boxes; returns the fallback fonts found (none: the boxes stay, nothing fails). Runs once per
+    process: every plotting function calls it."""
     from matplotlib import font_manager, rcParams
 
     installed = {f.name for f in font_manager.fontManager.ttflist}
