@@ -107,6 +107,22 @@ def test_stop_signal_saves_exports_and_resumes(signum, tmp_path):
     assert GenerativeModel.from_pretrained(run / "model").provenance.steps == 600
 
 
+def test_a_signal_after_the_row_was_written_does_not_write_it_twice(tmp_path):
+    from genlab.engine.callbacks import MetricsLogger
+
+    logger = MetricsLogger(Run(tmp_path), every=10, resume_step=None)
+    trainer, module = SimpleNamespace(is_global_zero=True, current_epoch=0), SimpleNamespace(iteration=80)
+    module.last_losses = {"loss": 0.5}
+    logger.on_train_start(trainer, module)
+    logger._log_step(trainer, module)
+    logger.logged_step = None  # the signal landed between the append and the bookkeeping
+    logger.on_exception(trainer, module, KeyboardInterrupt())
+    assert logged_steps(tmp_path) == [80]
+    module.iteration = 90  # a signal between the optimizer step and the batch-end hooks still writes its row
+    logger.on_exception(trainer, module, KeyboardInterrupt())
+    assert logged_steps(tmp_path) == [80, 90]
+
+
 def test_signal_handlers_are_restored_after_training(runs_dir):
     before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     tiny_train(runs_dir, "handlers", max_steps=2)

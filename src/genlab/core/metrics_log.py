@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,13 @@ class MetricsCSV:
             return
         with open(self.path, "a", newline="", encoding="utf-8") as f:
             csv.DictWriter(f, fieldnames=self.header).writerow(row)
+
+    def has_row(self, step: int, keys: Iterable[str]) -> bool:
+        """Whether the file holds a row for ``step`` with a value under every one of ``keys``."""
+        keys = list(keys)
+        return any(
+            _int(r.get("step")) == step and all(r.get(k) not in (None, "") for k in keys) for r in read_rows(self.path)
+        )
 
     def _rewrite(self, rows: list[dict[str, Any]]) -> None:
         def write(tmp: str) -> None:

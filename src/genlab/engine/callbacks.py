@@ -103,6 +103,10 @@ class MetricsLogger(L.Callback):
         # A stop signal can land between the optimizer step and the batch-end hooks: the checkpoint
         # then holds that step, so its row is written now (a resume starts after it).
         if isinstance(exception, KeyboardInterrupt) and module.iteration % self.every == 0:
+            # The signal may also land after the row was appended but before ``logged_step`` was set:
+            # the file, not the attribute, says whether this step's row is there.
+            if self.writer and self.writer.has_row(module.iteration, module.last_losses):
+                self.logged_step = module.iteration
             self._log_step(trainer, module)
 
     def _log_step(self, trainer, module) -> None:
