@@ -19,6 +19,7 @@ tiny budgets on one dataset with few samples (a smoke check; results go to
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import shutil
 import time
@@ -58,7 +59,21 @@ def evaluate_run(run: Path, model: str, n: int, data_dir: str | None, baselines:
     metrics = METRICS + (["label_accuracy"] if pipe.model.conditional else [])
     result = genlab.evaluate(run, metrics, n=n, seed=0, data_dir=data_dir, baselines=baselines)
     result["images_per_s_sampling"] = sampling_speed(pipe.model, min(n, SPEED_IMAGES))
+    if getattr(pipe.model, "prior_fitted", False):  # a VAE with a gmm prior: the same weights scored under N(0, I)
+        result["metrics"] |= standard_prior_scores(pipe.model, n, data_dir)
     return result
+
+
+def standard_prior_scores(model, n: int, data_dir: str | None) -> dict[str, float]:
+    """FID and KID of a VAE with a fitted ``gmm`` prior when its latents are drawn from N(0, I) instead, as
+    ``fid_standard_prior``/``kid_standard_prior``: what the mixture changes, on the same weights."""
+    from genlab.core.registry import TASKS
+
+    standard = copy.deepcopy(model)
+    standard.prior_weights.zero_()  # an unfitted mixture: sample_latent falls back to N(0, I)
+    options = {"n": n, "seed": 0} | ({"data_dir": data_dir} if data_dir else {})
+    metrics = TASKS.get(model.task).evaluate(standard, ["fid", "kid"], options)["metrics"]
+    return {"fid_standard_prior": metrics["fid"], "kid_standard_prior": metrics["kid"]}
 
 
 def sampling_speed(model, n: int, batch: int = 100) -> float:
@@ -103,10 +118,11 @@ def bench_dataset(dataset: str, args, runs_dir: Path) -> list[dict[str, Any]]:
     for budget in args.budgets:
         for model in args.models:
             name = f"{model}-{_slug(dataset)}-{budget:g}m"
-            kw = {**train_kw, "overrides": train_kw["overrides"] + MODEL_OVERRIDES.get(model, [])}
+            kw = {**train_kw, "overrides": train_kw["overrides"] + MODEL_OVERRIDES.get(model, []) + args.overrides}
             res = genlab.train("image-generation", model=model, data=dataset, name=name, max_minutes=budget, **kw)
             result = evaluate_run(res.run.path, model, args.n, args.data_dir, baselines=False)
             extra = {
+                **({"overrides": args.overrides} if args.overrides else {}),
                 "steps": res.steps,
                 "images_per_s_training": round(common.training_images_per_s(res), 1),
                 "images_per_s_sampling": round(result["images_per_s_sampling"], 1),
@@ -139,7 +155,7 @@ def _line(r: dict[str, Any]) -> str:
 
 def render(rows: list[dict[str, Any]], path: Path, generated_at: str, quick: bool, source: str) -> None:
     """Markdown tables, one per dataset, with the sample grids of the trained models."""
-    cols = ["n_generated", "fid", "kid", "precision", "recall", "label_accuracy", "steps"]
+    cols = ["n_generated", "fid", "kid", "precision", "recall", "label_accuracy", "fid_standard_prior", "steps"]
     cols += ["images_per_s_training", "images_per_s_sampling", "torch_threads"]
     lines = [
         "# Image generation benchmark",
@@ -210,6 +226,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--n", type=int, default=10_000, help="generated and reference samples")
     p.add_argument("--no-baselines", dest="baselines", action="store_false", help="skip the floor, gaussian and gmm")
     p.add_argument("--render-only", action="store_true", help="re-render the docs page from the results file")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="a config override for every trained model; recorded in the rows")  # fmt: skip
     args = p.parse_args(argv)
     # the docs page and its sample grids come from full runs into benchmarks/results only
     args.publish = not args.quick and args.out_dir is None

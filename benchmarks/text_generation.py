@@ -15,6 +15,8 @@ Rows:
   memorization rate of generated 五言绝句 with rhyme.
 * ``recipes``: candidate CPU recipes (:data:`RECIPES`) trained for ``--recipe-minutes`` each, with their learning
   curves; ``--curves PNG`` draws them against the n-gram lines.
+* ``bpe``: sub-word models in English and Chinese (:data:`BPE_CORPORA`): Kneser-Ney n-grams and an LSTM trained for
+  ``--recipe-minutes`` on the same BPE tokens, in bits per character.
 
 Every score comes from ``genlab.evaluate`` (``val-loss`` and ``bpc`` over the whole validation
 split, with its Kneser-Ney baseline as ``ngram<order>_bpc``; the poem metrics), the protocol
@@ -51,7 +53,7 @@ MODULE = "benchmarks.text_generation"
 
 NANOGPT = {"n_layer": 4, "n_head": 4, "n_embd": 128, "dropout": 0.0, "lr": 1e-3}
 NANOGPT_REFERENCE = {"val_loss": 1.8857, "wall_s": 123.6, "ms_per_step": 54.8, "source": "ANCHORS.md"}
-ROWS = ("gpt", "generation", "ngram", "char-rnn", "poems", "recipes")
+ROWS = ("gpt", "generation", "ngram", "char-rnn", "poems", "recipes", "bpe")
 
 
 def model_overrides(values: dict) -> list[str]:
@@ -255,6 +257,40 @@ def recipe_rows(runs: Path, quick: bool, minutes: float) -> list[dict]:
     return rows
 
 
+#: Sub-word rows (``--rows bpe``): per corpus, the BPE vocabulary size, the Kneser–Ney orders fitted on its tokens,
+#: and a neural model trained for ``--recipe-minutes`` (the char recipe's LSTM; a block of 64 BPE tokens spans about
+#: as many characters as the char recipe's 128). Scored in bits per character, which compares across tokenizers.
+BPE_CORPORA: dict[str, tuple[int, tuple[int, ...]]] = {
+    "builtin:tinyshakespeare": (1024, (2, 3, 4)),
+    "builtin:tang-poems": (2048, (2, 3, 4)),
+}
+BPE_LSTM = {"cell": "lstm", "n_layer": 2, "hidden_size": 384, "n_embd": 128, "dropout": 0.1, "lr": 2e-3,
+            "lr_schedule": "cosine", "warmup_steps": 100}  # fmt: skip
+
+
+def bpe_rows(runs: Path, quick: bool, minutes: float) -> list[dict]:
+    """Per corpus of :data:`BPE_CORPORA`: Kneser–Ney n-grams and an LSTM on the same BPE tokens and split."""
+    rows = []
+    for data, (vocab, orders) in BPE_CORPORA.items():
+        slug = data.replace("builtin:", "")
+        tokens = ["data.tokenizer=bpe", f"data.vocab_size={vocab}"]
+        for order in orders[:1] if quick else orders:
+            res, wall = train(
+                "ngram", data, f"bpe-{slug}-ngram{order}", runs, 1, None, [*tokens, f"model.order={order}"]
+            )
+            rows.append({"model": f"ngram (Kneser-Ney, order {order})", "dataset": data, "tokenizer": f"bpe {vocab}",
+                         "budget_minutes": None, **likelihood(res.run.path), "wall_s": round(wall, 1)})  # fmt: skip
+        steps, budget = (10, None) if quick else (None, minutes)
+        res, wall = train("char-rnn", data, f"bpe-{slug}-lstm", runs, steps, budget,
+                          [*tokens, *model_overrides(BPE_LSTM)], batch_size=32, block_size=64)  # fmt: skip
+        rows.append({
+            "model": "lstm (2x384, block 64, batch 32, cosine)", "dataset": data, "tokenizer": f"bpe {vocab}",
+            "budget_minutes": budget, "steps": res.steps, **likelihood(res.run.path), "wall_s": round(wall, 1),
+            "params": sum(p.numel() for p in genlab.load(res.run.path).model.parameters()),
+        })  # fmt: skip
+    return rows
+
+
 def validation_curve(run_path: Path) -> list[list[float]]:
     """``[minutes, val_loss]`` of every validation a run logged (metrics.csv)."""
     with open(run_path / "metrics.csv", encoding="utf-8") as f:
@@ -319,8 +355,10 @@ def poem_row(runs: Path, quick: bool) -> dict:
 
 def row_key(r: dict[str, Any]) -> tuple:
     """Rows of one ``--rows`` group replace that group's earlier rows (``--rows`` re-measures a subset); recipe rows
-    are told apart by model and budget."""
-    return (r.get("row"), r.get("model"), r.get("budget_minutes")) if r.get("row") == "recipes" else (r.get("row"),)
+    are told apart by model and budget, sub-word rows by corpus and model."""
+    if r.get("row") == "recipes":
+        return r.get("row"), r.get("model"), r.get("budget_minutes")
+    return (r.get("row"), r.get("dataset"), r.get("model")) if r.get("row") == "bpe" else (r.get("row"),)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -358,6 +396,8 @@ def main(argv: list[str] | None = None) -> None:
             rows.append(poem_row(runs, args.quick) | {"row": "poems"})
         if "recipes" in wanted:
             rows += [r | {"row": "recipes"} for r in recipe_rows(runs, args.quick, args.recipe_minutes)]
+        if "bpe" in wanted:
+            rows += [r | {"row": "bpe"} for r in bpe_rows(runs, args.quick, args.recipe_minutes)]
     measured_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     rows = [r | {"quick": args.quick, "measured_at": measured_at} for r in rows]
     out = common.save_rows(results_name(args.quick), rows, MODULE, argv, row_key, args.out_dir)

@@ -11,7 +11,7 @@ from benchmarks import common
 BENCHMARKS = [
     "image_generation", "text_generation", "vae_likelihood", "diffusion", "reliability", "speed", "restoration",
     "tabular", "summarization", "dialogue", "gnn", "graphs", "molecule_optimization", "molecules", "music", "serving",
-    "characters", "compression", "tuning", "applications", "threads", "tts",
+    "characters", "compression", "tuning", "applications", "threads", "tts", "image_recipes",
 ]  # fmt: skip
 
 

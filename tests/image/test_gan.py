@@ -54,8 +54,13 @@ def test_registered_names_and_paper_defaults():
     assert (g.name, g.lr, g.betas, g.every) == ("generator", 1e-4, (0.0, 0.9), 1)
     d, g = build(WGANGP, n_critic=5, lr_d=1e-4).optimizer_groups()  # the paper's own schedule
     assert (d.lr, g.lr, g.every) == (1e-4, 1e-4, 5)
-    d, g = build(DCGAN).optimizer_groups()
-    assert (d.lr, d.betas, g.every) == (2e-4, (0.5, 0.999), 1)
+    d, g = build(DCGAN).optimizer_groups()  # Miyato et al. (2018): hinge loss, spectral norm, β = (0, 0.9)
+    assert (d.lr, d.betas, g.every) == (2e-4, (0.0, 0.9), 1)
+    dcgan = build(DCGAN)
+    assert (dcgan.config.loss, dcgan.config.spectral_norm, dcgan.config.discriminator_norm()) == ("hinge", True, "none")
+    assert DCGAN.default_ema_decay == 0.999 and CGAN.default_ema_decay is None and WGANGP.default_ema_decay is None
+    d, g = build(CGAN).optimizer_groups()  # the cGAN keeps Radford et al.'s recipe
+    assert d.betas == (0.5, 0.999) and build(CGAN).config.loss == "non-saturating"
 
 
 def test_wgan_gp_critic_loss_adds_the_weighted_penalty_and_has_no_batchnorm():
@@ -118,7 +123,7 @@ def test_unsupported_image_size_lists_working_sizes(size):
     [
         ({"gp_weight": 10.0, "d_norm": "batch"}, "BatchNorm"),
         ({"spectral_norm": True, "d_norm": "batch"}, "spectral_norm"),
-        ({"loss": "wasserstein"}, "Lipschitz"),
+        ({"loss": "wasserstein", "spectral_norm": False}, "Lipschitz"),
     ],
 )
 def test_unworkable_combinations_are_refused(values, match):

@@ -149,3 +149,56 @@ def test_conv_vae_needs_one_width_per_stage():
 def test_bad_config_values_raise_config_error(values):
     with pytest.raises(ConfigError):
         VAE.config_class.build(values)
+
+
+class TestGMMPriorVAE(TestVAE):
+    config = {**TestVAE.config, "prior": "gmm", "prior_components": 2}
+    image_sizes = (16,)
+
+
+def two_cluster_vae() -> VAE:
+    """A VAE whose code of an all -1 image is (-1.5, 0, 0) and of an all +1 image (1.5, 0, 0)."""
+    model = mlp_vae(prior="gmm", prior_components=2)
+    for layer in (model.encoder.body[0], model.encoder.head):
+        zero_(layer)
+    model.encoder.body[0].weight.data[0, 0] = 1.0  # hidden 0 = relu(pixel 0 + 1): 0 or 2
+    model.encoder.body[0].bias.data[0] = 1.0
+    model.encoder.head.weight.data[0, 0] = 1.5  # mu 0 = 1.5 · hidden 0 - 1.5: -1.5 or 1.5
+    model.encoder.head.bias.data[0] = -1.5
+    return model.eval()
+
+
+def test_gmm_prior_draws_where_the_codes_are():
+    model = two_cluster_vae()
+    images = torch.cat([torch.full((60, 1, 8, 8), -1.0), torch.full((40, 1, 8, 8), 1.0)])
+    assert not model.prior_fitted
+    standard = model.sample_latent(500, torch.Generator().manual_seed(0))
+    assert abs(standard.std().item() - 1) < 0.1  # N(0, I) before fitting
+    fit = model.fit_prior(images)
+    assert fit["components"] == 2 and fit["images"] == 100 and model.prior_fitted
+    means = sorted(model.prior_means[:, 0].tolist())
+    assert means == pytest.approx([-1.5, 1.5], abs=1e-3)
+    assert sorted(model.prior_weights.tolist()) == pytest.approx([0.4, 0.6], abs=1e-3)
+    z = model.sample_latent(2000, torch.Generator().manual_seed(0))
+    assert z.shape == (2000, 3)
+    assert (z[:, 0] > 0).float().mean().item() == pytest.approx(0.4, abs=0.04)  # drawn by the weights
+    assert z[:, 1:].abs().max() < 0.1  # the other axes hold no spread in the codes
+    again = model.sample_latent(2000, torch.Generator().manual_seed(0))
+    assert torch.equal(z, again)  # seeded
+
+
+def test_gmm_prior_is_saved_with_the_weights(tmp_path):
+    model = two_cluster_vae()
+    model.fit_prior(torch.cat([torch.full((30, 1, 8, 8), -1.0), torch.full((30, 1, 8, 8), 1.0)]))
+    model.save_pretrained(tmp_path / "m")
+    loaded = VAE.from_pretrained(tmp_path / "m")
+    assert loaded.prior_fitted
+    g = lambda: torch.Generator().manual_seed(3)  # noqa: E731
+    assert torch.equal(loaded.generate(5, generator=g()), model.generate(5, generator=g()))
+
+
+def test_gmm_prior_is_refused_for_conditional_vaes_and_unfitted_calls():
+    with pytest.raises(ConfigError, match="unconditional"):
+        CVAE(CVAE.config_class.build({"image_size": 8, "latent_dim": 3, "num_classes": 3, "prior": "gmm"}))
+    with pytest.raises(ConfigError, match="prior=gmm"):
+        mlp_vae().fit_prior(torch.zeros(20, 1, 8, 8))

@@ -91,9 +91,12 @@ class Task:
     def check_model_fits_data(self, model_cls: type[GenerativeModel], info: Any) -> None:
         """Raise a ConfigError when this data cannot train ``model_cls`` (e.g. conditional without labels)."""
 
-    def after_training(self, model: GenerativeModel, val_data: Dataset | None, info: Any) -> str:
-        """Last step of a completed run before its export (e.g. sampling options chosen on ``val_data``); may
-        change ``model``'s config; returns markdown for the model card ("" when there is nothing to add)."""
+    def after_training(
+        self, model: GenerativeModel, val_data: Dataset | None, info: Any, train_data: Dataset | None = None
+    ) -> str:
+        """Last step of a completed run before its export (e.g. sampling options chosen on ``val_data``, a prior
+        fitted to ``train_data``, which is None for differentially private runs); may change ``model``'s config and
+        buffers; returns markdown for the model card ("" when there is nothing to add)."""
         return ""
 
     def tune_sampling(self, run: Path, options: dict[str, Any], data_dir: str | None) -> dict[str, Any]:

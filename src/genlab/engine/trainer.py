@@ -264,7 +264,13 @@ def _fit(
         _report_divergence(run, module)
     if not ckpt.interrupted:
         done = is_rank_zero()
-        files = _finish(run, task, module, callbacks, resolved, data_info, "completed", minutes, val_ds) if done else {}
+        # A differentially private run hands no training data to the last step: what it fits would escape the guarantee.
+        train_data = None if privacy is not None else train_ds
+        files = (
+            _finish(run, task, module, callbacks, resolved, data_info, "completed", minutes, val_ds, train_data)
+            if done
+            else {}
+        )
         return TrainResult(run, "completed", module.iteration, minutes, files)
     if not ckpt.started:  # stopped while Lightning set up: the weights may not be restored, keep the files
         if is_rank_zero():
@@ -441,7 +447,7 @@ def _report_divergence(run: Run, module: GenerativeModule) -> None:
 
 
 def _finish(
-    run, task, module, callbacks, resolved, data_info, status, minutes, val_ds=None, **status_fields
+    run, task, module, callbacks, resolved, data_info, status, minutes, val_ds=None, train_ds=None, **status_fields
 ) -> dict[str, Path]:
     """Export the model (EMA weights when enabled) after the task's last step on a completed run (``val_ds``),
     write final samples, record status."""
@@ -452,7 +458,7 @@ def _finish(
     if early is not None:
         model = early.restore(model)  # the EMA's copy, or the module's model (final samples then show it too)
         status_fields["early_stop"] = early.summary()
-    section = task.after_training(model, val_ds, data_info) if status == "completed" else ""
+    section = task.after_training(model, val_ds, data_info, train_ds) if status == "completed" else ""
     section = early.card_section() + section if early is not None else section
     metrics = run.last_metrics()
     privacy = module.privacy.summary() if module.privacy is not None else None

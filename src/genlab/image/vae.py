@@ -31,6 +31,7 @@ from torch import nn
 
 from genlab.core.errors import BadInputError, ConfigError
 from genlab.core.model import OptimizerSpec, register_model
+from genlab.core.optional import require
 from genlab.image.base import ImageGenerativeModel, ImageModelConfig
 from genlab.nn.layers import downsample2x, plan_resolutions, upsample2x
 
@@ -51,6 +52,13 @@ class VAEConfig(ImageModelConfig):
     likelihood: Literal["bernoulli", "gaussian"] = Field("bernoulli", description="pixel model p(x|z)")
     obs_std: float = Field(0.1, gt=0, le=10, description="std of the Gaussian likelihood on the [0, 1] pixel scale")
     lr: float = Field(1e-3, gt=0, le=1, description="Adam learning rate")
+    prior: Literal["standard", "gmm"] = Field(
+        "standard",
+        description="where samples' latents come from: standard N(0, I), or gmm: a Gaussian mixture fitted to the "
+        "training images' posterior means once training ends (ex-post density estimation, Ghosh et al. 2020)",
+    )
+    prior_components: int = Field(10, ge=1, le=256, description="components of the gmm prior")
+    prior_fit_images: int = Field(20_000, ge=10, description="the gmm prior is fitted on at most this many images")
 
     @field_validator("hidden_dims")
     @classmethod
@@ -239,11 +247,21 @@ class VAE(ImageGenerativeModel):
                 f"{self.registry_name} is conditional and needs num_classes ≥ 2, got {config.num_classes}",
                 "train it on labelled data, or use image/vae for unlabelled images",
             )
+        if self.conditional and config.prior == "gmm":
+            raise ConfigError(
+                f"{self.registry_name}: prior=gmm is for unconditional VAEs",
+                "a conditional VAE picks the class with its label; keep prior=standard",
+            )
         hidden_dims = build_hidden_dims(config, self.registry_name)
         cond_dim = config.num_classes if self.conditional else 0
         encoder_cls, decoder_cls = ARCHITECTURES[config.architecture]
         self.encoder = encoder_cls(config, hidden_dims, cond_dim)
         self.decoder = decoder_cls(config, hidden_dims, cond_dim)
+        if config.prior == "gmm":  # saved with the weights; N(0, I) until fit_prior fills them
+            k, d = config.prior_components, config.latent_dim
+            self.register_buffer("prior_weights", torch.zeros(k))
+            self.register_buffer("prior_means", torch.zeros(k, d))
+            self.register_buffer("prior_cholesky", torch.eye(d).repeat(k, 1, 1))
 
     def _condition(self, labels: torch.Tensor | None) -> torch.Tensor | None:
         """One-hot labels (B, K) for conditional models; None for unconditional ones."""
@@ -318,6 +336,46 @@ class VAE(ImageGenerativeModel):
             log_px = self.decoder_log_prob(rep, z.reshape(m * b, -1), rep_labels).view(m, b)
             log_w.append(log_px + log_prior - log_q)
         return torch.logsumexp(torch.cat(log_w), dim=0) - math.log(k)
+
+    # --- the prior samples come from ----------------------------------------------
+    @property
+    def prior_fitted(self) -> bool:
+        """Whether samples come from a fitted mixture (``prior=gmm`` after :meth:`fit_prior`)."""
+        return self.config.prior == "gmm" and bool(self.prior_weights.sum() > 0)
+
+    def sample_latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """(n, latent_dim) latents: N(0, I), or draws from the fitted mixture (a component by its weight,
+        then its mean plus its Cholesky factor times N(0, I) noise)."""
+        if not self.prior_fitted:
+            return super().sample_latent(n, generator)
+        weights = self.prior_weights.cpu()
+        component = torch.multinomial(weights, n, replacement=True, generator=generator)  # (n,)
+        eps = torch.randn((n, self.config.latent_dim, 1), generator=generator)
+        z = self.prior_means.cpu()[component] + (self.prior_cholesky.cpu()[component] @ eps).squeeze(-1)
+        return z.to(self.device)
+
+    @torch.no_grad()
+    def fit_prior(self, images: torch.Tensor, seed: int = 0) -> dict[str, Any]:
+        """Fit the ``gmm`` prior (full covariances, EM) to the posterior means of images (N, C, H, W) in
+        [-1, 1]. Samples from N(0, I) land where no training image's code is when the aggregate posterior
+        does not fill the prior; a mixture fitted to the codes draws where they are (Ghosh et al. 2020, §4).
+        Returns a summary for the model card."""
+        if self.config.prior != "gmm":
+            raise ConfigError(f"{self.registry_name} has prior={self.config.prior}", "set model.prior=gmm")
+        mixture = require("sklearn.mixture", "image", f"{self.registry_name} with prior=gmm")
+        threadpoolctl = require("threadpoolctl", "image", f"{self.registry_name} with prior=gmm")
+        images = images[: self.config.prior_fit_images]
+        codes = torch.cat([self.encode(images[i : i + 500].to(self.device))[0] for i in range(0, len(images), 500)])
+        codes = codes.double().cpu().numpy()  # (N, latent_dim) posterior means
+        k = min(self.config.prior_components, len(codes))
+        gmm = mixture.GaussianMixture(k, covariance_type="full", reg_covar=1e-5, random_state=seed)
+        with threadpoolctl.threadpool_limits(1):  # EM's small BLAS calls run slower, not faster, on several threads
+            gmm.fit(codes)
+        self.prior_weights.zero_()[:k] = torch.as_tensor(gmm.weights_).float()
+        self.prior_means.zero_()[:k] = torch.as_tensor(gmm.means_).float()
+        self.prior_cholesky[:k] = torch.linalg.cholesky(torch.as_tensor(gmm.covariances_)).float()
+        return {"components": k, "images": len(codes), "log_likelihood": float(gmm.score(codes)),
+                "converged": bool(gmm.converged_)}  # fmt: skip
 
     # --- inference ------------------------------------------------------------
     @torch.no_grad()
