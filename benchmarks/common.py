@@ -110,15 +110,16 @@ def command_line(module: str, argv: Sequence[str] | None = None) -> str:
 
 
 def stamp(rows: list[dict[str, Any]], command: str) -> list[dict[str, Any]]:
-    """Rows with the fields every row carries: :data:`ROW_HEAD` first (``command`` set), then the row's
-    own fields, then the torch threads and CPU model that measured it (rows from several machines
-    can share a file)."""
+    """Rows with the fields every row carries: :data:`ROW_HEAD` first (``command`` set), the commit that
+    measured them (a row may carry its own), then the row's own fields, then the torch threads and CPU
+    model that measured it (rows from several machines and commits can share a file)."""
     import torch
 
     machine = {"torch_threads": torch.get_num_threads(), "cpu": cpu_name()}
+    commit = git_commit()
     out = []
     for row in rows:
-        head = {k: row.get(k) for k in ROW_HEAD} | {"command": command}
+        head = {k: row.get(k) for k in ROW_HEAD} | {"command": command, "commit": commit}
         out.append(head | row | {"command": command} | machine)
     return out
 

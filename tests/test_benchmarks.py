@@ -47,6 +47,9 @@ def test_rows_are_stamped_with_the_command_and_machine():
     (row,) = common.stamp([{"fid": 1.0, "model": "ddpm", "dataset": "mnist", "budget_minutes": None}], command)
     assert list(row)[:4] == ["model", "dataset", "budget_minutes", "command"] and row["command"] == command
     assert row["fid"] == 1.0 and row["torch_threads"] >= 1 and row["cpu"]
+    assert row["commit"] == common.git_commit() and row["commit"]  # old and new rows are told apart
+    (old,) = common.stamp([{"model": "ddpm", "commit": "abc1234"}], command)
+    assert old["commit"] == "abc1234"  # a row measured at another commit keeps it
 
 
 def test_best_time_takes_the_fastest_of_the_repeats():

@@ -151,8 +151,8 @@ def test_bad_config_values_raise_config_error(values):
         VAE.config_class.build(values)
 
 
-class TestGMMPriorVAE(TestVAE):
-    config = {**TestVAE.config, "prior": "gmm", "prior_components": 2}
+class TestStandardPriorVAE(TestVAE):
+    config = {**TestVAE.config, "prior": "standard"}
     image_sizes = (16,)
 
 
@@ -201,4 +201,33 @@ def test_gmm_prior_is_refused_for_conditional_vaes_and_unfitted_calls():
     with pytest.raises(ConfigError, match="unconditional"):
         CVAE(CVAE.config_class.build({"image_size": 8, "latent_dim": 3, "num_classes": 3, "prior": "gmm"}))
     with pytest.raises(ConfigError, match="prior=gmm"):
-        mlp_vae().fit_prior(torch.zeros(20, 1, 8, 8))
+        mlp_vae(prior="standard").fit_prior(torch.zeros(20, 1, 8, 8))
+
+
+def test_training_fits_the_prior_and_the_card_says_so(tmp_path):
+    import genlab
+
+    args = {"runs_dir": tmp_path, "progress": False, "threads": 1, "max_steps": 20, "batch_size": 16}
+    args["overrides"] = ["data.image_size=8", "data.max_images=128", "model.latent_dim=2", "model.hidden_dims=[16]"]
+    res = genlab.train("image-generation", model="vae", data="builtin:digits", name="gmm", **args)
+    model = VAE.from_pretrained(res.run.model_dir)
+    assert model.config.prior == "gmm" and model.prior_fitted
+    assert (
+        "## Prior" in (res.run.model_dir / "README.md").read_text()
+        and "10-component" in (res.run.model_dir / "README.md").read_text()
+    )
+    args["overrides"] = [*args["overrides"], "model.prior=standard"]
+    res = genlab.train("image-generation", model="vae", data="builtin:digits", name="std", **args)
+    assert "## Prior" not in (res.run.model_dir / "README.md").read_text()
+
+
+def test_a_differentially_private_run_keeps_the_standard_prior(tmp_path):
+    import genlab
+
+    overrides = ["data.image_size=8", "data.max_images=128", "model.latent_dim=2", "model.hidden_dims=[16]"]
+    res = genlab.train("image-generation", model="vae", data="builtin:digits", name="dp", runs_dir=tmp_path,
+                       progress=False, threads=1, max_steps=5, batch_size=16,
+                       overrides=[*overrides, "train.dp.epsilon=8"])  # fmt: skip
+    model = VAE.from_pretrained(res.run.model_dir)
+    card = (res.run.model_dir / "README.md").read_text()
+    assert not model.prior_fitted and "differential-privacy guarantee does not cover" in card

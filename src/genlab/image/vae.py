@@ -52,8 +52,9 @@ class VAEConfig(ImageModelConfig):
     likelihood: Literal["bernoulli", "gaussian"] = Field("bernoulli", description="pixel model p(x|z)")
     obs_std: float = Field(0.1, gt=0, le=10, description="std of the Gaussian likelihood on the [0, 1] pixel scale")
     lr: float = Field(1e-3, gt=0, le=1, description="Adam learning rate")
+    # On MNIST the mixture took a 30-minute MLP VAE from FID 144.0 to 46.1 on the same weights (docs/evaluation.md).
     prior: Literal["standard", "gmm"] = Field(
-        "standard",
+        "gmm",
         description="where samples' latents come from: standard N(0, I), or gmm: a Gaussian mixture fitted to the "
         "training images' posterior means once training ends (ex-post density estimation, Ghosh et al. 2020)",
     )
@@ -75,7 +76,9 @@ class ConvVAEConfig(VAEConfig):
 
 
 class CVAEConfig(VAEConfig):
-    """``image/cvae``: the VAE conditioned on a class label (needs labelled data)."""
+    """``image/cvae``: the VAE conditioned on a class label (needs labelled data); its samples draw from N(0, I)."""
+
+    prior: Literal["standard", "gmm"] = Field("standard", description="where samples' latents come from")
 
 
 def default_hidden_dims(config: VAEConfig) -> list[int]:
