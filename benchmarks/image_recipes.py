@@ -3,7 +3,7 @@
 Each named recipe of :data:`RECIPES` is a model plus config overrides; it is trained on MNIST for ``--budget``
 wall-clock minutes and scored with the protocol of ``benchmarks/image_generation.py`` (n generated vs n test images,
 LeNet features, seed 0). The rows say which change moved FID, so a model default can be changed with evidence
-(docs/evaluation.md, "Recipes for the unconditional generators"). Rows are keyed by recipe and budget.
+(docs/evaluation.md, "Recipes for the unconditional generators"). Rows are keyed by recipe, budget and commit.
 
     python -m benchmarks.image_recipes --data-dir ../shared/data --recipes dcgan-ema dcgan-sn-hinge-ema --budget 10
     python -m benchmarks.image_recipes --quick
@@ -26,7 +26,8 @@ SN_HINGE = ["model.loss=hinge", "model.spectral_norm=true", "model.betas=[0.0,0.
 #: name -> (model, overrides). Overrides are given explicitly (not left to defaults) so rows stay comparable when
 #: the defaults change.
 RECIPES: dict[str, tuple[str, list[str]]] = {
-    "dcgan-paper": ("dcgan", ["model.loss=non-saturating", "model.spectral_norm=false", "model.betas=[0.5,0.999]"]),
+    "dcgan-paper": ("dcgan", ["model.loss=non-saturating", "model.spectral_norm=false", "model.betas=[0.5,0.999]",
+                              "train.ema_decay=0"]),
     "dcgan-ema": ("dcgan", ["model.loss=non-saturating", "model.spectral_norm=false", "model.betas=[0.5,0.999]",
                             "train.ema_decay=0.999"]),
     "dcgan-ema-width64": ("dcgan", ["model.loss=non-saturating", "model.spectral_norm=false",
@@ -57,7 +58,8 @@ def measure(recipe: str, budget: float, n: int, data_dir: str | None, runs: Path
 
 
 def row_key(r: dict[str, Any]) -> tuple:
-    return r["recipe"], r["dataset"], r["budget_minutes"]
+    """A recipe measured again at another commit adds a row (the spread between them is the noise)."""
+    return r["recipe"], r["dataset"], r["budget_minutes"], r.get("commit")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -29,7 +29,7 @@ COMMON = [
     (["--devices"], "devices", int, "processes/devices; >1 trains data-parallel"),
     (["--num-nodes"], "num_nodes", int, "machines in a multi-node run (launched by torchrun or SLURM)"),
     (["--strategy"], "strategy", click.Choice(["auto", "ddp", "ddp_spawn"]), "distributed strategy"),
-    (["--ema"], "ema_decay", float, "keep an EMA of the weights with this decay (e.g. 0.999); it is exported"),
+    (["--ema"], "ema_decay", float, "keep an EMA of the weights with this decay (e.g. 0.999; 0: none); it is exported"),
     (["--threads"], "threads", int, "torch CPU threads (1 is faster on a busy machine)"),
     (["--init-from"], "init_from", str, "start from the weights of this run or model folder (fine-tuning)"),
     (["--grad-clip"], "grad_clip", float, "clip the gradient norm of every optimizer step to this (e.g. 1.0)"),

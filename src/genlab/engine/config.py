@@ -26,7 +26,13 @@ class TrainConfig(Config):
     grad_clip: float | None = Field(
         None, gt=0, description="clip the gradient norm of every optimizer group not trained with differential privacy"
     )
-    ema_decay: float | None = Field(None, gt=0, lt=1, description="keep an EMA of weights; it is what gets exported")
+    ema_decay: float | None = Field(
+        None,
+        ge=0,
+        lt=1,
+        description="keep an EMA of weights; it is what gets exported (0: none, also for models "
+        "that keep one by default)",
+    )
     sample_every: int = Field(500, ge=0, description="write a sample grid every N steps (0: only at the end)")
     checkpoint_every: int = Field(500, ge=1, description="save a checkpoint (checkpoints/last.ckpt) every N steps")
     keep_checkpoints: int = Field(
