@@ -156,7 +156,7 @@ def _line(r: dict[str, Any]) -> str:
 def render(rows: list[dict[str, Any]], path: Path, generated_at: str, quick: bool, source: str) -> None:
     """Markdown tables, one per dataset, with the sample grids of the trained models."""
     cols = ["n_generated", "fid", "kid", "precision", "recall", "label_accuracy", "fid_standard_prior", "steps"]
-    cols += ["images_per_s_training", "images_per_s_sampling", "torch_threads"]
+    cols += ["images_per_s_training", "images_per_s_sampling", "torch_threads", "commit"]
     lines = [
         "# Image generation benchmark",
         "",
