@@ -252,7 +252,7 @@ def recipe_rows(runs: Path, quick: bool, minutes: float) -> list[dict]:
         rows.append({
             "model": label, "dataset": "builtin:tinyshakespeare", "budget_minutes": budget, "steps": res.steps,
             **likelihood(res.run.path), "wall_s": round(wall, 1), "curve": validation_curve(res.run.path),
-            "params": sum(p.numel() for p in genlab.load(res.run.path).model.parameters()),
+            "params": parameter_count(res.run.path),
         })  # fmt: skip
     return rows
 
@@ -264,8 +264,7 @@ BPE_CORPORA: dict[str, tuple[int, tuple[int, ...]]] = {
     "builtin:tinyshakespeare": (1024, (2, 3, 4)),
     "builtin:tang-poems": (2048, (2, 3, 4)),
 }
-BPE_LSTM = {"cell": "lstm", "n_layer": 2, "hidden_size": 384, "n_embd": 128, "dropout": 0.1, "lr": 2e-3,
-            "lr_schedule": "cosine", "warmup_steps": 100}  # fmt: skip
+BPE_LSTM = RECIPES["char-rnn (LSTM 2x384, block 128, batch 32, cosine)"][3]  # the char recipe's LSTM fields
 
 
 def bpe_rows(runs: Path, quick: bool, minutes: float) -> list[dict]:
@@ -286,9 +285,14 @@ def bpe_rows(runs: Path, quick: bool, minutes: float) -> list[dict]:
         rows.append({
             "model": "lstm (2x384, block 64, batch 32, cosine)", "dataset": data, "tokenizer": f"bpe {vocab}",
             "budget_minutes": budget, "steps": res.steps, **likelihood(res.run.path), "wall_s": round(wall, 1),
-            "params": sum(p.numel() for p in genlab.load(res.run.path).model.parameters()),
+            "params": parameter_count(res.run.path),
         })  # fmt: skip
     return rows
+
+
+def parameter_count(run_path: Path) -> int:
+    """Parameters of a run's exported model."""
+    return sum(p.numel() for p in genlab.load(run_path).model.parameters())
 
 
 def validation_curve(run_path: Path) -> list[list[float]]:

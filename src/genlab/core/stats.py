@@ -1,4 +1,4 @@
-"""Statistics shared by the metrics of several modalities: Gaussian fits and the Fréchet distance.
+"""Statistics shared by several modalities: Gaussian and Gaussian-mixture fits and the Fréchet distance.
 
 The Fréchet distance between two Gaussians (Dowson & Landau 1982) is the core of FID for
 images (Heusel et al. 2017) and of the Fréchet distance between sentence embeddings for text
@@ -8,6 +8,7 @@ images (Heusel et al. 2017) and of the Fréchet distance between sentence embedd
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -53,3 +54,38 @@ def trace_sqrt_product(s1: np.ndarray, s2: np.ndarray) -> float:
 def fid_from_features(real: torch.Tensor, fake: torch.Tensor) -> float:
     """Fréchet distance between the Gaussian fits of two feature sets (N, D)."""
     return frechet_distance(*gaussian_stats(real), *gaussian_stats(fake))
+
+
+@dataclass
+class GaussianMixtureFit:
+    """A full-covariance Gaussian mixture fitted by EM: ``weights`` (K,), ``means`` (K, D) and the lower Cholesky
+    factors of the covariances ``cholesky`` (K, D, D), float32; the mean log-likelihood per point of the data it
+    was fitted to, and whether EM converged."""
+
+    weights: torch.Tensor
+    means: torch.Tensor
+    cholesky: torch.Tensor
+    log_likelihood: float
+    converged: bool
+
+
+def fit_gaussian_mixture(
+    x: torch.Tensor | np.ndarray, k: int, seed: int, purpose: str, max_iter: int = 100, reg_covar: float = 1e-6
+) -> GaussianMixtureFit:
+    """EM for a ``k``-component full-covariance mixture on the rows of ``x`` (N, D) (scikit-learn, k-means
+    initialisation seeded by ``seed``); ``purpose`` names what needs scikit-learn when it is missing."""
+    from genlab.core.optional import require
+
+    mixture = require("sklearn.mixture", "image", purpose)
+    threadpoolctl = require("threadpoolctl", "image", purpose)  # a scikit-learn dependency
+    x = np.asarray(x, dtype=np.float64)
+    gmm = mixture.GaussianMixture(k, covariance_type="full", max_iter=max_iter, reg_covar=reg_covar, random_state=seed)
+    with threadpoolctl.threadpool_limits(1):  # EM's small BLAS calls run slower, not faster, on several threads
+        gmm.fit(x)
+    return GaussianMixtureFit(
+        weights=torch.as_tensor(gmm.weights_).float(),
+        means=torch.as_tensor(gmm.means_).float(),
+        cholesky=torch.linalg.cholesky(torch.as_tensor(gmm.covariances_)).float(),
+        log_likelihood=float(gmm.score(x)),
+        converged=bool(gmm.converged_),
+    )

@@ -27,14 +27,15 @@ from torch.utils.data import Dataset
 from genlab.core.errors import DataError, GenlabError
 from genlab.core.export import not_exportable
 from genlab.core.model import register_model
-from genlab.core.optional import require
+from genlab.core.stats import fit_gaussian_mixture
 from genlab.image.base import ImageGenerativeModel, ImageModelConfig
 
 MAX_FIT_IMAGES = 60_000  # more images change the fitted moments very little and cost memory
 
 
-def dataset_pixels(dataset: Dataset, max_images: int = MAX_FIT_IMAGES) -> torch.Tensor:
-    """Images of an image dataset as float64 (N, D) pixels in [-1, 1] (in-memory datasets are read directly)."""
+def dataset_images(dataset: Dataset, max_images: int = MAX_FIT_IMAGES) -> torch.Tensor:
+    """The first ``max_images`` images of an image dataset as float64 (N, C, H, W) in [-1, 1] (in-memory datasets
+    are read directly)."""
     images = getattr(dataset, "images", None)
     if isinstance(images, torch.Tensor) and images.dtype == torch.uint8:
         x = images[:max_images].double() / 127.5 - 1.0
@@ -43,7 +44,12 @@ def dataset_pixels(dataset: Dataset, max_images: int = MAX_FIT_IMAGES) -> torch.
         x = torch.stack([dataset[i][0] for i in range(n)]).double()
     if len(x) < 2:
         raise DataError(f"fitting a Gaussian needs at least 2 images, got {len(x)}", "use more training images")
-    return x.flatten(1)  # (N, C, H, W) -> (N, D)
+    return x
+
+
+def dataset_pixels(dataset: Dataset, max_images: int = MAX_FIT_IMAGES) -> torch.Tensor:
+    """Images of an image dataset as float64 (N, D) pixels in [-1, 1]."""
+    return dataset_images(dataset, max_images).flatten(1)  # (N, C, H, W) -> (N, D)
 
 
 def principal_components(x: torch.Tensor, q: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]:
@@ -185,26 +191,20 @@ class GMMImageModel(_PixelModel):
 
     def fit(self, train_dataset: Dataset, val_dataset: Dataset | None = None) -> dict[str, float]:
         """PCA to ``latent_dim`` dimensions, then EM for the mixture; returns the mean log-likelihood per image."""
-        mixture = require("sklearn.mixture", "image", "image/gmm")
-        threadpoolctl = require("threadpoolctl", "image", "image/gmm")  # a scikit-learn dependency
         x = dataset_pixels(train_dataset, self.config.max_fit_images)  # EM costs O(N·K·q²) per iteration
         q = min(self.config.latent_dim, self.pixel_dim, len(x) - 1)
         k = min(self.config.num_components, len(x))
         mean, _, evecs, sigma2 = principal_components(x, q)
-        codes = ((x - mean) @ evecs).numpy()  # (N, q)
-        gmm = mixture.GaussianMixture(
-            k, covariance_type="full", max_iter=self.config.max_iter, random_state=self.config.seed
-        )
-        with threadpoolctl.threadpool_limits(1):  # EM's small BLAS calls run slower, not faster, on several threads
-            gmm.fit(codes)
+        codes = (x - mean) @ evecs  # (N, q)
+        gmm = fit_gaussian_mixture(codes, k, self.config.seed, "image/gmm", max_iter=self.config.max_iter)
         self.mean.copy_(mean.float())
         self.basis.zero_()[:, :q] = evecs.float()
         self.sigma2.fill_(sigma2)
-        self.weights.zero_()[:k] = torch.as_tensor(gmm.weights_).float()
-        self.means.zero_()[:k, :q] = torch.as_tensor(gmm.means_).float()
+        self.weights.zero_()[:k] = gmm.weights
+        self.means.zero_()[:k, :q] = gmm.means
         self.cholesky.copy_(torch.eye(self.config.latent_dim).repeat(self.config.num_components, 1, 1))
-        self.cholesky[:k, :q, :q] = torch.linalg.cholesky(torch.as_tensor(gmm.covariances_)).float()
-        return {"train_log_likelihood_pca": float(gmm.score(codes)), "em_converged": float(gmm.converged_)}
+        self.cholesky[:k, :q, :q] = gmm.cholesky
+        return {"train_log_likelihood_pca": gmm.log_likelihood, "em_converged": float(gmm.converged)}
 
     def export_graphs(self) -> dict:
         raise not_exportable(self, "its decoder picks mixture components with searchsorted, which ONNX export lacks")

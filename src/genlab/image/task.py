@@ -113,10 +113,9 @@ def _fit_vae_prior(model: Any, train_data) -> str:
     if train_data is None:  # a differentially private run: the codes of its training images are not covered
         return ("## Prior\n\nSamples use N(0, I): a `gmm` prior is fitted to the training images' codes, which the "
                 "run's differential-privacy guarantee does not cover.\n")  # fmt: skip
-    from genlab.image.baselines import dataset_pixels
+    from genlab.image.baselines import dataset_images
 
-    c, s = model.config.channels, model.config.image_size
-    images = dataset_pixels(train_data, model.config.prior_fit_images).float().view(-1, c, s, s)
+    images = dataset_images(train_data, model.config.prior_fit_images).float()
     was_training = model.training
     model.eval()
     try:

@@ -31,7 +31,7 @@ from torch import nn
 
 from genlab.core.errors import BadInputError, ConfigError
 from genlab.core.model import OptimizerSpec, register_model
-from genlab.core.optional import require
+from genlab.core.stats import fit_gaussian_mixture
 from genlab.image.base import ImageGenerativeModel, ImageModelConfig
 from genlab.nn.layers import downsample2x, plan_resolutions, upsample2x
 
@@ -365,20 +365,15 @@ class VAE(ImageGenerativeModel):
         Returns a summary for the model card."""
         if self.config.prior != "gmm":
             raise ConfigError(f"{self.registry_name} has prior={self.config.prior}", "set model.prior=gmm")
-        mixture = require("sklearn.mixture", "image", f"{self.registry_name} with prior=gmm")
-        threadpoolctl = require("threadpoolctl", "image", f"{self.registry_name} with prior=gmm")
         images = images[: self.config.prior_fit_images]
         codes = torch.cat([self.encode(images[i : i + 500].to(self.device))[0] for i in range(0, len(images), 500)])
-        codes = codes.double().cpu().numpy()  # (N, latent_dim) posterior means
+        codes = codes.double().cpu()  # (N, latent_dim) posterior means
         k = min(self.config.prior_components, len(codes))
-        gmm = mixture.GaussianMixture(k, covariance_type="full", reg_covar=1e-5, random_state=seed)
-        with threadpoolctl.threadpool_limits(1):  # EM's small BLAS calls run slower, not faster, on several threads
-            gmm.fit(codes)
-        self.prior_weights.zero_()[:k] = torch.as_tensor(gmm.weights_).float()
-        self.prior_means.zero_()[:k] = torch.as_tensor(gmm.means_).float()
-        self.prior_cholesky[:k] = torch.linalg.cholesky(torch.as_tensor(gmm.covariances_)).float()
-        return {"components": k, "images": len(codes), "log_likelihood": float(gmm.score(codes)),
-                "converged": bool(gmm.converged_)}  # fmt: skip
+        gmm = fit_gaussian_mixture(codes, k, seed, f"{self.registry_name} with prior=gmm", reg_covar=1e-5)
+        self.prior_weights.zero_()[:k] = gmm.weights
+        self.prior_means.zero_()[:k] = gmm.means
+        self.prior_cholesky[:k] = gmm.cholesky
+        return {"components": k, "images": len(codes), "log_likelihood": gmm.log_likelihood, "converged": gmm.converged}
 
     # --- inference ------------------------------------------------------------
     @torch.no_grad()
