@@ -50,7 +50,7 @@ NEURAL = ("tvae", "ctgan", "tab-ddpm")
 
 def row_key(r: dict[str, Any]) -> tuple:
     return (r["model"], r["dataset"], r.get("budget_minutes"), r.get("dp_target_epsilon"), str(r.get("overrides")),
-            r.get("sample_steps"), r.get("sampling", "joint"))  # fmt: skip
+            r.get("sample_steps"), r.get("sampling", "joint"), r.get("seed", 0))  # fmt: skip
 
 
 def load_split(dataset: str, data_dir: str | None, quick: bool):
@@ -101,7 +101,7 @@ def fit_row(args, runs_dir: Path, dataset: str, model: str, files: tuple[Path, P
     """Fit ``model`` on ``dataset`` (timed), then score it."""
     train_csv, _ = files
     name = f"{dataset}-{model}" + (f"-dp{dp:g}" if dp else f"-{args.budget:g}m")
-    options: dict[str, Any] = {"threads": args.threads, "progress": False, "seed": 0}
+    options: dict[str, Any] = {"threads": args.threads, "progress": False, "seed": args.seed}
     budget = None if model in ("copula", "marginals") else args.budget
     if dp:
         options.update(epochs=args.epochs, dp={"epsilon": dp, "delta": 1e-5})
@@ -118,11 +118,12 @@ def fit_row(args, runs_dir: Path, dataset: str, model: str, files: tuple[Path, P
         "model": model,
         "dataset": dataset,
         "budget_minutes": budget,
-        **score(pipe, train, holdout, DATASETS[dataset], stratify=stratify),
+        **score(pipe, train, holdout, DATASETS[dataset], seed=args.seed, stratify=stratify),
         "sampling": "stratified" if stratify else "joint",
         "dp_epsilon": None,
         "fit_seconds": round(fit_seconds, 2),
         "steps": result.steps,
+        "seed": args.seed,
     }
     if hasattr(pipe.model.config, "reverse_steps"):  # diffusion: the reverse steps the rows were drawn with
         row["sample_steps"] = pipe.model.config.reverse_steps
@@ -147,6 +148,7 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="draw the scored rows keeping the target's training shares (classification datasets)",
     )
+    p.add_argument("--seed", type=int, default=0, help="seed of the fit and of the scored draw (rows keyed by it)")
     p.add_argument("--set", dest="overrides", action="append", default=[], help="config override for every run")
     args = p.parse_args(argv)
     common.set_threads(args.threads)

@@ -92,8 +92,7 @@ SPANS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def trained() -> TabDDPM:
+def train_on_toy_rows(**extra) -> TabDDPM:
     """300 Adam steps on rows where c = 0 (79 %) has x ~ N(2, 0.1²), c = 1 has x ~ N(-1, 0.1²), and d = c in
     90 % of the rows (else d = 2)."""
     g = torch.Generator().manual_seed(0)
@@ -102,6 +101,8 @@ def trained() -> TabDDPM:
     d = torch.where(torch.rand(512, generator=g) < 0.9, c, 2)
     rows = torch.cat([x[:, None], torch.eye(2)[c], torch.eye(3)[d]], 1)
     config = {"hidden": [64, 64], "num_timesteps": 50, "data_dim": 6, "spans": [s.to_dict() for s in SPANS]}
+    config |= {"category_counts": {"c": torch.bincount(c, minlength=2).tolist(), "d": torch.bincount(d).tolist()}}
+    config |= extra
     torch.manual_seed(0)
     model = TabDDPM(TabDDPMConfig.build(config)).train()
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
@@ -112,6 +113,16 @@ def trained() -> TabDDPM:
             model.training_losses(batch, "denoiser")["loss"].backward()
             opt.step()
     return model.eval()
+
+
+@pytest.fixture(scope="module")
+def trained() -> TabDDPM:
+    return train_on_toy_rows()
+
+
+@pytest.fixture(scope="module")
+def class_conditional() -> TabDDPM:
+    return train_on_toy_rows(class_column="c")
 
 
 def test_samples_follow_the_training_distribution(trained):
@@ -142,3 +153,36 @@ def test_strided_sampling_of_a_trained_model_keeps_the_distribution(trained):
     c = out[:, 1:3].argmax(1)
     assert abs((c == 0).float().mean().item() - 0.79) < 0.07
     assert abs(out[c == 0, 0].mean().item() - 2) < 0.2 and abs(out[c == 1, 0].mean().item() + 1) < 0.4
+
+
+def test_a_class_conditional_model_draws_classes_from_the_training_shares(class_conditional):
+    """Unconditioned rows: c from the recorded counts (79 % c = 0), the rest of the row given it."""
+    out = class_conditional.generate_encoded(1000, torch.Generator().manual_seed(1))
+    c, d = out[:, 1:3].argmax(1), out[:, 3:].argmax(1)
+    assert abs((c == 0).float().mean().item() - 0.79) < 0.04
+    assert abs(out[c == 0, 0].mean().item() - 2) < 0.2 and abs(out[c == 1, 0].mean().item() + 1) < 0.3
+    assert (d == c).float().mean().item() > 0.8
+    assert not torch.all(c[:-1] <= c[1:])  # the classes' rows are shuffled together, not one after the other
+    again = class_conditional.generate_encoded(1000, torch.Generator().manual_seed(1))
+    assert torch.equal(out, again)
+
+
+def test_a_class_conditional_model_is_told_the_class_instead_of_guided(class_conditional, monkeypatch):
+    grads, real_grad = [], torch.autograd.grad
+    monkeypatch.setattr(torch.autograd, "grad", lambda *a, **k: grads.append(1) or real_grad(*a, **k))
+    out = class_conditional.generate_encoded(300, torch.Generator().manual_seed(2), [("c", 1)])
+    assert torch.all(out[:, 2] == 1) and abs(out[:, 0].mean().item() + 1) < 0.3
+    assert (out[:, 4] == 1).float().mean().item() > 0.65
+    assert not grads  # no guidance gradient when the class is the only condition
+    out = class_conditional.generate_encoded(8, torch.Generator().manual_seed(2), [("c", 1), ("d", 1)])
+    assert grads and torch.all(out[:, 4] == 1)  # another condition is still guided
+
+
+def test_the_class_column_must_be_categorical_and_counted():
+    config = {"hidden": [8], "num_timesteps": 10, "data_dim": 6, "spans": [s.to_dict() for s in SPANS]}
+    with pytest.raises(BadInputError, match="class_column 'x' is not a categorical column"):
+        TabDDPM(TabDDPMConfig.build(config | {"class_column": "x"}))
+    model = TabDDPM(TabDDPMConfig.build(config | {"class_column": "c"})).eval()
+    with pytest.raises(BadInputError, match="no training counts"):
+        model.generate_encoded(4)
+    assert model.generate_encoded(4, conditions=[("c", 0)]).shape == (4, 6)  # a condition needs no counts

@@ -106,6 +106,46 @@ def test_quantile_values_are_standard_normal() -> None:
     assert abs(z.mean()) < 0.05 and abs(z.std() - 1) < 0.1 and not tr.spans[0].bounded
 
 
+def test_quantile_columns_of_few_values_decode_to_values_that_occur() -> None:
+    """A spiky column (mostly 0, a few amounts) decodes only to its own values, each from its probability
+    range; a column of more than MAX_SUPPORT values keeps the interpolated quantiles."""
+    from scipy.special import ndtr
+
+    gain = np.r_[np.zeros(1100), np.full(50, 7688), np.full(30, 15024), 100 + 3 * np.arange(20)].astype(int)
+    df = pd.DataFrame({"gain": gain, "x": np.random.default_rng(0).normal(size=len(gain))})
+    tr = TableTransformer().fit(df, detect_meta(df), numerical="quantile")
+    state = tr.to_dict()["columns"]
+    assert "support" in state[0] and "support" not in state[1]  # 1,200 distinct values of x: quantiles
+    pd.testing.assert_frame_equal(tr.inverse_transform(tr.transform(df)), df, check_dtype=False)  # exact
+    z = np.linspace(-5.2, 5.2, 4001)
+    decoded = tr.inverse_transform(np.stack([z, np.zeros_like(z)], 1))["gain"]
+    assert set(decoded) == set(gain)  # every value reachable, nothing in between
+    u = ndtr(tr.transform(df.iloc[[0, 1100, 1150]])[:, 0])  # 0, 7688, 15024
+    np.testing.assert_allclose(u, [550 / 1200, 1145 / 1200, 1185 / 1200], atol=1e-6)  # middles of their ranges
+
+
+def test_a_dominant_value_gets_its_own_span_with_spikes() -> None:
+    """With ``spikes``, 0 in 92 % of the rows is a category [other, spike] and the quantiles describe the
+    rest; the round trip is exact, missing values still have their own span, and without ``spikes`` (or for
+    a column with no dominant value) nothing changes."""
+    rng = np.random.default_rng(0)
+    gain = np.r_[np.zeros(920), rng.integers(1, 50_000, 80)].astype(float)
+    gain[5] = np.nan
+    df = pd.DataFrame({"gain": gain, "x": rng.normal(size=1000)})
+    meta = detect_meta(df)
+    tr = TableTransformer().fit(df, meta, numerical="quantile", spikes=True)
+    spans = [(s.column, s.role, s.width) for s in tr.spans]
+    assert spans == [("gain", "missing", 2), ("gain", "spike", 2), ("gain", "value", 1), ("x", "value", 1)]
+    x = tr.transform(df)
+    assert x[:, 3].sum() == 919 and np.all(x[x[:, 3] == 1, 4] == 0)  # the spike rows, α = 0
+    assert abs(x[x[:, 3] == 0, 4][1:].mean()) < 0.3  # the other values fill the normal scores on their own
+    pd.testing.assert_frame_equal(tr.inverse_transform(x), df, check_dtype=False)
+    loaded = TableTransformer.from_dict(json.loads(json.dumps(tr.to_dict())))
+    pd.testing.assert_frame_equal(loaded.inverse_transform(x), df, check_dtype=False)
+    plain = TableTransformer().fit(df, meta, numerical="quantile")
+    assert [s.role for s in plain.spans] == ["missing", "value", "value"]
+
+
 def test_saved_state_gives_identical_results(table) -> None:
     df, meta = table
     for numerical in ["mode", "quantile"]:

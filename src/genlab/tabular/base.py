@@ -61,6 +61,8 @@ class TabularModel(GenerativeModel):
     #: how numerical columns are encoded for this model: "mode" (variational-GMM mode-specific normalisation,
     #: CTGAN/TVAE) or "quantile" (a quantile transform to a standard normal, TabDDPM)
     numerical_encoding: ClassVar[Literal["mode", "quantile"]] = "mode"
+    #: True when a quantile-encoded column's dominant value gets its own span (TableTransformer's ``spikes``)
+    numerical_spikes: ClassVar[bool] = False
     #: True when :meth:`generate_encoded` honours ``conditions`` (else the sampler rejects rows)
     conditions_natively: ClassVar[bool] = False
     #: rows per training batch unless the user sets one (CTGAN's and TVAE's 500)

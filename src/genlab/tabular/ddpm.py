@@ -90,6 +90,15 @@ class TabDDPMConfig(TabularModelConfig):
     )
     lr: float = Field(2e-3, gt=0, le=1, description="Adam learning rate (the paper's best on Adult: 1e-3 … 2e-3)")
     weight_decay: float = Field(1e-4, ge=0, le=1, description="Adam weight decay")
+    class_column: str | None = Field(
+        None,
+        description="a categorical column the denoiser is told (TabDDPM's class-conditional model for a "
+        "classification target): each row's category is drawn from the training shares, or fixed by a condition, "
+        "and the rest of the row given it",
+    )
+    lr_schedule: Literal["constant", "cosine"] = Field(
+        "constant", description="learning rate over the run (cosine: to 0 at the end of the steps or of the clock)"
+    )
 
     @field_validator("hidden")
     @classmethod
@@ -107,11 +116,12 @@ class TabDDPMConfig(TabularModelConfig):
 class MLPDenoiser(nn.Module):
     """TabDDPM's denoiser: (x_t, t) -> ε̂ of the alphas and x_0 logits of the blocks, (B, d_out)."""
 
-    def __init__(self, d_in: int, d_out: int, hidden: list[int], time_dim: int, dropout: float):
+    def __init__(self, d_in: int, d_out: int, hidden: list[int], time_dim: int, dropout: float, n_classes: int = 0):
         super().__init__()
         self.time_dim = time_dim
         self.proj = nn.Linear(d_in, time_dim)
         self.time_embed = nn.Sequential(nn.Linear(time_dim, time_dim), nn.SiLU(), nn.Linear(time_dim, time_dim))
+        self.class_embed = nn.Embedding(n_classes, time_dim) if n_classes else None
         layers: list[nn.Module] = []
         width = time_dim
         for h in hidden:
@@ -120,9 +130,11 @@ class MLPDenoiser(nn.Module):
         self.blocks = nn.Sequential(*layers)
         self.head = nn.Linear(width, d_out)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """x (B, d_in) noisy rows, t (B,) integer times -> (B, d_out)."""
+    def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, d_in) noisy rows, t (B,) integer times, y (B,) classes of a class-conditional model -> (B, d_out)."""
         h = self.proj(x) + self.time_embed(timestep_embedding(t, self.time_dim))
+        if self.class_embed is not None:
+            h = h + self.class_embed(y)
         return self.head(self.blocks(h))
 
 
@@ -134,6 +146,9 @@ class TabDDPM(TabularModel):
     config: TabDDPMConfig
     description: ClassVar[str] = "TabDDPM: Gaussian + multinomial diffusion with an MLP denoiser (Kotelnikov 2023)"
     numerical_encoding: ClassVar[Literal["mode", "quantile"]] = "quantile"
+    #: a column's dominant value (Adult's zero capital gains) is a category of its own: the multinomial chain
+    #: learns its share, where the Gaussian chain drew too few of the other values (docs/benchmarks/tabular.md)
+    numerical_spikes: ClassVar[bool] = True
     conditions_natively: ClassVar[bool] = True
     #: trains with an EMA of the weights (decay 0.995) and exports it: on Adult it lifts the quality score from
     #: 0.930–0.946 (the last weights of two runs) to 0.977 at the same budget
@@ -156,13 +171,37 @@ class TabDDPM(TabularModel):
         self.multinomial = (
             MultinomialDiffusion(self.schedule, [s.width for s in self.block_spans]) if self.block_spans else None
         )
+        #: (offset, width) of the class column's block among the block columns, or None (unconditional model)
+        self.class_block = self.find_class_block(config.class_column)
         width = self.n_alpha + self.n_block_cols
-        self.denoiser = MLPDenoiser(width, width, config.hidden, config.time_dim, config.dropout)
+        n_classes = self.class_block[1] if self.class_block else 0
+        self.denoiser = MLPDenoiser(width, width, config.hidden, config.time_dim, config.dropout, n_classes)
+
+    def find_class_block(self, column: str | None) -> tuple[int, int] | None:
+        """(offset, width) of ``column``'s category block among the block columns; None without a column."""
+        if column is None or not self.config.data_dim:
+            return None
+        for j, span in enumerate(self.block_spans):
+            if span.column == column and span.role == "category":
+                return int(self.multinomial.offsets[j]), span.width
+        categorical = [sp.column for sp in self.block_spans if sp.role == "category"]
+        raise BadInputError(
+            f"class_column '{column}' is not a categorical column of this table",
+            "categorical columns: " + (", ".join(categorical) or "none"),
+        )
+
+    def classes_of(self, x_cat: torch.Tensor) -> torch.Tensor | None:
+        """(B,) class indices of one-hot rows' class block, or None for an unconditional model."""
+        if self.class_block is None:
+            return None
+        offset, width = self.class_block
+        return x_cat[:, offset : offset + width].argmax(1)
 
     # --- training -----------------------------------------------------------------
     def optimizer_groups(self) -> list[OptimizerSpec]:
         c = self.config
-        return [OptimizerSpec("denoiser", list(self.parameters()), lr=c.lr, weight_decay=c.weight_decay)]
+        params = list(self.parameters())
+        return [OptimizerSpec("denoiser", params, lr=c.lr, weight_decay=c.weight_decay, schedule=c.lr_schedule)]
 
     def training_losses(self, batch: Any, group: str) -> dict[str, torch.Tensor]:
         """{loss, gaussian, multinomial} at a uniformly drawn time per row of ``batch`` (B, data_dim)."""
@@ -178,7 +217,7 @@ class TabDDPM(TabularModel):
             x_cat_t = self.multinomial.sample(self.multinomial.q_log_probs(log_x0, t))
         else:
             x_cat_t = x_cat
-        out = self.denoiser(torch.cat([x_num_t, x_cat_t], 1), t)
+        out = self.denoiser(torch.cat([x_num_t, x_cat_t], 1), t, self.classes_of(x_cat))
         zero = x.new_zeros(())
         gaussian = F.mse_loss(out[:, : self.n_alpha], noise) if self.n_alpha else zero
         multinomial = zero
@@ -200,7 +239,17 @@ class TabDDPM(TabularModel):
         """``n`` encoded rows (n, data_dim) float32 on the CPU: sampled alphas (the last step returns the clamped
         x̂_0, so bounded spans lie in [-1, 1]) and one-hot blocks; the blocks named in ``conditions`` hold their
         category in every row."""
-        known = self.known_blocks(conditions or [])
+        conditions = conditions or []
+        if self.class_block is not None and all(column != self.config.class_column for column, _ in conditions):
+            # a class-conditional model: each row's class from the training shares, the rest of the row given it
+            classes, column = self.draw_classes(n, generator), self.config.class_column
+            parts = [
+                self.generate_encoded(int((classes == k).sum()), generator, [*conditions, (column, k)])
+                for k in classes.unique().tolist()
+            ]
+            rows = torch.cat(parts) if parts else torch.zeros(0, self.config.data_dim)
+            return rows[torch.randperm(len(rows), generator=generator)]
+        known = self.known_blocks(conditions)
         chunks = []
         for start in range(0, n, self.sample_batch_size):
             chunks.append(self.reverse_chain(min(self.sample_batch_size, n - start), generator, known))
@@ -208,6 +257,17 @@ class TabDDPM(TabularModel):
         rows = torch.zeros(x.shape[0], self.config.data_dim, device=x.device)
         rows[:, self.order] = x  # (n, alphas + blocks) -> (n, data_dim)
         return rows.float().cpu()
+
+    def draw_classes(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
+        """(n,) classes drawn from the class column's training shares (``category_counts``)."""
+        counts = self.config.category_counts.get(self.config.class_column)
+        if not counts or len(counts) != self.class_block[1] or sum(counts) <= 0:
+            raise BadInputError(
+                f"this model has no training counts of its class column '{self.config.class_column}'",
+                "fit it with `genlab synth fit`, which records them, or condition on the column",
+            )
+        shares = torch.tensor(counts, dtype=torch.float64)
+        return torch.multinomial(shares, n, replacement=True, generator=generator) if n else torch.zeros(0).long()
 
     def known_blocks(self, conditions: list[CategoryCondition]) -> Known:
         """(mask, x_0) over the block columns (each (n_block_cols,)) of the conditioned categories, or None."""
@@ -262,13 +322,21 @@ class TabDDPM(TabularModel):
         """(ε̂, block logits, ∇_x_num, ∇_x_cat) at time ``t``; the gradients of ``guidance``·log p̂(known categories
         | x_t) are None without conditions."""
         t_rows = torch.full((x_num.shape[0],), t, device=x_num.device)
-        guidance = self.config.guidance if known is not None else 0.0
+        classes, guided = None, known
+        if self.class_block is not None:  # the denoiser is told the class: no guidance towards it
+            offset, width = self.class_block
+            mask, x0 = known
+            classes = x0[offset : offset + width].argmax().expand(x_num.shape[0])
+            mask = mask.clone()
+            mask[offset : offset + width] = False
+            guided = (mask, x0) if mask.any() else None
+        guidance = self.config.guidance if guided is not None else 0.0
         with torch.set_grad_enabled(guidance > 0):  # sampling runs under no_grad; guidance needs a graph
             inputs = [x_num.detach().requires_grad_(guidance > 0), x_cat.detach().requires_grad_(guidance > 0)]
-            out = self.denoiser(torch.cat(inputs, 1), t_rows)
+            out = self.denoiser(torch.cat(inputs, 1), t_rows, classes)
             grads = [None, None]
             if guidance > 0:
-                mask, x0 = known
+                mask, x0 = guided
                 log_known = (self.multinomial.log_softmax(out[:, self.n_alpha :]) * (x0 * mask)).sum()
                 grads = [guidance * g for g in torch.autograd.grad(log_known, inputs)]
         out = out.detach()

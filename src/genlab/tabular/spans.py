@@ -9,8 +9,9 @@ the table, so they work on any table:
   (``bounded``) or as is.
 * ``kind="softmax"`` (width ≥ 1): a one-hot block. ``role`` says what it encodes: ``"category"`` (the
   categories of a categorical/boolean column), ``"mode"`` (the mixture component of a numerical column)
-  or ``"missing"`` (a present/missing indicator of a column with missing values, width 2: [present,
-  missing]). Networks emit it with a softmax (Gumbel-softmax in CTGAN).
+  ``"missing"`` (a present/missing indicator of a column with missing values, width 2: [present,
+  missing]) or ``"spike"`` (whether a number is its column's dominant value, width 2: [other, spike];
+  TabDDPM's quantile encoding). Networks emit it with a softmax (Gumbel-softmax in CTGAN).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 SpanKind = Literal["alpha", "softmax"]
-SpanRole = Literal["value", "mode", "category", "missing"]
+SpanRole = Literal["value", "mode", "category", "missing", "spike"]
 
 
 @dataclass(frozen=True)

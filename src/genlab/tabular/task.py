@@ -185,7 +185,7 @@ class TabularTask(Task):
                 raise ConfigError(f"model.{key} is set from the data", f"drop the override of model.{key}")
         transformer = TableTransformer().fit(
             info.train.table, self._meta, numerical=model_cls.numerical_encoding, max_modes=self._max_modes,
-            seed=self._seed,
+            seed=self._seed, spikes=model_cls.numerical_spikes,
         )  # fmt: skip
         for ds in (info.train, info.val):
             if ds is not None:

@@ -16,7 +16,18 @@ Per column kind, in table order:
   - ``numerical="quantile"``: a quantile transform to a standard normal (as TabDDPM, Kotelnikov et al.
     2023): u = F̂(v) by linear interpolation between ``min(1000, n)`` empirical quantiles of all present
     values (ties take the middle of their probability range), z = Φ⁻¹(ε + (1 − 2ε) u) with ε = 1e-7, so
-    z stays within ±5.2 and the extremes decode exactly. One unbounded alpha span.
+    z stays within ±5.2 and the extremes decode exactly. One unbounded alpha span. A numerical or integer
+    column of repeated values — at most ``MAX_SUPPORT`` distinct ones, each seen ``MIN_REPEATS`` times on
+    average — keeps them with their empirical CDF instead (its "support"): a value encodes to the middle of
+    its probability range and u decodes to the value whose range holds it (the inverse of the step CDF), so
+    spiky columns such as Adult's capital gains (92 % zeros and about a hundred amounts) decode to amounts
+    that occur, never to a blend of two neighbours; TabDDPM's own code rounds integer columns of at most 32
+    values to the nearest training value for the same reason.
+    With ``spikes=True`` (TabDDPM's encoding) a numerical or integer column where one value holds at least
+    ``SPIKE_SHARE`` of the present values (capital gains: 0 in 92 % of Adult's rows) gets a ``spike`` softmax
+    span [other, spike] before its alpha: the dominant value is a category of its own (α = 0 there), and the
+    quantiles or support describe the other values only, so a model learns how often the value occurs as
+    it learns a category's share instead of through the tail mass of a Gaussian.
   - a column with missing values gets a ``missing`` softmax span [present, missing] before its value
     spans; missing rows have α = 0 and the first mode.
   - on decoding, values are clipped to the column's [min, max], integers rounded, numbers rounded to the
@@ -56,6 +67,13 @@ from genlab.tabular.table import (
 NUMERICAL_ENCODINGS = ("mode", "quantile")
 MIN_MODE_WEIGHT = 0.005
 QUANTILE_EPS = 1e-7
+#: a quantile-encoded numerical or integer column with at most this many distinct values decodes to them
+MAX_SUPPORT = 1000
+#: ... and when its values repeat at least this often on average (a continuous measurement keeps its quantiles)
+MIN_REPEATS = 10
+#: with ``spikes=True``, a value holding at least this share of a quantile-encoded column's present values
+#: gets its own indicator span
+SPIKE_SHARE = 0.5
 #: candidate resolutions of datetimes, in nanoseconds: day, hour, minute, second, ms, µs, ns
 _RESOLUTIONS_NS = (86_400 * 10**9, 3_600 * 10**9, 60 * 10**9, 10**9, 10**6, 10**3, 1)
 
@@ -86,6 +104,9 @@ class _ContinuousEncoder:
         self.stds = np.asarray(state.get("stds", []), dtype=np.float64)
         self.weights = np.asarray(state.get("weights", []), dtype=np.float64)
         self.quantiles = np.asarray(state.get("quantiles", []), dtype=np.float64)
+        self.support = np.asarray(state.get("support", []), dtype=np.float64)  # distinct values, ascending
+        self.support_cdf = np.asarray(state.get("support_cdf", []), dtype=np.float64)  # P(v ≤ support[i])
+        self.spike: float | None = state.get("spike")  # the dominant value with its own span, or None
 
     @classmethod
     def fit(cls, s: pd.Series, column: ColumnMeta, encoding: str, options: dict[str, Any]) -> _ContinuousEncoder:
@@ -111,8 +132,18 @@ class _ContinuousEncoder:
                 present = rng.choice(present, options["max_fit_rows"], replace=False)
             state.update(_fit_modes(present, options["max_modes"], options["seed"]))
         else:  # quantiles of every value (a sort), so the extremes are kept
+            values, counts = np.unique(present, return_counts=True)
+            top = int(np.argmax(counts))
+            dominant = len(values) > 1 and counts[top] >= SPIKE_SHARE * len(present)
+            if options.get("spikes") and column.kind != "datetime" and dominant:  # the others alone are quantiled
+                state["spike"] = float(values[top])
+                present = present[present != values[top]]
             n_quantiles = max(2, min(1000, len(present)))
             state["quantiles"] = np.quantile(present, np.linspace(0.0, 1.0, n_quantiles)).tolist()
+            support, counts = np.unique(present, return_counts=True)
+            if column.kind != "datetime" and len(support) <= min(MAX_SUPPORT, len(present) / MIN_REPEATS):
+                state["support"] = support.tolist()
+                state["support_cdf"] = (np.cumsum(counts) / len(present)).tolist()
         return cls(column.name, column.kind, encoding, state)
 
     @property
@@ -124,6 +155,9 @@ class _ContinuousEncoder:
         if self.has_missing:
             out.append(Span(self.name, "softmax", "missing", start, 2))
             start += 2
+        if self.spike is not None:
+            out.append(Span(self.name, "softmax", "spike", start, 2))
+            start += 2
         out.append(Span(self.name, "alpha", "value", start, 1, bounded=self.encoding == "mode"))
         if self.encoding == "mode":
             out.append(Span(self.name, "softmax", "mode", start + 1, self.n_modes))
@@ -131,7 +165,7 @@ class _ContinuousEncoder:
 
     @property
     def width(self) -> int:
-        return 2 * self.has_missing + 1 + self.n_modes
+        return 2 * self.has_missing + 2 * (self.spike is not None) + 1 + self.n_modes
 
     def encode(self, s: pd.Series) -> np.ndarray:
         values = _as_values(s, self.kind)
@@ -147,6 +181,10 @@ class _ContinuousEncoder:
             blocks = [self._quantile_normal(filled)[:, None]]
         alpha_block = blocks[0]
         alpha_block[missing] = 0.0
+        if self.spike is not None:
+            spike = ~missing & (filled == self.spike)
+            alpha_block[spike] = 0.0
+            blocks.insert(0, _onehot(spike.astype(int), 2))
         if self.has_missing:
             blocks.insert(0, _onehot(missing.astype(int), 2))
         return np.concatenate(blocks, axis=1)
@@ -159,13 +197,21 @@ class _ContinuousEncoder:
     def _quantile_normal(self, v: np.ndarray) -> np.ndarray:
         from scipy.special import ndtri
 
-        q, p = self.quantiles, np.linspace(0.0, 1.0, len(self.quantiles))
-        # forward and backward interpolation averaged: a value tied over several quantiles maps to their middle
-        u = 0.5 * (np.interp(v, q, p) - np.interp(-v, -q[::-1], -p[::-1]))
+        if len(self.support):  # the middle of the value's probability range (a value between two: interpolated)
+            middles = self.support_cdf - 0.5 * np.diff(self.support_cdf, prepend=0.0)
+            u = np.interp(v, self.support, middles)
+        else:
+            q, p = self.quantiles, np.linspace(0.0, 1.0, len(self.quantiles))
+            # forward and backward interpolation averaged: a value tied over several quantiles maps to their middle
+            u = 0.5 * (np.interp(v, q, p) - np.interp(-v, -q[::-1], -p[::-1]))
         return ndtri(QUANTILE_EPS + (1 - 2 * QUANTILE_EPS) * u)
 
     def decode(self, x: np.ndarray) -> pd.Series:
         offset = 2 if self.has_missing else 0
+        spike = None
+        if self.spike is not None:
+            spike = np.argmax(x[:, offset : offset + 2], axis=1) == 1
+            offset += 2
         alpha = x[:, offset]
         if self.encoding == "mode":
             mode = np.argmax(x[:, offset + 1 : offset + 1 + self.n_modes], axis=1)
@@ -174,7 +220,13 @@ class _ContinuousEncoder:
             from scipy.special import ndtr
 
             u = np.clip((ndtr(alpha) - QUANTILE_EPS) / (1 - 2 * QUANTILE_EPS), 0.0, 1.0)
-            v = np.interp(u, np.linspace(0.0, 1.0, len(self.quantiles)), self.quantiles)
+            if len(self.support):  # the value whose probability range holds u
+                index = np.minimum(np.searchsorted(self.support_cdf, u), len(self.support) - 1)
+                v = self.support[index]
+            else:
+                v = np.interp(u, np.linspace(0.0, 1.0, len(self.quantiles)), self.quantiles)
+        if spike is not None:
+            v = np.where(spike, self.spike, v)
         v = np.clip(v, self.low, self.high)
         if self.decimals is not None:
             v = np.round(v, self.decimals)
@@ -196,6 +248,10 @@ class _ContinuousEncoder:
             state.update(means=self.means.tolist(), stds=self.stds.tolist(), weights=self.weights.tolist())
         else:
             state["quantiles"] = self.quantiles.tolist()
+            if len(self.support):
+                state.update(support=self.support.tolist(), support_cdf=self.support_cdf.tolist())
+            if self.spike is not None:
+                state["spike"] = self.spike
         return {"type": "continuous", "name": self.name, "kind": self.kind, "encoding": self.encoding, **state}
 
     @classmethod
@@ -398,14 +454,16 @@ class TableTransformer:
         max_modes: int = 10,
         seed: int = 0,
         max_fit_rows: int = 20000,
+        spikes: bool = False,
     ) -> TableTransformer:
-        """Fit the encodings of every column of ``df`` (described by ``meta``); returns self."""
+        """Fit the encodings of every column of ``df`` (described by ``meta``); returns self. ``spikes``: give
+        the dominant value of a quantile-encoded column its own span (module docstring)."""
         if numerical not in NUMERICAL_ENCODINGS:
             raise BadInputError(f"unknown numerical encoding '{numerical}'", "use 'mode' or 'quantile'")
         if max_modes < 1 or max_fit_rows < 1:
             raise BadInputError("max_modes and max_fit_rows must be at least 1", "give positive numbers")
         data = prepare_table(df, meta)
-        options = {"max_modes": max_modes, "seed": seed, "max_fit_rows": max_fit_rows}
+        options = {"max_modes": max_modes, "seed": seed, "max_fit_rows": max_fit_rows, "spikes": spikes}
         encoders: list[Any] = []
         for column in meta.columns:
             s = data[column.name]
