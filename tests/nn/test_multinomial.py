@@ -111,6 +111,23 @@ def test_blockwise_log_softmax_normalises_each_block_and_passes_gradients():
     assert logits.grad[:, :3].abs().sum() > 0 and logits.grad[:, 3:].abs().sum() == 0
 
 
+def test_block_logsumexp_equals_torch_per_block_with_large_and_infinite_values():
+    diff = MultinomialDiffusion(NoiseSchedule(10), BLOCKS)
+    x = (100 * torch.randn(4, sum(BLOCKS), dtype=torch.float64)).requires_grad_(True)
+    x_inf = x.detach().clone()
+    x_inf[0, :3] = float("-inf")  # a whole block impossible
+    x_inf[1, 0] = float("-inf")
+    for rows in (x, x_inf):
+        expected = torch.cat([torch.logsumexp(p, 1, keepdim=True).expand_as(p) for p in rows.split(BLOCKS, 1)], 1)
+        torch.testing.assert_close(diff.block_logsumexp(rows), expected)
+    expected_grad = torch.autograd.grad(
+        sum(torch.logsumexp(p, 1).sum() * (i + 1) for i, p in enumerate(x.split(BLOCKS, 1))), x
+    )[0]
+    weights = torch.tensor([1.0, 1, 1, 2, 3, 3], dtype=torch.float64) / torch.tensor([3.0, 3, 3, 1, 2, 2])
+    got = torch.autograd.grad((diff.block_logsumexp(x) * weights).sum(), x)[0]  # each block's value once
+    torch.testing.assert_close(got, expected_grad)
+
+
 def test_invalid_class_counts_are_refused():
     with pytest.raises(ValueError):
         MultinomialDiffusion(NoiseSchedule(10), [])

@@ -85,9 +85,17 @@ class MultinomialDiffusion:
         return out.index_put((torch.arange(x.shape[0], device=x.device)[:, None], block, position), x)
 
     def block_logsumexp(self, x: torch.Tensor) -> torch.Tensor:
-        """log Σ exp over each block of (B, D), broadcast back to every column of the block: (B, D)."""
-        lse = torch.logsumexp(self._padded(x, float("-inf")), dim=-1)  # (B, V)
-        return lse[:, self.block.to(x.device)]
+        """log Σ exp over each block of (B, D), broadcast back to every column of the block: (B, D).
+
+        Summed block by block over the D columns themselves (a scatter of each block's maximum, then an
+        index-add of the shifted exponentials), not over a (B, V, K_max) padding: a table with one category
+        column of 42 values and ten small ones would otherwise exponentiate four times the columns it has."""
+        block = self.block.to(x.device)
+        rows = block.expand(x.shape[0], -1)
+        top = x.new_full((x.shape[0], len(self.num_classes)), float("-inf"))
+        top = top.scatter_reduce(1, rows, x.detach(), "amax").nan_to_num(neginf=0.0)  # (B, V); any shift is exact
+        sums = x.new_zeros(top.shape).index_add(1, block, (x - top[:, block]).exp())
+        return (top + sums.log())[:, block]
 
     def log_softmax(self, logits: torch.Tensor) -> torch.Tensor:
         """Blockwise log-softmax of (B, D) logits: log class probabilities of every variable."""
