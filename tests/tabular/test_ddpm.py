@@ -186,3 +186,38 @@ def test_the_class_column_must_be_categorical_and_counted():
     with pytest.raises(BadInputError, match="no training counts"):
         model.generate_encoded(4)
     assert model.generate_encoded(4, conditions=[("c", 0)]).shape == (4, 6)  # a condition needs no counts
+
+
+def test_classifier_free_guidance_needs_rows_trained_without_their_class():
+    config = {"hidden": [8], "num_timesteps": 10, "data_dim": 6, "spans": [s.to_dict() for s in SPANS]}
+    config["category_counts"] = {"c": [3, 1]}
+    with pytest.raises(ConfigError, match="class_guidance needs"):
+        TabDDPM(TabDDPMConfig.build(config | {"class_column": "c", "class_guidance": 2.0}))
+    model = TabDDPM(TabDDPMConfig.build(config | {"class_column": "c", "class_dropout": 0.5, "class_guidance": 2.0}))
+    seen = []
+    model.denoiser.register_forward_hook(lambda module, args, out: seen.append(args[2].clone()))
+    torch.manual_seed(0)
+    model.training_losses(
+        torch.cat([torch.zeros(64, 1), torch.eye(2)[[0] * 64], torch.eye(3)[[1] * 64]], 1), "denoiser"
+    )
+    assert set(seen[0].tolist()) == {0, 2}  # class 0, or 2 = "no class" for about half the rows
+    seen.clear()
+    model.config.sample_steps = 3
+    out = model.eval().generate_encoded(16, torch.Generator().manual_seed(0), [("c", 1)])
+    assert torch.all(out[:, 2] == 1) and len(seen) == 6  # two passes a step: told the class, and not
+    assert {tuple(set(y.tolist())) for y in seen} == {(1,), (2,)}
+
+
+def test_guidance_scale_one_is_the_conditional_prediction_and_larger_scales_extrapolate():
+    config = {"hidden": [8], "num_timesteps": 10, "data_dim": 6, "spans": [s.to_dict() for s in SPANS]}
+    model = TabDDPM(TabDDPMConfig.build(config | {"class_column": "c", "class_dropout": 0.1}))
+    cond, uncond = torch.randn(4, 6), torch.randn(4, 6)
+    blocks = model.multinomial
+    for w in (1.0, 3.0):
+        model.config.class_guidance = w
+        out = model.guided_by_class(cond, uncond)
+        torch.testing.assert_close(out[:, 0], uncond[:, 0] + w * (cond[:, 0] - uncond[:, 0]))
+        log_c, log_u = blocks.log_softmax(cond[:, 1:]), blocks.log_softmax(uncond[:, 1:])
+        torch.testing.assert_close(blocks.log_softmax(out[:, 1:]), blocks.log_softmax(log_u + w * (log_c - log_u)))
+    model.config.class_guidance = 1.0
+    torch.testing.assert_close(blocks.log_softmax(model.guided_by_class(cond, uncond)[:, 1:]), log_c)

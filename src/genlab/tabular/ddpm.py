@@ -51,7 +51,7 @@ import torch.nn.functional as F
 from pydantic import Field, field_validator
 from torch import nn
 
-from genlab.core.errors import BadInputError
+from genlab.core.errors import BadInputError, ConfigError
 from genlab.core.model import OptimizerSpec, register_model
 from genlab.nn.diffusion.multinomial import MultinomialDiffusion, log_onehot
 from genlab.nn.diffusion.samplers import DDPMSampler
@@ -96,6 +96,20 @@ class TabDDPMConfig(TabularModelConfig):
         "classification target): each row's category is drawn from the training shares, or fixed by a condition, "
         "and the rest of the row given it",
     )
+    class_dropout: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="share of training rows whose class the denoiser is not told (a class-conditional model): "
+        "it learns the unconditional rows too, which class_guidance needs",
+    )
+    class_guidance: float = Field(
+        1.0,
+        ge=0,
+        le=20,
+        description="classifier-free guidance of a class-conditional model (Ho & Salimans 2022): 1 = the "
+        "conditional rows, above 1 rows more typical of their class (needs class_dropout > 0)",
+    )
     lr_schedule: Literal["constant", "cosine"] = Field(
         "constant", description="learning rate over the run (cosine: to 0 at the end of the steps or of the clock)"
     )
@@ -121,7 +135,8 @@ class MLPDenoiser(nn.Module):
         self.time_dim = time_dim
         self.proj = nn.Linear(d_in, time_dim)
         self.time_embed = nn.Sequential(nn.Linear(time_dim, time_dim), nn.SiLU(), nn.Linear(time_dim, time_dim))
-        self.class_embed = nn.Embedding(n_classes, time_dim) if n_classes else None
+        # one row more than the classes: "no class", for rows trained without theirs (classifier-free guidance)
+        self.class_embed = nn.Embedding(n_classes + 1, time_dim) if n_classes else None
         layers: list[nn.Module] = []
         width = time_dim
         for h in hidden:
@@ -173,6 +188,11 @@ class TabDDPM(TabularModel):
         )
         #: (offset, width) of the class column's block among the block columns, or None (unconditional model)
         self.class_block = self.find_class_block(config.class_column)
+        if config.class_guidance != 1 and not (config.class_column and config.class_dropout > 0):
+            raise ConfigError(
+                "class_guidance needs a class-conditional model trained without the class on some rows",
+                "set model.class_column and model.class_dropout (e.g. 0.1), or keep class_guidance at 1",
+            )
         width = self.n_alpha + self.n_block_cols
         n_classes = self.class_block[1] if self.class_block else 0
         self.denoiser = MLPDenoiser(width, width, config.hidden, config.time_dim, config.dropout, n_classes)
@@ -217,7 +237,11 @@ class TabDDPM(TabularModel):
             x_cat_t = self.multinomial.sample(self.multinomial.q_log_probs(log_x0, t))
         else:
             x_cat_t = x_cat
-        out = self.denoiser(torch.cat([x_num_t, x_cat_t], 1), t, self.classes_of(x_cat))
+        classes = self.classes_of(x_cat)
+        if classes is not None and self.config.class_dropout > 0:  # the "no class" index for a share of the rows
+            hidden = torch.rand(classes.shape, device=classes.device) < self.config.class_dropout
+            classes = torch.where(hidden, self.class_block[1], classes)
+        out = self.denoiser(torch.cat([x_num_t, x_cat_t], 1), t, classes)
         zero = x.new_zeros(())
         gaussian = F.mse_loss(out[:, : self.n_alpha], noise) if self.n_alpha else zero
         multinomial = zero
@@ -334,6 +358,9 @@ class TabDDPM(TabularModel):
         with torch.set_grad_enabled(guidance > 0):  # sampling runs under no_grad; guidance needs a graph
             inputs = [x_num.detach().requires_grad_(guidance > 0), x_cat.detach().requires_grad_(guidance > 0)]
             out = self.denoiser(torch.cat(inputs, 1), t_rows, classes)
+            if classes is not None and self.config.class_guidance != 1:  # classifier-free guidance
+                unconditional = self.denoiser(torch.cat(inputs, 1), t_rows, torch.full_like(classes, width))
+                out = self.guided_by_class(out, unconditional)
             grads = [None, None]
             if guidance > 0:
                 mask, x0 = guided
@@ -341,6 +368,16 @@ class TabDDPM(TabularModel):
                 grads = [guidance * g for g in torch.autograd.grad(log_known, inputs)]
         out = out.detach()
         return out[:, : self.n_alpha], out[:, self.n_alpha :], *grads
+
+    def guided_by_class(self, conditional: torch.Tensor, unconditional: torch.Tensor) -> torch.Tensor:
+        """Classifier-free guidance with scale w = ``class_guidance``: ε̂ = ε̂_u + w (ε̂_c - ε̂_u) for the alphas;
+        for the blocks the same line through the log-probabilities of x_0 (normalised again by the caller)."""
+        w, n = self.config.class_guidance, self.n_alpha
+        eps = unconditional[:, :n] + w * (conditional[:, :n] - unconditional[:, :n])
+        if self.multinomial is None:
+            return eps
+        log_u, log_c = (self.multinomial.log_softmax(o[:, n:]) for o in (unconditional, conditional))
+        return torch.cat([eps, log_u + w * (log_c - log_u)], 1)
 
     def reverse_step(
         self,
