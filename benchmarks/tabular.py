@@ -23,8 +23,10 @@ report (:mod:`genlab.tabular.report`):
 
 DP rows (``--dp-epsilons``) train the model with DP-SGD for ``--epochs`` epochs at each target ε (δ = 1e-5);
 ``dp_epsilon`` is the ε the accountant reports as spent. The independent-marginals model is the trivial
-baseline. ``--stratify-target`` draws the scored rows of the classification datasets keeping the target's
-training shares, each class's rows conditioned on it (``sampling: "stratified"``; otherwise ``"joint"``).
+baseline. ``--seed`` seeds the fit, the scored draw and the efficacy classifier (rows are keyed by it, so
+several seeds of one recipe sit side by side). ``--stratify-target`` draws the scored rows of the classification
+datasets keeping the target's training shares, each class's rows conditioned on it (``sampling:
+"stratified"``; otherwise ``"joint"``).
 Writes ``benchmarks/results/tabular.json`` (``--quick``: ``tabular-quick.json``).
 """
 

@@ -40,6 +40,15 @@ since x_t of the other columns and the noisy c_t are independent given c_0,
 σ²·∇ log p̂ (classifier guidance, Dhariwal & Nichol 2021, alg. 1); the other blocks' reverse log-probabilities
 get the first-order (Taylor) change of log p̂ along each class's one-hot (Nisonoff et al. 2024, "Unlocking
 Guidance for Discrete State-Space Diffusion and Flow Models").
+
+A class-conditional model (``class_column``, as TabDDPM's authors train classification datasets) is told
+each row's category of that column: an embedding added to the timestep embedding. It draws every row's
+class from the training shares (or takes it from a condition) and the rest of the row given it, without
+the guidance above. With ``class_dropout`` the class is hidden on that share of the training rows (a last
+"no class" embedding), so the same network also predicts without it, and ``class_guidance`` w > 1 applies
+classifier-free guidance (Ho & Salimans 2022): ε̂ = ε̂_u + w (ε̂_c - ε̂_u), and the same line through the
+blocks' log-probabilities of x_0, renormalised — rows more typical of their class, which is what a
+classifier trained on them needs (docs/benchmarks/tabular.md).
 """
 
 from __future__ import annotations
