@@ -383,8 +383,6 @@ class TabDDPM(TabularModel):
         for the blocks the same line through the log-probabilities of x_0 (normalised again by the caller)."""
         w, n = self.config.class_guidance, self.n_alpha
         eps = unconditional[:, :n] + w * (conditional[:, :n] - unconditional[:, :n])
-        if self.multinomial is None:
-            return eps
         log_u, log_c = (self.multinomial.log_softmax(o[:, n:]) for o in (unconditional, conditional))
         return torch.cat([eps, log_u + w * (log_c - log_u)], 1)
 

@@ -138,11 +138,11 @@ class _ContinuousEncoder:
             if options.get("spikes") and column.kind != "datetime" and dominant:  # the others alone are quantiled
                 state["spike"] = float(values[top])
                 present = present[present != values[top]]
+                values, counts = np.delete(values, top), np.delete(counts, top)
             n_quantiles = max(2, min(1000, len(present)))
             state["quantiles"] = np.quantile(present, np.linspace(0.0, 1.0, n_quantiles)).tolist()
-            support, counts = np.unique(present, return_counts=True)
-            if column.kind != "datetime" and len(support) <= min(MAX_SUPPORT, len(present) / MIN_REPEATS):
-                state["support"] = support.tolist()
+            if column.kind != "datetime" and len(values) <= min(MAX_SUPPORT, len(present) / MIN_REPEATS):
+                state["support"] = values.tolist()
                 state["support_cdf"] = (np.cumsum(counts) / len(present)).tolist()
         return cls(column.name, column.kind, encoding, state)
 
