@@ -92,6 +92,10 @@ SPANS = [
 ]
 
 
+#: an untrained model's config over SPANS
+UNTRAINED = {"hidden": [8], "num_timesteps": 10, "data_dim": 6, "spans": [s.to_dict() for s in SPANS]}
+
+
 def train_on_toy_rows(**extra) -> TabDDPM:
     """300 Adam steps on rows where c = 0 (79 %) has x ~ N(2, 0.1²), c = 1 has x ~ N(-1, 0.1²), and d = c in
     90 % of the rows (else d = 2)."""
@@ -179,7 +183,7 @@ def test_a_class_conditional_model_is_told_the_class_instead_of_guided(class_con
 
 
 def test_the_class_column_must_be_categorical_and_counted():
-    config = {"hidden": [8], "num_timesteps": 10, "data_dim": 6, "spans": [s.to_dict() for s in SPANS]}
+    config = dict(UNTRAINED)
     with pytest.raises(BadInputError, match="class_column 'x' is not a categorical column"):
         TabDDPM(TabDDPMConfig.build(config | {"class_column": "x"}))
     model = TabDDPM(TabDDPMConfig.build(config | {"class_column": "c"})).eval()
@@ -189,7 +193,7 @@ def test_the_class_column_must_be_categorical_and_counted():
 
 
 def test_classifier_free_guidance_needs_rows_trained_without_their_class():
-    config = {"hidden": [8], "num_timesteps": 10, "data_dim": 6, "spans": [s.to_dict() for s in SPANS]}
+    config = dict(UNTRAINED)
     config["category_counts"] = {"c": [3, 1]}
     with pytest.raises(ConfigError, match="class_guidance needs"):
         TabDDPM(TabDDPMConfig.build(config | {"class_column": "c", "class_guidance": 2.0}))
@@ -209,7 +213,7 @@ def test_classifier_free_guidance_needs_rows_trained_without_their_class():
 
 
 def test_guidance_scale_one_is_the_conditional_prediction_and_larger_scales_extrapolate():
-    config = {"hidden": [8], "num_timesteps": 10, "data_dim": 6, "spans": [s.to_dict() for s in SPANS]}
+    config = dict(UNTRAINED)
     model = TabDDPM(TabDDPMConfig.build(config | {"class_column": "c", "class_dropout": 0.1}))
     cond, uncond = torch.randn(4, 6), torch.randn(4, 6)
     blocks = model.multinomial

@@ -206,18 +206,23 @@ class TabDDPM(TabularModel):
         n_classes = self.class_block[1] if self.class_block else 0
         self.denoiser = MLPDenoiser(width, width, config.hidden, config.time_dim, config.dropout, n_classes)
 
+    def category_block(self, column: str, subject: str) -> tuple[int, int]:
+        """(offset, width) of categorical ``column``'s block among the block columns; else a BadInputError
+        "``subject`` is not a categorical column" listing the categorical columns."""
+        by_column = {s.column: (j, s) for j, s in enumerate(self.block_spans) if s.role == "category"}
+        if column not in by_column:
+            raise BadInputError(
+                f"{subject} is not a categorical column of this model",
+                "categorical columns: " + (", ".join(by_column) or "none"),
+            )
+        j, span = by_column[column]
+        return int(self.multinomial.offsets[j]), span.width
+
     def find_class_block(self, column: str | None) -> tuple[int, int] | None:
         """(offset, width) of ``column``'s category block among the block columns; None without a column."""
         if column is None or not self.config.data_dim:
             return None
-        for j, span in enumerate(self.block_spans):
-            if span.column == column and span.role == "category":
-                return int(self.multinomial.offsets[j]), span.width
-        categorical = [sp.column for sp in self.block_spans if sp.role == "category"]
-        raise BadInputError(
-            f"class_column '{column}' is not a categorical column of this table",
-            "categorical columns: " + (", ".join(categorical) or "none"),
-        )
+        return self.category_block(column, f"class_column '{column}'")
 
     def classes_of(self, x_cat: torch.Tensor) -> torch.Tensor | None:
         """(B,) class indices of one-hot rows' class block, or None for an unconditional model."""
@@ -306,25 +311,18 @@ class TabDDPM(TabularModel):
         """(mask, x_0) over the block columns (each (n_block_cols,)) of the conditioned categories, or None."""
         if not conditions:
             return None
-        by_column = {s.column: (j, s) for j, s in enumerate(self.block_spans) if s.role == "category"}
         mask, x0 = torch.zeros(self.n_block_cols, dtype=torch.bool), torch.zeros(self.n_block_cols)
         chosen: dict[str, int] = {}
         for column, index in conditions:
-            if column not in by_column:
+            offset, width = self.category_block(column, f"cannot condition on column '{column}': it")
+            if not 0 <= index < width:
                 raise BadInputError(
-                    f"cannot condition on column '{column}': it is not a categorical column of this model",
-                    "categorical columns: " + (", ".join(by_column) or "none"),
-                )
-            j, span = by_column[column]
-            if not 0 <= index < span.width:
-                raise BadInputError(
-                    f"category index {index} of column '{column}' is out of range", f"use 0 … {span.width - 1}"
+                    f"category index {index} of column '{column}' is out of range", f"use 0 … {width - 1}"
                 )
             if chosen.setdefault(column, index) != index:
                 raise BadInputError(f"column '{column}' is conditioned on two categories", "give one value a column")
-            offset = int(self.multinomial.offsets[j])
-            mask[offset : offset + span.width] = True
-            x0[offset : offset + span.width] = F.one_hot(torch.tensor(index), span.width).float()
+            mask[offset : offset + width] = True
+            x0[offset : offset + width] = F.one_hot(torch.tensor(index), width).float()
         return mask.to(self.device), x0.to(self.device)
 
     def impose(self, x_cat: torch.Tensor, known: Known, t: int, generator: torch.Generator | None) -> torch.Tensor:
@@ -359,7 +357,7 @@ class TabDDPM(TabularModel):
         if self.class_block is not None:  # the denoiser is told the class: no guidance towards it
             offset, width = self.class_block
             mask, x0 = known
-            classes = x0[offset : offset + width].argmax().expand(x_num.shape[0])
+            classes = self.classes_of(x0[None]).expand(x_num.shape[0])
             mask = mask.clone()
             mask[offset : offset + width] = False
             guided = (mask, x0) if mask.any() else None
