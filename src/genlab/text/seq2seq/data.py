@@ -54,6 +54,18 @@ class Seq2SeqDataConfig(Config):
         description="extra training pairs: principal-sentence adds (source → its principal sentence) for every "
         "training source, PEGASUS-style pseudo-summaries (summarization)",
     )
+    guidance: Literal["none", "textrank"] = Field(
+        "none",
+        description="a guidance sentence read before the source (guided summarization, GSum: Dou et al. 2021): "
+        "textrank leads every source with its TextRank sentence, in training and when the model summarises",
+    )
+    guidance_oracle: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="share of the training pairs guided instead by their oracle sentence (the source sentence "
+        "with the highest ROUGE-1 against the target), as GSum trains",
+    )
     data_dir: str | None = Field(None, description="folder of standard datasets (default $GENLAB_DATA_DIR)")
 
 
@@ -184,6 +196,37 @@ def scitldr_pairs(split: str, data_dir: str | None) -> PairSet:
 # --------------------------------------------------------------------------- datasets
 
 
+GUIDE_SEPARATOR = " ||| "
+
+
+def guided_source(source: str, guide: str) -> str:
+    """``source`` led by its guidance sentence, as a guided model reads it."""
+    return f"{guide}{GUIDE_SEPARATOR}{source}"
+
+
+def textrank_guide(source: str) -> str:
+    """The guidance sentence of ``source`` at inference: its TextRank sentence."""
+    from genlab.text.summarize.extractive import summarize
+
+    return summarize(source, "textrank", sentences=1)
+
+
+def guide_sources(pairs: list[Pair], oracle_share: float = 0.0, seed: int = 0) -> list[str]:
+    """The guided sources of ``pairs``: each led by its TextRank sentence or, for a seeded ``oracle_share`` of
+    them, by the sentence with the highest ROUGE-1 against the pair's target (the oracle)."""
+    from genlab.text.summarize.extractive import summarize
+
+    rng = random.Random(seed)
+    out = []
+    for pair in pairs:
+        if rng.random() < oracle_share:
+            guide = summarize(pair.source, "oracle", sentences=1, references=[pair.target])
+        else:
+            guide = textrank_guide(pair.source)
+        out.append(guided_source(pair.source, guide))
+    return out
+
+
 def cut_source(ids: list[int], limit: int, keep: Literal["start", "end"] = "start") -> list[int]:
     """At most ``limit`` ids of a source: its first ones, or its last ones (``keep="end"``: the latest turns of a
     conversation matter most)."""
@@ -203,15 +246,17 @@ class PairDataset(Dataset):
         max_source: int,
         max_target: int,
         keep_source: Literal["start", "end"] = "start",
+        sources: list[str] | None = None,
     ):
+        """``sources``: the texts encoded in place of the pairs' sources (guided ones); ``pairs`` stay as read."""
         vocab = tokenizer.vocab_size
         self.pad, self.bos, self.eos = vocab, vocab + 1, vocab + 2
         self.pairs, self.max_source, self.max_target = pairs, max_source, max_target
         self.sources: list[list[int]] = []
         self.targets: list[list[int]] = []
         self.cut_sources = self.cut_targets = 0
-        for pair in pairs:
-            src, tgt = encode_lenient(tokenizer, pair.source), encode_lenient(tokenizer, pair.target)
+        for pair, text in zip(pairs, sources or [p.source for p in pairs], strict=True):
+            src, tgt = encode_lenient(tokenizer, text), encode_lenient(tokenizer, pair.target)
             self.cut_sources += len(src) > max_source
             self.cut_targets += len(tgt) > max_target
             self.sources.append(cut_source(src, max_source, keep_source) or [self.pad])
@@ -317,8 +362,12 @@ def encode_pairs(
     texts = [t for p in train for t in (p.source, p.target)]
     tokenizer = train_tokenizer(cfg.tokenizer, texts, cfg.vocab_size)
     lengths = (cfg.max_source_length, cfg.max_target_length, keep_source)
-    train_ds = PairDataset(train, tokenizer, *lengths)
-    val_ds = PairDataset(val, tokenizer, *lengths) if val else None
+    guided = cfg.guidance != "none"
+    if guided:
+        record["guidance"] = f"{cfg.guidance}; oracle sentence for {cfg.guidance_oracle:.0%} of the training pairs"
+    train_src = guide_sources(train, cfg.guidance_oracle, cfg.split_seed) if guided else None
+    train_ds = PairDataset(train, tokenizer, *lengths, sources=train_src)
+    val_ds = PairDataset(val, tokenizer, *lengths, sources=guide_sources(val) if guided else None) if val else None
     info = Seq2SeqDataInfo(
         source=cfg.source,
         format=record["format"],

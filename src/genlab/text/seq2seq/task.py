@@ -87,6 +87,7 @@ class Seq2SeqTask(Task):
             "tokenizer": info.tokenizer_obj.to_dict(),
             "max_source_length": info.max_source_length,
             "max_target_length": info.max_target_length,
+            "guidance": info.data_config.get("guidance", "none"),
         }
 
     def write_samples(self, model, stem: Path, seed: int) -> Path:
