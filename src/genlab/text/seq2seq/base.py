@@ -84,8 +84,8 @@ class EncoderDecoderModel(TokenizedModel):
         return self.config.vocab_size + SPECIAL_TOKENS
 
     def source_ids(self, texts: list[str]) -> torch.Tensor:
-        """Token ids (B, S) of source texts (led by their guidance sentence when the model reads one), cut to ``max_source_length`` (at the end ``keep_source`` does not
-        keep), right-padded with ``pad_id``."""
+        """Token ids (B, S) of source texts (led by their guidance sentence when the model reads one), cut to
+        ``max_source_length`` (at the end ``keep_source`` does not keep), right-padded with ``pad_id``."""
         from genlab.text.data import encode_lenient
         from genlab.text.seq2seq.data import cut_source, guided_source, textrank_guide
 
