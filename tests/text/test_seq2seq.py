@@ -290,6 +290,44 @@ def test_principal_sentence_augmentation_adds_pseudo_summaries(tmp_path):
     assert "1 principal-sentence pairs added" in info.split["augment"]
 
 
+def test_guided_sources_lead_with_textrank_or_the_oracle_sentence(tmp_path):
+    from genlab.text.seq2seq.data import GUIDE_SEPARATOR, Seq2SeqDataConfig, guide_sources, load_pairs_data
+    from genlab.text.summarize.extractive import summarize
+
+    doc = "Cats sleep a lot. Cats and dogs sleep a lot in the sun. The sun is warm."
+    pair = Pair(doc, "the sun is warm")
+    central = summarize(doc, "textrank", sentences=1)
+    assert guide_sources([pair]) == [f"{central}{GUIDE_SEPARATOR}{doc}"]
+    # the oracle sentence is the one closest to the target
+    assert guide_sources([pair], oracle_share=1.0) == [f"The sun is warm.{GUIDE_SEPARATOR}{doc}"]
+    shares = [guide_sources([pair] * 200, oracle_share=0.25, seed=s) for s in (0, 0)]
+    assert shares[0] == shares[1]  # seeded
+    assert 30 < sum(g.startswith("The sun") for g in shares[0]) < 70
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("".join(json.dumps({"source": doc, "target": f"sun {i}"}) + "\n" for i in range(10)))
+    base = {"source": str(pairs), "tokenizer": "char", "val_fraction": 0.2, "max_source_length": 512}
+    train, val, info = load_pairs_data(Seq2SeqDataConfig.build({**base, "guidance": "textrank"}))
+    plain, _, _ = load_pairs_data(Seq2SeqDataConfig.build(base))
+    assert train.pairs[0].source == doc  # the pairs stay as read: only what the model reads is guided
+    guided = info.tokenizer_obj.decode(train.sources[0])
+    assert guided == f"{central}{GUIDE_SEPARATOR}{doc}" and len(train.sources[0]) > len(plain.sources[0])
+    assert info.tokenizer_obj.decode(val.sources[0]) == guided and "textrank" in info.split["guidance"]
+
+
+def test_a_guided_model_guides_what_it_reads_when_it_generates():
+    from genlab.text.seq2seq.data import guided_source, textrank_guide
+
+    tok = CharTokenizer.train(["Cats sleep a lot. Cats and dogs sleep in the sun. The sun is warm. |0123456789"])
+    values = {**TINY, "max_source_length": 256, "vocab_size": tok.vocab_size, "tokenizer": tok.to_dict()}
+    plain = TransformerSeq2Seq(TransformerSeq2Seq.config_class.build(values)).eval()
+    guided = TransformerSeq2Seq(TransformerSeq2Seq.config_class.build({**values, "guidance": "textrank"})).eval()
+    doc = "Cats sleep a lot. Cats and dogs sleep in the sun. The sun is warm."
+    expected = plain.source_ids([guided_source(doc, textrank_guide(doc))])
+    assert torch.equal(guided.source_ids([doc]), expected)
+    assert not torch.equal(plain.source_ids([doc]), expected)
+    assert len(guided.generate([doc], max_new_tokens=3)) == 1
+
+
 # --------------------------------------------------------------------------- commands
 
 

@@ -359,15 +359,15 @@ def encode_pairs(
         extra = principal_sentence_pairs(train)
         train = train + extra
         record["augment"] = f"{len(extra)} principal-sentence pairs added to the training pairs"
-    texts = [t for p in train for t in (p.source, p.target)]
+    train_src, val_src = [p.source for p in train], None
+    if cfg.guidance != "none":
+        record["guidance"] = f"{cfg.guidance}; oracle sentence for {cfg.guidance_oracle:.0%} of the training pairs"
+        train_src, val_src = guide_sources(train, cfg.guidance_oracle, cfg.split_seed), guide_sources(val)
+    texts = [t for pair in zip(train_src, (p.target for p in train), strict=True) for t in pair]
     tokenizer = train_tokenizer(cfg.tokenizer, texts, cfg.vocab_size)
     lengths = (cfg.max_source_length, cfg.max_target_length, keep_source)
-    guided = cfg.guidance != "none"
-    if guided:
-        record["guidance"] = f"{cfg.guidance}; oracle sentence for {cfg.guidance_oracle:.0%} of the training pairs"
-    train_src = guide_sources(train, cfg.guidance_oracle, cfg.split_seed) if guided else None
     train_ds = PairDataset(train, tokenizer, *lengths, sources=train_src)
-    val_ds = PairDataset(val, tokenizer, *lengths, sources=guide_sources(val) if guided else None) if val else None
+    val_ds = PairDataset(val, tokenizer, *lengths, sources=val_src) if val else None
     info = Seq2SeqDataInfo(
         source=cfg.source,
         format=record["format"],
