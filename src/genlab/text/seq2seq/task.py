@@ -46,6 +46,8 @@ class Seq2SeqTask(Task):
         "--val-fraction": "data.val_fraction",
         "--max-pairs": "data.max_pairs",
         "--augment": "data.augment",
+        "--guidance": "data.guidance",
+        "--guidance-oracle": "data.guidance_oracle",
         "--d-model": "model.d_model",
         "--n-head": "model.n_head",
         "--encoder-layers": "model.n_encoder_layers",
