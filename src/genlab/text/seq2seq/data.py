@@ -64,7 +64,7 @@ class Seq2SeqDataConfig(Config):
         ge=0.0,
         le=1.0,
         description="share of the training pairs guided instead by their oracle sentence (the source sentence "
-        "with the highest ROUGE-1 against the target), as GSum trains",
+        "with the highest ROUGE-1 against the target); inference always reads TextRank's",
     )
     data_dir: str | None = Field(None, description="folder of standard datasets (default $GENLAB_DATA_DIR)")
 
@@ -359,11 +359,12 @@ def encode_pairs(
         extra = principal_sentence_pairs(train)
         train = train + extra
         record["augment"] = f"{len(extra)} principal-sentence pairs added to the training pairs"
-    train_src, val_src = [p.source for p in train], None
+    train_src = val_src = None
     if cfg.guidance != "none":
         record["guidance"] = f"{cfg.guidance}; oracle sentence for {cfg.guidance_oracle:.0%} of the training pairs"
         train_src, val_src = guide_sources(train, cfg.guidance_oracle, cfg.split_seed), guide_sources(val)
-    texts = [t for pair in zip(train_src, (p.target for p in train), strict=True) for t in pair]
+    # the tokenizer learns the texts as written (a guide repeats a sentence of its source), plus the separator
+    texts = [t for p in train for t in (p.source, p.target)] + ([GUIDE_SEPARATOR] if val_src is not None else [])
     tokenizer = train_tokenizer(cfg.tokenizer, texts, cfg.vocab_size)
     lengths = (cfg.max_source_length, cfg.max_target_length, keep_source)
     train_ds = PairDataset(train, tokenizer, *lengths, sources=train_src)
