@@ -18,6 +18,8 @@ pointer-generator; ``genlab train summarization --data scitldr``: the 1,992 trai
 target, dev as validation; ``--set`` overrides, e.g. ``data.augment=principal-sentence``) for ``--budget``
 CPU minutes and summarises every dev abstract with beam search (``--beam``, no repeated trigram, at most
 ``--max-new-tokens``); its row records ``train_minutes``, ``steps``, the overrides and the decoding options.
+``--set data.guidance=textrank`` trains a guided model (GSum, Dou et al. 2021): it reads every abstract led by
+the abstract's TextRank sentence, in training and when it summarises.
 
 Writes ``benchmarks/results/summarization.json`` (``--quick``: ``summarization-quick.json``).
 """
@@ -75,7 +77,16 @@ QUICK_ITEMS = [
 
 
 def row_key(r: dict[str, Any]) -> tuple:
-    return (r["model"], r["dataset"], r.get("split"), r.get("budget_minutes"), str(r.get("overrides")))
+    """Rows of one model, data, budget and overrides replace each other; ``variant`` names code that has changed
+    since a row was measured (the row kept beside the current one)."""
+    return (
+        r["model"],
+        r["dataset"],
+        r.get("split"),
+        r.get("budget_minutes"),
+        str(r.get("overrides")),
+        r.get("variant"),
+    )
 
 
 def load_items(args: argparse.Namespace) -> tuple[list[Any], str, str, int]:
