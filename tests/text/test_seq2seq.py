@@ -13,7 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from genlab.core.errors import DataError
+from genlab.core.errors import ConfigError, DataError
 from genlab.text.decoding import MinNewTokens, NoRepeatNGram
 from genlab.text.seq2seq.data import Pair, PairDataset, read_pairs
 from genlab.text.seq2seq.model import TransformerSeq2Seq, pad_rows, smoothed_cross_entropy
@@ -312,6 +312,8 @@ def test_guided_sources_lead_with_textrank_or_the_oracle_sentence(tmp_path):
     guided = info.tokenizer_obj.decode(train.sources[0])
     assert guided == f"{central}{GUIDE_SEPARATOR}{doc}" and len(train.sources[0]) > len(plain.sources[0])
     assert info.tokenizer_obj.decode(val.sources[0]) == guided and "textrank" in info.split["guidance"]
+    with pytest.raises(ConfigError, match="guidance=textrank"):
+        Seq2SeqDataConfig.build({**base, "guidance_oracle": 0.5})
 
 
 def test_a_guided_model_guides_what_it_reads_when_it_generates():

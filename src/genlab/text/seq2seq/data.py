@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch.utils.data import Dataset
 
 from genlab.core.config import Config
@@ -67,6 +67,15 @@ class Seq2SeqDataConfig(Config):
         "with the highest ROUGE-1 against the target); inference always reads TextRank's",
     )
     data_dir: str | None = Field(None, description="folder of standard datasets (default $GENLAB_DATA_DIR)")
+
+    @model_validator(mode="after")
+    def _oracle_guides_a_guided_model(self) -> Seq2SeqDataConfig:
+        if self.guidance_oracle and self.guidance == "none":
+            raise ValueError(
+                f"guidance_oracle={self.guidance_oracle} guides the training pairs of a guided model; "
+                "set guidance=textrank as well, or guidance_oracle=0"
+            )
+        return self
 
 
 @dataclass
