@@ -368,12 +368,13 @@ def encode_pairs(
         extra = principal_sentence_pairs(train)
         train = train + extra
         record["augment"] = f"{len(extra)} principal-sentence pairs added to the training pairs"
-    train_src = val_src = None
-    if cfg.guidance != "none":
+    guided = cfg.guidance != "none"
+    train_src = guide_sources(train, cfg.guidance_oracle, cfg.split_seed) if guided else None
+    val_src = guide_sources(val) if guided else None
+    if guided:
         record["guidance"] = f"{cfg.guidance}; oracle sentence for {cfg.guidance_oracle:.0%} of the training pairs"
-        train_src, val_src = guide_sources(train, cfg.guidance_oracle, cfg.split_seed), guide_sources(val)
     # the tokenizer learns the texts as written (a guide repeats a sentence of its source), plus the separator
-    texts = [t for p in train for t in (p.source, p.target)] + ([GUIDE_SEPARATOR] if val_src is not None else [])
+    texts = [t for p in train for t in (p.source, p.target)] + ([GUIDE_SEPARATOR] if guided else [])
     tokenizer = train_tokenizer(cfg.tokenizer, texts, cfg.vocab_size)
     lengths = (cfg.max_source_length, cfg.max_target_length, keep_source)
     train_ds = PairDataset(train, tokenizer, *lengths, sources=train_src)
