@@ -19,7 +19,8 @@ target, dev as validation; ``--set`` overrides, e.g. ``data.augment=principal-se
 CPU minutes and summarises every dev abstract with beam search (``--beam``, no repeated trigram, at most
 ``--max-new-tokens``); its row records ``train_minutes``, ``steps``, the overrides and the decoding options.
 ``--set data.guidance=textrank`` trains a guided model (GSum, Dou et al. 2021): it reads every abstract led by
-the abstract's TextRank sentence, in training and when it summarises.
+the abstract's TextRank sentence, in training and when it summarises; ``--set data.scaffold_field=title`` also
+trains on the papers' titles as a scaffold task marked by control codes (CATTS: Cachola et al. 2020).
 
 Writes ``benchmarks/results/summarization.json`` (``--quick``: ``summarization-quick.json``).
 """

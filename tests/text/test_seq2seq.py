@@ -13,6 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import genlab
 from genlab.core.errors import ConfigError, DataError
 from genlab.text.decoding import MinNewTokens, NoRepeatNGram
 from genlab.text.seq2seq.data import Pair, PairDataset, read_pairs
@@ -328,6 +329,62 @@ def test_a_guided_model_guides_what_it_reads_when_it_generates():
     assert torch.equal(guided.source_ids([doc]), expected)
     assert not torch.equal(plain.source_ids([doc]), expected)
     assert len(guided.generate([doc], max_new_tokens=3)) == 1
+
+
+def test_a_scaffold_field_adds_coded_pairs_of_the_same_sources(tmp_path):
+    from genlab.text.seq2seq.data import SCAFFOLD_CODE, TARGET_CODE, Seq2SeqDataConfig, load_pairs_data
+
+    pairs = tmp_path / "pairs.jsonl"
+    rows = [{"source": f"Cats sleep {i} hours.", "target": f"sleep {i}", "title": f"Cats {i}"} for i in range(9)]
+    rows.append({"source": "Dogs bark.", "target": "bark"})  # no title: no scaffold pair, still a pair
+    pairs.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    base = {"source": str(pairs), "tokenizer": "char", "val_fraction": 0.0}
+    train, _, info = load_pairs_data(Seq2SeqDataConfig.build({**base, "scaffold_field": "title"}))
+    plain, _, _ = load_pairs_data(Seq2SeqDataConfig.build(base))
+    assert len(plain) == 10 and len(train) == 19 and "9 'title' pairs" in info.split["scaffold"]
+    decode = info.tokenizer_obj.decode
+    main = {decode(src): train.pairs[i].target for i, src in enumerate(train.sources[:10])}
+    assert main["<|target|> Cats sleep 3 hours."] == "sleep 3"
+    scaffold = [(decode(src), p.target) for src, p in zip(train.sources[10:], train.pairs[10:], strict=True)]
+    assert (f"{SCAFFOLD_CODE} Cats sleep 3 hours.", "Cats 3") in scaffold
+    assert all(decode(src).startswith(TARGET_CODE) for src in train.sources[:10])
+    with pytest.raises(DataError, match="no training pair has a 'subtitle'"):
+        load_pairs_data(Seq2SeqDataConfig.build({**base, "scaffold_field": "subtitle"}))
+    table = tmp_path / "pairs.tsv"
+    table.write_text("a b\tb\n")
+    with pytest.raises(DataError, match="JSONL"):
+        load_pairs_data(Seq2SeqDataConfig.build({"source": str(table), "scaffold_field": "title"}))
+
+
+def test_a_scaffolded_model_reads_the_main_task_code_and_trains_on_titles(tmp_path, capsys):
+    from genlab.text.seq2seq.data import TARGET_CODE, coded_source, guided_source, textrank_guide
+
+    tok = CharTokenizer.train(["Cats sleep a lot. Cats and dogs sleep in the sun. The sun is warm. |<>tagre"])
+    values = {**TINY, "max_source_length": 256, "vocab_size": tok.vocab_size, "tokenizer": tok.to_dict()}
+    plain = TransformerSeq2Seq(TransformerSeq2Seq.config_class.build(values)).eval()
+    coded = TransformerSeq2Seq(
+        TransformerSeq2Seq.config_class.build({**values, "guidance": "textrank", "control_code": TARGET_CODE})
+    ).eval()
+    doc = "Cats sleep a lot. Cats and dogs sleep in the sun. The sun is warm."
+    expected = plain.source_ids([coded_source(guided_source(doc, textrank_guide(doc)), TARGET_CODE)])
+    assert torch.equal(coded.source_ids([doc]), expected)
+    data = tmp_path / "data" / "summarization"
+    data.mkdir(parents=True)
+    item = lambda i: {"source": [f"We study model {i}.", "It."], "target": [f"Model {i}."], "title": f"M{i}"}  # noqa: E731
+    for split, n in (("train", 8), ("dev", 2)):
+        (data / f"{split}.jsonl").write_text("".join(json.dumps(item(i)) + "\n" for i in range(n)))
+    runs = tmp_path / "runs"
+    args = ["train", "summarization", "--model", "gru-attention", "--data", "scitldr", "--data-dir",
+            str(tmp_path / "data"), "--max-steps", "2", "--tokenizer", "char", "--scaffold-field", "title",
+            "--set", "model.hidden_size=16", "--set", "model.embedding_size=8", "--set", "model.attention_size=8",
+            "--name", "tldr", "--runs-dir", str(runs), "--no-progress"]  # fmt: skip
+    code, out = cli_ok(args, capsys)
+    assert code == 0 and "16 train / 2 validation pairs" in out, out
+    model = genlab.load(runs / "summarization" / "tldr").model
+    assert model.config.control_code == TARGET_CODE and len(model.generate([doc], max_new_tokens=4)) == 1
+    args[args.index("title")] = "abstract"
+    code, out = cli_ok(args, capsys)
+    assert code != 0 and "--scaffold-field title" in out, out
 
 
 # --------------------------------------------------------------------------- commands

@@ -40,6 +40,9 @@ class EncoderDecoderConfig(ModelConfig):
     guidance: Literal["none", "textrank"] = Field(
         "none", description="the guidance sentence read before each source (set from the data: data.guidance)"
     )
+    control_code: str = Field(
+        "", description="code read first in every source: the main task's, of a model trained with a scaffold task"
+    )
     label_smoothing: float = Field(0.1, ge=0.0, lt=1.0, description="ε of label-smoothed cross-entropy")
     lr: float = Field(5e-4, gt=0, description="Adam learning rate")
     betas: tuple[float, float] = Field((0.9, 0.98), description="Adam betas")
@@ -84,14 +87,17 @@ class EncoderDecoderModel(TokenizedModel):
         return self.config.vocab_size + SPECIAL_TOKENS
 
     def source_ids(self, texts: list[str]) -> torch.Tensor:
-        """Token ids (B, S) of source texts (led by their guidance sentence when the model reads one), cut to
-        ``max_source_length`` (at the end ``keep_source`` does not keep), right-padded with ``pad_id``."""
+        """Token ids (B, S) of source texts (led by their guidance sentence, then the main task's control code, when
+        the model reads them), cut to ``max_source_length`` (at the end ``keep_source`` does not keep), right-padded
+        with ``pad_id``."""
         from genlab.text.data import encode_lenient
-        from genlab.text.seq2seq.data import cut_source, guided_source, textrank_guide
+        from genlab.text.seq2seq.data import coded_source, cut_source, guided_source, textrank_guide
 
         c = self.config
         if c.guidance == "textrank":
             texts = [guided_source(t, textrank_guide(t)) if t.strip() else t for t in texts]
+        if c.control_code:
+            texts = [coded_source(t, c.control_code) if t.strip() else t for t in texts]
         rows = [cut_source(encode_lenient(self.tokenizer, t), c.max_source_length, c.keep_source) for t in texts]
         empty = [i for i, r in enumerate(rows) if not r]
         if empty:

@@ -66,6 +66,12 @@ class Seq2SeqDataConfig(Config):
         description="share of the training pairs guided instead by their oracle sentence (the source sentence "
         "with the highest ROUGE-1 against the target); inference always reads TextRank's",
     )
+    scaffold_field: str | None = Field(
+        None,
+        description="a second target of the same source (a JSONL field; title for scitldr) trained beside the "
+        "main one as a scaffold task, each source marked by a control code for its task (CATTS: Cachola et al. "
+        "2020); the model then always writes the main task's",
+    )
     data_dir: str | None = Field(None, description="folder of standard datasets (default $GENLAB_DATA_DIR)")
 
     @model_validator(mode="after")
@@ -85,6 +91,7 @@ class Pair:
     source: str
     target: str
     references: list[str] = field(default_factory=list)
+    scaffold: str = ""  # the scaffold task's target (data.scaffold_field), when read
 
     def __post_init__(self) -> None:
         if not self.references:
@@ -119,8 +126,10 @@ def read_pairs(
     source_field: str = "source",
     target_field: str = "target",
     encoding: str = "utf-8",
+    scaffold_field: str | None = None,
 ) -> PairSet:
-    """Read a pairs file; malformed lines are skipped and counted (a warning names the first).
+    """Read a pairs file; malformed lines are skipped and counted (a warning names the first). ``scaffold_field``
+    (JSONL only): a field read as each pair's scaffold target, where present.
 
     Raises :class:`DataError` when no line holds a pair.
     """
@@ -128,9 +137,14 @@ def read_pairs(
     if not path.is_file():
         raise DataError(f"no such pairs file: '{path}'", "pass a .jsonl, .csv or .tsv file of source/target pairs")
     fmt = pair_format(path, fmt)
+    if scaffold_field and fmt != "jsonl":
+        raise DataError(
+            f"a scaffold field ('{scaffold_field}') is read from JSONL files, not {fmt}",
+            "give the pairs as JSON lines, or leave --scaffold-field out",
+        )
     text = read_text_file(path, encoding)
     if fmt == "jsonl":
-        pairs, skipped = _jsonl_pairs(text, source_field, target_field)
+        pairs, skipped = _jsonl_pairs(text, source_field, target_field, scaffold_field)
     else:
         pairs, skipped = _table_pairs(text, "," if fmt == "csv" else "\t", (source_field, target_field))
     if skipped:
@@ -147,11 +161,16 @@ def read_pairs(
     return PairSet(pairs, str(path), skipped)
 
 
-def _jsonl_pairs(text: str, source_field: str, target_field: str) -> tuple[list[Pair], list[tuple[int, str]]]:
+def _jsonl_pairs(
+    text: str, source_field: str, target_field: str, scaffold_field: str | None = None
+) -> tuple[list[Pair], list[tuple[int, str]]]:
     def pair(obj: dict[str, Any]) -> tuple[Pair | None, str]:
         values = [_text(obj.get(source_field)), _text(obj.get(target_field))]
         missing = [n for n, v in zip((source_field, target_field), values, strict=True) if not v]
-        return (None, f"missing or empty '{missing[0]}'") if missing else (Pair(values[0], values[1]), "")
+        if missing:
+            return None, f"missing or empty '{missing[0]}'"
+        scaffold = _text(obj.get(scaffold_field)) if scaffold_field else ""
+        return Pair(values[0], values[1], scaffold=scaffold), ""
 
     return jsonl_records(text, pair)
 
@@ -194,11 +213,12 @@ def _table_pairs(text: str, delimiter: str, header: tuple[str, str]) -> tuple[li
 
 
 def scitldr_pairs(split: str, data_dir: str | None) -> PairSet:
-    """SciTLDR-A ``split``: source = the abstract's sentences joined, target = the first TLDR, references = all."""
+    """SciTLDR-A ``split``: source = the abstract's sentences joined, target = the first TLDR, references = all,
+    scaffold = the paper's title."""
     from genlab.text.datasets import load_scitldr
 
     items = load_scitldr(split, data_dir)
-    pairs = [Pair(item.document, item.targets[0], list(item.targets)) for item in items]
+    pairs = [Pair(item.document, item.targets[0], list(item.targets), item.title) for item in items]
     return PairSet(pairs, str(items.path), list(items.skipped))
 
 
@@ -206,6 +226,13 @@ def scitldr_pairs(split: str, data_dir: str | None) -> PairSet:
 
 
 GUIDE_SEPARATOR = " ||| "
+#: Control codes of a model trained with a scaffold task: the first words of every source it reads.
+TARGET_CODE, SCAFFOLD_CODE = "<|target|>", "<|scaffold|>"
+
+
+def coded_source(source: str, code: str) -> str:
+    """``source`` led by a task's control code."""
+    return f"{code} {source}"
 
 
 def guided_source(source: str, guide: str) -> str:
@@ -315,6 +342,8 @@ def split_pairs(cfg: Seq2SeqDataConfig, allow_scitldr: bool = True) -> tuple[lis
     if cfg.source == SCITLDR:
         if not allow_scitldr:
             raise DataError("scitldr is a summarization dataset", "train it with `genlab train summarization`")
+        if cfg.scaffold_field not in (None, "title"):
+            raise DataError(f"scitldr has no '{cfg.scaffold_field}' to scaffold with", "use --scaffold-field title")
         train, val = scitldr_pairs("train", cfg.data_dir), scitldr_pairs("dev", cfg.data_dir)
         record = {"method": "SciTLDR-A train / dev", "format": "scitldr", "val_source": "scitldr dev (all TLDRs)"}
         skipped = [f"{s.path} line {n}: {why}" for s in (train, val) for n, why in s.skipped]
@@ -326,7 +355,7 @@ def split_pairs(cfg: Seq2SeqDataConfig, allow_scitldr: bool = True) -> tuple[lis
 def split_file_pairs(cfg: Seq2SeqDataConfig) -> tuple[list[Pair], list[Pair], dict[str, Any]]:
     """The pairs file ``cfg.source`` split by a seeded shuffle: (training pairs, held-out pairs, record)."""
     path = Path(cfg.source).expanduser()
-    read = read_pairs(path, cfg.format, cfg.source_field, cfg.target_field, cfg.encoding)
+    read = read_pairs(path, cfg.format, cfg.source_field, cfg.target_field, cfg.encoding, cfg.scaffold_field)
     pairs = list(read.pairs)
     random.Random(cfg.split_seed).shuffle(pairs)
     n_val = int(len(pairs) * cfg.val_fraction)
@@ -368,13 +397,25 @@ def encode_pairs(
         extra = principal_sentence_pairs(train)
         train = train + extra
         record["augment"] = f"{len(extra)} principal-sentence pairs added to the training pairs"
+    scaffold = [Pair(p.source, p.scaffold) for p in train if p.scaffold] if cfg.scaffold_field else []
+    if cfg.scaffold_field and not scaffold:
+        raise DataError(f"no training pair has a '{cfg.scaffold_field}'", "name a field the pairs hold")
     guided = cfg.guidance != "none"
-    train_src = guide_sources(train, cfg.guidance_oracle, cfg.split_seed) if guided else None
-    val_src = guide_sources(val) if guided else None
+    train_src = guide_sources(train, cfg.guidance_oracle, cfg.split_seed) if guided else [p.source for p in train]
+    val_src = guide_sources(val) if guided else [p.source for p in val]
     if guided:
         record["guidance"] = f"{cfg.guidance}; oracle sentence for {cfg.guidance_oracle:.0%} of the training pairs"
-    # the tokenizer learns the texts as written (a guide repeats a sentence of its source), plus the separator
-    texts = [t for p in train for t in (p.source, p.target)] + ([GUIDE_SEPARATOR] if guided else [])
+    codes = [TARGET_CODE, SCAFFOLD_CODE] if scaffold else []
+    if scaffold:  # every source marked by its task's code; the scaffold pairs read the same (guided) sources
+        scaffold_src = guide_sources(scaffold, cfg.guidance_oracle, cfg.split_seed) if guided else None
+        train_src = [coded_source(s, TARGET_CODE) for s in train_src] + [
+            coded_source(s, SCAFFOLD_CODE) for s in scaffold_src or [p.source for p in scaffold]
+        ]
+        val_src = [coded_source(s, TARGET_CODE) for s in val_src]
+        train = train + scaffold
+        record["scaffold"] = f"{len(scaffold)} '{cfg.scaffold_field}' pairs added as a scaffold task"
+    # the tokenizer learns the texts as written (a guide repeats a sentence of its source), plus separator and codes
+    texts = [t for p in train for t in (p.source, p.target)] + ([GUIDE_SEPARATOR] if guided else []) + codes
     tokenizer = train_tokenizer(cfg.tokenizer, texts, cfg.vocab_size)
     lengths = (cfg.max_source_length, cfg.max_target_length, keep_source)
     train_ds = PairDataset(train, tokenizer, *lengths, sources=train_src)

@@ -19,7 +19,7 @@ from genlab.core.io import atomic_write_text
 from genlab.core.registry import MODELS, TASKS
 from genlab.core.task import Task
 from genlab.text.seq2seq import evaluation
-from genlab.text.seq2seq.data import Seq2SeqDataConfig, Seq2SeqDataInfo, load_pairs_data
+from genlab.text.seq2seq.data import TARGET_CODE, Seq2SeqDataConfig, Seq2SeqDataInfo, load_pairs_data
 from genlab.text.seq2seq.evaluation import Seq2SeqEvalRequest
 from genlab.text.seq2seq.pipelines import AbstractiveSummarizePipeline, TransformPipeline
 
@@ -48,6 +48,7 @@ class Seq2SeqTask(Task):
         "--augment": "data.augment",
         "--guidance": "data.guidance",
         "--guidance-oracle": "data.guidance_oracle",
+        "--scaffold-field": "data.scaffold_field",
         "--d-model": "model.d_model",
         "--n-head": "model.n_head",
         "--encoder-layers": "model.n_encoder_layers",
@@ -90,6 +91,7 @@ class Seq2SeqTask(Task):
             "max_source_length": info.max_source_length,
             "max_target_length": info.max_target_length,
             "guidance": info.data_config.get("guidance", "none"),
+            "control_code": TARGET_CODE if info.data_config.get("scaffold_field") else "",
         }
 
     def write_samples(self, model, stem: Path, seed: int) -> Path:
