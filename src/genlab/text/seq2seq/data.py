@@ -397,23 +397,22 @@ def encode_pairs(
         extra = principal_sentence_pairs(train)
         train = train + extra
         record["augment"] = f"{len(extra)} principal-sentence pairs added to the training pairs"
-    scaffold = [Pair(p.source, p.scaffold) for p in train if p.scaffold] if cfg.scaffold_field else []
-    if cfg.scaffold_field and not scaffold:
+    scaffolded = [i for i, p in enumerate(train) if p.scaffold] if cfg.scaffold_field else []
+    if cfg.scaffold_field and not scaffolded:
         raise DataError(f"no training pair has a '{cfg.scaffold_field}'", "name a field the pairs hold")
     guided = cfg.guidance != "none"
     train_src = guide_sources(train, cfg.guidance_oracle, cfg.split_seed) if guided else [p.source for p in train]
     val_src = guide_sources(val) if guided else [p.source for p in val]
     if guided:
         record["guidance"] = f"{cfg.guidance}; oracle sentence for {cfg.guidance_oracle:.0%} of the training pairs"
-    codes = [TARGET_CODE, SCAFFOLD_CODE] if scaffold else []
-    if scaffold:  # every source marked by its task's code; the scaffold pairs read the same (guided) sources
-        scaffold_src = guide_sources(scaffold, cfg.guidance_oracle, cfg.split_seed) if guided else None
+    codes = [TARGET_CODE, SCAFFOLD_CODE] if scaffolded else []
+    if scaffolded:  # every source marked by its task's code; a scaffold pair reads its main pair's (guided) source
         train_src = [coded_source(s, TARGET_CODE) for s in train_src] + [
-            coded_source(s, SCAFFOLD_CODE) for s in scaffold_src or [p.source for p in scaffold]
+            coded_source(train_src[i], SCAFFOLD_CODE) for i in scaffolded
         ]
         val_src = [coded_source(s, TARGET_CODE) for s in val_src]
-        train = train + scaffold
-        record["scaffold"] = f"{len(scaffold)} '{cfg.scaffold_field}' pairs added as a scaffold task"
+        train = train + [Pair(train[i].source, train[i].scaffold) for i in scaffolded]
+        record["scaffold"] = f"{len(scaffolded)} '{cfg.scaffold_field}' pairs added as a scaffold task"
     # the tokenizer learns the texts as written (a guide repeats a sentence of its source), plus separator and codes
     texts = [t for p in train for t in (p.source, p.target)] + ([GUIDE_SEPARATOR] if guided else []) + codes
     tokenizer = train_tokenizer(cfg.tokenizer, texts, cfg.vocab_size)
