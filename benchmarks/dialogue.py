@@ -157,17 +157,18 @@ def faq_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
                 print(f"skip {name} on {dataset}: the sentence encoder {ENCODERS[encoder].package} is not installed")
                 continue
             row, dev, dev_outside = evaluate(dataset, name)
-            pooled = development.setdefault(pool_key(row), ([], []))
+            pooled = development.setdefault(pool_key(row), ([], [], []))
             pooled[0].extend(dev)
             pooled[1].extend(dev_outside)
+            pooled[2].append(dataset)
             print(f"{name:9} {dataset}: hits@1 {row['hits_at_1']:.3f}  MRR {row['mrr']:.3f}  (n={row['n']}; "
                   f"dev hits@1 {row['dev_hits_at_1']:.3f}, dev threshold {row['dev_threshold']:.2f})")  # fmt: skip
             rows.append(row)
     for row in rows:  # the default thresholds come from the development sets of every dataset that shares them
-        row["dev_threshold_pooled"] = tune_threshold(*development[pool_key(row)])
-    for (name, encoder), (dev, outside) in development.items():
+        row["dev_threshold_pooled"] = tune_threshold(*development[pool_key(row)][:2])
+    for (name, encoder), (dev, outside, datasets) in development.items():
         print(f"{name}{f' ({encoder})' if encoder else ''}: threshold tuned on the development sets "
-              f"of {', '.join(args.datasets)}: {tune_threshold(dev, outside):.2f}")  # fmt: skip
+              f"of {', '.join(datasets)}: {tune_threshold(dev, outside):.2f}")  # fmt: skip
     return rows
 
 

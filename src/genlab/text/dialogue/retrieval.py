@@ -37,7 +37,7 @@ hybrid, BM25 weights 0.05 and 0.1 tied best on the dev paraphrases, 0.2 and more
 neither min-max normalised fusion nor reciprocal-rank fusion (Cormack et al. 2009) did better.
 
 The Chinese FAQ's embedding retrievers use these same weights, unchanged (on its 48 development paraphrases,
-``faq-zh-dev.jsonl``, the embedding's hits@1 is 0.94 with them, 0.85 with the best wording alone).
+``faq-zh-dev.jsonl``, the embedding's hits@1 is 0.94 with them).
 
 Each retriever carries a default threshold (bm25 0.46; embedding 0.71, hybrid 0.68 with MiniLM; embedding
 0.71, hybrid 0.66 with the multilingual encoder): the value that maximises Youden's J of answering on the
