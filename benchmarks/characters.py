@@ -40,9 +40,23 @@ MODULE = "benchmarks.characters"
 #: Both use half the default widths: on one CPU thread that triples the steps a budget buys (3-minute runs:
 #: 1,885 steps instead of 619, better on every attribute). The CVAE's beta=100 stops z from carrying the colours
 #: (at beta=4 its KL was 42 nats and prior draws got hair and skin colour at chance; at 100, 0.06 nats).
-RECIPES: dict[str, dict[str, dict[str, Any]]] = {
+#: The layered variants draw with :class:`~genlab.image.characters.conditioning.LayeredDecoder` (one RGBA layer per
+#: drawing step of the data, composited); batches of 32 (a step draws eight layers per character).
+RECIPES: dict[str, dict[str, Any]] = {
     "cvae": {"model": {"hidden_dims": [16, 32, 64, 128], "beta": 100.0, "lr_schedule": "cosine"}, "data": {}},
     "cgan": {"model": {"hidden_dims": [16, 32, 64, 128]}, "data": {}},
+    "cvae-layered": {
+        "family": "cvae",
+        "batch_size": 32,
+        "data": {},
+        "model": {"decoder": "layered", "hidden_dims": [16, 32, 64, 128], "beta": 100.0, "lr_schedule": "cosine"},
+    },
+    "cgan-layered": {
+        "family": "cgan",
+        "batch_size": 32,
+        "data": {},
+        "model": {"decoder": "layered", "hidden_dims": [16, 32, 64, 128]},
+    },
 }
 
 #: The judge's network: wider than the classifier's defaults, which read trousers showing in 1–4 pixels under thigh
@@ -90,10 +104,15 @@ def train_generator(name: str, args: argparse.Namespace, sizes: dict[str, int], 
     recipe = RECIPES[name]
     data_options = {"image_size": args.image_size, **recipe["data"], **sizes}
     data_options |= {"data_dir": args.data_dir} if args.data_dir else {}
+    batch = {"batch_size": recipe["batch_size"]} if "batch_size" in recipe else {}
+    model_options = dict(recipe["model"])
+    if args.image_size != 64:  # the recipes' widths are per 64 px stage; smaller images take the defaults
+        model_options.pop("hidden_dims", None)
+    run_name = f"{name}-{args.image_size}px-{args.budget:g}m"
     result = genlab.train(
-        "character", name, "builtin:lpc-characters", f"{name}-{args.image_size}px-{args.budget:g}m", runs_dir=runs_dir,
-        max_minutes=args.budget, data_options=data_options, model_options=recipe["model"], threads=args.threads,
-        progress=False, seed=0, sample_every=0,
+        "character", recipe.get("family", name), "builtin:lpc-characters", run_name, runs_dir=runs_dir,
+        max_minutes=args.budget, data_options=data_options, model_options=model_options, threads=args.threads,
+        progress=False, seed=0, sample_every=0, **batch,
     )  # fmt: skip
     minutes = (time.perf_counter() - t0) / 60
     return genlab.load(result.run.path).model, result, minutes
@@ -116,29 +135,49 @@ def draw_test_rows(model, test) -> torch.Tensor:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from genlab.image.characters.classifier import attribute_accuracy
+    from genlab.core.compare import run_config
+    from genlab.image.characters.classifier import attribute_accuracy, load_attribute_classifier
     from genlab.image.characters.data import load_characters, visible_classes, visible_fraction
 
     p = argparse.ArgumentParser(prog=f"python -m {MODULE}", description=__doc__.split("\n\n")[0])
     common.add_common_arguments(p, "16 px, a few training seconds, a small judge: a smoke check, not a result")
     p.add_argument("--budget", type=float, default=30.0, help="training minutes of each generator")
-    p.add_argument("--models", default="cvae,cgan", help="comma-separated generators to train: " + ",".join(RECIPES))
+    p.add_argument("--models", default="cvae,cgan",
+                   help=f"comma-separated generators to train: {','.join(RECIPES)} ('': only the judge)")  # fmt: skip
     p.add_argument("--image-size", type=int, default=64, choices=(16, 32, 64))
     p.add_argument("--judge-epochs", type=int, default=20, help="passes of the attribute classifier over its data")
+    p.add_argument("--judge-characters", type=int, default=None,
+                   help="training characters of the judge (default: the generators' 1,000), plus as many wearing the "
+                   "held-out pairs")  # fmt: skip
+    p.add_argument("--judge", default=None, help="a judge saved by --save-judge: scored again, not retrained")
+    p.add_argument("--save-judge", default=None, help="folder to save the trained judge in")
     p.add_argument("--data-dir", default=None, help="folder holding characters/ (default $GENLAB_DATA_DIR)")
     args = p.parse_args(argv)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
-    if not models or any(m not in RECIPES for m in models):
-        p.error(f"--models takes a comma-separated subset of {', '.join(RECIPES)}")
+    if any(m not in RECIPES for m in models):
+        p.error(f"--models takes a comma-separated subset of {', '.join(RECIPES)} (none: only the judge's row)")
     common.set_threads(args.threads)
     n_train = None
     if args.quick:
         args.budget, args.image_size, args.judge_epochs, n_train = 0.1, 16, 1, 100
     sizes = {"n_train": n_train} if n_train else {}
 
+    trained = []  # the generators first: a judge given by --judge may still be training elsewhere meanwhile
+    with common.runs_folder(args.runs_dir) as runs_dir:
+        for name in models:
+            trained.append((name, *train_generator(name, args, sizes, runs_dir)))
+
     t0 = time.perf_counter()
-    judge = train_judge(args, sizes)
-    judge_minutes = (time.perf_counter() - t0) / 60
+    if args.judge:
+        judge = load_attribute_classifier(args.judge)
+        judge_minutes = judge.record.get("minutes")
+    else:
+        judge_sizes = {"n_train": args.judge_characters} if args.judge_characters else sizes
+        judge = train_judge(args, judge_sizes)
+        judge_minutes = round((time.perf_counter() - t0) / 60, 2)
+        judge.record["minutes"] = judge_minutes
+        if args.save_judge:
+            judge.save_pretrained(args.save_judge)
     test = load_characters("test", data_dir=args.data_dir)
     visible = visible_classes(test, args.data_dir)
     shown = rounded(visible_fraction(visible))
@@ -146,27 +185,27 @@ def main(argv: list[str] | None = None) -> None:
     rows: list[dict[str, Any]] = [{
         "model": "real-test", "dataset": "lpc-characters", "budget_minutes": None, "image_size": 64,
         "attribute_accuracy": rounded(real), "min_attribute_accuracy": round(min(real.values()), 4),
-        "visible_fraction": shown, "images": len(test.labels), "judge_minutes": round(judge_minutes, 2),
-        "judge": {"epochs": args.judge_epochs, "conv_widths": list(judge.config.conv_widths),
-                  "feature_dim": judge.config.feature_dim, "labels": "visible only"},
+        "visible_fraction": shown, "images": len(test.labels), "judge_minutes": judge_minutes,
+        "judge": {"epochs": judge.record.get("epochs_run"), "conv_widths": list(judge.config.conv_widths),
+                  "feature_dim": judge.config.feature_dim, "labels": "visible only",
+                  "training_images": judge.record.get("n_train_images"),
+                  "lr_schedule": judge.record.get("lr_schedule", "constant")},
         "note": "the judge on the real held-out test characters: the ceiling of what it can confirm",
     }]  # fmt: skip
     print(rows[-1], flush=True)
 
-    with common.runs_folder(args.runs_dir) as runs_dir:
-        for name in models:
-            model, result, minutes = train_generator(name, args, sizes, runs_dir)
-            drawn = draw_test_rows(model, test)
-            acc = attribute_accuracy(judge, drawn, test.labels, test.attributes, visible=visible)
-            rows.append({
-                "model": name, "dataset": "lpc-characters", "budget_minutes": args.budget,
-                "image_size": args.image_size, "attribute_accuracy": rounded(acc),
-                "min_attribute_accuracy": round(min(acc.values()), 4), "visible_fraction": shown,
-                "images": len(test.labels), "train_minutes": round(minutes, 2), "steps": result.steps,
-                "parameters": sum(p.numel() for p in model.parameters()), "model_options": RECIPES[name]["model"],
-                "data_options": RECIPES[name]["data"],
-            })  # fmt: skip
-            print(rows[-1], flush=True)
+    for name, model, result, minutes in trained:
+        drawn = draw_test_rows(model, test)
+        acc = attribute_accuracy(judge, drawn, test.labels, test.attributes, visible=visible)
+        rows.append({
+            "model": name, "dataset": "lpc-characters", "budget_minutes": args.budget,
+            "image_size": args.image_size, "attribute_accuracy": rounded(acc),
+            "min_attribute_accuracy": round(min(acc.values()), 4), "visible_fraction": shown,
+            "images": len(test.labels), "train_minutes": round(minutes, 2), "steps": result.steps,
+            "parameters": sum(p.numel() for p in model.parameters()), "model_options": RECIPES[name]["model"],
+            "data_options": RECIPES[name]["data"], "batch_size": run_config(result.run).get("train.batch_size"),
+        })  # fmt: skip
+        print(rows[-1], flush=True)
     commit = common.git_commit()
     for r in rows:
         r |= {"threads": torch.get_num_threads(), "load_average": common.load_average(), "commit": commit}

@@ -29,7 +29,7 @@ from genlab.image.characters.conditioning import (
     AttributeCondition,
     CharacterGenerator,
     CharacterModelConfig,
-    ConditionedDecoder,
+    make_decoder,
     stage_widths,
 )
 from genlab.nn.adversarial import ADVERSARIAL_LOSSES, LossName, frozen
@@ -93,7 +93,7 @@ class CharacterCGAN(CharacterGenerator):
         d_widths = config.d_widths or widths
         if len(d_widths) != len(widths):
             raise ConfigError(f"character/cgan: d_widths needs {len(widths)} entries", f"got {len(d_widths)}")
-        self.decoder = ConditionedDecoder(config, widths, self.schema.dim, norm=config.generator_norm)
+        self.decoder = make_decoder(config, widths, self.schema, "character/cgan", norm=config.generator_norm)
         self.discriminator = ProjectionDiscriminator(config, d_widths, self.schema, aux=config.aux_weight > 0)
 
     # --- training -------------------------------------------------------------

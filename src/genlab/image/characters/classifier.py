@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -65,6 +65,9 @@ class AttributeTrainConfig(Config):
     lr: float = Field(2e-3, gt=0, le=1, description="Adam learning rate")
     seed: int = Field(0, description="seeds the weights and the shuffles")
     max_seconds: float | None = Field(None, gt=0, description="stop after this much wall-clock time")
+    lr_schedule: Literal["constant", "cosine"] = Field(
+        "constant", description="learning rate over the epochs: constant, or cosine decay to 0 by the last step"
+    )
 
 
 class AttributeClassifier(nn.Module):
@@ -242,6 +245,12 @@ def train_attribute_classifier(
     x = to_input(data.images, config.background_rgb)
     labels = torch.from_numpy(np.array(data.labels, dtype=np.int64))  # a writable copy
     optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
+    total_steps = recipe.epochs * math.ceil(len(x) / recipe.batch_size)
+    schedule = (
+        torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: 0.5 * (1 + math.cos(math.pi * min(i / total_steps, 1))))
+        if recipe.lr_schedule == "cosine"
+        else None
+    )
     shuffle = torch.Generator().manual_seed(recipe.seed)
     start, steps, epochs, loss = time.monotonic(), 0, 0, math.nan
     model.train()
@@ -251,6 +260,8 @@ def train_attribute_classifier(
             optimizer.zero_grad(set_to_none=True)
             step_loss.backward()
             optimizer.step()
+            if schedule is not None:
+                schedule.step()
             steps, loss = steps + 1, float(step_loss.detach())
             if _out_of_time(start, recipe.max_seconds):
                 break

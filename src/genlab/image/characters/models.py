@@ -19,7 +19,7 @@ from genlab.image.characters.conditioning import (
     Attributes,
     CharacterGenerator,
     CharacterModelConfig,
-    ConditionedDecoder,
+    make_decoder,
     stage_widths,
 )
 from genlab.image.vae import ConvEncoder, gaussian_kl, gaussian_log_prob
@@ -68,7 +68,7 @@ class CharacterCVAE(CharacterGenerator):
         super().__init__(config)
         widths = stage_widths(config, "character/cvae")
         self.encoder = ConvEncoder(config, widths, self.schema.dim)  # type: ignore[arg-type]  (duck-typed config)
-        self.decoder = ConditionedDecoder(config, widths, self.schema.dim)
+        self.decoder = make_decoder(config, widths, self.schema, "character/cvae")
 
     def encode(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior parameters of images (B, 3, S, S): ``(mu, logvar)``, each (B, latent_dim)."""

@@ -27,6 +27,7 @@ from genlab.core.model import GenerativeModel
 from genlab.core.registry import TASKS
 from genlab.core.task import Task
 from genlab.image.characters import cgan, models  # noqa: F401  (register character/cgan and character/cvae)
+from genlab.image.characters.compose import CharacterLayers
 from genlab.image.characters.data import DATASET, LICENSE, CharacterDataConfig, CharacterSet, load_characters
 from genlab.image.characters.pipelines import CharacterDrawPipeline
 
@@ -50,6 +51,7 @@ class CharacterDataInfo(DataInfo):
     attributes: list[str]
     values: dict[str, list[str]]
     not_applicable: dict[str, list[list[str]]]
+    layers: dict[str, list[str]] = field(default_factory=dict)
     n_train: int = 0
     n_val: int = 0
     license: str = LICENSE
@@ -93,6 +95,7 @@ class CharacterTask(Task):
     def load_data(self, data_cfg: CharacterTaskDataConfig):
         options = data_cfg.model_dump(exclude={"source", "image_size"})
         train, val = load_characters("train", **options), load_characters("val", **options)
+        folder = CharacterLayers.locate(data_cfg.data_dir)
         info = CharacterDataInfo(
             source=DATASET,
             image_size=data_cfg.image_size,
@@ -100,6 +103,7 @@ class CharacterTask(Task):
             attributes=list(train.attributes),
             values={k: list(v) for k, v in train.values.items()},
             not_applicable=not_applicable_rules(train),
+            layers={step: list(folder.layers[step]["depends_on"]) for step in folder.z_order},
             n_train=len(train.images),
             n_val=len(val.images),
             attribution=train.attribution,
@@ -114,7 +118,8 @@ class CharacterTask(Task):
                 f"set it on the data instead (--image-size {values['image_size']})",
             )
         from_data = {"image_size": info.image_size, "channels": 3, "attributes": info.attributes}
-        return {**values, **from_data, "values": info.values, "not_applicable": info.not_applicable}
+        from_data |= {"values": info.values, "not_applicable": info.not_applicable, "layers": info.layers}
+        return {**values, **from_data}
 
     def write_samples(self, model: GenerativeModel, stem: Path, seed: int) -> Path:
         """Eight characters in their four directions (a row each), or 32 random ones."""

@@ -1,0 +1,78 @@
+"""The layered decoder (``decoder="layered"``): the shared model checks for both generators, each drawing step
+reading only its own attributes, the composite being the "over" stack of its layers, and the errors."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import pytest
+import torch
+
+from genlab.core.errors import ConfigError
+from genlab.image.characters.cgan import CharacterCGAN
+from genlab.image.characters.conditioning import LayeredDecoder
+from genlab.image.characters.models import CharacterCVAE
+from tests.image.characters.test_cgan import TINY
+from tests.image.characters.test_models import SCHEMA, CharacterModelChecks
+
+#: Two drawing steps over the hand-made schema: a body chosen by sex, hair by sex, style and colour.
+LAYERED = {**TINY, **SCHEMA, "decoder": "layered", "layer_dims": [8, 4],
+           "layers": {"body": ["sex"], "hair": ["sex", "hair_style", "hair_color"]}}  # fmt: skip
+
+
+class TestLayeredCVAE(CharacterModelChecks):
+    model_name = "character/cvae"
+    config: ClassVar[dict[str, Any]] = LAYERED
+    validation_keys: ClassVar[set[str] | None] = {"loss", "recon", "kl"}
+
+
+class TestLayeredCGAN(CharacterModelChecks):
+    model_name = "character/cgan"
+    config: ClassVar[dict[str, Any]] = LAYERED
+    validation_keys: ClassVar[set[str] | None] = {"d_loss", "d_real", "d_fake", "g_loss", "d_aux", "g_aux"}
+
+
+def build(cls=CharacterCVAE, **values):
+    torch.manual_seed(0)
+    return cls(cls.config_class.build({**LAYERED, **values})).eval()
+
+
+def test_a_step_reads_only_its_own_attributes_and_the_direction():
+    model = build()
+    decoder = model.decoder
+    assert isinstance(decoder, LayeredDecoder) and decoder.names == ["body", "hair"]
+    z = torch.zeros(1, model.config.latent_dim)
+    base = torch.tensor([[0, 1, 0, 2]])  # male, plain black hair, facing south
+    layers = decoder.layers(z, model.schema.one_hot(base))
+    assert layers.shape == (1, 2, 4, 16, 16) and layers.min() >= 0 and layers.max() <= 1
+    hair_changed = decoder.layers(z, model.schema.one_hot(torch.tensor([[0, 2, 1, 2]])))
+    assert torch.equal(hair_changed[:, 0], layers[:, 0])  # the body does not see the hair
+    assert not torch.allclose(hair_changed[:, 1], layers[:, 1])
+    turned = decoder.layers(z, model.schema.one_hot(torch.tensor([[0, 1, 0, 3]])))
+    assert not torch.allclose(turned[:, 0], layers[:, 0])  # every step sees the direction
+
+
+def test_the_composite_is_the_layers_drawn_over_the_background_in_order():
+    decoder = build().decoder
+    z, cond = torch.randn(2, 4), build().schema.one_hot(torch.tensor([[0, 1, 0, 2], [1, 0, -1, 0]]))
+    with torch.no_grad():
+        layers = decoder.layers(z, cond)
+        expected = torch.sigmoid(decoder.background)[None, :, None, None].expand(2, 3, 16, 16)
+        for k in range(2):
+            alpha = layers[:, k, 3:]
+            expected = alpha * layers[:, k, :3] + (1 - alpha) * expected
+        got = torch.sigmoid(decoder(z, cond))
+    assert torch.allclose(got, expected.clamp(1e-4, 1 - 1e-4), atol=1e-6)
+
+
+def test_the_gan_generator_is_layered_too():
+    assert isinstance(build(CharacterCGAN).decoder, LayeredDecoder)
+
+
+def test_missing_steps_unknown_attributes_and_wrong_widths_are_config_errors():
+    with pytest.raises(ConfigError, match="drawing steps"):
+        build(layers={})
+    with pytest.raises(ConfigError, match="unknown attributes: wings"):
+        build(layers={"body": ["sex", "wings"]})
+    with pytest.raises(ConfigError, match="layer_dims"):
+        build(layer_dims=[8, 8, 8])
