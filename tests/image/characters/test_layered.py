@@ -76,3 +76,13 @@ def test_missing_steps_unknown_attributes_and_wrong_widths_are_config_errors():
         build(layers={"body": ["sex", "wings"]})
     with pytest.raises(ConfigError, match="layer_dims"):
         build(layer_dims=[8, 8, 8])
+
+
+def test_without_the_latent_a_character_is_a_function_of_its_attributes():
+    model = build(layer_latent=False)
+    labels = torch.tensor([[1, 2, 1, 0]]).expand(3, -1)
+    a = model.generate(3, labels, generator=torch.Generator().manual_seed(0))
+    b = model.generate(3, labels, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(a, b) and torch.allclose(a[0], a[2], atol=1e-6)
+    assert not torch.equal(build().generate(3, labels, generator=torch.Generator().manual_seed(0))[0],
+                           build().generate(3, labels, generator=torch.Generator().manual_seed(1))[0])  # fmt: skip

@@ -60,6 +60,11 @@ class CharacterModelConfig(ModelConfig):
     layer_dims: list[int] | None = Field(
         None, description="channels of the layered decoder's upsampling stages; None: 64, 32, 16, 16, …"
     )
+    layer_latent: bool = Field(
+        True,
+        description="feed z to every layer; False: layers read their attributes only (a CVAE's encoder would "
+        "otherwise hide colours in z, which the prior then draws at random)",
+    )
     layer_upsample: Literal["transpose", "nearest"] = Field(
         "transpose", description="upsampling of the layered decoder: transposed 4×4 conv, or nearest then 3×3 conv"
     )
@@ -111,8 +116,9 @@ class LayeredDecoder(nn.Module):
     A character of the data is drawn as a stack of layers (body, legs, torso, …, hair, hat), each chosen by
     a few attributes (``config.layers``: the hair by sex, hair style and hair colour; the hat by sex and hat)
     and the facing direction (``config.layer_shared``). This decoder mirrors that: for drawing step k it
-    masks the condition to the one-hot blocks of step k's attributes, appends a one-hot of k and z, and one
-    shared upsampling network turns that into an RGBA layer (colour and alpha through sigmoids); the layers
+    masks the condition to the one-hot blocks of step k's attributes, appends a one-hot of k (and z, unless
+    ``layer_latent`` is off), and one shared upsampling network turns that into an RGBA layer (colour and
+    alpha through sigmoids); the layers
     are composited with the "over" operator, first to last, onto a learned background colour. Because a
     layer never sees the attributes of another, a combination of values never seen together in training
     (a hair style with a torso) is drawn from layers that were each seen — the structure behind layered
@@ -150,7 +156,8 @@ class LayeredDecoder(nn.Module):
         self.register_buffer("steps", torch.eye(k), persistent=False)
         self.base = plan_resolutions(config.image_size).base_size
         in_dim = schema.dim + k
-        self.project = nn.Linear(in_dim + config.latent_dim, dims[0] * self.base**2)
+        self.use_latent = config.layer_latent
+        self.project = nn.Linear(in_dim + (config.latent_dim if self.use_latent else 0), dims[0] * self.base**2)
         self.biases = nn.ModuleList(nn.Linear(in_dim, w) for w in dims)
         outs = [*dims[1:], config.channels + 1]
         self.stages = nn.ModuleList(
@@ -163,8 +170,8 @@ class LayeredDecoder(nn.Module):
         """RGBA layers (B, K, C + 1, S, S) in [0, 1], in drawing order."""
         b, k = z.shape[0], len(self.names)
         step_cond = torch.cat([cond[:, None, :] * self.masks, self.steps.expand(b, k, k)], dim=2).flatten(0, 1)
-        zk = z.repeat_interleave(k, dim=0)  # (B·K, latent): one z for every layer of a character
-        h = self.project(torch.cat([zk, step_cond], dim=1)).view(b * k, -1, self.base, self.base)
+        inputs = [z.repeat_interleave(k, dim=0), step_cond] if self.use_latent else [step_cond]  # one z per character
+        h = self.project(torch.cat(inputs, dim=1)).view(b * k, -1, self.base, self.base)
         for norm, bias, stage in zip(self.norms, self.biases, self.stages, strict=True):
             h = stage(F.relu(norm(h) + bias(step_cond)[:, :, None, None]))
         return torch.sigmoid(h).view(b, k, *h.shape[1:])
