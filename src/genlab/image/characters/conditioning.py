@@ -118,7 +118,10 @@ class LayeredDecoder(nn.Module):
     and the facing direction (``config.layer_shared``). This decoder mirrors that: for drawing step k it
     masks the condition to the one-hot blocks of step k's attributes, appends a one-hot of k (and z, unless
     ``layer_latent`` is off), and one shared upsampling network turns that into an RGBA layer (colour and
-    alpha through sigmoids); the layers
+    alpha through sigmoids). That vector c also sets, per stage, a gain and a shift of every channel
+    (FiLM, Perez et al. 2018: ``h·(1 + scale(c)) + shift(c)``) and a colour map of the layer's colour logits
+    (``(I + M(c))·rgb + t(c)``, both starting at the identity): a recoloured sprite — the same hair in eight
+    colours — is one shape under eight colour maps, which a shift alone learnt slowly; the layers
     are composited with the "over" operator, first to last, onto a learned background colour. Because a
     layer never sees the attributes of another, a combination of values never seen together in training
     (a hair style with a torso) is drawn from layers that were each seen — the structure behind layered
@@ -159,6 +162,12 @@ class LayeredDecoder(nn.Module):
         self.use_latent = config.layer_latent
         self.project = nn.Linear(in_dim + (config.latent_dim if self.use_latent else 0), dims[0] * self.base**2)
         self.biases = nn.ModuleList(nn.Linear(in_dim, w) for w in dims)
+        self.scales = nn.ModuleList(nn.Linear(in_dim, w) for w in dims)  # FiLM: per-channel gain 1 + scale(c)
+        c = config.channels
+        self.recolour = nn.Linear(in_dim, c * c + c)  # per-step colour map of the layer's colour logits
+        for layer in [*self.scales, self.recolour]:  # both start as the identity
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
         outs = [*dims[1:], config.channels + 1]
         self.stages = nn.ModuleList(
             upsample2x(a, b, mode=config.layer_upsample) for a, b in zip(dims, outs, strict=True)
@@ -172,8 +181,14 @@ class LayeredDecoder(nn.Module):
         step_cond = torch.cat([cond[:, None, :] * self.masks, self.steps.expand(b, k, k)], dim=2).flatten(0, 1)
         inputs = [z.repeat_interleave(k, dim=0), step_cond] if self.use_latent else [step_cond]  # one z per character
         h = self.project(torch.cat(inputs, dim=1)).view(b * k, -1, self.base, self.base)
-        for norm, bias, stage in zip(self.norms, self.biases, self.stages, strict=True):
-            h = stage(F.relu(norm(h) + bias(step_cond)[:, :, None, None]))
+        for norm, scale, bias, stage in zip(self.norms, self.scales, self.biases, self.stages, strict=True):
+            gain, shift = 1 + scale(step_cond)[:, :, None, None], bias(step_cond)[:, :, None, None]
+            h = stage(F.relu(norm(h) * gain + shift))
+        c = h.shape[1] - 1
+        colour = self.recolour(step_cond)  # (B·K, c·c + c): x -> (I + M) x + t on the colour logits
+        matrix = torch.eye(c, device=h.device) + colour[:, : c * c].view(-1, c, c)
+        rgb = torch.einsum("nij,njhw->nihw", matrix, h[:, :c]) + colour[:, c * c :, None, None]
+        h = torch.cat([rgb, h[:, c:]], dim=1)
         return torch.sigmoid(h).view(b, k, *h.shape[1:])
 
     def forward(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
