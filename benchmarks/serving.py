@@ -18,6 +18,12 @@ back for ``--seconds`` seconds, each request with its own seed. A row per (model
 ``throughput_rps`` (answered requests per second), ``p50_ms`` / ``p95_ms`` / ``p99_ms`` (latency of the answered
 requests, as the client saw it) and ``peak_rss_mb`` (the server process's peak resident memory after that
 window, from /proc: VmHWM). The load generator shares the machine with the server.
+
+``--bound`` adds, per model, what batching can gain at most with the server's thread setting: the pipeline's own
+time per request (no HTTP, no encoding) answering one request alone (``pipe.run``) against answering 32 at once
+(``pipe.run_batch``), as a row with ``measure: "model time per request"``, ``single_ms``, ``batched_ms`` and
+``bound`` (their ratio): the load test's batched-over-unbatched throughput cannot exceed it by much, since
+the rest of a request's work (HTTP, PNG or JSON encoding) is not batched.
 """
 
 from __future__ import annotations
@@ -47,7 +53,34 @@ REQUESTS = {
 
 
 def row_key(r: dict[str, Any]) -> tuple:
-    return (r["model"], r.get("batching"), r.get("clients"))
+    return (r["model"], r.get("batching"), r.get("clients"), r.get("measure"))
+
+
+def model_bound(root: Path, model: str, threads: int | None, batch: int = 32) -> dict[str, Any]:
+    """Pipeline time per request alone and in a batch of ``batch`` requests (ms), and their ratio."""
+    import torch
+
+    import genlab
+
+    if threads:
+        torch.set_num_threads(threads)
+    folder = root / ("image-generation" if model == "dcgan" else "text-generation") / model
+    pipe = genlab.load(folder)
+    requests = [pipe.request_class(**REQUESTS[model], seed=i) for i in range(batch)]
+
+    def per_request(call, reqs, repeats):
+        call(reqs)  # warm-up
+        t0 = time.perf_counter()
+        for _ in range(repeats):
+            call(reqs)
+        return (time.perf_counter() - t0) / repeats / len(reqs) * 1000
+
+    single = per_request(lambda reqs: [pipe.run(r) for r in reqs], requests[:8], 3)
+    batched = per_request(pipe.run_batch, requests, 3)
+    return {"model": model, "dataset": None, "budget_minutes": None, "clients": None, "batching": None,
+            "measure": "model time per request", "request": REQUESTS[model], "batch": batch,
+            "single_ms": round(single, 2), "batched_ms": round(batched, 2), "bound": round(single / batched, 2),
+            "torch_threads": torch.get_num_threads()}  # fmt: skip
 
 
 def prepare_runs(root: Path) -> None:
@@ -176,7 +209,9 @@ def docs_table(results: Path, page: Path) -> None:
     import json
 
     rows = json.loads(results.read_text(encoding="utf-8"))["results"]
-    rows = sorted(rows, key=lambda r: (r["model"], r["clients"], not r["batching"]))
+    rows = sorted(
+        (r for r in rows if not r.get("measure")), key=lambda r: (r["model"], r["clients"], not r["batching"])
+    )
     lead = {"model": lambda r: r["model"], "clients": lambda r: r["clients"],
             "batching": lambda r: "yes" if r["batching"] else "no"}  # fmt: skip
     lines = common.markdown_table(rows, lead, COLUMNS, float_format="g")
@@ -190,6 +225,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--clients", nargs="+", type=int, default=[1, 8, 32, 100])
     p.add_argument("--seconds", type=float, default=6.0, help="length of each load window")
     p.add_argument("--docs", type=Path, default=None, help="only rewrite this page's results table from the file")
+    p.add_argument("--bound", action="store_true", help="also time each model in-process, alone and in a batch")
+    p.add_argument("--only-bound", action="store_true", help="only the in-process timings, no load test")
     args = p.parse_args(argv)
     if args.docs:
         docs_table(common.results_path("serving", args.out_dir), args.docs)
@@ -201,7 +238,10 @@ def main(argv: list[str] | None = None) -> None:
         root = Path(tmp) / "runs"
         prepare_runs(root)
         for model in args.models:
-            for batching in (True, False):
+            if args.bound or args.only_bound:
+                rows.append(model_bound(root, model, args.threads))
+                print(rows[-1], flush=True)
+            for batching in (True, False) if not args.only_bound else ():
                 rows += measure(root, model, batching, args.clients, args.seconds, args.threads)
     commit = common.git_commit()
     for r in rows:

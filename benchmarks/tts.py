@@ -19,7 +19,9 @@ training sentences, the fixed 5 % ``test`` split held out):
 Then ``genlab.evaluate`` scores ``--n`` held-out sentences (seeded) for every acoustic model × vocoder (Griffin-Lim
 and Vocos), with the ``reference`` recordings as baseline: ``cer`` (the recogniser on the speech), ``mcd_db`` and
 ``f0_rmse_hz`` against the reference (DTW), ``rtf`` on one thread (acoustic model + vocoder, and apart). eSpeak NG
-*is* the reference voice of these corpora, so the ``espeak`` row is the ``reference`` row. Tacotron rows add the
+*is* the reference voice of these corpora, so the ``espeak`` row is the ``reference`` row. A ``reference (vocoded)``
+row per vocoder scores that vocoder on the reference mels themselves (copy synthesis): the part of a system's
+``cer`` the vocoder and the mel representation account for, whatever the acoustic model. Tacotron rows add the
 held-out attention ``diagonality``; the alignment plot, spectrograms and WAVs of two held-out sentences per system
 go to ``docs/benchmarks/tts/``.
 
@@ -42,6 +44,7 @@ PAGE = common.ROOT / "docs" / "benchmarks" / "tts.md"
 MEDIA = common.ROOT / "docs" / "benchmarks" / "tts"
 START, END = "<!-- tts-table:start -->", "<!-- tts-table:end -->"
 KEY = ("model", "language", "vocoder", "dataset", "budget_minutes")
+VOCODED = "reference (vocoded)"  # the row of a vocoder run on the reference mels (copy synthesis)
 COLUMNS = ("cer", "mcd_db", "f0_rmse_hz", "vde", "rtf", "rtf_acoustic", "rtf_vocoder", "diagonality", "train_minutes",
            "n_sentences")  # fmt: skip
 
@@ -122,14 +125,19 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                      "train_minutes": train_minutes}  # fmt: skip
             diag = _diagonality(tts, args) if model == "tacotron2" and not args.only_finetune else None
             for name, vocoder in vocoders.items() if not args.only_finetune else ():
+                first = not any(r["model"] == "reference" for r in rows)
+                vocoded = not any(r["model"] == VOCODED and r["vocoder"] == name for r in rows)
                 result = genlab.evaluate(tts, ["cer", "mcd", "f0_rmse", "rtf"], save=False, asr=str(asr),
                                          vocoder=vocoder, n=args.n, data_dir=args.data_dir,
-                                         baselines=not rows)  # fmt: skip
-                if not rows:  # the reference recordings, once: the recogniser's floor
+                                         baselines=first or vocoded)  # fmt: skip
+                if first:  # the reference recordings, once: the recogniser's floor
                     ref = result["baselines"]["reference"]
                     rows.append(_row("reference", lang, "–", {"cer": ref["cer"]}, dataset=dataset,
                                      budget_minutes=None, n_sentences=args.n))  # fmt: skip
                     rows.append({**rows[-1], "model": "espeak", "note": "the corpus is eSpeak NG: same recordings"})
+                if vocoded:  # each vocoder on the reference mels, once: what a perfect acoustic model would give
+                    rows.append(_row(VOCODED, lang, name, result["baselines"]["vocoded"], dataset=dataset,
+                                     budget_minutes=None, n_sentences=args.n))  # fmt: skip
                 rows.append(_row(model, lang, name, result, diagonality=diag, n_sentences=args.n, **extra))
                 _media(tts, vocoder, f"{lang}-{model}-{name}", args)
             if args.finetune_data:

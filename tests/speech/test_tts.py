@@ -145,6 +145,9 @@ def test_eval_scores_distortion_speed_and_intelligibility(voice, folder, runs):
     )
     ref = result["baselines"]["reference"]
     assert ref["mcd_db"] < m["mcd_db"] and "cer" in ref
+    vocoded = result["baselines"]["vocoded"]  # Griffin-Lim on the reference mels: closer than the model's speech
+    assert vocoded["mcd_db"] < m["mcd_db"] and "cer" in vocoded
+    assert "copy synthesis" in result["protocol"]["baseline_vocoded"]
     assert result["protocol"]["n_reference"] == 2
     with pytest.raises(BadInputError, match="--asr"):
         genlab.evaluate(voice, ["cer"], n=1, save=False)

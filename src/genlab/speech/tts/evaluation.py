@@ -16,8 +16,10 @@ compared with the reference recording:
   for the whole system and for its acoustic model and vocoder apart.
 
 Baselines (``--baselines``, on by default): ``reference`` — the reference recordings themselves (their ``cer`` is
-the recogniser's floor) — and ``espeak`` — eSpeak NG reading the same sentences (for the built-in corpora, whose
-references are eSpeak NG, the two coincide and only ``reference`` is given).
+the recogniser's floor) —, ``vocoded`` — the system's vocoder (or Griffin-Lim) run on the reference mels, copy
+synthesis: what a perfect acoustic model would reach with that vocoder — and ``espeak`` — eSpeak NG reading the
+same sentences (for the built-in corpora, whose references are eSpeak NG, the two coincide and only
+``reference`` is given).
 """
 
 from __future__ import annotations
@@ -146,14 +148,40 @@ def espeak_speech(ctx: EvalContext) -> Spoken:
     return spoken
 
 
+def vocoded_speech(ctx: EvalContext) -> Spoken:
+    """The system's vocoder on the reference mels themselves (copy synthesis): what a perfect acoustic model
+    would give with this vocoder, timed on one thread."""
+    from genlab.speech.tts.pipelines import GRIFFIN_LIM, SpeakRequest, load_vocoder
+
+    model, request = ctx.model, ctx.request
+    vocoder = load_vocoder(request.vocoder, model)
+    generator = torch.Generator().manual_seed(request.seed)
+    spoken = Spoken(f"{vocoder.registry_name if vocoder else GRIFFIN_LIM} on the reference mels", [])
+    iters = SpeakRequest.model_fields["griffin_lim_iters"].default
+    with cpu_threads(1), torch.no_grad():
+        for mel in ctx.reference.mels:
+            start = time.perf_counter()
+            if vocoder is not None:
+                wave = vocoder.vocode(mel[None])[0]
+            else:
+                wave = model.front_end.griffin_lim(mel[None], n_iter=iters, generator=generator)[0]
+            spoken.seconds_vocoder += time.perf_counter() - start
+            spoken.waves.append(wave.clamp(-1, 1))
+    return spoken
+
+
 def baseline_contexts(ctx: EvalContext) -> dict[str, EvalContext]:
-    """``reference`` (the recordings) and, unless they are eSpeak NG already, ``espeak``."""
+    """``reference`` (the recordings), ``vocoded`` (the system's vocoder on the reference mels) and, unless the
+    recordings are eSpeak NG already, ``espeak``."""
     if not ctx.request.baselines:
         return {}
     ref = ctx.reference
     recordings = Spoken("reference recordings", ref.waves)
     out = {"reference": ctx.derive("reference", samples=recordings, keep=("asr",),
                                    protocol={"baseline_reference": "the reference recordings"})}  # fmt: skip
+    vocoded = vocoded_speech(ctx)
+    out["vocoded"] = ctx.derive("vocoded", samples=vocoded, keep=("asr",),
+                                protocol={"baseline_vocoded": f"copy synthesis: {vocoded.system}"})  # fmt: skip
     if not ref.builtin:
         out["espeak"] = ctx.derive("espeak", samples=espeak_speech(ctx), keep=("asr",),
                                    protocol={"baseline_espeak": "eSpeak NG reading the same sentences"})  # fmt: skip
