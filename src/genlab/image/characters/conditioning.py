@@ -1,10 +1,12 @@
-"""What every character generator shares: the attribute schema, the conditioned decoder, drawing.
+"""What every character generator shares: the attribute schema, the decoders, drawing.
 
 The condition of a character is its label row (A,) — one value index per attribute (sex, skin, …,
 direction), −1 where the attribute does not apply (a bald character's hair colour) — turned into a
 concatenation of one one-hot block per attribute; a −1 label is an all-zero block
 (:class:`AttributeCondition`). :class:`ConditionedDecoder` maps a latent z and that vector to an image;
-the CVAE uses it as its decoder and the GAN as its generator. :class:`CharacterGenerator` is the part
+the CVAE uses it as its decoder and the GAN as its generator, or, with ``decoder="layered"``,
+:class:`LayeredDecoder`, which draws one layer per drawing step of the data and composites them
+(:func:`make_decoder` picks). :class:`CharacterGenerator` is the part
 of the model contract both share (``schema``, ``sample_latent``, ``decode(z, labels)``, ``generate``),
 which is all the ``character/draw`` pipeline calls.
 
@@ -115,21 +117,22 @@ class LayeredDecoder(nn.Module):
 
     A character of the data is drawn as a stack of layers (body, legs, torso, …, hair, hat), each chosen by
     a few attributes (``config.layers``: the hair by sex, hair style and hair colour; the hat by sex and hat)
-    and the facing direction (``config.layer_shared``). This decoder mirrors that: for drawing step k it
-    masks the condition to the one-hot blocks of step k's attributes, appends a one-hot of k (and z, unless
-    ``layer_latent`` is off), and one shared upsampling network turns that into an RGBA layer (colour and
-    alpha through sigmoids). That vector c also sets, per stage, a gain and a shift of every channel
-    (FiLM, Perez et al. 2018: ``h·(1 + scale(c)) + shift(c)``) and a colour map of the layer's colour logits
-    (``(I + M(c))·rgb + t(c)``, both starting at the identity): a recoloured sprite — the same hair in eight
-    colours — is one shape under eight colour maps, which a shift alone learnt slowly; the layers
-    are composited with the "over" operator, first to last, onto a learned background colour. Because a
-    layer never sees the attributes of another, a combination of values never seen together in training
-    (a hair style with a torso) is drawn from layers that were each seen — the structure behind layered
-    generators such as LR-GAN (Yang et al. 2017), here with the drawing steps given by the data. What is
-    learned is every layer's appearance and shape, from composited images alone.
+    and the facing direction (``config.layer_shared``). This decoder mirrors that. For drawing step k it
+    masks the condition to the one-hot blocks of step k's attributes and appends a one-hot of k, giving the
+    step's condition e_k; one shared upsampling network turns e_k (and z, unless ``layer_latent`` is off)
+    into an RGBA layer, colour and alpha through sigmoids. e_k also sets, at every stage, a gain and a shift
+    of each channel (FiLM, Perez et al. 2018: ``h·(1 + scale(e_k)) + shift(e_k)``) and a colour map of the
+    layer's colour logits (``(I + M(e_k))·rgb + t(e_k)``); both start at the identity. A recoloured sprite —
+    the same hair in eight colours — is one shape under eight colour maps, which a shift alone learned slowly.
+    The layers are composited with the "over" operator, first to last, onto a learned background colour.
 
-    ``forward`` returns logits of the composite (``logit(clamp(c, 1e-4, 1 − 1e-4))``) so it can stand
-    wherever :class:`ConditionedDecoder` does; :meth:`layers` gives the RGBA layers themselves.
+    Because a layer never sees the attributes of another, a combination of values never seen together in
+    training (a hair style with a torso) is drawn from layers that were each seen — the structure behind
+    layered generators such as LR-GAN (Yang et al. 2017), here with the drawing steps given by the data.
+    What is learned is every layer's appearance and shape, from composited images alone.
+
+    ``forward`` returns the logits of the composite image x (``logit(clamp(x, 1e-4, 1 − 1e-4))``), so it can
+    stand wherever :class:`ConditionedDecoder` does; :meth:`layers` gives the RGBA layers themselves.
     """
 
     EPS = 1e-4
