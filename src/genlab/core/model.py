@@ -8,6 +8,7 @@ A genlab model is an ``nn.Module`` built from its pydantic config that
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,12 @@ from genlab.core.registry import MODELS
 
 class ModelConfig(Config):
     """Base config of a model; subclasses add their hyper-parameters."""
+
+
+def cosine_factor(step: int, total: int) -> float:
+    """Cosine decay from 1 to 0 over ``total`` steps: ``½(1 + cos(π·min(step, total)/total))`` (the ``"cosine"``
+    schedule of :class:`OptimizerSpec`)."""
+    return 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
 
 
 @dataclass

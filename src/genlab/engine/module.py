@@ -31,15 +31,10 @@ import lightning as L
 import torch
 
 from genlab.core.errors import ConfigError
-from genlab.core.model import GenerativeModel, OptimizerSpec
+from genlab.core.model import GenerativeModel, OptimizerSpec, cosine_factor
 
 if TYPE_CHECKING:
     from genlab.engine.privacy import PrivateTraining
-
-
-def cosine_factor(step: int, total: int) -> float:
-    """Cosine decay from 1 to 0 over ``total`` steps: ``½(1 + cos(π·min(step, total)/total))``."""
-    return 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
 
 
 #: Schedule name → factor of the learning rate after ``step`` of ``total`` optimizer steps (None: constant).

@@ -32,6 +32,7 @@ from torch import nn
 from genlab.core import checkpoint
 from genlab.core.config import Config
 from genlab.core.errors import BadInputError, CheckpointError
+from genlab.core.model import cosine_factor
 from genlab.image.characters.compose import on_background
 from genlab.image.characters.data import BACKGROUND_RGB, LICENSE, CharacterSet
 
@@ -247,7 +248,7 @@ def train_attribute_classifier(
     optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
     total_steps = recipe.epochs * math.ceil(len(x) / recipe.batch_size)
     schedule = (
-        torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: 0.5 * (1 + math.cos(math.pi * min(i / total_steps, 1))))
+        torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: cosine_factor(i, total_steps))
         if recipe.lr_schedule == "cosine"
         else None
     )

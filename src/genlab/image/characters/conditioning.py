@@ -17,6 +17,7 @@ gets the −1 label, as in the data.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from typing import ClassVar, Literal
 
@@ -150,9 +151,7 @@ class LayeredDecoder(nn.Module):
                               "attributes: " + ", ".join(schema.attributes))  # fmt: skip
         self.names = list(config.layers)
         k = len(self.names)
-        offsets = [0]
-        for size in schema.sizes:
-            offsets.append(offsets[-1] + size)
+        offsets = [0, *itertools.accumulate(schema.sizes)]  # where each attribute's one-hot block starts
         masks = torch.zeros(k, schema.dim)
         for i, deps in enumerate(config.layers.values()):
             for a in [*deps, *(s for s in config.layer_shared if s in schema.attributes)]:

@@ -104,14 +104,10 @@ def load_reference(ctx: EvalContext) -> References:
 
 def speak_references(ctx: EvalContext) -> Spoken:
     """The model's speech of the reference sentences, timed on one thread."""
-    from genlab.speech.tts.pipelines import GRIFFIN_LIM, SpeakRequest, load_vocoder
-
     model, request, ref = ctx.model, ctx.request, ctx.reference
-    vocoder = load_vocoder(request.vocoder, model)
-    front = model.front_end
+    vocode, name = _vocoder(ctx)
     generator = torch.Generator().manual_seed(request.seed)
-    spoken = Spoken(f"{model.registry_name} + {vocoder.registry_name if vocoder else GRIFFIN_LIM}", [])
-    iters = SpeakRequest.model_fields["griffin_lim_iters"].default
+    spoken = Spoken(f"{model.registry_name} + {name}", [])
     with cpu_threads(1), torch.no_grad():
         ids = model.encode_texts(ref.texts)
         for sentence_ids in ids:
@@ -119,10 +115,7 @@ def speak_references(ctx: EvalContext) -> Spoken:
             start = time.perf_counter()
             mel = model.infer(sentence_ids, speed=request.speed)
             middle = time.perf_counter()
-            if vocoder is not None:
-                wave = vocoder.vocode(mel[None])[0]
-            else:
-                wave = front.griffin_lim(mel[None], n_iter=iters, generator=generator)[0]
+            wave = vocode(mel, generator)
             spoken.seconds_acoustic += middle - start
             spoken.seconds_vocoder += time.perf_counter() - middle
             spoken.waves.append(wave.clamp(-1, 1))
@@ -148,23 +141,30 @@ def espeak_speech(ctx: EvalContext) -> Spoken:
     return spoken
 
 
+def _vocoder(ctx: EvalContext):
+    """``(vocode(mel, generator) -> wave, name)``: the request's vocoder, or Griffin-Lim, for the context's model
+    (the vocoder loaded once per evaluation)."""
+    from genlab.speech.tts.pipelines import GRIFFIN_LIM, SpeakRequest, load_vocoder
+
+    model = ctx.model
+    vocoder = ctx.cached("vocoder", lambda: load_vocoder(ctx.request.vocoder, model))
+    if vocoder is not None:
+        return (lambda mel, generator: vocoder.vocode(mel[None])[0]), vocoder.registry_name
+    iters = SpeakRequest.model_fields["griffin_lim_iters"].default
+    return (lambda mel, generator: model.front_end.griffin_lim(mel[None], n_iter=iters, generator=generator)[0],
+            GRIFFIN_LIM)  # fmt: skip
+
+
 def vocoded_speech(ctx: EvalContext) -> Spoken:
     """The system's vocoder on the reference mels themselves (copy synthesis): what a perfect acoustic model
     would give with this vocoder, timed on one thread."""
-    from genlab.speech.tts.pipelines import GRIFFIN_LIM, SpeakRequest, load_vocoder
-
-    model, request = ctx.model, ctx.request
-    vocoder = load_vocoder(request.vocoder, model)
-    generator = torch.Generator().manual_seed(request.seed)
-    spoken = Spoken(f"{vocoder.registry_name if vocoder else GRIFFIN_LIM} on the reference mels", [])
-    iters = SpeakRequest.model_fields["griffin_lim_iters"].default
+    vocode, name = _vocoder(ctx)
+    generator = torch.Generator().manual_seed(ctx.request.seed)
+    spoken = Spoken(f"{name} on the reference mels", [])
     with cpu_threads(1), torch.no_grad():
         for mel in ctx.reference.mels:
             start = time.perf_counter()
-            if vocoder is not None:
-                wave = vocoder.vocode(mel[None])[0]
-            else:
-                wave = model.front_end.griffin_lim(mel[None], n_iter=iters, generator=generator)[0]
+            wave = vocode(mel, generator)
             spoken.seconds_vocoder += time.perf_counter() - start
             spoken.waves.append(wave.clamp(-1, 1))
     return spoken
