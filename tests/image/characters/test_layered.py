@@ -86,3 +86,21 @@ def test_without_the_latent_a_character_is_a_function_of_its_attributes():
     assert torch.equal(a, b) and torch.allclose(a[0], a[2], atol=1e-6)
     assert not torch.equal(build().generate(3, labels, generator=torch.Generator().manual_seed(0))[0],
                            build().generate(3, labels, generator=torch.Generator().manual_seed(1))[0])  # fmt: skip
+
+
+def test_without_the_latent_shared_layers_are_drawn_once_with_the_same_result_and_gradients():
+    model = build(layer_latent=False).train()
+    decoder = model.decoder
+    labels = torch.tensor([[0, 1, 0, 2], [0, 2, 1, 2], [0, 1, 0, 2], [1, 0, -1, 0]])  # rows 0 and 2 alike
+    cond, z = model.schema.one_hot(labels), torch.zeros(4, model.config.latent_dim)
+    calls = []
+    hook = decoder.project.register_forward_hook(lambda m, i, o: calls.append(len(i[0])))
+    batched = decoder.layers(z, cond)
+    hook.remove()
+    assert calls == [5]  # bodies: male, female; hair: two of the male, the female without a style
+    alone = torch.cat([decoder.layers(z[i : i + 1], cond[i : i + 1]) for i in range(4)])
+    assert torch.allclose(batched, alone, atol=1e-6)
+    weights = torch.randn_like(batched)
+    (grad_batched,) = torch.autograd.grad((batched * weights).sum(), decoder.project.weight)
+    (grad_alone,) = torch.autograd.grad((alone * weights).sum(), decoder.project.weight)
+    assert torch.allclose(grad_batched, grad_alone, atol=1e-5)

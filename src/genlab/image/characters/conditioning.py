@@ -178,11 +178,27 @@ class LayeredDecoder(nn.Module):
         self.background = nn.Parameter(torch.zeros(config.channels))  # logits of the background colour
 
     def layers(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        """RGBA layers (B, K, C + 1, S, S) in [0, 1], in drawing order."""
+        """RGBA layers (B, K, C + 1, S, S) in [0, 1], in drawing order.
+
+        Without z (``layer_latent`` off) a layer is a function of its step's condition alone, and a batch
+        holds few distinct ones (the trousers of 128 characters: at most 2 sexes × 4 colours × 4 directions).
+        Each distinct condition is then drawn once and the result shared (exact, gradients included: they
+        add up over the characters sharing the layer), which makes large batches cheap. With a normalising
+        stage (``norm``) the batch statistics are those of the distinct layers.
+        """
         b, k = z.shape[0], len(self.names)
         step_cond = torch.cat([cond[:, None, :] * self.masks, self.steps.expand(b, k, k)], dim=2).flatten(0, 1)
-        inputs = [z.repeat_interleave(k, dim=0), step_cond] if self.use_latent else [step_cond]  # one z per character
-        h = self.project(torch.cat(inputs, dim=1)).view(b * k, -1, self.base, self.base)
+        if self.use_latent:
+            drawn = self.draw(step_cond, z.repeat_interleave(k, dim=0))  # one z per character
+        else:
+            distinct, index = torch.unique(step_cond, dim=0, return_inverse=True)
+            drawn = self.draw(distinct)[index]
+        return drawn.view(b, k, *drawn.shape[1:])
+
+    def draw(self, step_cond: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
+        """RGBA layers (N, C + 1, S, S) in [0, 1] of step conditions (N, D) (and latents (N, latent_dim))."""
+        inputs = [step_cond] if z is None else [z, step_cond]
+        h = self.project(torch.cat(inputs, dim=1)).view(len(step_cond), -1, self.base, self.base)
         for norm, scale, bias, stage in zip(self.norms, self.scales, self.biases, self.stages, strict=True):
             gain, shift = 1 + scale(step_cond)[:, :, None, None], bias(step_cond)[:, :, None, None]
             h = stage(F.relu(norm(h) * gain + shift))
@@ -190,14 +206,13 @@ class LayeredDecoder(nn.Module):
         colour = self.recolour(step_cond)  # (B·K, c·c + c): x -> (I + M) x + t on the colour logits
         matrix = torch.eye(c, device=h.device) + colour[:, : c * c].view(-1, c, c)
         rgb = torch.einsum("nij,njhw->nihw", matrix, h[:, :c]) + colour[:, c * c :, None, None]
-        h = torch.cat([rgb, h[:, c:]], dim=1)
-        return torch.sigmoid(h).view(b, k, *h.shape[1:])
+        return torch.sigmoid(torch.cat([rgb, h[:, c:]], dim=1))
 
     def forward(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         layers = self.layers(z, cond)
         out = torch.sigmoid(self.background)[None, :, None, None].expand(len(z), -1, *layers.shape[-2:])
-        for i in range(layers.shape[1]):
-            rgb, alpha = layers[:, i, :-1], layers[:, i, -1:]
+        # unbind, not layers[:, i]: the backward of every such selection fills a zero tensor of all the layers
+        for rgb, alpha in zip(layers[:, :, :-1].unbind(1), layers[:, :, -1:].unbind(1), strict=True):
             out = alpha * rgb + (1 - alpha) * out
         return torch.logit(out.clamp(self.EPS, 1 - self.EPS))
 
