@@ -51,6 +51,8 @@ MODULE = "benchmarks.characters"
 #: characters drawn from the prior got them at chance (30 minutes: skin 0.21, trousers 0.24, hair colour 0.51).
 #: Its learning rate is 2e-3: at 1e-3 the colours of small regions came slowly (30 minutes: hair colour 0.67, feet
 #: 0.77; at 2e-3, 0.85 and 0.98).
+#: ``cvae-layered-palette`` colours each layer from a palette of four colours set by its attributes (a softmax
+#: mixture per pixel; in 150-step trials on batches of 32 it learned faster with 4 colours than with 8 or 16).
 RECIPES: dict[str, dict[str, Any]] = {
     "cvae": {"model": {"hidden_dims": [16, 32, 64, 128], "beta": 100.0, "lr_schedule": "cosine"}, "data": {}},
     "cgan": {"model": {"hidden_dims": [16, 32, 64, 128]}, "data": {}},
@@ -61,6 +63,21 @@ RECIPES: dict[str, dict[str, Any]] = {
         "model": {
             "decoder": "layered",
             "layer_latent": False,
+            "hidden_dims": [16, 32, 64, 128],
+            "beta": 100.0,
+            "lr": 2e-3,
+            "lr_schedule": "cosine",
+        },
+    },
+    "cvae-layered-palette": {
+        "family": "cvae",
+        "batch_size": 32,
+        "data": {},
+        "model": {
+            "decoder": "layered",
+            "layer_latent": False,
+            "layer_colour": "palette",
+            "layer_palette": 4,
             "hidden_dims": [16, 32, 64, 128],
             "beta": 100.0,
             "lr": 2e-3,

@@ -26,6 +26,12 @@ class TestLayeredCVAE(CharacterModelChecks):
     validation_keys: ClassVar[set[str] | None] = {"loss", "recon", "kl"}
 
 
+class TestLayeredPaletteCVAE(CharacterModelChecks):
+    model_name = "character/cvae"
+    config: ClassVar[dict[str, Any]] = {**LAYERED, "layer_latent": False, "layer_colour": "palette", "layer_palette": 4}
+    validation_keys: ClassVar[set[str] | None] = {"loss", "recon", "kl"}
+
+
 class TestLayeredCGAN(CharacterModelChecks):
     model_name = "character/cgan"
     config: ClassVar[dict[str, Any]] = LAYERED
@@ -104,3 +110,18 @@ def test_without_the_latent_shared_layers_are_drawn_once_with_the_same_result_an
     (grad_batched,) = torch.autograd.grad((batched * weights).sum(), decoder.project.weight)
     (grad_alone,) = torch.autograd.grad((alone * weights).sum(), decoder.project.weight)
     assert torch.allclose(grad_batched, grad_alone, atol=1e-5)
+
+
+def test_palette_layers_mix_their_own_colours():
+    model = build(layer_latent=False, layer_colour="palette", layer_palette=4)
+    decoder = model.decoder
+    labels = torch.tensor([[0, 1, 0, 2], [1, 2, 1, 0]])
+    cond, z = model.schema.one_hot(labels), torch.zeros(2, model.config.latent_dim)
+    layers = decoder.layers(z, cond)
+    assert layers.shape == (2, 2, 4, 16, 16) and layers.min() >= 0 and layers.max() <= 1
+    step = torch.cat([cond[:, None, :] * decoder.masks, decoder.steps.expand(2, 2, 2)], dim=2).flatten(0, 1)
+    palettes = torch.sigmoid(decoder.recolour(step).view(4, 4, 3))  # (layers, colours, rgb)
+    rgb = layers[:, :, :3].flatten(0, 1)  # (layers, 3, H, W): inside the box of each layer's own palette
+    low, high = palettes.amin(1)[:, :, None, None], palettes.amax(1)[:, :, None, None]
+    assert (rgb >= low - 1e-6).all() and (rgb <= high + 1e-6).all()
+    assert palettes.std() > 0.1  # the colours start apart, so the softmax has something to choose between

@@ -71,6 +71,13 @@ class CharacterModelConfig(ModelConfig):
     layer_upsample: Literal["transpose", "nearest"] = Field(
         "transpose", description="upsampling of the layered decoder: transposed 4×4 conv, or nearest then 3×3 conv"
     )
+    layer_colour: Literal["map", "palette"] = Field(
+        "map",
+        description="how a layer gets its colours (layered decoder): map: the network's colour logits through a "
+        "colour map set by the step's condition; palette: each pixel a softmax mixture of layer_palette colours "
+        "set by the condition (pixel art is drawn from a few colours per sprite)",
+    )
+    layer_palette: int = Field(8, ge=2, le=64, description="colours of a layer's palette (layer_colour=palette)")
 
 
 def stage_widths(config: CharacterModelConfig, who: str) -> list[int]:
@@ -125,6 +132,10 @@ class LayeredDecoder(nn.Module):
     of each channel (FiLM, Perez et al. 2018: ``h·(1 + scale(e_k)) + shift(e_k)``) and a colour map of the
     layer's colour logits (``(I + M(e_k))·rgb + t(e_k)``); both start at the identity. A recoloured sprite —
     the same hair in eight colours — is one shape under eight colour maps, which a shift alone learned slowly.
+    With ``layer_colour="palette"`` the network returns ``layer_palette`` logits per pixel instead of colour
+    logits, and e_k sets that many colours (the layer's palette): a pixel is the softmax mixture of the palette,
+    so whatever the network draws, its colours are those chosen for the step's attributes (pixel art is drawn
+    from a few colours per sprite; a trouser colour cannot leak into other trousers).
     The layers are composited with the "over" operator, first to last, onto a learned background colour.
 
     Because a layer never sees the attributes of another, a combination of values never seen together in
@@ -166,11 +177,19 @@ class LayeredDecoder(nn.Module):
         self.biases = nn.ModuleList(nn.Linear(in_dim, w) for w in dims)
         self.scales = nn.ModuleList(nn.Linear(in_dim, w) for w in dims)  # FiLM: per-channel gain 1 + scale(c)
         c = config.channels
-        self.recolour = nn.Linear(in_dim, c * c + c)  # per-step colour map of the layer's colour logits
-        for layer in [*self.scales, self.recolour]:  # both start as the identity
+        self.palette_size = config.layer_palette if config.layer_colour == "palette" else 0
+        if self.palette_size:  # per-step palette: P colours (as logits), spread at the start so that they differ
+            self.recolour = nn.Linear(in_dim, self.palette_size * c)
+            nn.init.zeros_(self.recolour.weight)
+            nn.init.normal_(self.recolour.bias, std=1.5)
+        else:
+            self.recolour = nn.Linear(in_dim, c * c + c)  # per-step colour map of the layer's colour logits
+            nn.init.zeros_(self.recolour.weight)  # starts as the identity
+            nn.init.zeros_(self.recolour.bias)
+        for layer in self.scales:  # FiLM gains start at 1
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
-        outs = [*dims[1:], config.channels + 1]
+        outs = [*dims[1:], (self.palette_size or c) + 1]
         self.stages = nn.ModuleList(
             upsample2x(a, b, mode=config.layer_upsample) for a, b in zip(dims, outs, strict=True)
         )
@@ -202,11 +221,16 @@ class LayeredDecoder(nn.Module):
         for norm, scale, bias, stage in zip(self.norms, self.scales, self.biases, self.stages, strict=True):
             gain, shift = 1 + scale(step_cond)[:, :, None, None], bias(step_cond)[:, :, None, None]
             h = stage(F.relu(norm(h) * gain + shift))
-        c = h.shape[1] - 1
-        colour = self.recolour(step_cond)  # (B·K, c·c + c): x -> (I + M) x + t on the colour logits
+        alpha = torch.sigmoid(h[:, -1:])
+        colour = self.recolour(step_cond)
+        if self.palette_size:  # (N, P·3): P colours; a pixel is a softmax mixture of them
+            palette = torch.sigmoid(colour.view(len(h), self.palette_size, -1))
+            rgb = torch.einsum("nphw,npc->nchw", torch.softmax(h[:, :-1], dim=1), palette)
+            return torch.cat([rgb, alpha], dim=1)
+        c = h.shape[1] - 1  # (N, c·c + c): x -> (I + M) x + t on the colour logits
         matrix = torch.eye(c, device=h.device) + colour[:, : c * c].view(-1, c, c)
         rgb = torch.einsum("nij,njhw->nihw", matrix, h[:, :c]) + colour[:, c * c :, None, None]
-        return torch.sigmoid(torch.cat([rgb, h[:, c:]], dim=1))
+        return torch.cat([torch.sigmoid(rgb), alpha], dim=1)
 
     def forward(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         layers = self.layers(z, cond)
