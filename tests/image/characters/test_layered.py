@@ -125,3 +125,13 @@ def test_palette_layers_mix_their_own_colours():
     low, high = palettes.amin(1)[:, :, None, None], palettes.amax(1)[:, :, None, None]
     assert (rgb >= low - 1e-6).all() and (rgb <= high + 1e-6).all()
     assert palettes.std() > 0.1  # the colours start apart, so the softmax has something to choose between
+
+
+def test_layers_without_the_latent_train_no_encoder():
+    model = build(layer_latent=False).train()
+    images = torch.rand(2, 3, 16, 16) * 2 - 1
+    losses = model.training_losses((images, torch.tensor([[0, 1, 0, 2], [1, 0, -1, 0]])))
+    assert losses["kl"] == 0 and torch.equal(losses["loss"], losses["recon"])
+    losses["loss"].backward()
+    assert all(p.grad is None for p in model.encoder.parameters())
+    assert all(p.grad is not None for p in model.decoder.project.parameters())

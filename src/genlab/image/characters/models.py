@@ -81,13 +81,17 @@ class CharacterCVAE(CharacterGenerator):
     def training_losses(self, batch: Any, group: str = "vae") -> dict[str, torch.Tensor]:
         """One-sample ELBO terms per image in nats: ``{"loss": recon + beta·kl, "recon", "kl"}``."""
         images, labels = batch
-        mu, logvar = self.encode(images, labels)
-        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)  # reparameterisation
+        if getattr(self.decoder, "use_latent", True):
+            mu, logvar = self.encode(images, labels)
+            z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)  # reparameterisation
+            kl = gaussian_kl(mu, logvar).mean()
+        else:  # layers that ignore z: the best posterior is the prior itself (KL 0), so the encoder is left out
+            z = torch.zeros(len(images), self.config.latent_dim, device=images.device)
+            kl = images.new_zeros(())
         x01 = (images + 1) / 2
         logits = self.decode_logits(z, labels)
         if self.config.likelihood == "laplace":
             recon = -laplace_log_prob(logits, x01, self.config.obs_std).mean()
         else:
             recon = -gaussian_log_prob(logits, x01, self.config.obs_std).mean()
-        kl = gaussian_kl(mu, logvar).mean()
         return {"loss": recon + self.config.beta * kl, "recon": recon, "kl": kl}
