@@ -105,6 +105,7 @@ class ConditionedDecoder(nn.Module):
 
     def __init__(self, config: CharacterModelConfig, widths: list[int], cond_dim: int, norm: bool = False):
         super().__init__()
+        self.use_latent = True  # every picture depends on z (LayeredDecoder may leave it out)
         self.base = plan_resolutions(config.image_size).base_size
         widths = list(reversed(widths))  # widest channels at the smallest grid
         self.project = nn.Linear(config.latent_dim + cond_dim, widths[0] * self.base**2)

@@ -81,7 +81,7 @@ class CharacterCVAE(CharacterGenerator):
     def training_losses(self, batch: Any, group: str = "vae") -> dict[str, torch.Tensor]:
         """One-sample ELBO terms per image in nats: ``{"loss": recon + beta·kl, "recon", "kl"}``."""
         images, labels = batch
-        if getattr(self.decoder, "use_latent", True):
+        if self.decoder.use_latent:
             mu, logvar = self.encode(images, labels)
             z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)  # reparameterisation
             kl = gaussian_kl(mu, logvar).mean()
