@@ -5,6 +5,7 @@ import pytest
 
 from genlab.core.errors import ConfigError, DataError
 from genlab.core.registry import DATASETS
+from genlab.image.characters.compose import composite
 from genlab.image.characters.data import (
     BACKGROUND_RGB,
     DATASET,
@@ -15,6 +16,7 @@ from genlab.image.characters.data import (
     check_held_out_rule,
     held_out_pairs,
     load_characters,
+    load_layers,
     sample_characters,
     visible_classes,
     visible_fraction,
@@ -92,6 +94,15 @@ def test_labels_describe_the_characters_and_images_are_their_standing_frames(lay
     assert bald and (data.column("hair_color")[4 * bald[0]] == -1)
     rgb = data.rgb()
     assert rgb.shape == (4 * n, 64, 64, 3) and tuple(rgb[0, 0, 0]) == BACKGROUND_RGB
+
+
+def test_the_layers_of_a_split_composite_to_its_images(layers, data_dir):
+    data = load_characters("val", data_dir=data_dir, **SIZES)
+    steps = load_layers("val", data_dir=data_dir, **SIZES)
+    assert steps.shape == (len(data.images), len(layers.z_order), 64, 64, 4) and steps.dtype == np.uint8
+    assert np.array_equal(composite(list(steps.transpose(1, 0, 2, 3, 4)), data.images.shape), data.images)
+    bald = next(i for i, c in enumerate(data.characters) if c["hair_style"] == "none")
+    assert not steps[4 * bald, layers.z_order.index("hair")].any()  # a step a character skips is transparent
 
 
 def test_same_options_give_the_same_pixels(layers, data_dir):

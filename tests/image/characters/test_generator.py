@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import genlab
-from genlab.core.errors import BadInputError
+from genlab.core.errors import BadInputError, ConfigError
 from genlab.core.registry import MODELS, PIPELINES, TASKS
 from genlab.image.characters.models import CharacterCVAE
 from genlab.image.characters.pipelines import CharacterDrawPipeline, draw_request_class
@@ -74,6 +74,23 @@ def test_data_is_rgb_in_range_with_the_attribute_matrix(loaded):
     assert len(val) == 8 and info.attributes[-1] == "direction" and info.channels == 3
     assert info.not_applicable == {"hair_color": [["hair_style", "none"]]}
     assert "Authors" in info.attribution and "attribution" in info.to_dict()
+
+
+def test_layer_targets_are_the_premultiplied_layers_each_image_is_drawn_from(data_dir):
+    task = TASKS.get("character")
+    options = {**DATA, "image_size": 64}  # (shrunk, the layers composite only roughly: "over" is not linear)
+    train, _, info = task.load_data(CharacterTaskDataConfig(data_dir=str(data_dir), layer_targets=True, **options))
+    x, _, layers = train.tensors
+    assert info.layer_targets and layers.shape == (48, len(info.layers), 4, 64, 64) and layers.dtype == torch.uint8
+    out = torch.tensor([200, 200, 210.0])[None, :, None, None] / 255  # the data's background, premultiplied "over"
+    for step in (layers.float() / 255).unbind(1):
+        out = step[:, :3] + (1 - step[:, 3:]) * out
+    assert (out * 2 - 1 - x).abs().max() < 2.5 / 255  # rounded to uint8 twice
+
+
+def test_a_layer_weight_without_layer_targets_is_a_config_error(loaded):
+    with pytest.raises(ConfigError, match="layer_targets=true"):
+        TASKS.get("character").fill_model_config({**TINY, "layer_weight": 1.0}, loaded[2])
 
 
 def test_condition_is_one_block_per_attribute_and_minus_one_is_zeros(model):

@@ -11,7 +11,7 @@ import torch
 from genlab.core.errors import ConfigError
 from genlab.image.characters.cgan import CharacterCGAN
 from genlab.image.characters.conditioning import LayeredDecoder
-from genlab.image.characters.models import CharacterCVAE
+from genlab.image.characters.models import CharacterCVAE, layer_nll
 from tests.image.characters.test_cgan import TINY
 from tests.image.characters.test_models import SCHEMA, CharacterModelChecks
 
@@ -135,3 +135,64 @@ def test_layers_without_the_latent_train_no_encoder():
     losses["loss"].backward()
     assert all(p.grad is None for p in model.encoder.parameters())
     assert all(p.grad is not None for p in model.decoder.project.parameters())
+
+
+def premultiplied(layers: torch.Tensor) -> torch.Tensor:
+    """Straight RGBA layers in [0, 1] -> uint8 premultiplied RGBA, the data's layer targets."""
+    alpha = layers[:, :, 3:]
+    return (torch.cat([layers[:, :, :3] * alpha, alpha], dim=2) * 255).round().to(torch.uint8)
+
+
+def with_logits(layers: torch.Tensor) -> torch.Tensor:
+    """Straight RGBA layers with hard alpha -> colour and alpha logits (±20), as ``layer_logits`` gives."""
+    return torch.cat([layers[:, :, :3], (layers[:, :, 3:] * 2 - 1) * 20], dim=2)
+
+
+def test_the_layer_term_is_least_where_the_layers_are_the_data_s():
+    layers = torch.rand(2, 3, 4, 8, 8)
+    layers[:, :, 3] = layers[:, :, 3].round()  # hard-edged coverage, as pixel art has
+    targets = premultiplied(layers)
+    for likelihood in ("gaussian", "laplace"):
+        exact = layer_nll(with_logits(layers), targets, likelihood, 0.1)
+        assert exact.shape == (2,)
+        assert (layer_nll(with_logits(layers.roll(1, dims=1)), targets, likelihood, 0.1) > exact + 100).all()
+    recoloured = layers.clone()
+    recoloured[:, :, :3] = torch.where(layers[:, :, 3:] == 0, 1 - layers[:, :, :3], layers[:, :, :3])
+    assert torch.allclose(layer_nll(with_logits(recoloured), targets, "gaussian", 0.1),
+                          layer_nll(with_logits(layers), targets, "gaussian", 0.1))  # fmt: skip
+    empty = torch.zeros(1, 1, 4, 8, 8)
+    empty[:, :, 3] = -100  # a saturated alpha: the coverage term still pulls it towards the target
+    empty.requires_grad_(True)
+    layer_nll(empty, premultiplied(layers[:1, :1]), "gaussian", 0.1).sum().backward()
+    assert torch.allclose(empty.grad[:, :, 3][layers[:1, :1, 3] == 1], torch.tensor(-1.0))
+
+
+def test_a_layer_weight_fits_the_layers_to_the_data_s():
+    model = build(layer_latent=False, layer_weight=1.0).train()
+    labels = torch.tensor([[0, 1, 0, 2], [1, 0, -1, 0]])
+    torch.manual_seed(1)
+    truth = torch.rand(2, 2, 4, 16, 16).round()  # two steps of hard-edged RGBA layers
+    targets = premultiplied(truth)
+    with torch.no_grad():
+        images = model.decoder.composite(truth).sigmoid() * 2 - 1
+    losses = model.training_losses((images, labels, targets))
+    assert set(losses) == {"loss", "recon", "kl", "layers"}
+    assert torch.allclose(losses["loss"], losses["recon"] + losses["layers"])
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    first = losses["layers"].item()
+    for _ in range(40):
+        opt.zero_grad()
+        model.training_losses((images, labels, targets))["loss"].backward()
+        opt.step()
+    assert model.training_losses((images, labels, targets))["layers"].item() < 0.7 * first
+
+
+def test_a_layer_weight_needs_layered_drawing_and_the_layers_in_the_batch():
+    with pytest.raises(ConfigError, match="decoder=layered"):
+        build(decoder="conv", layer_weight=1.0)
+    model = build(layer_latent=False, layer_weight=1.0)
+    with pytest.raises(ConfigError, match="layer_targets=true"):
+        model.training_losses((torch.zeros(1, 3, 16, 16), torch.tensor([[0, 1, 0, 2]])))
+    gan = build(CharacterCGAN).train()  # the GAN takes batches with layers too, and leaves them out
+    batch = (torch.zeros(2, 3, 16, 16), torch.tensor([[0, 1, 0, 2], [1, 0, -1, 0]]), torch.zeros(2, 2, 4, 16, 16))
+    assert set(gan.training_losses(batch, "discriminator")) >= {"loss"}

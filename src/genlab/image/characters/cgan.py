@@ -106,7 +106,7 @@ class CharacterCGAN(CharacterGenerator):
 
     def training_losses(self, batch: Any, group: str) -> dict[str, torch.Tensor]:
         """``discriminator``: {loss, d_loss, d_real, d_fake[, d_aux]}; ``generator``: {loss, g_loss[, g_aux]}."""
-        images, labels = batch
+        images, labels = batch[0], batch[1]  # (a third item, the data's layer targets, is not used)
         labels = labels.to(images.device)
         if group == "discriminator":
             return self.discriminator_losses(images, labels)
@@ -150,7 +150,7 @@ class CharacterCGAN(CharacterGenerator):
 
     def validation_losses(self, batch: Any) -> dict[str, torch.Tensor]:
         """d_loss, d_real, d_fake and g_loss (with the auxiliary terms, if any) on a held-out batch."""
-        images, labels = batch
+        images, labels = batch[0], batch[1]  # (a third item, the data's layer targets, is not used)
         labels = labels.to(images.device)
         d = self.discriminator_losses(images, labels)
         g = self.generator_losses(labels)

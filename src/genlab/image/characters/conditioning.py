@@ -198,7 +198,13 @@ class LayeredDecoder(nn.Module):
         self.background = nn.Parameter(torch.zeros(config.channels))  # logits of the background colour
 
     def layers(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        """RGBA layers (B, K, C + 1, S, S) in [0, 1], in drawing order.
+        """RGBA layers (B, K, C + 1, S, S) in [0, 1], in drawing order (:meth:`layer_logits`, alpha through
+        a sigmoid)."""
+        drawn = self.layer_logits(z, cond)
+        return torch.cat([drawn[:, :, :-1], torch.sigmoid(drawn[:, :, -1:])], dim=2)
+
+    def layer_logits(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """The layers (B, K, C + 1, S, S) in drawing order: colour in [0, 1], and the logit of alpha.
 
         Without z (``layer_latent`` off) a layer is a function of its step's condition alone, and a batch
         holds few distinct ones (the trousers of 128 characters: at most 2 sexes × 4 colours × 4 directions).
@@ -216,13 +222,14 @@ class LayeredDecoder(nn.Module):
         return drawn.view(b, k, *drawn.shape[1:])
 
     def draw(self, step_cond: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
-        """RGBA layers (N, C + 1, S, S) in [0, 1] of step conditions (N, D) (and latents (N, latent_dim))."""
+        """Layers (N, C + 1, S, S) of step conditions (N, D) (and latents (N, latent_dim)): colour in [0, 1],
+        then the logit of alpha."""
         inputs = [step_cond] if z is None else [z, step_cond]
         h = self.project(torch.cat(inputs, dim=1)).view(len(step_cond), -1, self.base, self.base)
         for norm, scale, bias, stage in zip(self.norms, self.scales, self.biases, self.stages, strict=True):
             gain, shift = 1 + scale(step_cond)[:, :, None, None], bias(step_cond)[:, :, None, None]
             h = stage(F.relu(norm(h) * gain + shift))
-        alpha = torch.sigmoid(h[:, -1:])
+        alpha = h[:, -1:]  # logits
         colour = self.recolour(step_cond)
         if self.palette_size:  # (N, P·3): P colours; a pixel is a softmax mixture of them
             palette = torch.sigmoid(colour.view(len(h), self.palette_size, -1))
@@ -234,8 +241,11 @@ class LayeredDecoder(nn.Module):
         return torch.cat([torch.sigmoid(rgb), alpha], dim=1)
 
     def forward(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        layers = self.layers(z, cond)
-        out = torch.sigmoid(self.background)[None, :, None, None].expand(len(z), -1, *layers.shape[-2:])
+        return self.composite(self.layers(z, cond))
+
+    def composite(self, layers: torch.Tensor) -> torch.Tensor:
+        """Logits (B, C, S, S) of RGBA ``layers`` (B, K, C + 1, S, S) drawn in order over the background."""
+        out = torch.sigmoid(self.background)[None, :, None, None].expand(len(layers), -1, *layers.shape[-2:])
         # unbind, not layers[:, i]: the backward of every such selection fills a zero tensor of all the layers
         for rgb, alpha in zip(layers[:, :, :-1].unbind(1), layers[:, :, -1:].unbind(1), strict=True):
             out = alpha * rgb + (1 - alpha) * out

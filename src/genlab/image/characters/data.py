@@ -193,22 +193,44 @@ def label_matrix(layers: CharacterLayers, characters: list[Character]) -> np.nda
     return np.concatenate([labels, directions[:, None]], axis=1)
 
 
+def _standing_steps(layers: CharacterLayers, characters: list[Character]) -> list[np.ndarray | None]:
+    """One uint8 RGBA stack (n, 4, 64, 64, 4) per drawing step (``z_order``) of the characters' standing
+    frames, transparent where a character draws nothing at that step; None for a step none of them draws."""
+    d, s = len(layers.directions), layers.frame_size
+    empty = np.zeros((d, s, s, 4), dtype=np.uint8)
+    by_category = {f: category for category in layers.z_order for f in layers.layers[category]["files"].values()}
+    files = [layers.layer_files(c) for c in characters]
+    stacks: list[np.ndarray | None] = []
+    for category in layers.z_order:
+        drawn = [next((f for f in fs if by_category[f] == category), None) for fs in files]
+        stack = [layers.column(f, layers.standing_column) if f else empty for f in drawn]
+        stacks.append(np.stack(stack) if any(drawn) else None)
+    return stacks
+
+
 def compose_standing_batch(layers: CharacterLayers, characters: list[Character]) -> np.ndarray:
     """The standing frames of many characters: uint8 RGBA (n·4, 64, 64, 4), character-major."""
     d, s = len(layers.directions), layers.frame_size
     out = np.empty((len(characters), d, s, s, 4), dtype=np.uint8)
-    empty = np.zeros((d, s, s, 4), dtype=np.uint8)
-    by_category = {f: category for category in layers.z_order for f in layers.layers[category]["files"].values()}
     for start in range(0, len(characters), COMPOSE_CHUNK):
         chunk = characters[start : start + COMPOSE_CHUNK]
-        files = [layers.layer_files(c) for c in chunk]
-        stacks = []
-        for category in layers.z_order:  # one (chunk, d, s, s, 4) stack per drawing step
-            drawn = [next((f for f in fs if by_category[f] == category), None) for fs in files]
-            if any(drawn):
-                stacks.append(np.stack([layers.column(f, layers.standing_column) if f else empty for f in drawn]))
+        stacks = [stack for stack in _standing_steps(layers, chunk) if stack is not None]
         out[start : start + len(chunk)] = composite(stacks, (len(chunk), d, s, s, 4))
     return out.reshape(-1, s, s, 4)  # (n, d, s, s, 4) -> (n·d, s, s, 4)
+
+
+def standing_layers(layers: CharacterLayers, characters: list[Character]) -> np.ndarray:
+    """The layers the standing frames of many characters are composited from: uint8 straight-alpha RGBA
+    (n·4, K, 64, 64, 4), one per drawing step (``z_order``) and image, character-major like
+    :func:`compose_standing_batch`; fully transparent where a character draws nothing at a step."""
+    d, s, k = len(layers.directions), layers.frame_size, len(layers.z_order)
+    out = np.zeros((len(characters), d, k, s, s, 4), dtype=np.uint8)
+    for start in range(0, len(characters), COMPOSE_CHUNK):
+        chunk = characters[start : start + COMPOSE_CHUNK]
+        for i, stack in enumerate(_standing_steps(layers, chunk)):
+            if stack is not None:
+                out[start : start + len(chunk), :, i] = stack
+    return out.reshape(-1, k, s, s, 4)  # (n, d, k, s, s, 4) -> (n·d, k, s, s, 4)
 
 
 def load_characters(split: str = "train", config: CharacterDataConfig | None = None, **options: Any) -> CharacterSet:
@@ -239,6 +261,16 @@ def _load(layers: CharacterLayers, split: str, n: int, seed: int) -> CharacterSe
         attribution=attribution(layers, used),
         held_out={f"{a}+{b}": [list(p) for p in pairs] for (a, b), pairs in HELD_OUT_PAIRS.items()},
     )
+
+
+def load_layers(split: str = "train", config: CharacterDataConfig | None = None, **options: Any) -> np.ndarray:
+    """The drawing-step layers of ``split`` (options as :func:`load_characters`): uint8 straight-alpha RGBA
+    (N, K, 64, 64, 4), image for image the layers whose composite is ``load_characters(split).images``.
+    Not kept in memory (the default train split's take 0.5 GB)."""
+    values = {**(config.to_dict() if config else {}), **options}
+    cfg = CharacterDataConfig.build(values, where="data")
+    layers = CharacterLayers.locate(cfg.data_dir)
+    return standing_layers(layers, sample_characters(layers, split, cfg.size(split), cfg.seed))
 
 
 def attribute_matrix(split: str = "train", data_dir: str | None = None) -> tuple[np.ndarray, list[str], dict]:

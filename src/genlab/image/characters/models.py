@@ -11,8 +11,10 @@ import math
 from typing import Any, ClassVar, Literal
 
 import torch
+import torch.nn.functional as F
 from pydantic import Field
 
+from genlab.core.errors import ConfigError
 from genlab.core.model import OptimizerSpec, register_model
 from genlab.image.characters.conditioning import (
     AttributeCondition,
@@ -40,6 +42,34 @@ class CharacterCVAEConfig(CharacterModelConfig):
     obs_std: float = Field(0.1, gt=0, le=10, description="scale of the pixel likelihood on the [0, 1] scale")
     lr: float = Field(1e-3, gt=0, le=1, description="Adam learning rate")
     lr_schedule: Literal["constant", "cosine"] = Field("constant", description="learning rate over the run")
+    layer_weight: float = Field(
+        0.0,
+        ge=0,
+        description="weight of a second likelihood term on the layered decoder's layers themselves, against the "
+        "layers each training image is composited from (needs decoder=layered and data.layer_targets=true)",
+    )
+
+
+def layer_nll(layers: torch.Tensor, targets: torch.Tensor, likelihood: str, scale: float) -> torch.Tensor:
+    """Negative log-likelihood per image (B,) of the data's layers ``targets`` (B, K, C + 1, S, S), uint8
+    premultiplied RGBA, under the decoder's ``layers`` (B, K, C + 1, S, S): colour in [0, 1], then the logit of
+    alpha (:meth:`~genlab.image.characters.conditioning.LayeredDecoder.layer_logits`).
+
+    A pixel's coverage (alpha) is a Bernoulli observation (cross-entropy on the logit: its gradient does not
+    vanish when the sigmoid saturates, where a squared error on alpha let every layer turn transparent for good,
+    most of a layer being empty); its colour a Gaussian (or Laplace) one of scale ``scale``, counted as much as
+    the pixel is covered (the colour under a transparent pixel is never drawn).
+    """
+    target = targets.float() / 255
+    cover = target[:, :, -1:]
+    colour = target[:, :, :-1] / cover.clamp(min=1 / 255)  # straight colour; 0 where nothing is drawn
+    coverage = F.binary_cross_entropy_with_logits(layers[:, :, -1:], cover, reduction="none").flatten(1).sum(1)
+    err = layers[:, :, :-1] - colour
+    if likelihood == "laplace":
+        per_pixel = err.abs() / scale + math.log(2 * scale)
+    else:
+        per_pixel = err**2 / (2 * scale**2) + math.log(scale) + 0.5 * math.log(2 * math.pi)
+    return coverage + (cover * per_pixel).flatten(1).sum(1)
 
 
 def laplace_log_prob(logits: torch.Tensor, x01: torch.Tensor, scale: float) -> torch.Tensor:
@@ -69,6 +99,10 @@ class CharacterCVAE(CharacterGenerator):
         widths = stage_widths(config, "character/cvae")
         self.encoder = ConvEncoder(config, widths, self.schema.dim)  # type: ignore[arg-type]  (duck-typed config)
         self.decoder = make_decoder(config, widths, self.schema, "character/cvae")
+        if config.layer_weight and config.decoder != "layered":
+            raise ConfigError(
+                "model.layer_weight compares the layers of the layered decoder with the data's", "set decoder=layered"
+            )
 
     def encode(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior parameters of images (B, 3, S, S): ``(mu, logvar)``, each (B, latent_dim)."""
@@ -79,8 +113,16 @@ class CharacterCVAE(CharacterGenerator):
         return [OptimizerSpec("vae", list(self.parameters()), lr=self.config.lr, schedule=self.config.lr_schedule)]
 
     def training_losses(self, batch: Any, group: str = "vae") -> dict[str, torch.Tensor]:
-        """One-sample ELBO terms per image in nats: ``{"loss": recon + beta·kl, "recon", "kl"}``."""
-        images, labels = batch
+        """One-sample ELBO terms per image in nats: ``{"loss": recon + beta·kl, "recon", "kl"}``; with a
+        ``layer_weight`` and the data's layers as a third batch item, also ``layers`` (their negative
+        log-likelihood, :func:`layer_nll`), and the loss adds ``layer_weight·layers``."""
+        images, labels = batch[0], batch[1]
+        targets = batch[2] if self.config.layer_weight and len(batch) > 2 else None
+        if self.config.layer_weight and targets is None:
+            raise ConfigError(
+                "model.layer_weight needs the layers of the training images in every batch",
+                "train on builtin:lpc-characters with data.layer_targets=true",
+            )
         if self.decoder.use_latent:
             mu, logvar = self.encode(images, labels)
             z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)  # reparameterisation
@@ -89,9 +131,17 @@ class CharacterCVAE(CharacterGenerator):
             z = torch.zeros(len(images), self.config.latent_dim, device=images.device)
             kl = images.new_zeros(())
         x01 = (images + 1) / 2
-        logits = self.decode_logits(z, labels)
+        if targets is None:
+            logits = self.decode_logits(z, labels)
+        else:
+            drawn = self.decoder.layer_logits(z, self.schema.one_hot(labels.to(z.device)))
+            logits = self.decoder.composite(torch.cat([drawn[:, :, :-1], torch.sigmoid(drawn[:, :, -1:])], dim=2))
+            layer_loss = layer_nll(drawn, targets, self.config.likelihood, self.config.obs_std).mean()
         if self.config.likelihood == "laplace":
             recon = -laplace_log_prob(logits, x01, self.config.obs_std).mean()
         else:
             recon = -gaussian_log_prob(logits, x01, self.config.obs_std).mean()
-        return {"loss": recon + self.config.beta * kl, "recon": recon, "kl": kl}
+        losses = {"loss": recon + self.config.beta * kl, "recon": recon, "kl": kl}
+        if targets is not None:
+            losses |= {"loss": losses["loss"] + self.config.layer_weight * layer_loss, "layers": layer_loss}
+        return losses

@@ -3,7 +3,9 @@
 Data: :func:`~genlab.image.characters.data.load_characters` (``train`` and ``val`` splits as the data
 module defines them), drawn as RGB over the dataset's background and scaled to [-1, 1], optionally
 shrunk to 32 or 16 px; the condition is the (N, 11) attribute label matrix. A batch is
-``(images (B, 3, S, S), labels (B, 11))``. The data info carries the data's attribution, which the
+``(images (B, 3, S, S), labels (B, 11))``, and with ``data.layer_targets`` also the layers each image is
+composited from, ``(B, K, 4, S, S)`` uint8 premultiplied RGBA in drawing order (what a layered CVAE's
+``layer_weight`` compares its own layers with). The data info carries the data's attribution, which the
 engine writes into every trained model's card.
 
 ``genlab train character --data builtin:lpc-characters --max-minutes 30 --name chars``
@@ -28,7 +30,14 @@ from genlab.core.registry import TASKS
 from genlab.core.task import Task
 from genlab.image.characters import cgan, models  # noqa: F401  (register character/cgan and character/cvae)
 from genlab.image.characters.compose import CharacterLayers
-from genlab.image.characters.data import DATASET, LICENSE, CharacterDataConfig, CharacterSet, load_characters
+from genlab.image.characters.data import (
+    DATASET,
+    LICENSE,
+    CharacterDataConfig,
+    CharacterSet,
+    load_characters,
+    load_layers,
+)
 from genlab.image.characters.pipelines import CharacterDrawPipeline
 
 NATIVE_SIZE = 64
@@ -39,6 +48,11 @@ class CharacterTaskDataConfig(CharacterDataConfig):
 
     source: Literal["builtin:lpc-characters"] = Field(DATASET, description="the labelled character dataset")
     image_size: Literal[16, 32, 64] = Field(64, description="pixels; 32 and 16 average 2×2 / 4×4 blocks of 64")
+    layer_targets: bool = Field(
+        False,
+        description="also give every image the layers it is composited from (a third batch item, (B, K, 4, S, S) "
+        "premultiplied RGBA), for a layered CVAE's layer_weight",
+    )
 
 
 @dataclass
@@ -52,6 +66,7 @@ class CharacterDataInfo(DataInfo):
     values: dict[str, list[str]]
     not_applicable: dict[str, list[list[str]]]
     layers: dict[str, list[str]] = field(default_factory=dict)
+    layer_targets: bool = False
     n_train: int = 0
     n_val: int = 0
     license: str = LICENSE
@@ -60,12 +75,33 @@ class CharacterDataInfo(DataInfo):
     split: dict[str, Any] = field(default_factory=dict)
 
 
-def to_tensors(data: CharacterSet, image_size: int) -> TensorDataset:
-    """Images (N, 3, S, S) in [-1, 1] on the background colour, and long labels (N, A)."""
+def to_tensors(data: CharacterSet, image_size: int, layers: np.ndarray | None = None) -> TensorDataset:
+    """Images (N, 3, S, S) in [-1, 1] on the background colour, and long labels (N, A); with the images'
+    ``layers`` (N, K, 64, 64, 4 straight RGBA, :func:`~.data.load_layers`), also those layers as uint8
+    premultiplied RGBA (N, K, 4, S, S) (premultiplied, so that shrinking averages what each pixel shows)."""
     x = torch.from_numpy(np.ascontiguousarray(data.rgb())).permute(0, 3, 1, 2).float() / 127.5 - 1
     if image_size != NATIVE_SIZE:
         x = F.avg_pool2d(x, NATIVE_SIZE // image_size)  # (N, 3, 64, 64) -> (N, 3, S, S)
-    return TensorDataset(x, torch.from_numpy(data.labels.copy()))
+    labels = torch.from_numpy(data.labels.copy())
+    if layers is None:
+        return TensorDataset(x, labels)
+    return TensorDataset(x, labels, premultiplied_layers(layers, image_size))
+
+
+def premultiplied_layers(layers: np.ndarray, image_size: int, chunk: int = 256) -> torch.Tensor:
+    """Straight-alpha uint8 RGBA layers (N, K, 64, 64, 4) -> premultiplied uint8 RGBA (N, K, 4, S, S).
+
+    At 64 px they composite to the images (to rounding); shrunk, only roughly where layers overlap partly
+    ("over" is not linear, so the average of composites is not the composite of averages)."""
+    n, k = layers.shape[:2]
+    out = torch.empty((n, k, 4, image_size, image_size), dtype=torch.uint8)
+    for start in range(0, n, chunk):  # in chunks: the float copy of the whole train split would take 2 GB
+        rgba = torch.from_numpy(layers[start : start + chunk]).flatten(0, 1).permute(0, 3, 1, 2).float() / 255
+        rgba = torch.cat([rgba[:, :3] * rgba[:, 3:], rgba[:, 3:]], dim=1)
+        if image_size != NATIVE_SIZE:
+            rgba = F.avg_pool2d(rgba, NATIVE_SIZE // image_size)
+        out[start : start + chunk] = (rgba * 255).round().to(torch.uint8).view(-1, k, 4, image_size, image_size)
+    return out
 
 
 def not_applicable_rules(data: CharacterSet) -> dict[str, list[list[str]]]:
@@ -93,8 +129,9 @@ class CharacterTask(Task):
     cli_options = {"--image-size": "data.image_size", "--n-train": "data.n_train"}
 
     def load_data(self, data_cfg: CharacterTaskDataConfig):
-        options = data_cfg.model_dump(exclude={"source", "image_size"})
+        options = data_cfg.model_dump(exclude={"source", "image_size", "layer_targets"})
         train, val = load_characters("train", **options), load_characters("val", **options)
+        targets = data_cfg.layer_targets
         folder = CharacterLayers.locate(data_cfg.data_dir)
         info = CharacterDataInfo(
             source=DATASET,
@@ -104,18 +141,28 @@ class CharacterTask(Task):
             values={k: list(v) for k, v in train.values.items()},
             not_applicable=not_applicable_rules(train),
             layers={step: list(folder.layers[step]["depends_on"]) for step in folder.z_order},
+            layer_targets=targets,
             n_train=len(train.images),
             n_val=len(val.images),
             attribution=train.attribution,
             split={"train": f"{DATASET}:train", "val": f"{DATASET}:val", "seed": data_cfg.seed},
         )
-        return to_tensors(train, data_cfg.image_size), to_tensors(val, data_cfg.image_size), info
+        size = data_cfg.image_size
+        if not targets:
+            return to_tensors(train, size), to_tensors(val, size), info
+        train_layers, val_layers = load_layers("train", **options), load_layers("val", **options)
+        return to_tensors(train, size, train_layers), to_tensors(val, size, val_layers), info
 
     def fill_model_config(self, values: dict[str, Any], info: CharacterDataInfo) -> dict[str, Any]:
         if "image_size" in values and values["image_size"] != info.image_size:
             raise ConfigError(
                 f"model.image_size={values['image_size']} does not match the data ({info.image_size})",
                 f"set it on the data instead (--image-size {values['image_size']})",
+            )
+        if values.get("layer_weight") and not info.layer_targets:
+            raise ConfigError(
+                f"model.layer_weight={values['layer_weight']} needs the layers of the training images",
+                "set data.layer_targets=true (--set data.layer_targets=true)",
             )
         from_data = {"image_size": info.image_size, "channels": 3, "attributes": info.attributes}
         from_data |= {"values": info.values, "not_applicable": info.not_applicable, "layers": info.layers}
