@@ -9,7 +9,7 @@ import torch
 import genlab
 from genlab.core.errors import BadInputError, ConfigError
 from genlab.core.registry import MODELS, PIPELINES, TASKS
-from genlab.image.characters.models import CharacterCVAE
+from genlab.image.characters.models import CharacterCVAE, CharacterLayeredCVAE
 from genlab.image.characters.pipelines import CharacterDrawPipeline, draw_request_class
 from genlab.image.characters.task import CharacterTaskDataConfig
 
@@ -61,15 +61,28 @@ def trained(tmp_path, data_dir):
 
 def test_task_registers_with_its_model_and_pipeline():
     task = TASKS.get("character")
-    assert task.model_names() == ["cgan", "cvae"] and task.default_model == "cvae"
+    assert task.model_names() == ["cgan", "cvae", "layered"] and task.default_model == "layered"
     assert MODELS.get("character/cvae") is CharacterCVAE
     assert PIPELINES.get("character/draw") is CharacterDrawPipeline is task.pipeline_class
     assert CharacterDrawPipeline.verb == "draw"
 
 
+def test_the_default_model_is_the_benchmark_s_best_recipe():
+    from benchmarks.characters import RECIPES
+
+    recipe = RECIPES["cvae-layered-targets"]
+    defaults = CharacterLayeredCVAE.config_class().to_dict()
+    assert issubclass(CharacterLayeredCVAE, CharacterCVAE) and MODELS.get("character/layered") is CharacterLayeredCVAE
+    assert {k: defaults[k] for k in recipe["model"] if k != "hidden_dims"} == {
+        k: v for k, v in recipe["model"].items() if k != "hidden_dims"
+    }  # (the encoder's widths aside: without z in the layers it is not trained)
+    assert CharacterLayeredCVAE.default_batch_size == recipe["batch_size"]
+    assert all(CharacterTaskDataConfig().to_dict()[k] == v for k, v in recipe["data"].items())
+
+
 def test_data_is_rgb_in_range_with_the_attribute_matrix(loaded):
     train, val, info = loaded
-    x, y = train.tensors
+    x, y, _ = train.tensors  # (and the layers: data.layer_targets is on by default)
     assert x.shape == (48, 3, 16, 16) and x.min() >= -1 and x.max() <= 1 and y.shape == (48, 11)
     assert len(val) == 8 and info.attributes[-1] == "direction" and info.channels == 3
     assert info.not_applicable == {"hair_color": [["hair_style", "none"]]}
@@ -88,9 +101,11 @@ def test_layer_targets_are_the_premultiplied_layers_each_image_is_drawn_from(dat
     assert (out * 2 - 1 - x).abs().max() < 2.5 / 255  # rounded to uint8 twice
 
 
-def test_a_layer_weight_without_layer_targets_is_a_config_error(loaded):
+def test_a_layer_weight_without_layer_targets_is_a_config_error(data_dir):
+    task = TASKS.get("character")
+    _, _, info = task.load_data(CharacterTaskDataConfig(data_dir=str(data_dir), layer_targets=False, **DATA))
     with pytest.raises(ConfigError, match="layer_targets=true"):
-        TASKS.get("character").fill_model_config({**TINY, "layer_weight": 1.0}, loaded[2])
+        task.fill_model_config({**TINY, "layer_weight": 1.0}, info)
 
 
 def test_condition_is_one_block_per_attribute_and_minus_one_is_zeros(model):

@@ -7,7 +7,8 @@
   attribution every derived model or page must carry;
 * :mod:`~genlab.image.characters.classifier` — a small CNN with one head per attribute that scores
   generated characters (:func:`~genlab.image.characters.classifier.attribute_accuracy`);
-* :mod:`~genlab.image.characters.task`, :mod:`~genlab.image.characters.models` (``character/cvae``),
+* :mod:`~genlab.image.characters.task`, :mod:`~genlab.image.characters.models` (``character/cvae``, and
+  ``character/layered``, the default: the CVAE with the layered decoder's recipe),
   :mod:`~genlab.image.characters.cgan` (``character/cgan``), :mod:`~genlab.image.characters.conditioning`
   (what both share), :mod:`~genlab.image.characters.pipelines` — the ``character`` task: attribute-conditioned
   generators and the ``character/draw`` pipeline (``genlab draw RUN --hair-style long …``).
@@ -47,7 +48,12 @@ from genlab.image.characters.data import (
     visible_classes,
     visible_fraction,
 )
-from genlab.image.characters.models import CharacterCVAE, CharacterCVAEConfig
+from genlab.image.characters.models import (
+    CharacterCVAE,
+    CharacterCVAEConfig,
+    CharacterLayeredCVAE,
+    CharacterLayeredCVAEConfig,
+)
 from genlab.image.characters.pipelines import CharacterDrawPipeline
 from genlab.image.characters.task import CharacterTask
 
@@ -63,6 +69,8 @@ __all__ = [
     "CharacterCGANConfig",
     "CharacterCVAE",
     "CharacterCVAEConfig",
+    "CharacterLayeredCVAE",
+    "CharacterLayeredCVAEConfig",
     "CharacterDataConfig",
     "CharacterDrawPipeline",
     "CharacterLayers",

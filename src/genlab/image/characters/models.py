@@ -26,7 +26,14 @@ from genlab.image.characters.conditioning import (
 )
 from genlab.image.vae import ConvEncoder, gaussian_kl, gaussian_log_prob
 
-__all__ = ["AttributeCondition", "Attributes", "CharacterCVAE", "CharacterCVAEConfig"]
+__all__ = [
+    "AttributeCondition",
+    "Attributes",
+    "CharacterCVAE",
+    "CharacterCVAEConfig",
+    "CharacterLayeredCVAE",
+    "CharacterLayeredCVAEConfig",
+]
 
 
 class CharacterCVAEConfig(CharacterModelConfig):
@@ -145,3 +152,31 @@ class CharacterCVAE(CharacterGenerator):
         if targets is not None:
             losses |= {"loss": losses["loss"] + self.config.layer_weight * layer_loss, "layers": layer_loss}
         return losses
+
+
+def _described(name: str, default: Any) -> Any:
+    """A field of :class:`CharacterCVAEConfig` with another default (same description)."""
+    return Field(default, description=CharacterCVAEConfig.model_fields[name].description)
+
+
+class CharacterLayeredCVAEConfig(CharacterCVAEConfig):
+    """``character/layered``: the CVAE with the benchmark's best recipe as its defaults (``cvae-layered-targets``
+    in benchmarks/characters.py): layered decoder without z, fitted to the data's layers, beta 100, lr 2e-3 with a
+    cosine schedule. It needs ``data.layer_targets`` (the task's default)."""
+
+    decoder: Literal["conv", "layered"] = _described("decoder", "layered")
+    layer_latent: bool = _described("layer_latent", False)
+    layer_weight: float = Field(1.0, ge=0, description=CharacterCVAEConfig.model_fields["layer_weight"].description)
+    beta: float = Field(100.0, ge=0, description=CharacterCVAEConfig.model_fields["beta"].description)
+    lr: float = Field(2e-3, gt=0, le=1, description=CharacterCVAEConfig.model_fields["lr"].description)
+    lr_schedule: Literal["constant", "cosine"] = _described("lr_schedule", "cosine")
+
+
+@register_model("character/layered")
+class CharacterLayeredCVAE(CharacterCVAE):
+    """:class:`CharacterCVAE` under :class:`CharacterLayeredCVAEConfig`'s defaults, trained on batches of 32 (each
+    character draws eight layers): the task's default model."""
+
+    config_class: ClassVar[type[CharacterLayeredCVAEConfig]] = CharacterLayeredCVAEConfig
+    description: ClassVar[str] = "layered conditional VAE: one RGBA layer per drawing step, fitted to the data's layers"
+    default_batch_size: ClassVar[int] = 32

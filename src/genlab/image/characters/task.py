@@ -28,7 +28,7 @@ from genlab.core.errors import ConfigError
 from genlab.core.model import GenerativeModel
 from genlab.core.registry import TASKS
 from genlab.core.task import Task
-from genlab.image.characters import cgan, models  # noqa: F401  (register character/cgan and character/cvae)
+from genlab.image.characters import cgan, models  # noqa: F401  (register character/cgan, /cvae and /layered)
 from genlab.image.characters.compose import CharacterLayers
 from genlab.image.characters.data import (
     DATASET,
@@ -49,7 +49,7 @@ class CharacterTaskDataConfig(CharacterDataConfig):
     source: Literal["builtin:lpc-characters"] = Field(DATASET, description="the labelled character dataset")
     image_size: Literal[16, 32, 64] = Field(64, description="pixels; 32 and 16 average 2×2 / 4×4 blocks of 64")
     layer_targets: bool = Field(
-        False,
+        True,
         description="also give every image the layers it is composited from (a third batch item, (B, K, 4, S, S) "
         "premultiplied RGBA), for a layered CVAE's layer_weight",
     )
@@ -124,7 +124,7 @@ class CharacterTask(Task):
     model_prefix = "character/"
     description = "attribute-conditioned game-character generators (LPC sprites: sex, hair, clothes, direction …)"
     data_config_class = CharacterTaskDataConfig
-    default_model = "cvae"
+    default_model = "layered"
     pipeline_class = CharacterDrawPipeline
     cli_options = {"--image-size": "data.image_size", "--n-train": "data.n_train"}
 
