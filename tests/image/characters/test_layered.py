@@ -32,6 +32,21 @@ class TestLayeredPaletteCVAE(CharacterModelChecks):
     validation_keys: ClassVar[set[str] | None] = {"loss", "recon", "kl"}
 
 
+class TestLayeredDefaultCVAE(CharacterModelChecks):
+    """``character/layered`` (the task's default): its batches carry the data's layers."""
+
+    model_name = "character/layered"
+    config: ClassVar[dict[str, Any]] = LAYERED
+    validation_keys: ClassVar[set[str] | None] = {"loss", "recon", "kl", "layers"}
+
+    def batch(self, model):
+        images, labels = super().batch(model)
+        g = torch.Generator().manual_seed(1)
+        layers = (torch.rand((6, 2, 4, 16, 16), generator=g) < 0.3).float()  # hard-edged coverage …
+        layers[:, :, :3] = torch.rand((6, 2, 3, 16, 16), generator=g)  # … of random colours
+        return images, labels, premultiplied(layers)
+
+
 class TestLayeredCGAN(CharacterModelChecks):
     model_name = "character/cgan"
     config: ClassVar[dict[str, Any]] = LAYERED
