@@ -77,6 +77,8 @@ def test_the_default_model_is_the_benchmark_s_best_recipe():
         k: v for k, v in recipe["model"].items() if k != "hidden_dims"
     }  # (the encoder's widths aside: without z in the layers it is not trained)
     assert CharacterLayeredCVAE.default_batch_size == recipe["batch_size"]
+    with pytest.raises(ConfigError, match="beta"):  # the fields keep their bounds
+        CharacterLayeredCVAE.config_class.build({"beta": -1})
     assert all(CharacterTaskDataConfig().to_dict()[k] == v for k, v in recipe["data"].items())
 
 

@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Literal
 import torch
 import torch.nn.functional as F
 from pydantic import Field
+from pydantic.fields import FieldInfo
 
 from genlab.core.errors import ConfigError
 from genlab.core.model import OptimizerSpec, register_model
@@ -154,9 +155,9 @@ class CharacterCVAE(CharacterGenerator):
         return losses
 
 
-def _described(name: str, default: Any) -> Any:
-    """A field of :class:`CharacterCVAEConfig` with another default (same description)."""
-    return Field(default, description=CharacterCVAEConfig.model_fields[name].description)
+def _default(name: str, default: Any) -> Any:
+    """The field ``name`` of :class:`CharacterCVAEConfig` (description, bounds) with another default."""
+    return FieldInfo.merge_field_infos(CharacterCVAEConfig.model_fields[name], default=default)
 
 
 class CharacterLayeredCVAEConfig(CharacterCVAEConfig):
@@ -164,12 +165,12 @@ class CharacterLayeredCVAEConfig(CharacterCVAEConfig):
     in benchmarks/characters.py): layered decoder without z, fitted to the data's layers, beta 100, lr 2e-3 with a
     cosine schedule. It needs ``data.layer_targets`` (the task's default)."""
 
-    decoder: Literal["conv", "layered"] = _described("decoder", "layered")
-    layer_latent: bool = _described("layer_latent", False)
-    layer_weight: float = Field(1.0, ge=0, description=CharacterCVAEConfig.model_fields["layer_weight"].description)
-    beta: float = Field(100.0, ge=0, description=CharacterCVAEConfig.model_fields["beta"].description)
-    lr: float = Field(2e-3, gt=0, le=1, description=CharacterCVAEConfig.model_fields["lr"].description)
-    lr_schedule: Literal["constant", "cosine"] = _described("lr_schedule", "cosine")
+    decoder: Literal["conv", "layered"] = _default("decoder", "layered")
+    layer_latent: bool = _default("layer_latent", False)
+    layer_weight: float = _default("layer_weight", 1.0)
+    beta: float = _default("beta", 100.0)
+    lr: float = _default("lr", 2e-3)
+    lr_schedule: Literal["constant", "cosine"] = _default("lr_schedule", "cosine")
 
 
 @register_model("character/layered")
