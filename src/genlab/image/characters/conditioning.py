@@ -200,7 +200,11 @@ class LayeredDecoder(nn.Module):
     def layers(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """RGBA layers (B, K, C + 1, S, S) in [0, 1], in drawing order (:meth:`layer_logits`, alpha through
         a sigmoid)."""
-        drawn = self.layer_logits(z, cond)
+        return self.straight(self.layer_logits(z, cond))
+
+    @staticmethod
+    def straight(drawn: torch.Tensor) -> torch.Tensor:
+        """Layers with the logit of alpha (:meth:`layer_logits`) -> RGBA layers in [0, 1]."""
         return torch.cat([drawn[:, :, :-1], torch.sigmoid(drawn[:, :, -1:])], dim=2)
 
     def layer_logits(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:

@@ -265,12 +265,13 @@ def _load(layers: CharacterLayers, split: str, n: int, seed: int) -> CharacterSe
 
 def load_layers(split: str = "train", config: CharacterDataConfig | None = None, **options: Any) -> np.ndarray:
     """The drawing-step layers of ``split`` (options as :func:`load_characters`): uint8 straight-alpha RGBA
-    (N, K, 64, 64, 4), image for image the layers whose composite is ``load_characters(split).images``.
-    Not kept in memory (the default train split's take 0.5 GB)."""
+    (N, K, 64, 64, 4), image for image the layers whose composite is ``load_characters(split).images``
+    (the characters of that split, which is kept in memory; these layers are not: the default train split's
+    take 0.5 GB)."""
     values = {**(config.to_dict() if config else {}), **options}
     cfg = CharacterDataConfig.build(values, where="data")
     layers = CharacterLayers.locate(cfg.data_dir)
-    return standing_layers(layers, sample_characters(layers, split, cfg.size(split), cfg.seed))
+    return standing_layers(layers, _load(layers, split, cfg.size(split), cfg.seed).characters)
 
 
 def attribute_matrix(split: str = "train", data_dir: str | None = None) -> tuple[np.ndarray, list[str], dict]:

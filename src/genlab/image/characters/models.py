@@ -143,7 +143,7 @@ class CharacterCVAE(CharacterGenerator):
             logits = self.decode_logits(z, labels)
         else:
             drawn = self.decoder.layer_logits(z, self.schema.one_hot(labels.to(z.device)))
-            logits = self.decoder.composite(torch.cat([drawn[:, :, :-1], torch.sigmoid(drawn[:, :, -1:])], dim=2))
+            logits = self.decoder.composite(self.decoder.straight(drawn))
             layer_loss = layer_nll(drawn, targets, self.config.likelihood, self.config.obs_std).mean()
         if self.config.likelihood == "laplace":
             recon = -laplace_log_prob(logits, x01, self.config.obs_std).mean()

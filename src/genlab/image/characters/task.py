@@ -36,7 +36,7 @@ from genlab.image.characters.data import (
     CharacterDataConfig,
     CharacterSet,
     load_characters,
-    load_layers,
+    standing_layers,
 )
 from genlab.image.characters.pipelines import CharacterDrawPipeline
 
@@ -77,7 +77,7 @@ class CharacterDataInfo(DataInfo):
 
 def to_tensors(data: CharacterSet, image_size: int, layers: np.ndarray | None = None) -> TensorDataset:
     """Images (N, 3, S, S) in [-1, 1] on the background colour, and long labels (N, A); with the images'
-    ``layers`` (N, K, 64, 64, 4 straight RGBA, :func:`~.data.load_layers`), also those layers as uint8
+    ``layers`` (N, K, 64, 64, 4 straight RGBA, :func:`~.data.standing_layers`), also those layers as uint8
     premultiplied RGBA (N, K, 4, S, S) (premultiplied, so that shrinking averages what each pixel shows)."""
     x = torch.from_numpy(np.ascontiguousarray(data.rgb())).permute(0, 3, 1, 2).float() / 127.5 - 1
     if image_size != NATIVE_SIZE:
@@ -150,7 +150,7 @@ class CharacterTask(Task):
         size = data_cfg.image_size
         if not targets:
             return to_tensors(train, size), to_tensors(val, size), info
-        train_layers, val_layers = load_layers("train", **options), load_layers("val", **options)
+        train_layers, val_layers = (standing_layers(folder, data.characters) for data in (train, val))
         return to_tensors(train, size, train_layers), to_tensors(val, size, val_layers), info
 
     def fill_model_config(self, values: dict[str, Any], info: CharacterDataInfo) -> dict[str, Any]:
