@@ -43,7 +43,7 @@ NAME = "tts"
 PAGE = common.ROOT / "docs" / "benchmarks" / "tts.md"
 MEDIA = common.ROOT / "docs" / "benchmarks" / "tts"
 START, END = "<!-- tts-table:start -->", "<!-- tts-table:end -->"
-KEY = ("model", "language", "vocoder", "dataset", "budget_minutes")
+KEY = ("model", "language", "vocoder", "dataset", "budget_minutes", "overrides")
 VOCODED = "reference (vocoded)"  # the row of a vocoder run on the reference mels (copy synthesis)
 COLUMNS = ("cer", "mcd_db", "f0_rmse_hz", "vde", "rtf", "rtf_acoustic", "rtf_vocoder", "diagonality", "train_minutes",
            "n_sentences")  # fmt: skip
@@ -70,6 +70,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--finetune-minutes", type=float, default=10.0, help="minutes of fine-tuning")
     parser.add_argument("--only-finetune", action="store_true", help="skip the corpus rows (the models exist)")
     parser.add_argument("--render-only", action="store_true", help="only rewrite the table of docs/benchmarks/tts.md")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        help="config override of the acoustic models (model.postnet_layers=5)")  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -120,9 +122,14 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         for model in args.models:
             tts, train_minutes = _trained(runs, "tts", f"tts-{lang}-{model}", {
                 "model": model, "data": corpus, "max_minutes": minutes, "threads": args.threads,
-                "batch_size": args.batch_size, "grad_clip": 1.0, "data_options": data})  # fmt: skip
-            extra = {"dataset": dataset, "budget_minutes": None if quick else args.minutes,
-                     "train_minutes": train_minutes}  # fmt: skip
+                "batch_size": args.batch_size, "grad_clip": 1.0, "data_options": data,
+                "overrides": args.overrides})  # fmt: skip
+            extra = {
+                "dataset": dataset,
+                "budget_minutes": None if quick else args.minutes,
+                "train_minutes": train_minutes,
+                **({"overrides": args.overrides} if args.overrides else {}),
+            }
             diag = _diagonality(tts, args) if model == "tacotron2" and not args.only_finetune else None
             for name, vocoder in vocoders.items() if not args.only_finetune else ():
                 first = not any(r["model"] == "reference" for r in rows)
@@ -139,7 +146,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                     rows.append(_row(VOCODED, lang, name, result["baselines"]["vocoded"], dataset=dataset,
                                      budget_minutes=None, n_sentences=args.n))  # fmt: skip
                 rows.append(_row(model, lang, name, result, diagonality=diag, n_sentences=args.n, **extra))
-                _media(tts, vocoder, f"{lang}-{model}-{name}", args)
+                _media(tts, vocoder, "-".join([lang, model, *args.overrides, name]), args)
             if args.finetune_data:
                 rows += _finetuned(runs, tts, model, vocoders, asr, args)
             if args.wavenet:
@@ -259,10 +266,20 @@ def _media(tts: Path, vocoder: str | None, stem: str, args: argparse.Namespace) 
 
 
 def render(rows: list[dict[str, Any]]) -> None:
-    lead = {"model": lambda r: r["model"], "language": lambda r: r["language"], "data": lambda r: r["dataset"],
+    lead = {"model": _label, "language": lambda r: r["language"], "data": lambda r: r["dataset"],
             "vocoder": lambda r: r["vocoder"]}  # fmt: skip
     lines = common.markdown_table(rows, lead, COLUMNS)
     common.replace_between(PAGE, START, END, lines)
+
+
+def _label(row: dict[str, Any]) -> str:
+    """The model column: the model, and the overrides it was trained with."""
+    return row["model"] + (f" ({', '.join(row['overrides'])})" if row.get("overrides") else "")
+
+
+def row_key(row: dict[str, Any]) -> tuple:
+    """What makes a row the same measurement again (a re-run replaces it)."""
+    return tuple(tuple(v) if isinstance(v := row.get(k), list) else v for k in KEY)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -270,7 +287,7 @@ def main(argv: list[str] | None = None) -> None:
     name = f"{NAME}-quick" if args.quick else NAME
     if not args.render_only:
         rows = run(args)
-        common.save_rows(name, rows, "benchmarks.tts", argv, key=lambda r: tuple(r.get(k) for k in KEY),
+        common.save_rows(name, rows, "benchmarks.tts", argv, key=row_key,
                          out_dir=args.out_dir)  # fmt: skip
     path = common.results_path(name, args.out_dir)
     if not args.quick and path.is_file() and PAGE.is_file():
