@@ -68,6 +68,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--finetune-data", default=None, help="a folder of one real speaker (../shared/data/speech/"
                         "ljspeech-mini): fine-tune each model on it and score its held-out clips")  # fmt: skip
     parser.add_argument("--finetune-minutes", type=float, default=10.0, help="minutes of fine-tuning")
+    parser.add_argument("--aligned-vocoder-minutes", type=float, default=0.0, help="also fine-tune the Vocos "
+                        "vocoder this long on each acoustic model's aligned mels (--mels-from); scored")  # fmt: skip
     parser.add_argument("--only-finetune", action="store_true", help="skip the corpus rows (the models exist)")
     parser.add_argument("--render-only", action="store_true", help="only rewrite the table of docs/benchmarks/tts.md")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
@@ -120,7 +122,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                 "threads": args.threads})  # fmt: skip
             vocoders["vocos"] = str(vocos)
         for model in args.models:
-            tts, train_minutes = _trained(runs, "tts", f"tts-{lang}-{model}", {
+            tts, train_minutes = _trained(runs, "tts", f"tts-{lang}-{model}{_suffix(args)}", {
                 "model": model, "data": corpus, "max_minutes": minutes, "threads": args.threads,
                 "batch_size": args.batch_size, "grad_clip": 1.0, "data_options": data,
                 "overrides": args.overrides})  # fmt: skip
@@ -131,7 +133,15 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                 **({"overrides": args.overrides} if args.overrides else {}),
             }
             diag = _diagonality(tts, args) if model == "tacotron2" and not args.only_finetune else None
-            for name, vocoder in vocoders.items() if not args.only_finetune else ():
+            voices = dict(vocoders)
+            base = args.vocos or vocoders.get("vocos")
+            if args.aligned_vocoder_minutes and base and not args.only_finetune:
+                tuned, _ = _trained(runs, "vocoder", f"vocos-{lang}-{model}{_suffix(args)}-aligned", {
+                    "model": "vocos", "data": corpus, "max_minutes": 0.3 if quick else args.aligned_vocoder_minutes,
+                    "threads": args.threads, "init_from": base,
+                    "data_options": {"mels_from": str(tts), "data_dir": args.data_dir}})  # fmt: skip
+                voices[f"vocos fine-tuned on {model}'s aligned mels"] = str(tuned)
+            for name, vocoder in voices.items() if not args.only_finetune else ():
                 first = not any(r["model"] == "reference" for r in rows)
                 vocoded = not any(r["model"] == VOCODED and r["vocoder"] == name for r in rows)
                 result = genlab.evaluate(tts, ["cer", "mcd", "f0_rmse", "rtf"], save=False, asr=str(asr),
@@ -205,6 +215,11 @@ def _split_folder(folder: Path, out: Path) -> tuple[Path, Path]:
                 link.symlink_to((folder / "wavs" / f"{clip}.wav").resolve())
         (out / part / "metadata.csv").write_text("\n".join(chosen) + "\n", encoding="utf-8")
     return out / "train", out / "test"
+
+
+def _suffix(args: argparse.Namespace) -> str:
+    """Run-name suffix of acoustic models trained with ``--set`` overrides (so they do not reuse the plain run)."""
+    return "".join(f"-{o.split('.')[-1].replace('=', '')}" for o in args.overrides)
 
 
 def _vocoder_folder(lang: str, data_dir: str | None, runs: Path) -> Path:

@@ -158,11 +158,20 @@ class Vocoder(GenerativeModel):
                                            betas=(0.8, 0.99), schedule=c.schedule))  # fmt: skip
         return groups
 
-    def _waves(self, batch: Any) -> torch.Tensor:
+    def _waves(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(waves (B, samples), given mels (B, n_mels, frames) or None)`` of a batch: waves alone, ClipDataset's
+        (waves, labels) or (waves, mels) pairs whose mels come from elsewhere (an acoustic model's)."""
         wave = batch[0] if isinstance(batch, (list, tuple)) else batch  # (wave, label) items of ClipDataset
         if wave.dim() != 2:
             raise BadInputError(f"a vocoder trains on waves (B, samples), got {tuple(wave.shape)}")
-        return wave.float()
+        given = batch[1] if isinstance(batch, (list, tuple)) and len(batch) > 1 and batch[1].dim() == 3 else None
+        if given is not None and given.shape[-1] != self.config.frames(wave.shape[-1]):
+            raise BadInputError(
+                f"{wave.shape[-1]} samples need {self.config.frames(wave.shape[-1])} mel frames, "
+                f"the batch gives {given.shape[-1]}",
+                "pair each wave with its centred frames",
+            )
+        return wave.float(), (given.float() if given is not None else None)
 
     def reconstruction_losses(self, wave: torch.Tensor, estimate: torch.Tensor, mel: torch.Tensor) -> dict:
         """The reconstruction loss of ``estimate`` against ``wave`` (module docstring) and its terms."""
@@ -176,11 +185,12 @@ class Vocoder(GenerativeModel):
     def training_losses(self, batch: Any, group: str = "generator") -> dict[str, torch.Tensor]:
         """``batch``: segments (B, samples) (or ClipDataset's (waves, labels)). ``generator``: the reconstruction
         loss (+ the adversarial terms); ``discriminator``: its adversarial loss on real and resynthesised segments."""
-        wave = self._waves(batch)
+        wave, given = self._waves(batch)
         mel = self.mel(wave)
+        source = mel if given is None else given  # the mels to invert: the wave's own, or an acoustic model's
         if group == "discriminator":
-            return self._discriminator_losses(wave, mel)
-        estimate = self(mel, wave.shape[-1])
+            return self._discriminator_losses(wave, source)
+        estimate = self(source, wave.shape[-1])
         losses = self.reconstruction_losses(wave, estimate, mel)
         if self.discriminator is not None:
             adversarial = ADVERSARIAL_LOSSES[self.config.adversarial_loss]
@@ -209,6 +219,6 @@ class Vocoder(GenerativeModel):
     def validation_losses(self, batch: Any) -> dict[str, torch.Tensor]:
         """The reconstruction loss and its terms (no adversarial term), without gradients."""
         with torch.no_grad():
-            wave = self._waves(batch)
+            wave, given = self._waves(batch)
             mel = self.mel(wave)
-            return self.reconstruction_losses(wave, self(mel, wave.shape[-1]), mel)
+            return self.reconstruction_losses(wave, self(mel if given is None else given, wave.shape[-1]), mel)

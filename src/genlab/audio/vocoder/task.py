@@ -65,6 +65,11 @@ class VocoderDataConfig(AudioDataConfig):
     segments_per_epoch: int = Field(
         2000, ge=1, le=1_000_000, description="random training segments that make one epoch (drawn ∝ recording length)"
     )
+    mels_from: str | None = Field(
+        None, description="a run of `genlab train tts`: train on its acoustic model's ground-truth-aligned mels of "
+        "its own training recordings, paired with them (--data must name that corpus; start from a trained "
+        "vocoder with --init-from): a vocoder fine-tuned to the mels it will be given",
+    )  # fmt: skip
 
 
 class SegmentDataset(Dataset):
@@ -81,6 +86,33 @@ class SegmentDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         return self.clips[int(torch.multinomial(self.weights, 1))]
+
+
+class AlignedSegmentDataset(Dataset):
+    """Segments of (wave, log-mel) pairs whose mel was not analysed from the wave (an acoustic model's aligned
+    mels, :mod:`genlab.speech.tts.aligned`): ``(wave (frames · hop,), mel (n_mels, frames + 1))``, frame ``f`` of
+    the mel centred on sample ``f · hop`` of the wave (centred STFT frames). Training: ``length`` random crops an
+    epoch, an utterance drawn ∝ its length; ``random=False``: each utterance's centre segment (validation).
+    Utterances shorter than a segment are left out (counted in :attr:`skipped`)."""
+
+    def __init__(self, pairs: list[tuple[torch.Tensor, torch.Tensor]], hop: int, frames: int, length: int | None = None,
+                 random: bool = True):  # fmt: skip
+        self.hop, self.frames, self.random = hop, frames, random
+        self.pairs = [(w, m) for w, m in pairs if m.shape[-1] > frames and len(w) >= frames * hop]
+        self.skipped = len(pairs) - len(self.pairs)
+        self.length = length if random and length else len(self.pairs)
+        self.weights = torch.tensor([float(m.shape[-1]) for _, m in self.pairs])
+
+    def __len__(self) -> int:
+        return self.length if self.pairs else 0
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        i = int(torch.multinomial(self.weights, 1)) if self.random else index
+        wave, mel = self.pairs[i]
+        last = min(mel.shape[-1] - 1 - self.frames, len(wave) // self.hop - self.frames)
+        start = int(torch.randint(0, last + 1, ())) if self.random else last // 2
+        segment = wave[start * self.hop : (start + self.frames) * self.hop]
+        return segment.float(), mel[:, start : start + self.frames + 1].float()
 
 
 class VocoderTask(Task):
@@ -102,13 +134,16 @@ class VocoderTask(Task):
         "--layers": "model.layers",
         "--lr": "model.lr",
         "--adversarial-weight": "model.adversarial_weight",
+        "--mels-from": "data.mels_from",
     }
     eval_request_class = evaluation.VocoderEvalRequest
 
     def __init__(self):
-        self._preview: list[torch.Tensor] = []
+        self._preview: list[tuple[torch.Tensor, torch.Tensor | None]] = []
 
     def load_data(self, data_cfg: VocoderDataConfig):
+        if data_cfg.mels_from:
+            return self._load_aligned(data_cfg)
         name, _ = parse_source(data_cfg.source)
         native = NATIVE_RATES.get(name)
         if native is not None and data_cfg.sample_rate > native:
@@ -117,8 +152,47 @@ class VocoderTask(Task):
         train, val, data_info = load_audio_data(data_cfg)
         source = val if val is not None else train
         limit = int(PREVIEW_SECONDS * data_cfg.sample_rate)
-        self._preview = [w[:limit] for w in source.waves[:PREVIEW]]
+        self._preview = [(w[:limit], None) for w in source.waves[:PREVIEW]]
         return SegmentDataset(train, data_cfg.segments_per_epoch), val, data_info
+
+    def _load_aligned(self, data_cfg: VocoderDataConfig):
+        """Train/val segments of an acoustic model's aligned mels and their recordings (``data.mels_from``)."""
+        from genlab.core.model import GenerativeModel
+        from genlab.core.runs import resolve_model_dir
+
+        acoustic = GenerativeModel.from_pretrained(resolve_model_dir(data_cfg.mels_from))
+        provider = getattr(TASKS.get(acoustic.task), "aligned_mels", None)
+        if provider is None:
+            raise ConfigError(f"{data_cfg.mels_from} holds a {acoustic.registry_name} model, which gives no "
+                              "aligned mels", "pass a run of `genlab train tts` to --mels-from")  # fmt: skip
+        recorded = (acoustic.provenance.data or {}).get("config") or {}
+        if recorded.get("source") and recorded["source"] != data_cfg.source:
+            raise ConfigError(
+                f"--mels-from makes mels of the corpus {acoustic.registry_name} was trained on, "
+                f"{recorded['source']}, not {data_cfg.source}",
+                f"pass --data {recorded['source']}",
+            )
+        mels = provider(acoustic, data_cfg.data_dir, data_cfg.max_files)
+        front = mels.front_end
+        frames = max(1, round(data_cfg.clip_seconds * front.sample_rate / front.hop_length))
+        train = AlignedSegmentDataset(mels.train, front.hop_length, frames, data_cfg.segments_per_epoch)
+        val = AlignedSegmentDataset(mels.val, front.hop_length, frames, random=False) if mels.val else None
+        if not len(train):
+            raise ConfigError(f"every utterance of {mels.source} is shorter than a {data_cfg.clip_seconds:g} s "
+                              "segment", "train on shorter segments (--clip-seconds)")  # fmt: skip
+        limit = int(PREVIEW_SECONDS * front.sample_rate)
+        shown = mels.val or mels.train
+        self._preview = [(w[:limit], m[:, : front.frames(len(w[:limit]))].float()) for w, m in shown[:PREVIEW]]
+        skipped = [f"{d.skipped} utterance(s) shorter than a segment" for d in (train, val) if d and d.skipped]
+        seconds = sum(len(w) for w, _ in mels.train + mels.val) / front.sample_rate
+        info = AudioDataInfo(
+            source=data_cfg.source, sample_rate=front.sample_rate, clip_samples=frames * front.hop_length,
+            num_classes=0, class_names=[], speakers=[], n_train=len(train.pairs), n_val=len(val.pairs) if val else 0,
+            seconds=round(seconds, 1), skipped=skipped,
+            split={"method": f"the split of {data_cfg.mels_from}", **mels.description},
+            config=data_cfg.to_dict() | {"front_end": front.front_end().to_dict()},
+        )  # fmt: skip
+        return train, val, info
 
     def fill_model_config(self, values: dict[str, Any], info: AudioDataInfo) -> dict[str, Any]:
         if "sample_rate" in values and values["sample_rate"] != info.sample_rate:
@@ -126,6 +200,13 @@ class VocoderTask(Task):
                 f"model.sample_rate={values['sample_rate']} does not match the data ({info.sample_rate} Hz)",
                 "set the rate on the data instead (--sample-rate) or drop the override",
             )
+        front = (info.config or {}).get("front_end")  # aligned mels: the vocoder must analyse as they were made
+        if front:
+            clash = {k: (values[k], v) for k, v in front.items() if values.get(k) not in (None, v)}
+            if clash:
+                raise ConfigError(f"the aligned mels were made with another front end: {clash} (given, theirs)",
+                                  "drop those model options")  # fmt: skip
+            return {**values, **front}
         return {**values, "sample_rate": info.sample_rate}
 
     def write_samples(self, model: Vocoder, stem: Path, seed: int) -> Path:
@@ -141,8 +222,8 @@ class VocoderTask(Task):
         rate, c = model.sample_rate, model.config
         generator = torch.Generator().manual_seed(seed)
         waves, titles = [], []
-        for wave in self._preview:
-            mel = model.mel(wave)
+        for wave, given in self._preview:  # given: an acoustic model's aligned mel (--mels-from), else None
+            mel = model.mel(wave) if given is None else given
             waves += [wave, model.vocode(mel, len(wave)), c.griffin_lim(mel, 32, len(wave), generator)]
             titles += ["original", model.registry_name, "Griffin-Lim (32 iterations)"]
         gap = torch.zeros(int(GAP_SECONDS * rate))

@@ -250,7 +250,11 @@ class WaveNetVocoder(Vocoder):
 
     def losses(self, batch: Any, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """Cross-entropy of the next sample's class (nats) over one window per segment, and the same in bits."""
-        inputs, targets, mel = self.windows(self._waves(batch), generator)
+        wave, given = self._waves(batch)
+        if given is not None:
+            raise BadInputError("the WaveNet vocoder trains on the recordings' own mels only",
+                                "fine-tune audio/vocos on an acoustic model's mels (--mels-from)")  # fmt: skip
+        inputs, targets, mel = self.windows(wave, generator)
         loss = F.cross_entropy(self.logits(inputs, mel), targets)
         return {"loss": loss, "bits_per_sample": loss.detach() / math.log(2)}
 

@@ -155,6 +155,13 @@ class AcousticModel(GenerativeModel):
         faster; ``controls`` are model-specific (``pitch``, ``energy`` shifts of the non-autoregressive model)."""
         raise NotImplementedError
 
+    def aligned_mels(self, batch: Any) -> list[torch.Tensor]:
+        """The model's own log-mels (n_mels, frames_i) of a training batch, denormalised, frame for frame in step
+        with the batch's recorded mels: teacher forced, with the durations (or attention) the recordings give
+        ("ground-truth-aligned" mels, on which Shen et al. 2018 trained their WaveNet vocoder). A vocoder
+        fine-tuned on them learns to turn this model's mels, not only recorded ones, into speech."""
+        raise NotImplementedError(f"{self.registry_name} gives no ground-truth-aligned mels")
+
     @torch.no_grad()
     def synthesize_mel(self, text: str, speaker: int | str = 0, speed: float = 1.0, **controls: float) -> torch.Tensor:
         """Log-mels (n_mels, frames) of one sentence of text."""

@@ -256,38 +256,49 @@ class FastSpeech(AcousticModel):
         return pitch, energy
 
     # --- training -------------------------------------------------------------
-    def training_losses(self, batch: Any, group: str = "acoustic") -> dict[str, torch.Tensor]:
-        """Losses of a batch ``(ids, id_lengths, mels, mel_lengths, speakers, f0)``: ``loss`` and each term."""
-        c = self.config
+    def teacher_forced(self, batch: Any) -> dict[str, torch.Tensor]:
+        """The forward pass of training on a batch ``(ids, id_lengths, mels, mel_lengths, speakers, f0)``: the
+        normalised target ``mel`` (B, n_mels, F), the masks, the encoder output ``h``, the symbol ``means``, the
+        searched ``alignment`` (B, L, F), the per-symbol ``pitch``/``energy`` targets and the decoded mels
+        ``before``/``after`` the postnet (normalised; ``after`` None without a postnet)."""
         ids, id_lengths, mels, mel_lengths, speakers, f0 = trim_batch(batch)
         device = self.embedding.weight.device
         ids, id_lengths, mel_lengths, speakers = (t.to(device) for t in (ids, id_lengths, mel_lengths, speakers))
         mel, f0 = self.normalize(mels.to(device)), f0.to(device)
         symbol_mask, frame_mask = length_mask(id_lengths, ids.shape[1]), length_mask(mel_lengths, mel.shape[-1])
-        keep_symbols, keep_frames = symbol_mask.to(mel.dtype), frame_mask.to(mel.dtype)
-        mel = mel * keep_frames[:, None, :]
-
+        mel = mel * frame_mask[:, None, :].to(mel.dtype)
         h = self.encode(ids, id_lengths, speakers)
         means = self.to_means(h)  # (B, L, n_mels)
         with torch.no_grad():
             alignment = monotonic_alignment_search(self.log_likelihoods(means, mel), id_lengths, mel_lengths)
-        aligned_means = (alignment.transpose(1, 2) @ means).transpose(1, 2)  # (B, F, n) -> (B, n, F)
+        pitch, energy = self.symbol_targets(alignment, mel, f0)
+        expanded = alignment.transpose(1, 2) @ self.add_variances(h, pitch, energy, symbol_mask)  # (B, F, hidden)
+        before, after = self.decode(expanded, frame_mask)
+        return {"mel": mel, "symbol_mask": symbol_mask, "frame_mask": frame_mask, "mel_lengths": mel_lengths,
+                "h": h, "means": means, "alignment": alignment, "pitch": pitch, "energy": energy,
+                "before": before, "after": after}  # fmt: skip
+
+    def training_losses(self, batch: Any, group: str = "acoustic") -> dict[str, torch.Tensor]:
+        """Losses of a batch ``(ids, id_lengths, mels, mel_lengths, speakers, f0)``: ``loss`` and each term."""
+        c = self.config
+        out = self.teacher_forced(batch)
+        mel, h, alignment, symbol_mask = out["mel"], out["h"], out["alignment"], out["symbol_mask"]
+        keep_symbols, keep_frames = symbol_mask.to(mel.dtype), out["frame_mask"].to(mel.dtype)
+        aligned_means = (alignment.transpose(1, 2) @ out["means"]).transpose(1, 2)  # (B, F, n) -> (B, n, F)
         n_values = keep_frames.sum() * c.n_mels
         prior = (0.5 * ((mel - aligned_means) ** 2 + math.log(2 * math.pi)) * keep_frames[:, None, :]).sum() / n_values
 
         frames = alignment_durations(alignment).to(mel.dtype)
-        pitch, energy = self.symbol_targets(alignment, mel, f0)
         n_symbols = keep_symbols.sum()
 
         def symbol_mse(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
             return (((prediction - target) ** 2) * keep_symbols).sum() / n_symbols
 
         duration_loss = symbol_mse(self.duration_predictor(h.detach(), symbol_mask), torch.log1p(frames))
-        pitch_loss = symbol_mse(self.pitch_predictor(h, symbol_mask), pitch)
-        energy_loss = symbol_mse(self.energy_predictor(h, symbol_mask), energy)
+        pitch_loss = symbol_mse(self.pitch_predictor(h, symbol_mask), out["pitch"])
+        energy_loss = symbol_mse(self.energy_predictor(h, symbol_mask), out["energy"])
 
-        expanded = alignment.transpose(1, 2) @ self.add_variances(h, pitch, energy, symbol_mask)  # (B, F, hidden)
-        before, after = self.decode(expanded, frame_mask)
+        before, after = out["before"], out["after"]
         distance = F.l1_loss if c.mel_loss == "l1" else F.mse_loss
         mel_loss = distance(before, mel, reduction="sum") / n_values
         if after is not None:
@@ -296,6 +307,19 @@ class FastSpeech(AcousticModel):
                 + c.energy_weight * energy_loss)  # fmt: skip
         return {"loss": loss, "mel": mel_loss.detach(), "prior": prior.detach(), "duration": duration_loss.detach(),
                 "pitch": pitch_loss.detach(), "energy": energy_loss.detach()}  # fmt: skip
+
+    @torch.no_grad()
+    def aligned_mels(self, batch: Any) -> list[torch.Tensor]:
+        """Ground-truth-aligned log-mels (:meth:`AcousticModel.aligned_mels`): the decoder's mels with the durations
+        monotonic search finds on the recordings and the recordings' own pitch and energy (dropout off)."""
+        was_training = self.training
+        self.eval()
+        try:
+            out = self.teacher_forced(batch)
+        finally:
+            self.train(was_training)
+        mel = self.denormalize(out["after"] if out["after"] is not None else out["before"]).cpu()
+        return [m[:, :n] for m, n in zip(mel, out["mel_lengths"].tolist(), strict=True)]
 
     # --- inference ------------------------------------------------------------
     @torch.no_grad()

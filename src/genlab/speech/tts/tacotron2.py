@@ -425,6 +425,20 @@ class Tacotron2(AcousticModel):
         finally:
             self.train(was_training)
 
+    @torch.no_grad()
+    def aligned_mels(self, batch: Any) -> list[torch.Tensor]:
+        """Ground-truth-aligned log-mels (:meth:`AcousticModel.aligned_mels`): the postnet's teacher-forced mels,
+        each step reading the recording's previous frame (the prenet's dropout stays on, as in inference)."""
+        was_training = self.training
+        self.eval()
+        try:
+            ids, id_lengths, target, mel_lengths, speakers, mask = self._prepare(batch)
+            post = self.teacher_forced(ids, id_lengths, target, speakers, mask)[1]
+        finally:
+            self.train(was_training)
+        mel = self.denormalize(post).cpu()
+        return [m[:, :n] for m, n in zip(mel, mel_lengths.tolist(), strict=True)]
+
     # --- inference --------------------------------------------------------------------------------------------------
     @torch.no_grad()
     def infer(self, ids: torch.Tensor, speaker: int = 0, speed: float = 1.0, **controls: float) -> torch.Tensor:

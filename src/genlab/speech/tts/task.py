@@ -61,6 +61,16 @@ class TTSTask(Task):
                          [shown.ids[i] for i in idx])  # fmt: skip
         return train, val, info
 
+    def aligned_mels(self, model: GenerativeModel, data_dir: str | None = None, max_files: int | None = None):
+        """The acoustic ``model``'s ground-truth-aligned mels of its training recordings, paired with them
+        (:mod:`genlab.speech.tts.aligned`): what ``genlab train vocoder --mels-from RUN`` fine-tunes on."""
+        from genlab.speech.tts.aligned import aligned_mels
+        from genlab.speech.tts.base import AcousticModel
+
+        if not isinstance(model, AcousticModel):
+            raise BadInputError(f"a {model.registry_name} model gives no aligned mels", "pass a tts run")
+        return aligned_mels(model, data_dir, max_files)
+
     def check_model_fits_data(self, model_cls: type[GenerativeModel], info: TTSDataInfo) -> None:
         self._model_fields = set(model_cls.config_class.model_fields)
 
