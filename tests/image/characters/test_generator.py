@@ -108,6 +108,14 @@ def test_a_layer_weight_without_layer_targets_is_a_config_error(data_dir):
     _, _, info = task.load_data(CharacterTaskDataConfig(data_dir=str(data_dir), layer_targets=False, **DATA))
     with pytest.raises(ConfigError, match="layer_targets=true"):
         task.fill_model_config({**TINY, "layer_weight": 1.0}, info)
+    task.check_model_fits_data(
+        MODELS.get("character/layered"), info
+    )  # its default weight is 1: refused before training
+    with pytest.raises(ConfigError, match="layer_weight=1.0 needs"):
+        task.fill_model_config(dict(TINY), info)
+    task.fill_model_config({**TINY, "layer_weight": 0.0}, info)  # unless the user turns the term off
+    task.check_model_fits_data(MODELS.get("character/cvae"), info)
+    task.fill_model_config(dict(TINY), info)
 
 
 def test_condition_is_one_block_per_attribute_and_minus_one_is_zeros(model):

@@ -153,15 +153,23 @@ class CharacterTask(Task):
         train_layers, val_layers = (standing_layers(folder, data.characters) for data in (train, val))
         return to_tensors(train, size, train_layers), to_tensors(val, size, val_layers), info
 
+    def __init__(self):
+        self._layer_weight = 0.0  # the default layer_weight of the model about to be built
+
+    def check_model_fits_data(self, model_cls: type[GenerativeModel], info: CharacterDataInfo) -> None:
+        field = model_cls.config_class.model_fields.get("layer_weight")
+        self._layer_weight = field.default if field is not None else 0.0  # character/layered: 1, not 0
+
     def fill_model_config(self, values: dict[str, Any], info: CharacterDataInfo) -> dict[str, Any]:
         if "image_size" in values and values["image_size"] != info.image_size:
             raise ConfigError(
                 f"model.image_size={values['image_size']} does not match the data ({info.image_size})",
                 f"set it on the data instead (--image-size {values['image_size']})",
             )
-        if values.get("layer_weight") and not info.layer_targets:
+        weight = values.get("layer_weight", self._layer_weight)
+        if weight and not info.layer_targets:
             raise ConfigError(
-                f"model.layer_weight={values['layer_weight']} needs the layers of the training images",
+                f"model.layer_weight={weight} needs the layers of the training images",
                 "set data.layer_targets=true (--set data.layer_targets=true)",
             )
         from_data = {"image_size": info.image_size, "channels": 3, "attributes": info.attributes}
