@@ -16,6 +16,11 @@ training sentences, the fixed 5 % ``test`` split held out):
 3. each acoustic model ``tts-LANG-MODEL`` (``genlab train tts``, ``--minutes``); a run already in ``--runs-dir``
    is reused, not retrained (its training minutes are read from the run).
 
+With ``--aligned-vocoder-minutes M``, ``vocos-LANG`` is also fine-tuned for M minutes on each acoustic model's
+ground-truth-aligned mels of its training sentences (``genlab train vocoder --mels-from``) and scored as the vocoder
+``vocos-aligned``; ``--set model.KEY=VALUE`` trains the acoustic models with that override (their runs and rows say
+so); ``--skip-scored`` leaves out the systems whose rows the results file already holds.
+
 Then ``genlab.evaluate`` scores ``--n`` held-out sentences (seeded) for every acoustic model × vocoder (Griffin-Lim
 and Vocos), with the ``reference`` recordings as baseline: ``cer`` (the recogniser on the speech), ``mcd_db`` and
 ``f0_rmse_hz`` against the reference (DTW), ``rtf`` on one thread (acoustic model + vocoder, and apart). eSpeak NG
@@ -44,6 +49,7 @@ PAGE = common.ROOT / "docs" / "benchmarks" / "tts.md"
 MEDIA = common.ROOT / "docs" / "benchmarks" / "tts"
 START, END = "<!-- tts-table:start -->", "<!-- tts-table:end -->"
 KEY = ("model", "language", "vocoder", "dataset", "budget_minutes", "overrides")
+ALIGNED = "vocos-aligned"  # the Vocos vocoder fine-tuned on an acoustic model's aligned mels
 VOCODED = "reference (vocoded)"  # the row of a vocoder run on the reference mels (copy synthesis)
 COLUMNS = ("cer", "mcd_db", "f0_rmse_hz", "vde", "rtf", "rtf_acoustic", "rtf_vocoder", "diagonality", "train_minutes",
            "n_sentences")  # fmt: skip
@@ -70,6 +76,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--finetune-minutes", type=float, default=10.0, help="minutes of fine-tuning")
     parser.add_argument("--aligned-vocoder-minutes", type=float, default=0.0, help="also fine-tune the Vocos "
                         "vocoder this long on each acoustic model's aligned mels (--mels-from); scored")  # fmt: skip
+    parser.add_argument("--skip-scored", action="store_true", help="do not score again the systems whose rows the "
+                        "results file (--out-dir) holds: an extended run scores only what is new")  # fmt: skip
     parser.add_argument("--only-finetune", action="store_true", help="skip the corpus rows (the models exist)")
     parser.add_argument("--render-only", action="store_true", help="only rewrite the table of docs/benchmarks/tts.md")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
@@ -140,8 +148,11 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                     "model": "vocos", "data": corpus, "max_minutes": 0.3 if quick else args.aligned_vocoder_minutes,
                     "threads": args.threads, "init_from": base,
                     "data_options": {"mels_from": str(tts), "data_dir": args.data_dir}})  # fmt: skip
-                voices[f"vocos fine-tuned on {model}'s aligned mels"] = str(tuned)
+                voices[ALIGNED] = str(tuned)
+            done = _scored(args) if args.skip_scored else set()
             for name, vocoder in voices.items() if not args.only_finetune else ():
+                if (model, lang, name, extra["budget_minutes"], tuple(args.overrides)) in done:
+                    continue
                 first = not any(r["model"] == "reference" for r in rows)
                 vocoded = not any(r["model"] == VOCODED and r["vocoder"] == name for r in rows)
                 result = genlab.evaluate(tts, ["cer", "mcd", "f0_rmse", "rtf"], save=False, asr=str(asr),
@@ -155,7 +166,9 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                 if vocoded:  # each vocoder on the reference mels, once: what a perfect acoustic model would give
                     rows.append(_row(VOCODED, lang, name, result["baselines"]["vocoded"], dataset=dataset,
                                      budget_minutes=None, n_sentences=args.n))  # fmt: skip
-                rows.append(_row(model, lang, name, result, diagonality=diag, n_sentences=args.n, **extra))
+                note = {"note": f"Vocos fine-tuned {args.aligned_vocoder_minutes:g} min on the model's aligned mels "
+                        "(genlab train vocoder --mels-from)"} if name == ALIGNED else {}  # fmt: skip
+                rows.append(_row(model, lang, name, result, diagonality=diag, n_sentences=args.n, **extra, **note))
                 _media(tts, vocoder, "-".join([lang, model, *args.overrides, name]), args)
             if args.finetune_data:
                 rows += _finetuned(runs, tts, model, vocoders, asr, args)
@@ -215,6 +228,14 @@ def _split_folder(folder: Path, out: Path) -> tuple[Path, Path]:
                 link.symlink_to((folder / "wavs" / f"{clip}.wav").resolve())
         (out / part / "metadata.csv").write_text("\n".join(chosen) + "\n", encoding="utf-8")
     return out / "train", out / "test"
+
+
+def _scored(args: argparse.Namespace) -> set[tuple]:
+    """(model, language, vocoder, budget, overrides) of the systems the results file already holds."""
+    path = common.results_path(f"{NAME}-quick" if args.quick else NAME, args.out_dir)
+    rows = json.loads(path.read_text(encoding="utf-8"))["results"] if path.is_file() else []
+    return {(r["model"], r["language"], r["vocoder"], r.get("budget_minutes"), tuple(r.get("overrides") or ()))
+            for r in rows}  # fmt: skip
 
 
 def _suffix(args: argparse.Namespace) -> str:
