@@ -112,10 +112,10 @@ def test_a_vocoder_inverts_the_mels_it_is_given(base_vocoder):
 def test_fine_tuning_on_aligned_mels_trains_from_a_vocoder(voice, base_vocoder, folder, runs, capsys):
     code, out = cli_ok(["train", "vocoder", "--model", "vocos", "--data", str(folder), "--mels-from", str(voice),
                         "--init-from", str(base_vocoder), "--max-steps", "2", "--batch-size", "2",
-                        "--clip-seconds", "0.25", "--name", "tuned", "--runs-dir", str(runs),
-                        *sum((["--set", f"model.{k}={v}"] for k, v in TINY_VOCOS.items()), [])], capsys)  # fmt: skip
+                        "--clip-seconds", "0.25", "--name", "tuned", "--runs-dir", str(runs)], capsys)  # fmt: skip
     assert code == 0, out
     run = runs / "vocoder" / "tuned"
+    assert GenerativeModel.from_pretrained(run / "model").config.dim == TINY_VOCOS["dim"]  # the base's sizes kept
     assert "starting from the weights" in out and (run / "model" / "config.json").is_file()
     assert any(p.suffix == ".png" for p in (run / "samples").iterdir())
     tuned = genlab.load(voice)("Hello there.", vocoder=str(run), seed=0)  # it inverts the voice's mels

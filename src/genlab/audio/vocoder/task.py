@@ -155,6 +155,10 @@ class VocoderTask(Task):
         self._preview = [(w[:limit], None) for w in source.waves[:PREVIEW]]
         return SegmentDataset(train, data_cfg.segments_per_epoch), val, data_info
 
+    def fine_tune_values(self, values: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+        """A vocoder fine-tuned from another (``--init-from``) keeps its sizes and front end; options given win."""
+        return {**base, **values}
+
     def _load_aligned(self, data_cfg: VocoderDataConfig):
         """Train/val segments of an acoustic model's aligned mels and their recordings (``data.mels_from``)."""
         from genlab.core.model import GenerativeModel
