@@ -6,13 +6,13 @@ import torch
 
 import genlab
 from genlab.audio import espeak
-from genlab.audio.io import write_audio
 from genlab.audio.vocoder.task import AlignedSegmentDataset
 from genlab.core.errors import BadInputError, ConfigError
 from genlab.core.model import GenerativeModel
 from genlab.core.registry import TASKS
 from genlab.core.runs import resolve_model_dir
 from tests.cli_helpers import cli_ok
+from tests.speech.voices import spoken_folder
 
 pytestmark = pytest.mark.skipif(not espeak.available(), reason="espeakng-loader (the audio extra) is not installed")
 SENTENCES = ["Hello there, how are you today?", "Good morning to you and your family.",
@@ -25,15 +25,7 @@ TINY_VOCOS = {"dim": 8, "intermediate_dim": 8, "layers": 1}
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     """Four spoken sentences in the LJ Speech layout."""
-    folder = tmp_path_factory.mktemp("voice")
-    (folder / "wavs").mkdir()
-    lines = []
-    for k, sentence in enumerate(SENTENCES):
-        wave, rate = espeak.synthesize(sentence, "en-us", 160, 50)
-        write_audio(folder / "wavs" / f"s{k:03d}.wav", wave, rate)
-        lines.append(f"s{k:03d}|{sentence}|{sentence}")
-    (folder / "metadata.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return folder
+    return spoken_folder(tmp_path_factory.mktemp("voice"), SENTENCES)
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,11 @@ import torch
 
 import genlab
 from genlab.audio import espeak
-from genlab.audio.io import read_audio, write_audio
+from genlab.audio.io import read_audio
 from genlab.core.errors import BadInputError
 from genlab.core.registry import METRICS, MODELS, PIPELINES, TASKS
 from tests.cli_helpers import cli_ok
+from tests.speech.voices import spoken_folder
 
 pytestmark = pytest.mark.skipif(not espeak.available(), reason="espeakng-loader (the audio extra) is not installed")
 SENTENCES = ["Hello there.", "Good morning to you.", "It is 7 o'clock.", "See you soon, my friend.",
@@ -28,15 +29,7 @@ ASR_TINY = {"n_mels": 32, "conv_channels": 16, "gru_hidden": 16, "gru_layers": 1
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     """Six spoken sentences in the LJ Speech layout."""
-    folder = tmp_path_factory.mktemp("voice")
-    (folder / "wavs").mkdir()
-    lines = []
-    for k, sentence in enumerate(SENTENCES):
-        wave, rate = espeak.synthesize(sentence, "en-us", 160, 50)
-        write_audio(folder / "wavs" / f"s{k:03d}.wav", wave, rate)
-        lines.append(f"s{k:03d}|{sentence}|{sentence}")
-    (folder / "metadata.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return folder
+    return spoken_folder(tmp_path_factory.mktemp("voice"), SENTENCES)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,8 @@ A genlab model is an ``nn.Module`` built from its pydantic config that
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -27,6 +28,17 @@ from genlab.core.registry import MODELS
 
 class ModelConfig(Config):
     """Base config of a model; subclasses add their hyper-parameters."""
+
+
+@contextmanager
+def evaluating(module: nn.Module) -> Iterator[None]:
+    """Run ``module`` in eval mode (BatchNorm running statistics, no dropout), restoring its mode after."""
+    was = module.training
+    module.eval()
+    try:
+        yield
+    finally:
+        module.train(was)
 
 
 def cosine_factor(step: int, total: int) -> float:

@@ -8,12 +8,10 @@ pixels. Scoring runs in batches of :attr:`AnomalyDetector.score_batch_size` unde
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from genlab.core.errors import BadInputError
 
@@ -85,14 +83,3 @@ def ssim_map(images: torch.Tensor, reconstructions: torch.Tensor) -> torch.Tenso
     vx, vy, cov = blur(x * x) - mx**2, blur(y * y) - my**2, blur(x * y) - mx * my
     ssim = ((2 * mx * my + SSIM_C1) * (2 * cov + SSIM_C2)) / ((mx**2 + my**2 + SSIM_C1) * (vx + vy + SSIM_C2))
     return ssim.mean(1)
-
-
-@contextmanager
-def evaluating(module: nn.Module):
-    """Run ``module`` in eval mode (BatchNorm running statistics, no dropout), restoring its mode after."""
-    was = module.training
-    module.eval()
-    try:
-        yield
-    finally:
-        module.train(was)

@@ -20,8 +20,8 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from genlab.core.model import OptimizerSpec, register_model
-from genlab.image.anomaly.base import AnomalyDetector, evaluating, squared_error_map
+from genlab.core.model import OptimizerSpec, evaluating, register_model
+from genlab.image.anomaly.base import AnomalyDetector, squared_error_map
 from genlab.image.gan import WGANGP, WGANGPConfig
 from genlab.nn.adversarial import frozen
 from genlab.nn.layers import downsample2x, plan_resolutions

@@ -279,16 +279,21 @@ def describe_asr_data(info: ASRDataInfo) -> str:
             f"{len(info.char_symbols)} characters){skipped}")  # fmt: skip
 
 
+def recorded_data_options(model, config_class: type[ASRDataConfig], data_dir: str | None = None) -> dict[str, Any]:
+    """The data options a speech ``model`` recorded at training (those ``config_class`` takes), at the model's rate
+    and language; ``data_dir`` where its dataset lives now."""
+    recorded = dict((model.provenance.data or {}).get("config") or {})
+    options = {k: v for k, v in recorded.items() if k in config_class.model_fields}
+    options |= {"sample_rate": model.config.sample_rate, "language": model.config.language}
+    return options | ({"data_dir": data_dir} if data_dir else {})
+
+
 def held_out_data(model, request, config_class: type[ASRDataConfig], load) -> tuple[Any, str, str]:
     """``(dataset, split description, source)`` an evaluation scores a speech ``model`` on: ``request.ref`` (a
     built-in corpus, ``:test`` by default, or all utterances of a folder), else the split the model's recorded
     training data held out — a built-in corpus's ``test`` split, or the validation split (same files, seed and
     fraction). ``load(cfg, split=None)`` is the task's loader, returning ``(train, val, info)``."""
-    recorded = dict(model.provenance.data.get("config") or {})
-    base = {k: v for k, v in recorded.items() if k in config_class.model_fields}
-    base |= {"sample_rate": model.config.sample_rate, "language": model.config.language}
-    if request.data_dir:
-        base["data_dir"] = request.data_dir
+    base = recorded_data_options(model, config_class, request.data_dir)
     source = request.ref or base.get("source")
     if not source:
         raise BadInputError("no reference data: the model does not record its training data",

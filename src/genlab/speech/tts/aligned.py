@@ -22,10 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from torch.utils.data import default_collate
 
 from genlab.audio.vocoder.frontend import MelFrontEnd
 from genlab.core.console import info
 from genlab.core.errors import BadInputError
+from genlab.speech.asr.data import recorded_data_options
 from genlab.speech.tts.base import AcousticModel
 from genlab.speech.tts.data import TTSDataConfig, TTSDataset, load_tts_data
 
@@ -47,13 +49,10 @@ class AlignedMels:
 def aligned_mels(model: AcousticModel, data_dir: str | None = None, max_files: int | None = None) -> AlignedMels:
     """The ground-truth-aligned mels of ``model`` on its recorded training data (module docstring); ``data_dir``
     where its dataset lives now, ``max_files`` at most that many utterances."""
-    recorded = dict((model.provenance.data or {}).get("config") or {})
-    if not recorded.get("source"):
+    options = recorded_data_options(model, TTSDataConfig, data_dir)
+    if not options.get("source"):
         raise BadInputError(f"the {model.registry_name} model records no training data to make aligned mels of",
                             "pass a run of `genlab train tts` (its data.json names the corpus)")  # fmt: skip
-    options = {k: v for k, v in recorded.items() if k in TTSDataConfig.model_fields}
-    options |= {"sample_rate": model.config.sample_rate, "language": model.config.language}
-    options |= {"data_dir": data_dir} if data_dir else {}
     options |= {"max_files": max_files} if max_files else {}
     cfg = TTSDataConfig.build(options, where="data")
     train, val, _ = load_tts_data(cfg, vocabulary=model.vocabulary, keep_waves=True)
@@ -71,8 +70,7 @@ def _pairs(model: AcousticModel, dataset: TTSDataset) -> list[tuple[torch.Tensor
     with torch.no_grad():
         for start in range(0, len(order), BATCH):
             idx = order[start : start + BATCH]
-            items = [dataset[i] for i in idx]
-            batch = [torch.stack([torch.as_tensor(item[k]) for item in items]) for k in range(6)]
+            batch = default_collate([dataset[i] for i in idx])
             for i, mel in zip(idx, model.aligned_mels(batch), strict=True):
                 if mel.shape[-1] != dataset.mels[i].shape[-1]:
                     raise RuntimeError(f"aligned mel of {mel.shape[-1]} frames for a recording of "

@@ -59,7 +59,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from genlab.core.errors import BadInputError
-from genlab.core.model import register_model
+from genlab.core.model import evaluating, register_model
 from genlab.speech.tts.alignment import durations as alignment_durations
 from genlab.speech.tts.alignment import monotonic_alignment_search
 from genlab.speech.tts.base import AcousticConfig, AcousticModel, length_mask, trim_batch
@@ -312,12 +312,8 @@ class FastSpeech(AcousticModel):
     def aligned_mels(self, batch: Any) -> list[torch.Tensor]:
         """Ground-truth-aligned log-mels (:meth:`AcousticModel.aligned_mels`): the decoder's mels with the durations
         monotonic search finds on the recordings and the recordings' own pitch and energy (dropout off)."""
-        was_training = self.training
-        self.eval()
-        try:
+        with evaluating(self):
             out = self.teacher_forced(batch)
-        finally:
-            self.train(was_training)
         mel = self.denormalize(out["after"] if out["after"] is not None else out["before"]).cpu()
         return [m[:, :n] for m, n in zip(mel, out["mel_lengths"].tolist(), strict=True)]
 

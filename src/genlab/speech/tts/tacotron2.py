@@ -63,7 +63,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from genlab.core.errors import BadInputError
-from genlab.core.model import register_model
+from genlab.core.model import evaluating, register_model
 from genlab.speech.tts.base import AcousticConfig, AcousticModel, length_mask, trim_batch
 
 
@@ -429,13 +429,9 @@ class Tacotron2(AcousticModel):
     def aligned_mels(self, batch: Any) -> list[torch.Tensor]:
         """Ground-truth-aligned log-mels (:meth:`AcousticModel.aligned_mels`): the postnet's teacher-forced mels,
         each step reading the recording's previous frame (the prenet's dropout stays on, as in inference)."""
-        was_training = self.training
-        self.eval()
-        try:
+        with evaluating(self):
             ids, id_lengths, target, mel_lengths, speakers, mask = self._prepare(batch)
             post = self.teacher_forced(ids, id_lengths, target, speakers, mask)[1]
-        finally:
-            self.train(was_training)
         mel = self.denormalize(post).cpu()
         return [m[:, :n] for m, n in zip(mel, mel_lengths.tolist(), strict=True)]
 
