@@ -11,12 +11,15 @@ from genlab.core.io import atomic_write
 
 
 def read_rows(path: str | Path) -> list[dict[str, str]]:
-    """All rows of a metrics CSV ([] when it does not exist)."""
+    """All rows of a metrics CSV ([] when it does not exist).
+
+    A line with more cells than the header (a row torn by a stop signal and continued by the next append) is
+    left out: its cells cannot be matched to columns."""
     path = Path(path)
     if not path.is_file():
         return []
     with open(path, newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+        return [r for r in csv.DictReader(f) if None not in r]
 
 
 class MetricsCSV:
@@ -32,9 +35,11 @@ class MetricsCSV:
     def append(self, row: dict[str, Any]) -> None:
         new = [k for k in row if k not in self.header]
         if new:
-            rows = read_rows(self.path)
-            self.header += new
-            self._rewrite([*rows, row])
+            # The wider header is kept only once the file has it: a stop signal during the rewrite must not
+            # leave later appends writing more cells than the file's header names.
+            header = self.header + new
+            self._rewrite([*read_rows(self.path), row], header)
+            self.header = header
             return
         with open(self.path, "a", newline="", encoding="utf-8") as f:
             csv.DictWriter(f, fieldnames=self.header).writerow(row)
@@ -46,11 +51,13 @@ class MetricsCSV:
             _int(r.get("step")) == step and all(r.get(k) not in (None, "") for k in keys) for r in read_rows(self.path)
         )
 
-    def _rewrite(self, rows: list[dict[str, Any]]) -> None:
+    def _rewrite(self, rows: list[dict[str, Any]], header: list[str] | None = None) -> None:
+        header = self.header if header is None else header
+
         def write(tmp: str) -> None:
             with open(tmp, "w", newline="", encoding="utf-8") as f:
-                w = csv.DictWriter(f, fieldnames=self.header, restval="")
-                if self.header:
+                w = csv.DictWriter(f, fieldnames=header, restval="")
+                if header:
                     w.writeheader()
                 w.writerows(rows)
 

@@ -16,6 +16,7 @@ from typing import Any
 from genlab.core.errors import CheckpointError
 from genlab.core.io import atomic_write_json
 from genlab.core.locks import process_alive, process_record
+from genlab.core.metrics_log import read_rows
 
 STATUS_NAME = "status.json"
 
@@ -96,8 +97,7 @@ class Run:
         if not self.metrics_path.is_file():
             return {}
         try:
-            with open(self.metrics_path, newline="", encoding="utf-8") as f:
-                rows = [r for r in csv.DictReader(f) if None not in r]  # a torn last line has too many cells
+            rows = read_rows(self.metrics_path)
         except (OSError, UnicodeDecodeError, csv.Error):
             return {}
         merged: dict[str, str] = {}
