@@ -197,8 +197,11 @@ class FastSpeech(AcousticModel):
         super().__init__(config)
         c = config
         self.embedding = nn.Embedding(len(self.vocabulary), c.hidden, padding_idx=0)
-        with torch.no_grad():  # embeddings on the scale of the sinusoidal positions they are added to
-            nn.init.normal_(self.embedding.weight, 0.0, c.hidden**-0.5).select(0, 0).zero_()
+        # Embeddings on the scale of the sinusoidal positions they are added to (values of order 1, as the
+        # Transformer's embeddings scaled by √hidden): much smaller ones leave the encoder reading positions more
+        # than symbols, and monotonic search then aligns frames by position (1-frame symbols beside 20-frame ones).
+        with torch.no_grad():
+            nn.init.normal_(self.embedding.weight, 0.0, 1.0).select(0, 0).zero_()
         self.encoder = FFTStack(c.encoder_layers, c)
         self.speaker = (nn.Sequential(nn.Embedding(c.n_speakers, c.speaker_dim), nn.Linear(c.speaker_dim, c.hidden))
                         if c.n_speakers > 1 else None)  # fmt: skip
