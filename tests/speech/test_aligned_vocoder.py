@@ -12,13 +12,11 @@ from genlab.core.model import GenerativeModel
 from genlab.core.registry import TASKS
 from genlab.core.runs import resolve_model_dir
 from tests.cli_helpers import cli_ok
-from tests.speech.voices import spoken_folder
+from tests.speech.voices import spoken_folder, tiny_voice
 
 pytestmark = pytest.mark.skipif(not espeak.available(), reason="espeakng-loader (the audio extra) is not installed")
 SENTENCES = ["Hello there, how are you today?", "Good morning to you and your family.",
              "The cat sat quietly on the mat.", "See you soon, my dear old friend."]  # fmt: skip
-TINY_FS = {"hidden": 16, "n_heads": 2, "ffn_hidden": 16, "predictor_channels": 16, "encoder_layers": 1,
-           "decoder_layers": 1, "postnet_layers": 1, "postnet_channels": 8}  # fmt: skip
 TINY_VOCOS = {"dim": 8, "intermediate_dim": 8, "layers": 1}
 
 
@@ -35,9 +33,15 @@ def runs(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def voice(folder, runs):
-    return genlab.train("tts", "fastspeech", str(folder), "voice", max_steps=2, batch_size=4, runs_dir=runs,
-                        progress=False, sample_every=0, data_options={"val_fraction": 0.25},
-                        model_options=TINY_FS).run.path  # fmt: skip
+    return tiny_voice(
+        folder,
+        runs,
+        "voice",
+        max_steps=2,
+        val_fraction=0.25,
+        sample_every=0,
+        model_options={"postnet_layers": 1, "postnet_channels": 8},
+    )
 
 
 @pytest.fixture(scope="module")

@@ -10,19 +10,11 @@ from genlab.audio.io import read_audio
 from genlab.core.errors import BadInputError
 from genlab.core.registry import METRICS, MODELS, PIPELINES, TASKS
 from tests.cli_helpers import cli_ok
-from tests.speech.voices import spoken_folder
+from tests.speech.voices import TINY_FASTSPEECH, spoken_folder, tiny_voice
 
 pytestmark = pytest.mark.skipif(not espeak.available(), reason="espeakng-loader (the audio extra) is not installed")
 SENTENCES = ["Hello there.", "Good morning to you.", "It is 7 o'clock.", "See you soon, my friend.",
              "The cat sat on the mat.", "Dr. Smith paid $3.50."]  # fmt: skip
-TINY = {
-    "hidden": 16,
-    "n_heads": 2,
-    "ffn_hidden": 16,
-    "predictor_channels": 16,
-    "encoder_layers": 1,
-    "decoder_layers": 1,
-}
 ASR_TINY = {"n_mels": 32, "conv_channels": 16, "gru_hidden": 16, "gru_layers": 1, "targets": "chars"}
 
 
@@ -40,8 +32,7 @@ def runs(tmp_path_factory):
 @pytest.fixture(scope="module")
 def voice(folder, runs):
     """A tiny FastSpeech trained for a few steps, named as the default English voice."""
-    return genlab.train("tts", "fastspeech", str(folder), "voice-en", max_steps=3, batch_size=4, runs_dir=runs,
-                        progress=False, data_options={"val_fraction": 0.34}, model_options=TINY).run.path  # fmt: skip
+    return tiny_voice(folder, runs, "voice-en", max_steps=3, val_fraction=0.34)
 
 
 def test_registered_everywhere():
@@ -122,7 +113,9 @@ def test_fine_tuning_keeps_the_vocabulary_and_statistics(voice, folder, runs):
     )
     base = genlab.load(voice).model.config
     tuned = genlab.load(result.run.path).model.config
-    assert tuned.symbols == base.symbols and tuned.mel_mean == base.mel_mean and tuned.hidden == TINY["hidden"]
+    assert (
+        tuned.symbols == base.symbols and tuned.mel_mean == base.mel_mean and tuned.hidden == TINY_FASTSPEECH["hidden"]
+    )
 
 
 def test_eval_scores_distortion_speed_and_intelligibility(voice, folder, runs):
