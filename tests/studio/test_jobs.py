@@ -11,10 +11,12 @@ from genlab.core.errors import BadInputError
 from genlab.studio import jobs
 from genlab.studio.runs import runs_table
 
-TINY = ["--max-steps", "5000", "--batch-size", "16", "--no-progress", "--threads", "1",
+TINY = ["--max-steps", "10000000", "--batch-size", "16", "--no-progress", "--threads", "1",
         "--set", "data.image_size=8", "--set", "data.max_images=128", "--set", "model.latent_dim=2",
         "--set", "model.hidden_dims=[16]", "--set", "train.sample_every=0", "--set", "train.checkpoint_every=50",
         "--set", "train.log_every=1"]  # fmt: skip
+# so many steps that the run is still going when it is cancelled (5000 took 12 s on a 2-core CPU, less than a
+# loaded machine took to see the first loss and send the signal)
 
 
 def test_train_command(tmp_path):
