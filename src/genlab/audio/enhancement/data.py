@@ -25,7 +25,8 @@ file headers before anything is read.
 
 **More voices**: ``extra_speech`` adds folders or datasets of clean speech to the training side only (never
 held out, never in validation), so a model can learn from more speakers than the source that defines the test
-split — FSDD's four training speakers plus LJ Speech and VCTK, say.
+split — FSDD's four training speakers plus LJ Speech and VCTK, say. ``speed_perturb`` adds copies of the
+training speech (extra speech included) played faster or slower (0.9 and 1.1 say), each like a new voice.
 
 **Held out**: a seeded ``val_fraction`` of the speakers when the file names say who speaks (FSDD
 ``7_theo_12``, VCTK ``p225_003``, LibriSpeech ``84-121123-0000``; datasets that record speakers), else of the
@@ -121,6 +122,12 @@ class EnhancementDataConfig(Config):
         description="more clean speech for training only (folders or datasets, never held out); repeat the option "
         "for several",
     )
+    speed_perturb: list[float] = Field(
+        default_factory=list,
+        max_length=8,
+        description="speed factors of extra copies of the training speech (0.9 and 1.1 are usual): each copy plays "
+        "faster or slower, its pitch and formants moved with it, like a new voice; training side only",
+    )
     sample_rate: int = Field(16000, ge=8000, le=48000, description="everything is resampled to this rate (Hz)")
     segment_seconds: float = Field(1.0, ge=0.25, le=10, description="length of the training mixtures, seconds")
     snr: tuple[float, float] = Field(
@@ -161,6 +168,14 @@ class EnhancementDataConfig(Config):
     @classmethod
     def _noise(cls, value: Any) -> Any:
         return split_names(value)
+
+    @field_validator("speed_perturb")
+    @classmethod
+    def _speeds(cls, value: list[float]) -> list[float]:
+        for factor in value:
+            if not 0.5 <= factor <= 2.0 or factor == 1.0:
+                raise ValueError(f"speed_perturb factors lie in 0.5…2.0 and differ from 1, got {factor:g}")
+        return value
 
     @model_validator(mode="after")
     def _ranges(self) -> EnhancementDataConfig:
@@ -343,6 +358,17 @@ def split_speech(speech: Speech, val_fraction: float, seed: int) -> tuple[list[i
 # --------------------------------------------------------------------------- mixtures
 
 
+def speed_perturbed(speech: Speech, factor: float) -> Speech:
+    """A copy of ``speech`` played ``factor`` times faster (resampled by 1/factor, kept at the same rate): pitch
+    and formants move by ``factor``, the duration by 1/factor. Speed perturbation multiplies the voices a model
+    learns from (Ko et al., "Audio augmentation for speech recognition", Interspeech 2015); the speakers keep
+    their names, so babble still excludes the target's own voice."""
+    orig = int(round(factor * 1000))
+    waves = [io.resample(w, orig, 1000).float() for w in speech.waves]
+    return Speech(waves, [f"{i}@speed{factor:g}" for i in speech.ids], list(speech.speakers),
+                  f"{speech.source} ×{factor:g}", speech.sample_rate)  # fmt: skip
+
+
 def _uniform(low: float, high: float, generator: torch.Generator | None) -> float:
     return low + (high - low) * float(torch.rand(1, generator=generator, dtype=torch.float64))
 
@@ -437,6 +463,7 @@ class EnhancementDataInfo(DataInfo):
     seconds: float = 0.0
     n_speakers: int = 0
     n_extra: int = 0  # of n_train, utterances from extra_speech
+    n_perturbed: int = 0  # of n_train, speed-perturbed copies
     snr: list[float] = field(default_factory=list)
     noise: list[dict[str, Any]] = field(default_factory=list)
     split: dict[str, Any] = field(default_factory=dict)
@@ -467,6 +494,10 @@ def load_enhancement_data(cfg: EnhancementDataConfig):
     for source in cfg.extra_speech:
         extra = load_speech(cfg, source)
         train_speech, n_extra, seconds = train_speech.joined(extra), n_extra + len(extra), seconds + extra.seconds
+    originals, n_perturbed = train_speech, 0
+    for factor in cfg.speed_perturb:
+        copy = speed_perturbed(originals, factor)
+        train_speech, n_perturbed = train_speech.joined(copy), n_perturbed + len(copy)
     folders: dict[str, NoiseFolder] = {
         n: load_noise_folder(n, cfg.sample_rate, cfg.val_fraction or 0.1, cfg.max_noise_minutes)
         for n in names if n not in ("white", "pink", BABBLE)
@@ -488,7 +519,8 @@ def load_enhancement_data(cfg: EnhancementDataConfig):
     info = EnhancementDataInfo(
         source=cfg.source, sample_rate=cfg.sample_rate, segment_samples=cfg.segment_samples,
         n_train=len(train_speech), n_val=len(val_speech), seconds=round(seconds, 1),
-        n_speakers=len({s for s in speech.speakers if s}), n_extra=n_extra, snr=list(cfg.snr),
+        n_speakers=len({s for s in speech.speakers if s}), n_extra=n_extra, n_perturbed=n_perturbed,
+        snr=list(cfg.snr),
         noise=[folders[n].to_dict() if n in folders else {"kind": n} for n in names], split=split,
         val_files=list(val_speech.ids),
         skipped=list(train_speech.skipped) + [s for f in folders.values() for s in f.skipped],
@@ -501,7 +533,9 @@ def describe(info: EnhancementDataInfo) -> str:
     """One console line (two with skipped files) describing the loaded data."""
     noises = ", ".join(n["kind"] if n["kind"] != "folder" else Path(n["source"]).name for n in info.noise)
     held = f" ({info.split.get('method')} split)" if info.n_val else ""
-    extra = f" ({info.n_extra} from extra_speech)" if info.n_extra else ""
+    notes = [f"{info.n_extra} from extra_speech"] if info.n_extra else []
+    notes += [f"{info.n_perturbed} speed-perturbed"] if info.n_perturbed else []
+    extra = f" ({', '.join(notes)})" if notes else ""
     line = (
         f"speech {info.source}: {info.n_train} train{extra} / {info.n_val} held-out utterances{held}, "
         f"{info.seconds:.0f} s, "
