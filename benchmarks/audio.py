@@ -19,12 +19,12 @@ clips (the floor of FD, the ceiling of accuracy) and Gaussian noise at speech le
 ``real-clips`` and ``noise``. ``rtf`` is the real-time factor of generation on the run's threads:
 seconds spent per second of audio, generating 16 clips at once (best of 3).
 
-Denoise: ``unet-mask`` (``--denoise-model gru-mask``: the causal GRU) trains at 8 kHz on FSDD's training takes
-of four speakers (``--extra-speech``: and on the LJ Speech and VCTK clips of ``speech/``, five more voices; the
-row's ``extra_speech`` names them), with mixtures made on the fly (white, pink, babble and the real background
-recordings of ``speech/noise-speechcommands`` but the one its ``test.txt`` holds out, SNR −5…20 dB); two
-speakers are held out whole. The test set is the held-out speakers' test takes (0–4: 100 clips), each mixed with
-every noise (the held-out recording for the real noise) at 0 dB and at 5 dB (``input_snr_db``), scored by
+Denoise: ``unet-mask`` trains at 8 kHz on FSDD's training takes of four speakers (``--extra-speech``: and on
+the LJ Speech and VCTK clips of ``speech/``, five more voices; the row's ``extra_speech`` names them), with
+mixtures made on the fly (white, pink, babble and the real background recordings of
+``speech/noise-speechcommands`` but the one its ``test.txt`` holds out, SNR −5…20 dB); two speakers are held
+out whole. The test set is the held-out speakers' test takes (0–4: 100 clips), each mixed with every noise
+(the held-out recording for the real noise) at 0 dB and at 5 dB (``input_snr_db``), scored by
 ``genlab.evaluate``: ``si_sdr_improvement_db``, ``si_sdr``, ``pesq`` (narrow band), ``stoi``, for the model
 and for spectral subtraction, the Wiener filter and the noisy input itself. ``rtf``: seconds of compute per
 second of audio enhancing a 10 s mixture in one call (best of 3).
@@ -147,10 +147,8 @@ def denoise_rows(args, runs_dir: Path) -> list[dict[str, Any]]:
     noises = ["white", "pink", "babble", str(NOISE)]
     extra = [str(LJSPEECH / "wavs"), str(VCTK / "wavs")] if args.extra_speech else []
     data = {"data_dir": str(fsdd), "sample_rate": 8000, "noise": noises, "val_fraction": 0.34, "extra_speech": extra}
-    model = args.denoise_model
-    tiny = "model.base_channels=4" if model == "unet-mask" else "model.hidden=16"
-    overrides = list(args.overrides) + ([tiny, "data.max_files=64"] if args.quick else [])
-    res = genlab.train("audio-denoising", model=model, data="fsdd:train", name=f"{model}-{args.budget:g}m",
+    overrides = list(args.overrides) + (["model.base_channels=4", "data.max_files=64"] if args.quick else [])
+    res = genlab.train("audio-denoising", model="unet-mask", data="fsdd:train", name=f"unet-mask-{args.budget:g}m",
                        runs_dir=runs_dir, max_minutes=args.budget, progress=False, overrides=overrides,
                        data_options=data)  # fmt: skip
     held = json.loads((res.run.path / "data.json").read_text())["split"]["val_speakers"]
@@ -167,7 +165,7 @@ def denoise_rows(args, runs_dir: Path) -> list[dict[str, Any]]:
                     "test_speakers": held, "n_mixtures": result["protocol"].get("n_mixtures")}  # fmt: skip
             if extra:
                 base["extra_speech"] = [Path(e).parent.name for e in extra]
-            for name, m, fields in scored(result, model, res, args, rtf):
+            for name, m, fields in scored(result, "unet-mask", res, args, rtf):
                 rows.append({"model": name, **base, "si_sdr_improvement_db": m.get("si_sdr_improvement"),
                              "si_sdr": m.get("si_sdr"), "pesq": m.get("pesq"), "stoi": m.get("stoi"),
                              "snr_db": m.get("snr"), **fields})  # fmt: skip
@@ -251,7 +249,6 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--n", type=int, default=1000, help="generated clips scored per model")
     p.add_argument("--n-test", type=int, default=None, help="test utterances of denoise/vocoder/voice (default all)")
     p.add_argument("--snrs", type=float, nargs="+", default=[0.0, 5.0], help="input SNRs of the denoising test, dB")
-    p.add_argument("--denoise-model", choices=("unet-mask", "gru-mask"), default="unet-mask", help="denoiser trained")
     p.add_argument(
         "--extra-speech",
         action="store_true",

@@ -22,13 +22,13 @@ from genlab.audio.enhancement.baselines import noise_psd, spectral_subtraction, 
 from genlab.audio.enhancement.data import (  # noqa: E402
     EnhancementDataConfig,
     Speech,
+    describe,
     load_enhancement_data,
     make_mixture,
     speaker_of,
     split_speech,
 )
 from genlab.audio.enhancement.noise import NoiseSet, babble, load_noise_folder, pink_noise  # noqa: E402
-from genlab.audio.enhancement.recurrent import GRUMask, GRUMaskConfig  # noqa: E402
 from genlab.audio.enhancement.streaming import enhance_stream  # noqa: E402
 from genlab.audio.enhancement.unet import TASK, UNetMask, UNetMaskConfig  # noqa: E402
 from genlab.audio.signal_metrics import si_sdr, snr_db  # noqa: E402
@@ -42,7 +42,6 @@ from tests.model_mixin import ModelTesterMixin  # noqa: E402
 
 RATE = 8000
 TINY = {"sample_rate": RATE, "base_channels": 4, "levels": 2, "max_channels": 8}
-TINY_GRU = {"sample_rate": RATE, "hidden": 8, "layers": 2}
 
 
 @pytest.fixture(autouse=True)
@@ -199,67 +198,6 @@ def test_chunked_complex_enhancement_equals_whole_file_enhancement():
     assert chunked.shape == whole.shape and float((chunked - whole).abs().max()) <= 1e-5
 
 
-class TestGRUMask(TestUNetMask):
-    model_name = "audio/gru-mask"
-    config: ClassVar[dict] = TINY_GRU
-
-
-def randomised_gru(scale: float = 0.5) -> GRUMask:
-    """A GRU enhancer with random weights and input statistics (a mask that varies over time and frequency)."""
-    torch.manual_seed(0)
-    model = GRUMask(GRUMaskConfig(**TINY_GRU))
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(scale * torch.randn_like(p))
-        model.input_norm.running_mean.normal_(-4, 1)
-    return model.eval()
-
-
-def test_gru_mask_is_causal_bounded_and_starts_near_passing_the_input():
-    wave = utterance(150, 1.0, 0) + 0.05 * torch.randn(RATE, generator=torch.Generator().manual_seed(0))
-    fresh = GRUMask(GRUMaskConfig(**TINY_GRU)).eval()
-    spec = fresh.spectrum(wave[None])
-    with torch.no_grad():
-        assert torch.allclose(fresh.mask(spec), torch.full(spec.shape, torch.sigmoid(torch.tensor(2.0)).item()))
-        model = randomised_gru(scale=3.0)
-        mask = model.mask(spec)
-        assert mask.shape == spec.shape and float(mask.min()) >= 0 and float(mask.max()) <= 1
-        later = spec.clone()
-        later[..., 60:] = 0  # what comes after frame 60 cannot change the masks before it
-        assert torch.equal(model.mask(later)[..., :60], mask[..., :60])
-        assert not torch.allclose(model.mask(later)[..., 60:], mask[..., 60:])
-        head, state = model.mask_with_state(spec[..., :37])  # two calls carrying the state = one call
-        tail, _ = model.mask_with_state(spec[..., 37:], state)
-        assert torch.allclose(torch.cat([head, tail], -1), mask, atol=1e-6)
-    assert model.recurrent and model.receptive_frames == 0 and model.frame_multiple == 1
-    with pytest.raises(NotImplementedError, match="not recurrent"):
-        randomised().mask_with_state(spec)
-
-
-@pytest.mark.parametrize("chunk_frames", [1, 7, 20, 500])
-def test_chunked_gru_enhancement_equals_whole_file_enhancement(chunk_frames):
-    model = randomised_gru()
-    wave = utterance(150, 2.0, 0) + 0.05 * torch.randn(2 * RATE, generator=torch.Generator().manual_seed(0))
-    whole = model.enhance(wave)
-    chunked = torch.cat(list(enhance_stream(model, torch.split(wave, 1001), chunk_frames=chunk_frames)))
-    assert chunked.shape == whole.shape and float((chunked - whole).abs().max()) <= 1e-5
-
-
-def test_gru_mask_trains_and_the_loss_goes_down():
-    torch.manual_seed(0)
-    model = GRUMask(GRUMaskConfig(**{**TINY_GRU, "hidden": 32}))
-    noisy, clean = TestGRUMask()._pair(4, 7)
-    opt = torch.optim.Adam(model.parameters(), 3e-3)
-    losses = []
-    for _ in range(30):
-        loss = model.training_losses((noisy, clean))["loss"]
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(float(loss.detach()))
-    assert losses[-1] < losses[0] - 1.0  # dB of SI-SDR gained on the batch
-
-
 def test_extra_speech_joins_the_training_side_only(folders, tmp_path):
     speech, noise = folders
     extra = tmp_path / "extra"
@@ -277,6 +215,31 @@ def test_extra_speech_joins_the_training_side_only(folders, tmp_path):
     assert not any(str(extra) in f for f in info.val_files) and info.seconds > info0.seconds
     with pytest.raises(DataError, match="no folder or dataset"):
         load_enhancement_data(EnhancementDataConfig.build({**options, "extra_speech": [str(tmp_path / "none")]}))
+
+
+def test_speed_perturbed_copies_join_the_training_side_as_faster_and_slower_voices(folders):
+    speech, _ = folders
+    options = {"source": str(speech), "sample_rate": RATE, "val_fraction": 0.34, "val_mixtures": 2,
+               "noise": ["white", "babble"]}  # fmt: skip
+    train0, _, info0 = load_enhancement_data(EnhancementDataConfig.build(options))
+    train, _, info = load_enhancement_data(EnhancementDataConfig.build({**options, "speed_perturb": [0.9, 1.1]}))
+    n = len(train0.speech)
+    assert info.n_perturbed == 2 * n and len(train.speech) == 3 * n and info.val_files == info0.val_files
+    assert "speed-perturbed" in describe(info)
+    original, slower, faster = train.speech.waves[0], train.speech.waves[n], train.speech.waves[2 * n]
+    assert slower.shape[0] == pytest.approx(original.shape[0] / 0.9, abs=2)
+    assert faster.shape[0] == pytest.approx(original.shape[0] / 1.1, abs=2)
+    assert train.speech.speakers[n] == train.speech.speakers[0]  # babble still leaves the target's voice out
+
+    def pitch(wave: torch.Tensor) -> float:  # the strongest spectral peak
+        spectrum = torch.fft.rfft(wave.double() * torch.hann_window(wave.shape[0], dtype=torch.float64)).abs()
+        return float(spectrum.argmax()) * RATE / wave.shape[0]
+
+    assert pitch(faster) / pitch(original) == pytest.approx(1.1, rel=0.05)
+    assert pitch(slower) / pitch(original) == pytest.approx(0.9, rel=0.05)
+    for bad in ([1.0], [3.0]):
+        with pytest.raises(ConfigError, match="speed_perturb"):
+            EnhancementDataConfig.build({**options, "speed_perturb": bad})
 
 
 def test_receptive_field_bounds_what_a_frame_sees():

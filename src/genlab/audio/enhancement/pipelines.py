@@ -31,8 +31,8 @@ import torch
 from pydantic import Field
 
 from genlab.audio import io
-from genlab.audio.enhancement.masking import TASK, MaskingEnhancer
 from genlab.audio.enhancement.streaming import enhance_stream
+from genlab.audio.enhancement.unet import TASK, UNetMask
 from genlab.audio.output import AudioOutput
 from genlab.audio.streaming import StreamResampler, exact_length, resampled_length
 from genlab.core.errors import BadInputError
@@ -68,7 +68,7 @@ class AudioDenoisingPipeline(Pipeline):
     request_class = AudioDenoising
     output_class = AudioOutput
     positional_out = True
-    model: MaskingEnhancer
+    model: UNetMask
 
     def default_filename(self, request: AudioDenoising) -> str:
         return f"{Path(request.audio).stem}_denoised.wav"

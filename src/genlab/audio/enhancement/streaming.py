@@ -1,29 +1,22 @@
 """Streaming inference: enhance recordings of any length in bounded memory, exactly.
 
-:func:`enhance_stream` runs a masking enhancer (:class:`~genlab.audio.enhancement.masking.MaskingEnhancer`) over a
-stream of sample blocks and yields the enhanced samples, equal (up to float rounding) to enhancing the whole
+:func:`enhance_stream` runs a masking enhancer (:class:`~genlab.audio.enhancement.unet.UNetMask`) over a stream
+of sample blocks and yields the enhanced samples, equal (up to float rounding) to enhancing the whole
 recording at once. It works in the STFT's frame grid (hop ``h``, FFT size ``n``; frame ``t`` is centred on
 sample ``t·h``, zeros beyond the recording, as :func:`~genlab.audio.features.stft` pads). The frames are
 cut into cores of ``K`` frames; core ``[s, e)`` is computed from the piece of frames ``[s − C, e + C)``
 (clipped to the recording) and only the core's samples ``[s·h, e·h)`` are kept, where
 
 * ``C ≥ R + ⌈n / 2h⌉``: the mask of a frame depends on input frames within the model's receptive field
-  ``R`` (:attr:`~genlab.audio.enhancement.masking.MaskingEnhancer.receptive_frames`), and a sample of the inverse STFT
+  ``R`` (:attr:`~genlab.audio.enhancement.unet.UNetMask.receptive_frames`), and a sample of the inverse STFT
   on the frames whose windows cover it (``n / 2h`` to each side), so every kept sample sees exactly what it
   would see in the whole recording;
 * ``K``, ``C`` and so every piece start are multiples of the network's pooling factor
-  (:attr:`~genlab.audio.enhancement.masking.MaskingEnhancer.frame_multiple`), so its pooling grid lines up with the
+  (:attr:`~genlab.audio.enhancement.unet.UNetMask.frame_multiple`), so its pooling grid lines up with the
   whole recording's, and a piece that reaches the end is padded to the same frame as the whole recording.
 
 A piece's frames are the STFT (``center=False``) of samples ``[p0·h − n/2, (p1 − 1)·h + n/2)``, zero outside the
 recording. Memory holds one piece (``K + 2C`` frames), whatever the recording's length.
-
-A recurrent enhancer (:attr:`~genlab.audio.enhancement.masking.MaskingEnhancer.recurrent`, e.g.
-:class:`~genlab.audio.enhancement.recurrent.GRUMask`) also depends on every earlier frame, through its state.
-Its pieces run in order from the state it had at the piece's first frame ``p0``: the piece's frames are run
-in two parts, ``[p0, q)`` and ``[q, p1)`` with ``q = max(e − C, p0)``, the next piece's first frame, and the
-state at ``q`` is kept for it. So every frame's mask follows the same chain of states as in the whole
-recording.
 
 Resampling streams exactly is :class:`genlab.audio.streaming.StreamResampler`.
 """
@@ -60,25 +53,13 @@ def enhance_stream(model, blocks: Iterable[torch.Tensor], chunk_frames: int = 12
     device = next(model.parameters()).device
     buffer = SampleBuffer()
     s = 0  # first frame of the next core
-    state = None  # a recurrent model's state at the next piece's first frame
 
     def piece(s: int, e: int, frames: int | None, length: int | None) -> torch.Tensor:
-        nonlocal state
         p0 = max(s - context, 0)
         p1 = e + context if frames is None else min(e + context, frames)
         samples = buffer.take(p0 * hop - half, (p1 - 1) * hop + half, length)
         spec = stft(samples.to(device), c.n_fft, hop, c.win_length, center=False)  # (F, p1 − p0)
-        if model.recurrent:
-            q = min(max(e - context, p0), p1)  # the next piece's first frame
-            parts = []
-            if q > p0:
-                head, state = model.mask_with_state(spec[None, :, : q - p0], state)
-                parts.append(head)
-            if p1 > q:
-                parts.append(model.mask_with_state(spec[None, :, q - p0 :], state)[0])
-            mask = torch.cat(parts, dim=-1)[0]
-        else:
-            mask = model.mask(spec.unsqueeze(0))[0]
+        mask = model.mask(spec.unsqueeze(0))[0]
         wave = istft(mask * spec, c.n_fft, hop, c.win_length, length=(p1 - p0) * hop).cpu()  # sample 0 = p0·hop
         end = e * hop if length is None else min(e * hop, length)
         buffer.drop_before(max(0, (max(e - context, 0)) * hop - half))

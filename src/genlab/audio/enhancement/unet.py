@@ -21,8 +21,10 @@ upsampling plus the skip connection (concatenated) on the way up; a 1×1 convolu
 frequency axis and the time axis are zero-padded (after the input normalisation) to multiples of
 ``2^(levels-1)`` and cropped back.
 
-The STFT front end, the estimate and the training loss (−SI-SDR plus a magnitude term) are those of every
-masking enhancer (:mod:`genlab.audio.enhancement.masking`).
+Training loss: the negative scale-invariant SDR of the estimated waveform against the clean one (Le Roux et
+al. 2019, :func:`~genlab.audio.signal_metrics.si_sdr_batch`), plus ``spectral_weight`` times the relative L1
+distance of the STFT magnitudes ``‖|STFT ŝ| − |STFT s|‖₁ / ‖|STFT s|‖₁`` — SI-SDR ignores the output's level,
+the magnitude term pins it.
 
 **Receptive field** (what exact chunked inference needs, :mod:`genlab.audio.enhancement.streaming`): every 3×3
 convolution at level ``l`` reaches ``2^l`` frames to each side, every pooling and every upsampling between
@@ -36,6 +38,7 @@ References:
     MICCAI 2015.
     A. Jansson, E. Humphrey, N. Montecchio, R. Bittner, A. Kumar and T. Weyde, "Singing Voice Separation with
     Deep U-Net Convolutional Networks", ISMIR 2017.
+    J. Le Roux, S. Wisdom, H. Erdogan and J. R. Hershey, "SDR – half-baked or well done?", ICASSP 2019.
     D. S. Williamson, Y. Wang and D. Wang, "Complex Ratio Masking for Monaural Speech Separation", IEEE/ACM
     TASLP 24(3), 2016.
     Y. Hu et al., "DCCRN: Deep Complex Convolution Recurrent Network for Phase-Aware Speech Enhancement",
@@ -44,33 +47,66 @@ References:
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from genlab.audio.enhancement.masking import TASK, MaskingConfig, MaskingEnhancer, log_magnitude
-from genlab.core.model import register_model
+from genlab.audio.features import istft, stft
+from genlab.audio.signal_metrics import si_sdr_batch
+from genlab.core.errors import BadInputError
+from genlab.core.model import GenerativeModel, ModelConfig, OptimizerSpec, register_model
 
-__all__ = ["TASK", "MaskUNet", "UNetMask", "UNetMaskConfig"]
+TASK = "audio-denoising"
+LOG_FLOOR = 1e-5  # magnitudes below this (−100 dBFS per bin) read as this in the log-magnitude
 COMPLEX_START = 1.376  # initial real logit of a complex mask: tanh(1.376) = 0.88, the magnitude mask's σ(2)
 
 
-class UNetMaskConfig(MaskingConfig):
+class UNetMaskConfig(ModelConfig):
     """STFT front end, U-Net size, mask bound and loss of the masking enhancer; the rate is set from the data."""
 
+    sample_rate: int = Field(
+        16000, ge=8000, le=48000, description="rate of the audio the model enhances (Hz); set from the data"
+    )
+    win_ms: float = Field(32.0, gt=1, le=128, description="STFT window, ms (the FFT size is the next power of 2)")
+    hop_ms: float = Field(8.0, gt=0.5, le=64, description="STFT hop, ms (a quarter of the window is usual)")
     base_channels: int = Field(12, ge=2, le=256, description="channels of the first U-Net level")
     levels: int = Field(
         4, ge=1, le=6, description="U-Net resolution levels (levels − 1 halvings of frequency and time)"
     )
     max_channels: int = Field(96, ge=2, le=1024, description="channels of a level are capped at this")
+    max_gain: float = Field(1.0, ge=1.0, le=4.0, description="upper bound of the mask (1: the model only attenuates)")
     mask: Literal["magnitude", "complex"] = Field(
         "magnitude",
         description="magnitude: a real mask on the noisy STFT, the noisy phase kept; complex: a bounded complex "
         "ratio mask that also corrects the phase (the network reads the noisy phase too)",
     )
+    spectral_weight: float = Field(
+        1.0, ge=0, le=100, description="weight of the relative STFT-magnitude L1 term added to −SI-SDR (0: SI-SDR only)"
+    )
+    lr: float = Field(1e-3, gt=0, le=1, description="Adam learning rate")
+    schedule: Literal["constant", "cosine"] = Field(
+        "constant",
+        description="learning rate over the run: constant (a --max-minutes budget alone will do) or cosine decay "
+        "to 0 (over the run's steps, or its --max-minutes)",
+    )
+
+    @property
+    def win_length(self) -> int:
+        """Window length in samples."""
+        return max(2, int(round(self.sample_rate * self.win_ms / 1000)))
+
+    @property
+    def n_fft(self) -> int:
+        """FFT size: the window length rounded up to a power of 2 (512 for 32 ms at 16 kHz)."""
+        return 1 << (self.win_length - 1).bit_length()
+
+    @property
+    def hop_length(self) -> int:
+        """Hop between frames in samples (128 for 8 ms at 16 kHz)."""
+        return max(1, int(round(self.sample_rate * self.hop_ms / 1000)))
 
     @property
     def widths(self) -> list[int]:
@@ -122,18 +158,24 @@ class MaskUNet(nn.Module):
 
 
 @register_model("audio/unet-mask")
-class UNetMask(MaskingEnhancer):
+class UNetMask(GenerativeModel):
     """Speech enhancer: STFT → log-magnitude → U-Net → bounded magnitude mask on the noisy STFT → iSTFT."""
 
     config_class = UNetMaskConfig
+    task: ClassVar[str] = TASK
     description: ClassVar[str] = "speech denoiser: a U-Net predicting a magnitude or complex mask of the noisy STFT"
     config: UNetMaskConfig
 
     def __init__(self, config: UNetMaskConfig):
         super().__init__(config)
         complex_mask = config.mask == "complex"
-        self.net = MaskUNet(config.n_freq, config.widths, in_channels=3 if complex_mask else 1,
+        self.net = MaskUNet(config.n_fft // 2 + 1, config.widths, in_channels=3 if complex_mask else 1,
                             initial_logits=(COMPLEX_START, 0.0) if complex_mask else (2.0,))  # fmt: skip
+
+    # --- geometry -------------------------------------------------------------------------------
+    @property
+    def sample_rate(self) -> int:
+        return self.config.sample_rate
 
     @property
     def frame_multiple(self) -> int:
@@ -148,14 +190,77 @@ class UNetMask(MaskingEnhancer):
         resampling = 2 * sum(2 ** (lvl + 1) for lvl in range(levels - 1))  # one pooling and one upsampling per join
         return convs + resampling
 
+    # --- inference --------------------------------------------------------------------------------
+    def spectrum(self, wave: torch.Tensor) -> torch.Tensor:
+        """Complex STFT (..., F, T) of waves (..., samples) with the model's window and hop (frames centred)."""
+        c = self.config
+        return stft(wave, c.n_fft, c.hop_length, c.win_length)
+
+    def waveform(self, spec: torch.Tensor, length: int) -> torch.Tensor:
+        """Inverse of :meth:`spectrum`: waves (..., length) of complex STFTs (..., F, T)."""
+        c = self.config
+        return istft(spec, c.n_fft, c.hop_length, c.win_length, length=length)
+
     def mask(self, spec: torch.Tensor) -> torch.Tensor:
         """The mask (B, F, T) of noisy STFTs (B, F, T): real in [0, max_gain], or complex with a modulus in
         [0, max_gain) (``mask="complex"``)."""
-        if self.config.mask == "magnitude":
-            return self.config.max_gain * torch.sigmoid(self.net(log_magnitude(spec))[:, 0])
         magnitude = spec.abs()
+        log_magnitude = torch.log(magnitude.clamp_min(LOG_FLOOR))
+        if self.config.mask == "magnitude":
+            return self.config.max_gain * torch.sigmoid(self.net(log_magnitude)[:, 0])
         phasor = torch.where(magnitude > 0, spec / magnitude.clamp_min(1e-12), torch.ones_like(spec))
-        logits = self.net(log_magnitude(spec), torch.stack([phasor.real, phasor.imag], dim=1))
+        logits = self.net(log_magnitude, torch.stack([phasor.real, phasor.imag], dim=1))
         z = torch.complex(logits[:, 0], logits[:, 1])
         modulus = torch.sqrt(logits[:, 0] ** 2 + logits[:, 1] ** 2 + 1e-12)  # smooth at 0, unlike |z|
         return (self.config.max_gain * torch.tanh(modulus) / modulus) * z
+
+    def forward(self, noisy: torch.Tensor) -> torch.Tensor:
+        """Enhanced waves (B, samples) of noisy waves (B, samples) at the model's rate."""
+        self.check_input(noisy)
+        spec = self.spectrum(noisy)
+        return self.waveform(self.mask(spec) * spec, noisy.shape[-1])
+
+    def check_input(self, wave: torch.Tensor) -> None:
+        if wave.dim() != 2 or wave.shape[-1] == 0:
+            raise BadInputError(
+                f"{self.registry_name} enhances waves (B, samples), got shape {tuple(wave.shape)}",
+                f"pass mono audio at {self.config.sample_rate} Hz (wave.unsqueeze(0) for one wave)",
+            )
+
+    @torch.no_grad()
+    def enhance(self, wave: torch.Tensor) -> torch.Tensor:
+        """The enhanced version of a mono wave (samples,) or a batch (B, samples) at the model's rate, whole
+        (for long recordings see :func:`genlab.audio.enhancement.streaming.enhance_stream`)."""
+        single = wave.dim() == 1
+        batch = wave.unsqueeze(0) if single else wave
+        was_training = self.training
+        self.eval()
+        try:
+            device = next(self.parameters()).device
+            out = self(batch.float().to(device)).cpu()
+        finally:
+            self.train(was_training)
+        return out[0] if single else out
+
+    # --- model contract ---------------------------------------------------------------------------
+    def optimizer_groups(self) -> list[OptimizerSpec]:
+        return [OptimizerSpec("model", list(self.parameters()), lr=self.config.lr, schedule=self.config.schedule)]
+
+    def training_losses(self, batch: Any, group: str = "model") -> dict[str, torch.Tensor]:
+        """``batch`` = (noisy (B, samples), clean (B, samples)): the loss, SI-SDR of the estimate and its
+        improvement over the noisy input (dB, batch means)."""
+        noisy, clean = batch
+        estimate = self(noisy)
+        si_sdr = si_sdr_batch(estimate, clean)
+        loss = -si_sdr.mean()
+        if self.config.spectral_weight:
+            est_mag, ref_mag = self.spectrum(estimate).abs(), self.spectrum(clean).abs()
+            relative = (est_mag - ref_mag).abs().mean((-2, -1)) / ref_mag.mean((-2, -1)).clamp_min(1e-8)
+            loss = loss + self.config.spectral_weight * relative.mean()
+        with torch.no_grad():
+            improvement = si_sdr - si_sdr_batch(noisy, clean)
+        return {"loss": loss, "si_sdr": si_sdr.detach().mean(), "si_sdr_improvement": improvement.mean()}
+
+    def validation_losses(self, batch: Any) -> dict[str, torch.Tensor]:
+        with torch.no_grad():
+            return self.training_losses(batch)
