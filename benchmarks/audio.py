@@ -27,7 +27,10 @@ out whole. The test set is the held-out speakers' test takes (0–4: 100 clips),
 (the held-out recording for the real noise) at 0 dB and at 5 dB (``input_snr_db``), scored by
 ``genlab.evaluate``: ``si_sdr_improvement_db``, ``si_sdr``, ``pesq`` (narrow band), ``stoi``, for the model
 and for spectral subtraction, the Wiener filter and the noisy input itself. ``rtf``: seconds of compute per
-second of audio enhancing a 10 s mixture in one call (best of 3).
+second of audio enhancing a 10 s mixture in one call (best of 3). ``--seen-speakers`` also scores the model
+on the test takes of the four training speakers (rows with ``speakers_seen``): recordings it never trained
+on, of voices it did — the difference to the held-out rows is what unheard voices cost. ``train_commit`` is
+the code that trained the model (a finished run asked again only evaluates, at the row's ``commit``).
 
 Vocoder: ``vocos`` trains on ``speech/ljspeech-mini`` at 16 kHz (a seeded tenth of its clips held out) and
 resynthesises the held-out clips from their mel spectrograms, beside fast Griffin-Lim (32 and 64
@@ -71,7 +74,8 @@ VOICE_METRICS = ("target_speaker_accuracy", "source_speaker_accuracy", "content_
 
 def row_key(r: dict[str, Any]) -> tuple:
     return (r["model"], r["dataset"], r.get("part"), r.get("budget_minutes"), str(r.get("overrides")),
-            r.get("input_snr_db"), r.get("noise"), str(r.get("extra_speech")))  # fmt: skip
+            r.get("input_snr_db"), r.get("noise"), str(r.get("extra_speech")),
+            bool(r.get("speakers_seen")))  # fmt: skip
 
 
 def generation_rtf(model, clips: int = 16) -> float:
@@ -122,6 +126,9 @@ def train_row(res, args, rtf: float | None = None) -> dict[str, Any]:
     """Budget, minutes and steps of a training run (the run's own totals: a finished run asked again resumes to
     find its budget spent, and only evaluates), and the model's ``rtf`` when given."""
     row = {"budget_minutes": args.budget, "train_minutes": round(res.minutes, 2), "steps": res.steps}
+    commit = json.loads((res.run.path / "env.json").read_text()).get("git_commit")
+    if commit:  # the code that trained; the row's "commit" is the code that evaluated
+        row["train_commit"] = commit[:7]
     return row | ({"rtf": rtf} if rtf is not None else {})
 
 
@@ -142,6 +149,35 @@ def test_takes_of(speakers: list[str], folder: Path, runs_dir: Path) -> Path:
     return out
 
 
+def fsdd_speakers(folder: Path) -> list[str]:
+    """The speakers named by the FSDD recordings' file names, sorted."""
+    names = (re.fullmatch(r"(\d+)_([a-z]+)_(\d+)", p.stem) for p in (folder / "recordings").glob("*.wav"))
+    return sorted({m[2] for m in names if m})
+
+
+def denoise_test(args, res, ref: Path, noises: list[str], fields: dict[str, Any], rtf, baselines: bool = True):
+    """Rows of the model (and of the baselines) on the test takes in ``ref`` at every SNR, all noises together
+    (the headline), then each alone; ``fields`` go into every row."""
+    rows = []
+    for snr in args.snrs:
+        for noise in ("all", *noises):
+            chosen = noises if noise == "all" else [noise]
+            result = genlab.evaluate(res.run.path, "si_sdr,si_sdr_improvement,pesq,stoi,snr", ref=str(ref),
+                                     noise=chosen, snrs=[snr], n=args.n_test)  # fmt: skip
+            if not baselines:
+                result.pop("baselines", None)
+            base = {"dataset": "fsdd", "part": "denoise", "input_snr_db": snr, "noise": Path(noise).name,
+                    **fields, "n_mixtures": result["protocol"].get("n_mixtures")}  # fmt: skip
+            for name, m, row_fields in scored(result, "unet-mask", res, args, rtf):
+                rows.append({"model": name, **base, "si_sdr_improvement_db": m.get("si_sdr_improvement"),
+                             "si_sdr": m.get("si_sdr"), "pesq": m.get("pesq"), "stoi": m.get("stoi"),
+                             "snr_db": m.get("snr"), **row_fields})  # fmt: skip
+                print(f"denoise {snr:g} dB {Path(noise).name} {name} ({', '.join(fields['test_speakers'])}): "
+                      f"SI-SDRi {m.get('si_sdr_improvement')}, PESQ {m.get('pesq')}, STOI {m.get('stoi')}",
+                      flush=True)  # fmt: skip
+    return rows
+
+
 def denoise_rows(args, runs_dir: Path) -> list[dict[str, Any]]:
     fsdd = SHARED / "fsdd"
     noises = ["white", "pink", "babble", str(NOISE)]
@@ -152,25 +188,15 @@ def denoise_rows(args, runs_dir: Path) -> list[dict[str, Any]]:
                        runs_dir=runs_dir, max_minutes=args.budget, progress=False, overrides=overrides,
                        data_options=data)  # fmt: skip
     held = json.loads((res.run.path / "data.json").read_text())["split"]["val_speakers"]
-    ref = test_takes_of(held, fsdd, runs_dir)
     pipe = genlab.load(res.run.path)
     rtf = wave_rtf(pipe.model.enhance, pipe.model.sample_rate)
-    rows = []
-    for snr in args.snrs:
-        for noise in ("all", *noises):  # every noise together (the headline), then each alone
-            chosen = noises if noise == "all" else [noise]
-            result = genlab.evaluate(res.run.path, "si_sdr,si_sdr_improvement,pesq,stoi,snr", ref=str(ref),
-                                     noise=chosen, snrs=[snr], n=args.n_test)  # fmt: skip
-            base = {"dataset": "fsdd", "part": "denoise", "input_snr_db": snr, "noise": Path(noise).name,
-                    "test_speakers": held, "n_mixtures": result["protocol"].get("n_mixtures")}  # fmt: skip
-            if extra:
-                base["extra_speech"] = [Path(e).parent.name for e in extra]
-            for name, m, fields in scored(result, "unet-mask", res, args, rtf):
-                rows.append({"model": name, **base, "si_sdr_improvement_db": m.get("si_sdr_improvement"),
-                             "si_sdr": m.get("si_sdr"), "pesq": m.get("pesq"), "stoi": m.get("stoi"),
-                             "snr_db": m.get("snr"), **fields})  # fmt: skip
-                print(f"denoise {snr:g} dB {Path(noise).name} {name}: SI-SDRi {m.get('si_sdr_improvement')}, "
-                      f"PESQ {m.get('pesq')}, STOI {m.get('stoi')}", flush=True)  # fmt: skip
+    extra_field = {"extra_speech": [Path(e).parent.name for e in extra]} if extra else {}
+    rows = denoise_test(args, res, test_takes_of(held, fsdd, runs_dir), noises, {"test_speakers": held, **extra_field},
+                        rtf)  # fmt: skip
+    if args.seen_speakers:  # recordings never trained on, of the voices trained on: how much is the voices' share
+        seen = [s for s in fsdd_speakers(fsdd) if s not in held]
+        fields = {"test_speakers": seen, "speakers_seen": True, **extra_field}
+        rows += denoise_test(args, res, test_takes_of(seen, fsdd, runs_dir), noises, fields, rtf, baselines=False)
     return rows
 
 
@@ -253,6 +279,11 @@ def main(argv: list[str] | None = None) -> None:
         "--extra-speech",
         action="store_true",
         help="denoise: train on the LJ Speech and VCTK clips too (more voices; the test is unchanged)",
+    )
+    p.add_argument(
+        "--seen-speakers",
+        action="store_true",
+        help="denoise: also score the model on the test takes of its training speakers (rows with speakers_seen)",
     )
     p.add_argument("--set", dest="overrides", action="append", default=[], help="config override for every run")
     args = p.parse_args(argv)
