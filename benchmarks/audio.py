@@ -132,9 +132,10 @@ def train_row(res, args, rtf: float | None = None) -> dict[str, Any]:
     return row | ({"rtf": rtf} if rtf is not None else {})
 
 
-def scored(result: dict[str, Any], model: str, res, args, rtf: float | None = None):
-    """(name, metrics, row fields) of the evaluated model — its training fields — then of each baseline."""
-    yield model, result["metrics"], train_row(res, args, rtf)
+def scored(result: dict[str, Any], model: str, res, args, rtf: float | None = None, extra: dict | None = None):
+    """(name, metrics, row fields) of the evaluated model — its training fields and ``extra`` — then of each
+    baseline."""
+    yield model, result["metrics"], train_row(res, args, rtf) | (extra or {})
     for name, metrics in result.get("baselines", {}).items():
         yield name, metrics, {"budget_minutes": None}
 
@@ -155,9 +156,33 @@ def fsdd_speakers(folder: Path) -> list[str]:
     return sorted({m[2] for m in names if m})
 
 
-def denoise_test(args, res, ref: Path, noises: list[str], fields: dict[str, Any], rtf, baselines: bool = True):
+def denoise_training_compute(res, model) -> dict[str, Any]:
+    """What the denoiser's training made of the CPU: ``train_gflop_per_step`` — FLOPs of one training step
+    (forward and backward, batch and segment of the run; counted by torch's ``FlopCounterMode``: convolutions
+    and matrix products, not the STFTs, the elementwise work or the optimizer) — and, over the run's steps and
+    minutes, the achieved ``model_gflops_per_s`` and ``mfu`` against the matmul peak measured now at the same
+    threads: how close the training came to what this CPU can do."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    cfg = common.run_config(res.run.path)
+    rate, batch = int(cfg["data"]["sample_rate"]), int(cfg["train"]["batch_size"])
+    gen = torch.Generator().manual_seed(0)
+    noisy, clean = (torch.randn(batch, int(round(cfg["data"]["segment_seconds"] * rate)), generator=gen) * 0.05
+                    for _ in range(2))  # fmt: skip
+    model.train()
+    with FlopCounterMode(display=False) as counter:
+        model.training_losses((noisy, clean))["loss"].backward()
+    model.zero_grad(set_to_none=True)
+    model.eval()
+    flops = counter.get_total_flops()
+    achieved = flops * res.steps / max(res.minutes * 60, 1e-9)
+    return {"train_gflop_per_step": round(flops / 1e9, 2)} | common.mfu(achieved, common.matmul_peak_gflops())
+
+
+def denoise_test(args, res, ref: Path, noises: list[str], fields: dict[str, Any], model_fields: dict[str, Any],
+                 baselines: bool = True):  # fmt: skip
     """Rows of the model (and of the baselines) on the test takes in ``ref`` at every SNR, all noises together
-    (the headline), then each alone; ``fields`` go into every row."""
+    (the headline), then each alone; ``fields`` go into every row, ``model_fields`` into the model's."""
     rows = []
     for snr in args.snrs:
         for noise in ("all", *noises):
@@ -168,7 +193,7 @@ def denoise_test(args, res, ref: Path, noises: list[str], fields: dict[str, Any]
                 result.pop("baselines", None)
             base = {"dataset": "fsdd", "part": "denoise", "input_snr_db": snr, "noise": Path(noise).name,
                     **fields, "n_mixtures": result["protocol"].get("n_mixtures")}  # fmt: skip
-            for name, m, row_fields in scored(result, "unet-mask", res, args, rtf):
+            for name, m, row_fields in scored(result, "unet-mask", res, args, extra=model_fields):
                 rows.append({"model": name, **base, "si_sdr_improvement_db": m.get("si_sdr_improvement"),
                              "si_sdr": m.get("si_sdr"), "pesq": m.get("pesq"), "stoi": m.get("stoi"),
                              "snr_db": m.get("snr"), **row_fields})  # fmt: skip
@@ -189,14 +214,17 @@ def denoise_rows(args, runs_dir: Path) -> list[dict[str, Any]]:
                        data_options=data)  # fmt: skip
     held = json.loads((res.run.path / "data.json").read_text())["split"]["val_speakers"]
     pipe = genlab.load(res.run.path)
-    rtf = wave_rtf(pipe.model.enhance, pipe.model.sample_rate)
+    model_fields = {"rtf": wave_rtf(pipe.model.enhance, pipe.model.sample_rate)}
+    model_fields |= denoise_training_compute(res, pipe.model)
     extra_field = {"extra_speech": [Path(e).parent.name for e in extra]} if extra else {}
     rows = denoise_test(args, res, test_takes_of(held, fsdd, runs_dir), noises, {"test_speakers": held, **extra_field},
-                        rtf)  # fmt: skip
+                        model_fields)  # fmt: skip
     if args.seen_speakers:  # recordings never trained on, of the voices trained on: how much is the voices' share
         seen = [s for s in fsdd_speakers(fsdd) if s not in held]
         fields = {"test_speakers": seen, "speakers_seen": True, **extra_field}
-        rows += denoise_test(args, res, test_takes_of(seen, fsdd, runs_dir), noises, fields, rtf, baselines=False)
+        rows += denoise_test(
+            args, res, test_takes_of(seen, fsdd, runs_dir), noises, fields, model_fields, baselines=False
+        )
     return rows
 
 
