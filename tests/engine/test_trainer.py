@@ -41,9 +41,12 @@ def test_run_directory_layout(runs_dir):
 
 
 def test_resume_continues_step_count(runs_dir):
-    tiny_train(runs_dir, "resume", max_steps=10)
+    first = tiny_train(runs_dir, "resume", max_steps=10)
+    created = json.loads(first.run.env_path.read_text())["created"]
     res = tiny_train(runs_dir, "resume", max_steps=20)
     assert res.steps == 20
+    env = json.loads(res.run.env_path.read_text())  # the start's record stays; the resume is listed
+    assert env["created"] == created and len(env["resumes"]) == 1
     steps = [int(r["step"]) for r in read_rows(res.run.metrics_path) if r.get("loss")]
     assert steps == sorted(set(steps)) and steps[-1] == 20 and 10 in steps
 

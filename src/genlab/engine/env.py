@@ -1,11 +1,13 @@
 """The run's environment record, ``env.json``: versions, hardware, seed, device and git commit.
 
-Written once when a training run starts, so a result can be traced to the code and
-machine that made it.
+Written when a training run starts, so a result can be traced to the code and machine that made it. A resumed
+run keeps that record and appends the resuming process's own to its ``resumes`` list: the commit at the top is
+always the one the run started with.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
@@ -17,8 +19,9 @@ from genlab.core.io import atomic_write_json
 from genlab.core.runs import Run, now_iso
 
 
-def write_env(run: Run, seed: int, device: str) -> None:
-    """Write ``env.json``: versions, seed, device, git commit of the genlab source."""
+def write_env(run: Run, seed: int, device: str, resumed: bool = False) -> None:
+    """Write ``env.json``: versions, seed, device, git commit of the genlab source; when ``resumed``, the run's
+    first record stays and this one joins its ``resumes`` (an unreadable record is replaced)."""
     import lightning
     import numpy
     import torch
@@ -39,6 +42,13 @@ def write_env(run: Run, seed: int, device: str) -> None:
         "git_commit": git_commit(),
         "command": " ".join(sys.argv),
     }
+    if resumed:
+        try:
+            first = json.loads(run.env_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            first = None
+        if isinstance(first, dict):
+            env = first | {"resumes": [*first.get("resumes", []), env]}
     atomic_write_json(run.env_path, env)
 
 

@@ -172,7 +172,7 @@ def _train_locked(cfg, run, task, data_cfg, model_cls, model_values, stop: StopS
     if is_rank_zero():
         run = Run.create(run.path.parents[1], task.name, cfg.name)
         save_yaml(resolved.to_dict(), run.config_path)
-        write_env(run, cfg.train.seed, lightning_accelerator(cfg.train.device))
+        write_env(run, cfg.train.seed, lightning_accelerator(cfg.train.device), resumed=chosen is not None)
         atomic_write_json(run.path / "data.json", data_info.to_dict())
         run.set_running(started=now_iso())
     info(f"{'resuming' if chosen else 'training'} {model_cls.registry_name} → {run.path}")
