@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -63,6 +62,7 @@ import torch
 
 import genlab
 from benchmarks import common
+from genlab.audio.data import FSDD_NAME, FSDD_TEST_TAKES
 
 MODULE = "benchmarks.audio"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -132,28 +132,32 @@ def train_row(res, args, rtf: float | None = None) -> dict[str, Any]:
     return row | ({"rtf": rtf} if rtf is not None else {})
 
 
-def scored(result: dict[str, Any], model: str, res, args, rtf: float | None = None, extra: dict | None = None):
-    """(name, metrics, row fields) of the evaluated model — its training fields and ``extra`` — then of each
+def scored(result: dict[str, Any], model: str, fields: dict[str, Any]):
+    """(name, metrics, row fields) of the evaluated model — ``fields``, its training fields — then of each
     baseline."""
-    yield model, result["metrics"], train_row(res, args, rtf) | (extra or {})
+    yield model, result["metrics"], fields
     for name, metrics in result.get("baselines", {}).items():
         yield name, metrics, {"budget_minutes": None}
+
+
+def fsdd_recordings(folder: Path) -> list[tuple[Path, str, int]]:
+    """(path, speaker, take) of every FSDD recording under ``folder/recordings``, sorted by name."""
+    found = ((p, FSDD_NAME.fullmatch(p.stem)) for p in sorted((folder / "recordings").glob("*.wav")))
+    return [(p, m["speaker"], int(m["take"])) for p, m in found if m]
 
 
 def test_takes_of(speakers: list[str], folder: Path, runs_dir: Path) -> Path:
     """A folder (under ``runs_dir``) of links to the FSDD test takes (0–4) of ``speakers``."""
     out = Path(tempfile.mkdtemp(prefix="fsdd-test-takes-", dir=runs_dir))
-    for path in sorted((folder / "recordings").glob("*.wav")):
-        m = re.fullmatch(r"(\d+)_([a-z]+)_(\d+)", path.stem)
-        if m and m[2] in speakers and int(m[3]) < 5:
+    for path, speaker, take in fsdd_recordings(folder):
+        if speaker in speakers and take < FSDD_TEST_TAKES:
             (out / path.name).symlink_to(path)
     return out
 
 
 def fsdd_speakers(folder: Path) -> list[str]:
     """The speakers named by the FSDD recordings' file names, sorted."""
-    names = (re.fullmatch(r"(\d+)_([a-z]+)_(\d+)", p.stem) for p in (folder / "recordings").glob("*.wav"))
-    return sorted({m[2] for m in names if m})
+    return sorted({speaker for _, speaker, _ in fsdd_recordings(folder)})
 
 
 def denoise_training_compute(res, model) -> dict[str, Any]:
@@ -193,7 +197,7 @@ def denoise_test(args, res, ref: Path, noises: list[str], fields: dict[str, Any]
                 result.pop("baselines", None)
             base = {"dataset": "fsdd", "part": "denoise", "input_snr_db": snr, "noise": Path(noise).name,
                     **fields, "n_mixtures": result["protocol"].get("n_mixtures")}  # fmt: skip
-            for name, m, row_fields in scored(result, "unet-mask", res, args, extra=model_fields):
+            for name, m, row_fields in scored(result, "unet-mask", model_fields):
                 rows.append({"model": name, **base, "si_sdr_improvement_db": m.get("si_sdr_improvement"),
                              "si_sdr": m.get("si_sdr"), "pesq": m.get("pesq"), "stoi": m.get("stoi"),
                              "snr_db": m.get("snr"), **row_fields})  # fmt: skip
@@ -214,7 +218,7 @@ def denoise_rows(args, runs_dir: Path) -> list[dict[str, Any]]:
                        data_options=data)  # fmt: skip
     held = json.loads((res.run.path / "data.json").read_text())["split"]["val_speakers"]
     pipe = genlab.load(res.run.path)
-    model_fields = {"rtf": wave_rtf(pipe.model.enhance, pipe.model.sample_rate)}
+    model_fields = train_row(res, args, wave_rtf(pipe.model.enhance, pipe.model.sample_rate))
     model_fields |= denoise_training_compute(res, pipe.model)
     extra_field = {"extra_speech": [Path(e).parent.name for e in extra]} if extra else {}
     rows = denoise_test(args, res, test_takes_of(held, fsdd, runs_dir), noises, {"test_speakers": held, **extra_field},
@@ -240,7 +244,7 @@ def vocoder_rows(args, runs_dir: Path) -> list[dict[str, Any]]:
         options = {"ref": str(test_list_folder(VCTK, runs_dir))} if dataset.startswith("vctk") else {}
         result = genlab.evaluate(res.run.path, "lsd,mel_l1,vocoder_pesq,vocoder_stoi", n=args.n_test, **options)
         base = {"dataset": dataset, "part": "vocoder", "n": result["protocol"].get("n_recordings")}
-        for name, m, fields in scored(result, "vocos", res, args, rtf):
+        for name, m, fields in scored(result, "vocos", train_row(res, args, rtf)):
             rows.append({"model": name.replace("_", "-"), **base, "lsd": m.get("lsd"), "mel_l1": m.get("mel_l1"),
                          "pesq": m.get("vocoder_pesq"), "stoi": m.get("vocoder_stoi"), **fields})  # fmt: skip
             print(f"vocoder {dataset} {name}: LSD {m.get('lsd')}, PESQ {m.get('vocoder_pesq')}", flush=True)
@@ -266,7 +270,7 @@ def voice_rows(args, runs_dir: Path) -> list[dict[str, Any]]:
     result = genlab.evaluate(res.run.path, ",".join(VOICE_METRICS), n=args.n_test, data_dir=str(fsdd))
     base = {"dataset": "fsdd", "part": "voice", "n_conversions": result["protocol"].get("n_conversions")}
     rows = []
-    for name, m, fields in scored(result, "vc-autoencoder", res, args):
+    for name, m, fields in scored(result, "vc-autoencoder", train_row(res, args)):
         rows.append({"model": name, **base, **{k: m.get(k) for k in VOICE_METRICS}, **fields})
         print(f"voice {name}: {rows[-1]}", flush=True)
     return rows
