@@ -126,7 +126,7 @@ def train_row(res, args, rtf: float | None = None) -> dict[str, Any]:
     """Budget, minutes and steps of a training run (the run's own totals: a finished run asked again resumes to
     find its budget spent, and only evaluates), and the model's ``rtf`` when given."""
     row = {"budget_minutes": args.budget, "train_minutes": round(res.minutes, 2), "steps": res.steps}
-    commit = json.loads((res.run.path / "env.json").read_text()).get("git_commit")
+    commit = json.loads(res.run.env_path.read_text()).get("git_commit")
     if commit:  # the code that trained; the row's "commit" is the code that evaluated
         row["train_commit"] = commit[:7]
     return row | ({"rtf": rtf} if rtf is not None else {})
