@@ -27,7 +27,9 @@ out whole. The test set is the held-out speakers' test takes (0–4: 100 clips),
 (the held-out recording for the real noise) at 0 dB and at 5 dB (``input_snr_db``), scored by
 ``genlab.evaluate``: ``si_sdr_improvement_db``, ``si_sdr``, ``pesq`` (narrow band), ``stoi``, for the model
 and for spectral subtraction, the Wiener filter and the noisy input itself. ``rtf``: seconds of compute per
-second of audio enhancing a 10 s mixture in one call (best of 3). ``--seen-speakers`` also scores the model
+second of audio enhancing a 10 s mixture in one call (best of 3). ``--shifts S`` scores the model with ``S``
+test-time shifts (the mean of ``S`` passes over shifted copies, :meth:`genlab.audio.enhancement.UNetMask.enhance`;
+the row's ``shifts``, its ``rtf`` measured so too). ``--seen-speakers`` also scores the model
 on the test takes of the four training speakers (rows with ``speakers_seen``): recordings it never trained
 on, of voices it did — the difference to the held-out rows is what unheard voices cost. ``train_commit`` is
 the code that trained the model (a finished run asked again only evaluates, at the row's ``commit``).
@@ -53,6 +55,7 @@ one of the same model, dataset, part and budget.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import tempfile
 from pathlib import Path
@@ -75,7 +78,7 @@ VOICE_METRICS = ("target_speaker_accuracy", "source_speaker_accuracy", "content_
 def row_key(r: dict[str, Any]) -> tuple:
     return (r["model"], r["dataset"], r.get("part"), r.get("budget_minutes"), str(r.get("overrides")),
             r.get("input_snr_db"), r.get("noise"), str(r.get("extra_speech")),
-            bool(r.get("speakers_seen")))  # fmt: skip
+            bool(r.get("speakers_seen")), r.get("shifts") or 1)  # fmt: skip
 
 
 def generation_rtf(model, clips: int = 16) -> float:
@@ -192,7 +195,7 @@ def denoise_test(args, res, ref: Path, noises: list[str], fields: dict[str, Any]
         for noise in ("all", *noises):
             chosen = noises if noise == "all" else [noise]
             result = genlab.evaluate(res.run.path, "si_sdr,si_sdr_improvement,pesq,stoi,snr", ref=str(ref),
-                                     noise=chosen, snrs=[snr], n=args.n_test)  # fmt: skip
+                                     noise=chosen, snrs=[snr], n=args.n_test, shifts=args.shifts)  # fmt: skip
             if not baselines:
                 result.pop("baselines", None)
             base = {"dataset": "fsdd", "part": "denoise", "input_snr_db": snr, "noise": Path(noise).name,
@@ -218,7 +221,8 @@ def denoise_rows(args, runs_dir: Path) -> list[dict[str, Any]]:
                        data_options=data)  # fmt: skip
     held = json.loads((res.run.path / "data.json").read_text())["split"]["val_speakers"]
     pipe = genlab.load(res.run.path)
-    model_fields = train_row(res, args, wave_rtf(pipe.model.enhance, pipe.model.sample_rate))
+    enhance = functools.partial(pipe.model.enhance, shifts=args.shifts)
+    model_fields = train_row(res, args, wave_rtf(enhance, pipe.model.sample_rate)) | {"shifts": args.shifts}
     model_fields |= denoise_training_compute(res, pipe.model)
     extra_field = {"extra_speech": [Path(e).parent.name for e in extra]} if extra else {}
     rows = denoise_test(args, res, test_takes_of(held, fsdd, runs_dir), noises, {"test_speakers": held, **extra_field},
@@ -317,6 +321,7 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="denoise: also score the model on the test takes of its training speakers (rows with speakers_seen)",
     )
+    p.add_argument("--shifts", type=int, default=1, help="denoise: test-time shifts of the model (1: one pass)")
     p.add_argument("--set", dest="overrides", action="append", default=[], help="config override for every run")
     args = p.parse_args(argv)
     if not (SHARED / "fsdd").is_dir():

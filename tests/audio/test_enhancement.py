@@ -30,7 +30,7 @@ from genlab.audio.enhancement.data import (  # noqa: E402
 )
 from genlab.audio.enhancement.noise import NoiseSet, babble, load_noise_folder, pink_noise  # noqa: E402
 from genlab.audio.enhancement.streaming import enhance_stream  # noqa: E402
-from genlab.audio.enhancement.unet import TASK, UNetMask, UNetMaskConfig  # noqa: E402
+from genlab.audio.enhancement.unet import TASK, UNetMask, UNetMaskConfig, reflect_delay  # noqa: E402
 from genlab.audio.signal_metrics import si_sdr, snr_db  # noqa: E402
 from genlab.audio.streaming import StreamResampler  # noqa: E402
 from genlab.core.errors import BadInputError, ConfigError, DataError  # noqa: E402
@@ -270,6 +270,44 @@ def test_chunked_enhancement_equals_whole_file_enhancement():
     assert torch.allclose(torch.cat(list(enhance_stream(model, [short]))), model.enhance(short), atol=1e-6)
 
 
+def test_reflect_delay_mirrors_the_start_and_folds_over_short_waves():
+    wave = torch.tensor([[1.0, 2.0, 3.0, 4.0]])
+    assert torch.equal(reflect_delay(wave, 0), wave)
+    assert reflect_delay(wave, 2).tolist() == [[3.0, 2.0, 1.0, 2.0, 3.0, 4.0]]  # sample -i reads sample i
+    assert reflect_delay(wave, 8).tolist() == [[3.0, 2.0, 1.0, 2.0, 3.0, 4.0, 3.0, 2.0, 1.0, 2.0, 3.0, 4.0]]
+    assert reflect_delay(torch.tensor([5.0]), 3).tolist() == [5.0, 5.0, 5.0, 5.0]
+
+
+def test_test_time_shifts_average_shifted_passes_and_refuse_bad_counts():
+    model = randomised(scale=1.0)
+    period = model.config.hop_length * model.frame_multiple
+    assert model.shift_delays(1) == [0] and model.shift_delays(4) == [round(k * period / 4) for k in range(4)]
+    wave = utterance(150, 1.0, 0) + 0.05 * torch.randn(RATE, generator=torch.Generator().manual_seed(0))
+    once, four = model.enhance(wave), model.enhance(wave, shifts=4)
+    assert torch.equal(model.enhance(wave, shifts=1), once) and four.shape == wave.shape
+    assert float((four - once).abs().max()) > 1e-4  # the shifted passes differ: an average, not a copy
+    by_hand = sum(model(reflect_delay(wave[None], d))[0, d:] for d in model.shift_delays(4)) / 4
+    assert torch.allclose(four, by_hand.detach(), atol=1e-6)
+    assert torch.allclose(model.enhance(wave[None].repeat(2, 1), shifts=4)[1], four, atol=1e-5)
+    assert model.enhance(torch.randn(5), shifts=8).shape == (5,)  # delays longer than the wave fold over it
+    for bad in (0, 2.5, 65):
+        with pytest.raises(BadInputError, match="shifts"):
+            model.enhance(wave, shifts=bad)
+
+
+def test_chunked_enhancement_with_shifts_equals_whole_file_enhancement():
+    model = randomised(scale=1.0)
+    wave = utterance(150, 2.0, 0) + 0.05 * torch.randn(2 * RATE, generator=torch.Generator().manual_seed(1))
+    whole = model.enhance(wave, shifts=3)
+    chunked = torch.cat(list(enhance_stream(model, torch.split(wave, 37), chunk_frames=20, shifts=3)))
+    assert chunked.shape == whole.shape and float((chunked - whole).abs().max()) <= 1e-5
+    short = torch.randn(100)  # shorter than the largest delay
+    assert torch.allclose(torch.cat(list(enhance_stream(model, [short], shifts=5))), model.enhance(short, shifts=5),
+                          atol=1e-6)  # fmt: skip
+    assert list(enhance_stream(model, [], shifts=2)) == []
+    assert not model.training
+
+
 @pytest.mark.parametrize(("orig", "new"), [(44100, 8000), (8000, 16000), (16000, 22050)])
 def test_stream_resampler_equals_whole_resampling(orig, new):
     wave = torch.randn(orig + 321, generator=torch.Generator().manual_seed(orig))
@@ -443,6 +481,9 @@ def test_evaluation_end_to_end_with_the_baselines(trained):
     single = genlab.evaluate(trained.run.path, "snr", n=1, noise=["white", "babble"], snrs=[10], save=False)
     assert single["protocol"]["n_mixtures"] == 1 and "babble skipped" in single["protocol"]["notes"][0]
     assert abs(single["baselines"]["noisy_input"]["snr"] - 10) < 0.1
+    shifted = genlab.evaluate(trained.run.path, "si_sdr", n=2, snrs=[0, 5], shifts=2, save=False)
+    assert shifted["protocol"]["shifts"] == 2 and result["protocol"]["shifts"] == 1
+    assert abs(shifted["metrics"]["si_sdr"] - result["metrics"]["si_sdr"]) < 1  # the same test set, enhanced twice
 
 
 def test_pipeline_streams_a_file_in_chunks_equal_to_the_whole(trained, tmp_path, monkeypatch):
@@ -462,6 +503,11 @@ def test_pipeline_streams_a_file_in_chunks_equal_to_the_whole(trained, tmp_path,
     assert out.encode("wav")[:4] == b"RIFF"
     with pytest.raises(BadInputError, match="cannot write audio"):
         out.save(tmp_path / "clean.mp3")
+    shifted = pipe(path, chunk_seconds=0.5, shifts=2)
+    assert shifted.info["shifts"] == 2
+    assert float((shifted.wave - pipe.model.enhance(read, shifts=2)).abs().max()) <= 1e-5
+    with pytest.raises(BadInputError, match="shifts"):
+        pipe(path, shifts=0)
 
 
 def test_pipeline_converts_stereo_and_other_rates_and_passes_silence_through(trained, tmp_path):

@@ -4,7 +4,8 @@ The test set is made, not drawn: every clean utterance (cut to its first ``max_s
 −25 dBFS RMS) is mixed with a noise of every kind at every input SNR of ``snrs`` (default 0 and 5 dB), with
 a generator seeded by ``seed``, exactly as in training (:func:`~genlab.audio.signal_metrics.mix_at_snr`: the
 noise scaled so that ``10·log10(P_speech / P_noise)`` over the utterance is the SNR; both scaled down together
-if the mixture's peak would exceed 0.99). The model enhances each whole mixture at its own rate.
+if the mixture's peak would exceed 0.99). The model enhances each whole mixture at its own rate, in one pass
+or averaging ``shifts`` shifted passes (:meth:`~genlab.audio.enhancement.unet.UNetMask.enhance`).
 
 * Clean speech: ``ref`` (a folder, an audio file or a dataset such as ``fsdd:test``), else the utterances
   held out when the model was trained (recorded with the model), at most ``n`` of them.
@@ -24,7 +25,7 @@ for the baselines: the noisy input itself, spectral subtraction and the Wiener f
 * ``snr`` — ``10·log10(‖s‖² / ‖s − ŝ‖²)`` in dB: unlike SI-SDR it also counts a wrong output level.
 
 The protocol records the test set (sources, utterances, noises and their held-out files, SNRs, seed, cut),
-the metric settings and the baselines' parameters, so the numbers can be made again.
+the shifts, the metric settings and the baselines' parameters, so the numbers can be made again.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ from genlab.audio.enhancement.noise import (
     check_noise_names,
     load_noise_folder,
 )
-from genlab.audio.enhancement.unet import TASK
+from genlab.audio.enhancement.unet import MAX_SHIFTS, TASK
 from genlab.audio.loading import parse_source
 from genlab.audio.signal_metrics import mix_at_snr, pesq_score, si_sdr, snr_db, stoi_score
 from genlab.core.config import Config
@@ -84,6 +85,10 @@ class EnhancementEvalRequest(Config):
     max_seconds: float = Field(10.0, gt=0.5, le=600, description="each clean utterance is cut to its first max_seconds")
     data_dir: str | None = Field(None, description="folder of standard datasets")
     seed: int = Field(0, description="seed of the noises and of the choice of utterances")
+    shifts: int = Field(
+        1, ge=1, le=MAX_SHIFTS, description="test-time shifts: the model's output is the mean of this many passes "
+        "over shifted copies of each mixture (UNetMask.enhance)",
+    )  # fmt: skip
 
     @field_validator("noise", "snrs", mode="before")
     @classmethod
@@ -242,7 +247,8 @@ def load_test_set(ctx: EvalContext) -> TestSet:
 
 def enhanced(ctx: EvalContext) -> list[torch.Tensor]:
     """The model's enhancement of every test mixture (whole, at the model's rate)."""
-    return [ctx.model.enhance(m.noisy) for m in ctx.reference.mixtures]
+    shifts = ctx.request.shifts
+    return [ctx.model.enhance(m.noisy, shifts=shifts) for m in ctx.reference.mixtures]
 
 
 def model_context(task, model, request: EnhancementEvalRequest) -> EvalContext:
@@ -253,7 +259,7 @@ def model_protocol(ctx: EvalContext) -> dict[str, Any]:
     request = ctx.request
     protocol = {
         **ctx.reference.protocol(), "snrs": list(request.snrs), "seed": request.seed,
-        "max_seconds": request.max_seconds, "model": ctx.model.registry_name,
+        "max_seconds": request.max_seconds, "model": ctx.model.registry_name, "shifts": request.shifts,
     }  # fmt: skip
     protocol |= weights_field(ctx.model)
     return protocol | {"genlab_version": __version__}

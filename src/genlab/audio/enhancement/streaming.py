@@ -18,16 +18,23 @@ cut into cores of ``K`` frames; core ``[s, e)`` is computed from the piece of fr
 A piece's frames are the STFT (``center=False``) of samples ``[p0·h − n/2, (p1 − 1)·h + n/2)``, zero outside the
 recording. Memory holds one piece (``K + 2C`` frames), whatever the recording's length.
 
+**Test-time shifts** (``shifts`` > 1, :meth:`~genlab.audio.enhancement.unet.UNetMask.enhance`): the first
+``max(d_k) + 1`` samples are read ahead, then every shifted copy (its reflected start, then the stream) is
+enhanced as above by its own stream, advanced back by its delay, and the copies' outputs are averaged as they
+come; the streams move together, so memory stays bounded. The result equals ``model.enhance(wave, shifts)``.
+
 Resampling streams exactly is :class:`genlab.audio.streaming.StreamResampler`.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Iterator
 
 import torch
 
+from genlab.audio.enhancement.unet import reflect_delay
 from genlab.audio.features import istft, stft
 from genlab.audio.streaming import SampleBuffer
 
@@ -40,10 +47,16 @@ def context_frames(model) -> int:
 
 
 @torch.no_grad()
-def enhance_stream(model, blocks: Iterable[torch.Tensor], chunk_frames: int = 1250) -> Iterator[torch.Tensor]:
+def enhance_stream(
+    model, blocks: Iterable[torch.Tensor], chunk_frames: int = 1250, shifts: int = 1
+) -> Iterator[torch.Tensor]:
     """Enhanced samples of a stream of mono blocks (samples,) at the model's rate, yielded core by core
-    (module docstring); ``chunk_frames`` STFT frames per core (rounded up to the pooling factor). The
-    concatenated output has the input's length."""
+    (module docstring); ``chunk_frames`` STFT frames per core (rounded up to the pooling factor); ``shifts``
+    test-time shifts averaged. The concatenated output has the input's length."""
+    delays = model.shift_delays(shifts)
+    if len(delays) > 1:
+        yield from _mean_of_shifts(model, blocks, chunk_frames, delays)
+        return
     c = model.config
     hop, half, m = c.hop_length, c.n_fft // 2, model.frame_multiple
     core = max(m, -(-chunk_frames // m) * m)
@@ -79,4 +92,50 @@ def enhance_stream(model, blocks: Iterable[torch.Tensor], chunk_frames: int = 12
             yield piece(s, e, frames, length)
             s = e
     finally:
+        model.train(was_training)
+
+
+def _advanced(chunks: Iterator[torch.Tensor], delay: int) -> Iterator[torch.Tensor]:
+    """The samples of ``chunks`` after the first ``delay``."""
+    for chunk in chunks:
+        cut = min(delay, chunk.shape[-1])
+        delay -= cut
+        if chunk.shape[-1] > cut:
+            yield chunk[cut:]
+
+
+def _mean_of_shifts(model, blocks: Iterable[torch.Tensor], chunk_frames: int, delays: list[int]):
+    """The mean of the enhanced shifted copies of the stream (module docstring)."""
+    blocks = iter(blocks)
+    head: list[torch.Tensor] = []
+    while sum(b.shape[-1] for b in head) <= max(delays):  # the reflections read the first max(delays) + 1 samples
+        block = next(blocks, None)
+        if block is None:
+            break
+        head.append(block.reshape(-1))
+    if not head:
+        return
+    start = torch.cat(head)
+    copies = itertools.tee(itertools.chain([start], blocks), len(delays))
+    was_training = model.training
+    model.eval()
+    streams = [
+        enhance_stream(model, itertools.chain([reflect_delay(start, d)[:d]], copy), chunk_frames)
+        for d, copy in zip(delays, copies, strict=True)
+    ]
+    outputs = [_advanced(stream, d) for stream, d in zip(streams, delays, strict=True)]
+    pending = [torch.zeros(0) for _ in delays]
+    try:
+        while True:
+            for i, out in enumerate(outputs):
+                if pending[i].numel() == 0:
+                    pending[i] = next(out, pending[i])
+            n = min(p.numel() for p in pending)
+            if n == 0:  # every copy has the input's length: one exhausted means all are
+                break
+            yield sum(p[:n] for p in pending) / len(pending)
+            pending = [p[n:] for p in pending]
+    finally:
+        for stream in streams:
+            stream.close()
         model.train(was_training)

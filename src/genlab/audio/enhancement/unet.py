@@ -33,7 +33,19 @@ within ``R = 2·Σ_{l<L} 2^l + 2·Σ_{l<L-1} 2^(l+1) + 2·Σ_{l<L-1} 2^l`` frame
 72 frames, 0.58 s at the default 4 levels and 8 ms hop). Nothing in the network looks further: no
 normalisation over time at inference (BatchNorm uses its running statistics), no recurrence, no attention.
 
+**Test-time shifts** (``enhance(wave, shifts=S)``): the enhancement is the mean of the model's output for ``S``
+copies of the input delayed by ``d_k = round(k·P/S)`` samples, ``P = hop · 2^(levels-1)`` the period of the
+network's pooling grid, each copy's output advanced back by ``d_k``. A delay moves the STFT frames and the pooling
+grid against the signal, so the copies' errors differ and partly average out; averaging outputs over shifted
+inputs is the "shift trick" of Défossez et al. 2019 (who draw random shifts; these are fixed, for
+reproducibility). A copy is delayed by prepending the reflection of its first ``d_k`` samples
+(:func:`reflect_delay`), not zeros: digital silence reads as the log floor, far below anything trained on, and
+through the receptive field it spoils the frames after it (a copy delayed with zeros scores far below the
+undelayed one). It costs ``S`` passes.
+
 References:
+    A. Défossez, N. Usunier, L. Bottou and F. Bach, "Music Source Separation in the Waveform Domain",
+    arXiv:1911.13254, 2019.
     O. Ronneberger, P. Fischer and T. Brox, "U-Net: Convolutional Networks for Biomedical Image Segmentation",
     MICCAI 2015.
     A. Jansson, E. Humphrey, N. Montecchio, R. Bittner, A. Kumar and T. Weyde, "Singing Voice Separation with
@@ -61,6 +73,7 @@ from genlab.core.model import GenerativeModel, ModelConfig, OptimizerSpec, regis
 
 TASK = "audio-denoising"
 LOG_FLOOR = 1e-5  # magnitudes below this (−100 dBFS per bin) read as this in the log-magnitude
+MAX_SHIFTS = 64  # test-time shifts allowed (each one is a pass of the network)
 COMPLEX_START = 1.376  # initial real logit of a complex mask: tanh(1.376) = 0.88, the magnitude mask's σ(2)
 
 
@@ -157,6 +170,21 @@ class MaskUNet(nn.Module):
         return self.out(x)[:, :, :n_freq, :n_frames]
 
 
+def reflect_delay(wave: torch.Tensor, delay: int) -> torch.Tensor:
+    """Waves (..., samples) delayed by ``delay`` samples: preceded by the mirror image of their start (sample
+    ``-i`` reads sample ``i``, folding back and forth over the wave when ``delay`` exceeds its length)."""
+    if delay == 0:
+        return wave
+    length = wave.shape[-1]
+    if length == 1:
+        index = torch.zeros(delay, dtype=torch.long)
+    else:
+        period = 2 * (length - 1)
+        index = torch.arange(delay, 0, -1) % period  # i for sample -i, folded over a period of the mirror
+        index = torch.where(index < length, index, period - index)
+    return torch.cat([wave[..., index.to(wave.device)], wave], dim=-1)
+
+
 @register_model("audio/unet-mask")
 class UNetMask(GenerativeModel):
     """Speech enhancer: STFT → log-magnitude → U-Net → bounded magnitude mask on the noisy STFT → iSTFT."""
@@ -227,19 +255,34 @@ class UNetMask(GenerativeModel):
                 f"pass mono audio at {self.config.sample_rate} Hz (wave.unsqueeze(0) for one wave)",
             )
 
+    def shift_delays(self, shifts: int) -> list[int]:
+        """Delays in samples of the copies :meth:`enhance` averages for ``shifts`` test-time shifts: evenly
+        spaced over one period of the pooling grid (module docstring)."""
+        if not isinstance(shifts, int) or not 1 <= shifts <= MAX_SHIFTS:
+            raise BadInputError(
+                f"shifts must be a whole number from 1 to {MAX_SHIFTS}, got {shifts!r}",
+                "1 enhances once; 4 to 8 average that many shifted passes (slower by as much)",
+            )
+        period = self.config.hop_length * self.frame_multiple
+        return [round(k * period / shifts) for k in range(shifts)]
+
     @torch.no_grad()
-    def enhance(self, wave: torch.Tensor) -> torch.Tensor:
+    def enhance(self, wave: torch.Tensor, shifts: int = 1) -> torch.Tensor:
         """The enhanced version of a mono wave (samples,) or a batch (B, samples) at the model's rate, whole
-        (for long recordings see :func:`genlab.audio.enhancement.streaming.enhance_stream`)."""
+        (for long recordings see :func:`genlab.audio.enhancement.streaming.enhance_stream`); ``shifts`` > 1
+        averages that many shifted passes (module docstring)."""
+        delays = self.shift_delays(shifts)
         single = wave.dim() == 1
         batch = wave.unsqueeze(0) if single else wave
+        self.check_input(batch)
         was_training = self.training
         self.eval()
         try:
-            device = next(self.parameters()).device
-            out = self(batch.float().to(device)).cpu()
+            x = batch.float().to(next(self.parameters()).device)
+            out = sum(self(reflect_delay(x, d))[..., d:] for d in delays) / len(delays)
         finally:
             self.train(was_training)
+        out = out.cpu()
         return out[0] if single else out
 
     # --- model contract ---------------------------------------------------------------------------
