@@ -280,8 +280,10 @@ def test_reflect_delay_mirrors_the_start_and_folds_over_short_waves():
 
 def test_test_time_shifts_average_shifted_passes_and_refuse_bad_counts():
     model = randomised(scale=1.0)
-    period = model.config.hop_length * model.frame_multiple
-    assert model.shift_delays(1) == [0] and model.shift_delays(4) == [round(k * period / 4) for k in range(4)]
+    hop = model.config.hop_length
+    span = hop * (model.frame_multiple + 1)  # one period of the pooling grid and one hop
+    assert model.shift_delays(1) == [0] and model.shift_delays(4) == [round(k * span / 4) for k in range(4)]
+    assert len({d % hop for d in model.shift_delays(4)}) == 4  # four phases of the STFT frames
     wave = utterance(150, 1.0, 0) + 0.05 * torch.randn(RATE, generator=torch.Generator().manual_seed(0))
     once, four = model.enhance(wave), model.enhance(wave, shifts=4)
     assert torch.equal(model.enhance(wave, shifts=1), once) and four.shape == wave.shape

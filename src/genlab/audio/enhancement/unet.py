@@ -34,10 +34,11 @@ within ``R = 2·Σ_{l<L} 2^l + 2·Σ_{l<L-1} 2^(l+1) + 2·Σ_{l<L-1} 2^l`` frame
 normalisation over time at inference (BatchNorm uses its running statistics), no recurrence, no attention.
 
 **Test-time shifts** (``enhance(wave, shifts=S)``): the enhancement is the mean of the model's output for ``S``
-copies of the input delayed by ``d_k = round(k·P/S)`` samples, ``P = hop · 2^(levels-1)`` the period of the
-network's pooling grid, each copy's output advanced back by ``d_k``. A delay moves the STFT frames and the pooling
-grid against the signal, so the copies' errors differ and partly average out; averaging outputs over shifted
-inputs is the "shift trick" of Défossez et al. 2019 (who draw random shifts; these are fixed, for
+copies of the input delayed by ``d_k = round(k·(P + hop)/S)`` samples, ``k < S``, ``P = hop · 2^(levels-1)`` the
+period of the network's pooling grid, each copy's output advanced back by ``d_k``. The delays spread over a
+period of the pooling grid and a hop at once, so the copies differ in the phase of the STFT frames against the
+signal as well as in that of the pooling grid; their errors differ and partly average out. Averaging outputs
+over shifted inputs is the "shift trick" of Défossez et al. 2019 (who draw random shifts; these are fixed, for
 reproducibility). A copy is delayed by prepending the reflection of its first ``d_k`` samples
 (:func:`reflect_delay`), not zeros: digital silence reads as the log floor, far below anything trained on, and
 through the receptive field it spoils the frames after it (a copy delayed with zeros scores far below the
@@ -257,14 +258,14 @@ class UNetMask(GenerativeModel):
 
     def shift_delays(self, shifts: int) -> list[int]:
         """Delays in samples of the copies :meth:`enhance` averages for ``shifts`` test-time shifts: evenly
-        spaced over one period of the pooling grid (module docstring)."""
+        spaced over one period of the pooling grid plus one hop (module docstring)."""
         if not isinstance(shifts, int) or not 1 <= shifts <= MAX_SHIFTS:
             raise BadInputError(
                 f"shifts must be a whole number from 1 to {MAX_SHIFTS}, got {shifts!r}",
                 "1 enhances once; 4 to 8 average that many shifted passes (slower by as much)",
             )
-        period = self.config.hop_length * self.frame_multiple
-        return [round(k * period / shifts) for k in range(shifts)]
+        span = self.config.hop_length * (self.frame_multiple + 1)
+        return [round(k * span / shifts) for k in range(shifts)]
 
     @torch.no_grad()
     def enhance(self, wave: torch.Tensor, shifts: int = 1) -> torch.Tensor:
