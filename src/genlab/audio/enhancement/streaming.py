@@ -108,17 +108,19 @@ def _mean_of_shifts(model, blocks: Iterable[torch.Tensor], chunk_frames: int, de
     """The mean of the enhanced shifted copies of the stream (module docstring)."""
     blocks = iter(blocks)
     head: list[torch.Tensor] = []
-    while sum(b.shape[-1] for b in head) <= max(delays):  # the reflections read the first max(delays) + 1 samples
+    read = 0
+    while read <= max(delays):  # the reflections read the first max(delays) + 1 samples
         block = next(blocks, None)
         if block is None:
             break
         head.append(block.reshape(-1))
+        read += head[-1].shape[0]
     if not head:
         return
     start = torch.cat(head)
     copies = itertools.tee(itertools.chain([start], blocks), len(delays))
     was_training = model.training
-    model.eval()
+    model.eval()  # before the inner streams start: each then restores eval, and this one the caller's mode
     streams = [
         enhance_stream(model, itertools.chain([reflect_delay(start, d)[:d]], copy), chunk_frames)
         for d, copy in zip(delays, copies, strict=True)
