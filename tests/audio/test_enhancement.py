@@ -524,8 +524,9 @@ def test_pipeline_converts_stereo_and_other_rates_and_passes_silence_through(tra
     assert at_model.sample_rate == RATE and at_model.wave.shape == (RATE,)
     silent = io.write_audio(tmp_path / "silent.wav", torch.zeros(5000), RATE)
     with pytest.warns(UserWarning, match="silent"):
-        quiet = pipe(silent)
+        quiet = pipe(silent, shifts=4)
     assert not quiet.info["enhanced"] and torch.equal(quiet.wave, torch.zeros(5000))
+    assert "shifts" not in quiet.info  # no pass was made
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a mono file at the model's rate warns about nothing
         pipe(utterance(150, 0.5, 4)[None], sample_rate=RATE).wave  # noqa: B018

@@ -110,7 +110,9 @@ class AudioDenoisingPipeline(Pipeline):
             info["note"] = "silent input written unchanged"
         model_rate = self.model.config.sample_rate
         target = rate if out_rate == "input" else model_rate
-        info |= {"sample_rate": target, "model_rate": model_rate, "enhanced": not silent, "shifts": shifts}
+        info |= {"sample_rate": target, "model_rate": model_rate, "enhanced": not silent}
+        if not silent:
+            info["shifts"] = shifts  # passes made; a silent input gets none
         frames_per_chunk = max(1, int(round(chunk_seconds * model_rate / self.model.config.hop_length)))
 
         def blocks() -> Iterator[torch.Tensor]:
